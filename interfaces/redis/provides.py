@@ -1,0 +1,22 @@
+"""Provides side of the `redis` interface: tell related applications where Redis is.
+
+Each unit publishes, in its own unit data bag on every relation, the raw
+strings `host` and `hostname` (the address to connect to), `port` and
+`password`. Raw means unquoted: ops charms read them as they are, and reactive
+consumers that JSON-decode first fall back to the raw string.
+"""
+
+from __future__ import annotations
+
+from charms.reactive import Endpoint
+
+
+class RedisProvides(Endpoint):
+    """The `redis` endpoint of the Redis charm."""
+
+    def publish(self, host: str, port: int, password: str) -> None:
+        """Publish the connection details on every relation of this endpoint."""
+        for relation in self.relations:
+            relation.to_publish_raw.update(
+                {"host": host, "hostname": host, "port": str(port), "password": password}
+            )

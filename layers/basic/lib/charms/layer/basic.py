@@ -1,0 +1,287 @@
+"""The base layer: the unit's Python environment, hook dispatch and the config.* flags.
+
+Every hook starts in hooks/hook.template, which calls `bootstrap_charm_deps()`
+and `run_hook()`.
+
+The first hook on a unit makes a virtual environment beside the charm directory
+(`../.venv`) from the wheels the charm carries in `wheelhouse/`, with no network:
+the build put every pure-Python dependency there, and the compiled ones (PyYAML,
+MarkupSafe) come from the Ubuntu archive so that they match the unit's own Python
+(3.10 on 22.04, 3.12 on 24.04). The wheels are pure, so installing one is
+unpacking it; neither pip nor setuptools is needed on the unit. Later hooks find
+the environment current and only put it on sys.path; upgrade-charm, or any
+change of the wheelhouse, makes it anew.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from charms.layer import import_shims
+
+# What this layer itself needs from the archive; layers add theirs with the
+# `packages` option of layer:basic.
+BASE_PACKAGES = ("python3-yaml", "python3-venv")
+DIGEST_FILE = ".wheelhouse-digest"
+
+
+def charm_dir() -> Path:
+    """The charm directory Juju runs the hook in."""
+    return Path(os.environ.get("JUJU_CHARM_DIR") or os.environ.get("CHARM_DIR") or os.getcwd())
+
+
+def venv_dir(charm: Path) -> Path:
+    """Where the unit's environment lives: beside the charm, so upgrades keep it."""
+    return charm.parent / ".venv"
+
+
+def site_packages(venv: Path) -> Path:
+    """The venv's site-packages for the Python running this hook."""
+    return venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+
+
+def wheelhouse_digest(wheelhouse: Path) -> str:
+    """Identify a wheelhouse by its wheels' names, sizes and the Python it is installed for.
+
+    Names carry the versions, so a rebuilt charm with other versions (or a unit
+    whose Python changed in a series upgrade) gives another digest.
+    """
+    digest = hashlib.sha256(sys.version.encode())
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        digest.update(f"{wheel.name}:{wheel.stat().st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def environment_is_current(venv: Path, digest: str) -> bool:
+    """True when `venv` was made from the wheelhouse with this digest."""
+    try:
+        return (venv / DIGEST_FILE).read_text() == digest
+    except OSError:
+        return False
+
+
+def missing_packages(packages: Iterable[str]) -> list[str]:
+    """The Ubuntu packages of `packages` that dpkg does not report as installed."""
+    missing = []
+    for package in packages:
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if "install ok installed" not in result.stdout:
+            missing.append(package)
+    return missing
+
+
+def apt_install(packages: list[str]) -> None:
+    """Install `packages` from the archive; refresh the package lists once if that fails."""
+    if not packages:
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    if subprocess.run(command, env=env, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=True)
+        subprocess.run(command, env=env, check=True)
+
+
+def install_wheel(wheel: Path, target: Path, scripts: Path) -> None:
+    """Unpack a pure-Python wheel into `target` (site-packages), as an installer would.
+
+    Files under `<dist>.data/purelib|platlib` go to site-packages and
+    `<dist>.data/scripts` to `scripts`; headers and data files are not needed by
+    a charm and are skipped. A compiled wheel is refused: it would only work on
+    the Python it was built for.
+    """
+    if not wheel.name.endswith("-none-any.whl"):
+        raise ValueError(f"{wheel.name} is not a pure-Python wheel")
+    root = target.resolve()
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.infolist():
+            destination = _wheel_member_destination(member.filename, root, scripts)
+            if destination is None or member.is_dir():
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(destination, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+            if destination.parent == scripts:
+                destination.chmod(0o755)
+
+
+def _wheel_member_destination(name: str, root: Path, scripts: Path) -> Path | None:
+    """Where a wheel member belongs, or None for members a charm does not need."""
+    parts = Path(name).parts
+    if not parts or ".." in parts or Path(name).is_absolute():
+        raise ValueError(f"unsafe path in wheel: {name}")
+    if parts[0].endswith(".data"):
+        if len(parts) < 3:
+            return None
+        if parts[1] in ("purelib", "platlib"):
+            return root.joinpath(*parts[2:])
+        if parts[1] == "scripts":
+            return scripts / parts[-1]
+        return None
+    return root.joinpath(*parts)
+
+
+def make_environment(venv: Path, wheelhouse: Path, digest: str) -> None:
+    """Make the venv from scratch beside the old one, then swap it in.
+
+    The new environment is complete before it replaces the old, so a hook that
+    dies half-way leaves the previous environment (or none) but never a broken one.
+    """
+    fresh = venv.with_name(venv.name + ".new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    python = getattr(sys, "_base_executable", None) or sys.executable
+    subprocess.run(
+        [python, "-m", "venv", "--without-pip", "--system-site-packages", str(fresh)],
+        check=True,
+    )
+    target = site_packages(fresh)
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        install_wheel(wheel, target, fresh / "bin")
+    (fresh / DIGEST_FILE).write_text(digest)
+    retired = venv.with_name(venv.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if venv.exists():
+        venv.rename(retired)
+    fresh.rename(venv)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def activate(venv: Path) -> None:
+    """Put the venv's packages ahead of the system's, in this process and its children."""
+    packages = str(site_packages(venv))
+    if packages not in sys.path:
+        position = next(
+            (i for i, entry in enumerate(sys.path) if entry.endswith(("site-packages", "dist-packages"))),
+            len(sys.path),
+        )
+        sys.path.insert(position, packages)
+    os.environ["VIRTUAL_ENV"] = str(venv)
+    bin_dir = str(venv / "bin")
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+
+
+def bootstrap_charm_deps() -> None:
+    """Make the unit's environment if it is missing or stale, then use it."""
+    charm = charm_dir()
+    venv = venv_dir(charm)
+    wheelhouse = charm / "wheelhouse"
+    digest = wheelhouse_digest(wheelhouse)
+    upgrading = os.environ.get("JUJU_HOOK_NAME") == "upgrade-charm"
+    if upgrading or not environment_is_current(venv, digest):
+        with _exclusive(charm.parent / ".venv.lock"):
+            if upgrading or not environment_is_current(venv, digest):
+                apt_install(missing_packages(BASE_PACKAGES))
+                from charms.layer import options
+
+                apt_install(missing_packages(options("basic").get("packages") or []))
+                make_environment(venv, wheelhouse, digest)
+    activate(venv)
+    import_shims.install()
+
+
+class _exclusive:
+    """An flock held for the duration of a with-block."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def __enter__(self) -> None:
+        self.handle = open(self.path, "a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def config_flags(
+    options: Mapping[str, Mapping[str, Any]],
+    current: Mapping[str, Any],
+    previous: Mapping[str, Any] | None,
+) -> set[str]:
+    """The config.* flags that hold for this hook.
+
+    - `config.changed` and `config.changed.<opt>`: the option differs from the
+      previous hook's value; on the unit's first hook (`previous` is None) every
+      option counts as changed.
+    - `config.set.<opt>`: the option has a value that is not empty, zero or false.
+    - `config.default.<opt>`: the option equals its default in config.yaml.
+    """
+    flags: set[str] = set()
+    for name, spec in options.items():
+        value = current.get(name)
+        if previous is None or previous.get(name) != value:
+            flags.update(("config.changed", f"config.changed.{name}"))
+        if value:
+            flags.add(f"config.set.{name}")
+        if value == spec.get("default"):
+            flags.add(f"config.default.{name}")
+    return flags
+
+
+def all_config_flags(option_names: Iterable[str]) -> set[str]:
+    """Every config.* flag this layer may set for these options."""
+    flags = {"config.changed"}
+    for name in option_names:
+        flags.update(f"config.{kind}.{name}" for kind in ("changed", "set", "default"))
+    return flags
+
+
+def config_options() -> dict[str, dict[str, Any]]:
+    """The options declared in the charm's config.yaml."""
+    import yaml
+
+    config_yaml = charm_dir() / "config.yaml"
+    if not config_yaml.exists():
+        return {}
+    return (yaml.safe_load(config_yaml.read_text()) or {}).get("options") or {}
+
+
+def init_config_states() -> None:
+    """Set the config.* flags for this hook (runs before any handler)."""
+    from charmhelpers.core import hookenv
+    from charms.reactive import clear_flag, set_flag
+
+    options = config_options()
+    config = hookenv.config()
+    holding = config_flags(options, config, config._prev_dict)
+    for flag in sorted(all_config_flags(options)):
+        if flag in holding:
+            set_flag(flag)
+        else:
+            clear_flag(flag)
+
+
+def clear_config_states() -> None:
+    """Clear the config.* flags: they are valid for one hook only."""
+    from charmhelpers.core import unitdata
+    from charms.reactive import clear_flag
+
+    for flag in sorted(all_config_flags(config_options())):
+        clear_flag(flag)
+    unitdata.kv().flush()
+
+
+def run_hook() -> None:
+    """Dispatch this hook to the reactive handlers, with the config flags around it."""
+    from charmhelpers.core import hookenv
+    from charms.reactive import main
+
+    hookenv.atstart(init_config_states)
+    hookenv.atexit(clear_config_states)
+    main()

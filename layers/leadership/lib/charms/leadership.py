@@ -1,0 +1,101 @@
+"""Leader settings for reactive charms: `leader_set`, `leader_get` and the leadership.* flags.
+
+Juju gives each application one bucket of string settings that only the leader
+may write and every unit may read. This module keeps a copy of what this unit
+saw at its previous hook in the unit's kv store, and from the difference sets:
+
+- `leadership.is_leader`: this unit is the leader for this hook;
+- `leadership.set.<key>`: the key has a value;
+- `leadership.changed.<key>`: the key's value differs from this unit's previous
+  hook (added, changed or deleted); `leadership.changed` if any key did.
+
+On the leader, `leader_set` raises these flags at once, so handlers see the
+leader's own writes in the same hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from charmhelpers.core import hookenv, unitdata
+from charms.reactive import clear_flag, set_flag
+
+KV_PREFIX = "leadership.settings."
+
+
+class NotLeaderError(RuntimeError):
+    """leader_set was called on a unit that is not the leader."""
+
+
+def leader_get(attribute: str | None = None) -> dict[str, str] | str | None:
+    """One leader setting, or all of them as a dict when `attribute` is None."""
+    return hookenv.leader_get(attribute)
+
+
+def leader_set(settings: Mapping[str, str | None] | None = None, **kwargs: str | None) -> None:
+    """Write leader settings; a value of None deletes the key.
+
+    Values must be strings, as Juju stores them. Raises NotLeaderError on a unit
+    that is not the leader, before anything is written.
+    """
+    changes = {**(settings or {}), **kwargs}
+    for key, value in changes.items():
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"leader setting {key!r} must be a string or None, not {type(value).__name__}")
+    if not hookenv.is_leader():
+        raise NotLeaderError(f"leader_set({', '.join(sorted(changes))}) called on {hookenv.local_unit()}, which is not the leader")
+    hookenv.leader_set(changes)
+    previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
+    apply_flags(changed_flags(previous, changes), changes)
+    remember(changes)
+
+
+def changed_flags(previous: Mapping[str, str | None], current: Mapping[str, str | None]) -> set[str]:
+    """The leadership.changed* flags for the keys of `current` whose value differs from `previous`."""
+    flags = {f"leadership.changed.{key}" for key, value in current.items() if value != previous.get(key)}
+    if flags:
+        flags.add("leadership.changed")
+    return flags
+
+
+def apply_flags(changed: set[str], current: Mapping[str, str | None]) -> None:
+    """Raise the changed flags and make leadership.set.<key> follow each key's presence."""
+    for flag in sorted(changed):
+        set_flag(flag)
+    for key, value in current.items():
+        if value is None:
+            clear_flag(f"leadership.set.{key}")
+        else:
+            set_flag(f"leadership.set.{key}")
+
+
+def settings_with_deletions(previous: Mapping[str, str | None], current: Mapping[str, str]) -> dict[str, str | None]:
+    """`current`, plus None for every key that was seen before and is gone now."""
+    merged: dict[str, str | None] = dict.fromkeys(previous)
+    merged.update(current)
+    return merged
+
+
+def remember(settings: Mapping[str, str | None]) -> None:
+    """Keep what this unit has seen in its kv store, for the next hook's comparison."""
+    kv = unitdata.kv()
+    for key, value in settings.items():
+        if value is None:
+            kv.unset(KV_PREFIX + key)
+        else:
+            kv.set(KV_PREFIX + key, value)
+
+
+def initialize_leadership_state() -> None:
+    """Compute this hook's leadership.* flags from leader-get (runs before any handler)."""
+    if hookenv.is_leader():
+        set_flag("leadership.is_leader")
+    else:
+        clear_flag("leadership.is_leader")
+    previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
+    current = settings_with_deletions(previous, hookenv.leader_get() or {})
+    for key in previous:
+        clear_flag(f"leadership.changed.{key}")
+    clear_flag("leadership.changed")
+    apply_flags(changed_flags(previous, current), current)
+    remember(current)
