@@ -13,7 +13,7 @@ APT_PACKAGES := python3 python3-venv python3-yaml python3-jinja2 redis-server re
 BUILD_ENV := CHARM_LAYERS_DIR=$(CURDIR)/layers CHARM_INTERFACES_DIR=$(CURDIR)/interfaces \
 	CHARM_HIDE_METRICS=1 LAYER_PATH=$(CURDIR)/layers INTERFACE_PATH=$(CURDIR)/interfaces
 
-.PHONY: all build test unit integration lint demo clean deps
+.PHONY: all build pack test unit lint demo clean deps
 
 all: build
 
@@ -33,6 +33,10 @@ build: deps
 	  $(BUILD_ENV) $(BIN)/charm-build --log-level WARNING -o "$$out" . && \
 	  mv "$$out/redis" $(CHARM)
 	$(BIN)/python tools/build_wheelhouse.py requirements/wheelhouse.txt $(CHARM)/wheelhouse
+
+# A .charm archive (with manifest.yaml) for `juju deploy ./build/redis.charm`.
+pack: build
+	$(BIN)/python tools/pack.py $(CHARM) build/redis.charm
 
 test: build lint
 	$(BIN)/pytest -q tests

@@ -17,6 +17,4 @@ class RedisProvides(Endpoint):
     def publish(self, host: str, port: int, password: str) -> None:
         """Publish the connection details on every relation of this endpoint."""
         for relation in self.relations:
-            relation.to_publish_raw.update(
-                {"host": host, "hostname": host, "port": str(port), "password": password}
-            )
+            relation.to_publish_raw.update({"host": host, "hostname": host, "port": str(port), "password": password})

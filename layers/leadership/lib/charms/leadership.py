@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from charmhelpers.core import hookenv, unitdata
-from charms.reactive import clear_flag, set_flag
+from charms.reactive import clear_flag, get_flags, set_flag
 
 KV_PREFIX = "leadership.settings."
 
@@ -43,7 +43,9 @@ def leader_set(settings: Mapping[str, str | None] | None = None, **kwargs: str |
         if value is not None and not isinstance(value, str):
             raise TypeError(f"leader setting {key!r} must be a string or None, not {type(value).__name__}")
     if not hookenv.is_leader():
-        raise NotLeaderError(f"leader_set({', '.join(sorted(changes))}) called on {hookenv.local_unit()}, which is not the leader")
+        raise NotLeaderError(
+            f"leader_set({', '.join(sorted(changes))}) called on {hookenv.local_unit()}, which is not the leader"
+        )
     hookenv.leader_set(changes)
     previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
     apply_flags(changed_flags(previous, changes), changes)
@@ -94,8 +96,8 @@ def initialize_leadership_state() -> None:
         clear_flag("leadership.is_leader")
     previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
     current = settings_with_deletions(previous, hookenv.leader_get() or {})
-    for key in previous:
-        clear_flag(f"leadership.changed.{key}")
-    clear_flag("leadership.changed")
+    for flag in get_flags():
+        if flag == "leadership.changed" or flag.startswith("leadership.changed."):
+            clear_flag(flag)
     apply_flags(changed_flags(previous, current), current)
     remember(current)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -168,10 +169,22 @@ def activate(venv: Path) -> None:
             len(sys.path),
         )
         sys.path.insert(position, packages)
+    _extend_charms_namespace()
     os.environ["VIRTUAL_ENV"] = str(venv)
     bin_dir = str(venv / "bin")
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+
+
+def _extend_charms_namespace() -> None:
+    """Let `charms.*` modules come from the venv as well as from the charm's lib/.
+
+    The hook imported `charms` (from lib/) before the venv was on sys.path, so
+    its package path must be widened for charms.reactive to be found.
+    """
+    charms = sys.modules.get("charms")
+    if charms is not None:
+        charms.__path__ = pkgutil.extend_path(list(charms.__path__), "charms")
 
 
 def bootstrap_charm_deps() -> None:

@@ -81,6 +81,10 @@ def _stand_in(name: str, provides: dict[str, Any], package: bool = False) -> typ
         module.__path__ = []
 
     def load_real(attribute: str) -> Any:
+        # The import system probes dunders (`__path__` on `from x import y`);
+        # those must not pull in the real module.
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
         real = _replace_with_real(name)
         if real is None:
             raise AttributeError(f"module {name!r} has no attribute {attribute!r}")

@@ -1,0 +1,137 @@
+"""The built charm (build/redis, made by `make build`): its hooks, wheelhouse, metadata and config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHARM = ROOT / "build" / "redis"
+STANDARD_HOOKS = [
+    "install",
+    "config-changed",
+    "leader-elected",
+    "leader-settings-changed",
+    "start",
+    "stop",
+    "remove",
+    "update-status",
+    "upgrade-charm",
+    "pre-series-upgrade",
+    "post-series-upgrade",
+]
+RELATION_HOOKS = ["created", "joined", "changed", "departed", "broken"]
+CONFIG = {
+    "cluster-enabled": ("boolean", False),
+    "databases": ("int", 16),
+    "log-level": ("string", "notice"),
+    "nagios_context": ("string", "juju"),
+    "nagios_servicegroups": ("string", ""),
+    "password": ("string", ""),
+    "port": ("int", 6379),
+    "snap_proxy": ("string", ""),
+    "snap_proxy_url": ("string", ""),
+    "snapd_refresh": ("string", ""),
+    "tcp-keepalive": ("int", 0),
+    "timeout": ("int", 0),
+}
+
+
+@pytest.fixture(scope="module")
+def charm() -> Path:
+    if not (CHARM / "metadata.yaml").exists():
+        subprocess.run(["make", "build"], cwd=ROOT, check=True)
+    return CHARM
+
+
+def load(charm: Path, name: str) -> dict:
+    return yaml.safe_load((charm / name).read_text())
+
+
+def test_every_standard_and_relation_hook_is_an_executable_python_hook(charm: Path) -> None:
+    metadata = load(charm, "metadata.yaml")
+    endpoints = [*metadata["provides"], *metadata["peers"]]
+    expected = STANDARD_HOOKS + [f"{ep}-relation-{kind}" for ep in endpoints for kind in RELATION_HOOKS]
+    for hook in expected:
+        path = charm / "hooks" / hook
+        assert path.is_file(), hook
+        assert os.access(path, os.X_OK), hook
+        assert "basic.bootstrap_charm_deps()" in path.read_text(), hook
+
+
+def test_metadata_declares_the_endpoints_and_series(charm: Path) -> None:
+    metadata = load(charm, "metadata.yaml")
+    assert metadata["name"] == "redis"
+    assert metadata["summary"] and metadata["description"]
+    assert metadata["series"] == ["noble", "jammy", "focal"]
+    assert metadata["provides"]["redis"] == {"interface": "redis"}
+    assert metadata["provides"]["nrpe-external-master"] == {"interface": "nrpe-external-master", "scope": "container"}
+    assert metadata["peers"] == {"cluster": {"interface": "redis-peers"}}
+
+
+def test_config_has_the_original_options_with_their_types_and_defaults(charm: Path) -> None:
+    options = load(charm, "config.yaml")["options"]
+    for name, (kind, default) in CONFIG.items():
+        assert options[name]["type"] == kind, name
+        assert options[name]["default"] == default, name
+        assert len(options[name]["description"]) > 20, name
+
+
+def test_interfaces_are_the_projects_own(charm: Path) -> None:
+    for interface, module in [
+        ("redis", "provides.py"),
+        ("redis-peers", "peers.py"),
+        ("nrpe-external-master", "provides.py"),
+    ]:
+        built = charm / "hooks" / "relations" / interface / module
+        assert built.read_text() == (ROOT / "interfaces" / interface / module).read_text()
+
+
+def test_build_leaves_out_what_only_the_repository_needs(charm: Path) -> None:
+    for name in ("tests", "layers", "interfaces", "Makefile", "tools", "bench", "requirements", ".venv"):
+        assert not (charm / name).exists(), name
+
+
+def pinned_names() -> set[str]:
+    names = set()
+    for line in (ROOT / "requirements" / "wheelhouse.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(line.split("==")[0].replace("-", "_").replace(".", "_").lower())
+    return names
+
+
+def test_wheelhouse_holds_exactly_the_pinned_pure_wheels(charm: Path) -> None:
+    wheels = sorted((charm / "wheelhouse").iterdir())
+    assert all(wheel.name.endswith("-none-any.whl") for wheel in wheels), wheels
+    assert {wheel.name.split("-")[0].lower() for wheel in wheels} == pinned_names()
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            assert not [name for name in archive.namelist() if name.endswith((".so", ".pyd"))], wheel.name
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="unshare -n needs root")
+def test_unit_environment_is_made_from_the_wheelhouse_without_network(charm: Path, tmp_path: Path) -> None:
+    venv = tmp_path / ".venv"
+    script = (
+        "import sys\n"
+        f"sys.path.append({str(charm / 'lib')!r})\n"
+        "from pathlib import Path\n"
+        "from charms.layer import basic\n"
+        f"wheelhouse = Path({str(charm / 'wheelhouse')!r})\n"
+        f"venv = Path({str(venv)!r})\n"
+        "basic.make_environment(venv, wheelhouse, basic.wheelhouse_digest(wheelhouse))\n"
+        "basic.activate(venv)\n"
+        "import charmhelpers, netaddr, redis, yaml\n"
+        "print(all(m.__file__.startswith(str(venv)) for m in (charmhelpers, netaddr, redis)))\n"
+    )
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    result = subprocess.run(["unshare", "-n", python, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

@@ -1,0 +1,30 @@
+"""Unit-test fixtures: charms.reactive with its flags in a throw-away kv store, no Juju."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from charmhelpers import osplatform
+
+# charmhelpers refuses to import on anything but Ubuntu; the logic under test
+# does not depend on the platform.
+osplatform.get_platform = lambda: "ubuntu"
+
+
+@pytest.fixture
+def reactive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """charms.reactive with a fresh unit state database and charm directory."""
+    from charmhelpers.core import hookenv, unitdata
+
+    monkeypatch.setenv("UNIT_STATE_DB", str(tmp_path / "unit-state.db"))
+    monkeypatch.setenv("CHARM_DIR", str(tmp_path))
+    monkeypatch.setenv("JUJU_CHARM_DIR", str(tmp_path))
+    monkeypatch.setenv("JUJU_UNIT_NAME", "redis/0")
+    monkeypatch.setattr(unitdata, "_KV", None)
+    hookenv.cache.clear()
+    import charms.reactive
+
+    yield charms.reactive
+    unitdata.kv().close()
+    monkeypatch.setattr(unitdata, "_KV", None)
