@@ -204,6 +204,19 @@ def bootstrap_charm_deps() -> None:
                 make_environment(venv, wheelhouse, digest)
     activate(venv)
     import_shims.install()
+    restrict_unit_state(charm)
+
+
+def restrict_unit_state(charm: Path) -> None:
+    """Make the unit's kv store readable by root only, before charmhelpers opens it.
+
+    Handlers keep leader settings (which can hold secrets) in it. SQLite gives
+    its journal the database file's mode, so creating the file 0600 is enough.
+    """
+    database = Path(os.environ.get("UNIT_STATE_DB") or charm / ".unit-state.db")
+    if not database.exists():
+        database.touch(mode=0o600)
+    database.chmod(0o600)
 
 
 class _exclusive:

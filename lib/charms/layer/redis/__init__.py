@@ -1,0 +1,1 @@
+"""The Redis charm's logic: importable and testable without Juju."""

@@ -1,0 +1,58 @@
+"""Talking to the local Redis as its administrator: PING, INFO and CONFIG SET over the unix socket.
+
+The socket, not TCP, so that a port or bind change never cuts the charm off
+from the server it is reconfiguring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+
+@dataclass(frozen=True)
+class Health:
+    """What an authenticated PING and INFO told about the server."""
+
+    ok: bool
+    version: str = ""
+    run_id: str = ""
+    problem: str = ""
+
+
+def connect(socket: Path, password: str, timeout: float = 5.0) -> redis.Redis:
+    return redis.Redis(
+        unix_socket_path=str(socket),
+        password=password or None,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        decode_responses=True,
+    )
+
+
+def health(socket: Path, password: str) -> Health:
+    """PING with the password, then the version and run_id from INFO server."""
+    client = connect(socket, password)
+    try:
+        client.ping()
+        info = client.info("server")
+    except redis.AuthenticationError:
+        return Health(ok=False, problem="Redis refused the password")
+    except redis.RedisError as error:
+        return Health(ok=False, problem=f"Redis does not answer ({type(error).__name__})")
+    finally:
+        client.close()
+    return Health(ok=True, version=str(info.get("redis_version", "")), run_id=str(info.get("run_id", "")))
+
+
+def config_set(socket: Path, password: str, changes: Mapping[str, str]) -> None:
+    """Apply directives to the running server, authenticated with its current password."""
+    client = connect(socket, password)
+    try:
+        for name, value in changes.items():
+            client.config_set(name, value)
+    finally:
+        client.close()

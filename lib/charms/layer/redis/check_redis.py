@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Nagios plugin: is this unit's Redis answering, with the right password, and not short of memory?
+
+Installed by the redis charm as /usr/local/lib/nagios/plugins/check_redis_charm
+and run by NRPE. It reads where Redis listens and its password from a JSON file
+(root-owned, readable by the nagios group) so the password never appears in a
+command line. Standard library only: it runs with the machine's python3.
+
+Exit codes follow the Nagios plugin API: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from dataclasses import dataclass
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+DEFAULT_CONFIG = "/etc/nagios/check_redis_charm.json"
+
+
+class RedisReplyError(Exception):
+    """Redis answered with an error reply."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: int
+    message: str
+
+
+def encode(*args: str) -> bytes:
+    """A command in the Redis protocol (RESP) as an array of bulk strings."""
+    parts = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def read_reply(stream) -> str | int | None:
+    """One RESP2 reply (simple string, error, integer or bulk string) from a binary file object."""
+    line = stream.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("connection closed")
+    kind, body = line[:1], line[1:-2].decode()
+    if kind == b"+":
+        return body
+    if kind == b"-":
+        raise RedisReplyError(body)
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        length = int(body)
+        return None if length < 0 else stream.read(length + 2)[:-2].decode()
+    raise ConnectionError(f"unexpected reply type {kind!r}")
+
+
+def parse_info(text: str) -> dict[str, str]:
+    fields = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def judge(info: dict[str, str], warn: float, crit: float) -> Verdict:
+    """The verdict on a server that answered PING, from its INFO."""
+    version, role = info.get("redis_version", "?"), info.get("role", "?")
+    used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+    summary = f"redis {version} role={role} used_memory={used}"
+    if limit > 0:
+        ratio = used / limit
+        summary += f" maxmemory={limit} ({ratio:.0%})"
+        if ratio >= crit:
+            return Verdict(CRITICAL, summary)
+        if ratio >= warn:
+            return Verdict(WARNING, summary)
+    return Verdict(OK, summary)
+
+
+def check(host: str, port: int, password: str, warn: float, crit: float, timeout: float) -> Verdict:
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            stream = connection.makefile("rwb")
+            if password:
+                stream.write(encode("AUTH", password))
+                stream.flush()
+                read_reply(stream)
+            stream.write(encode("PING") + encode("INFO"))
+            stream.flush()
+            if read_reply(stream) != "PONG":
+                return Verdict(CRITICAL, "Redis did not answer PING with PONG")
+            return judge(parse_info(str(read_reply(stream))), warn, crit)
+    except RedisReplyError as error:
+        return Verdict(CRITICAL, f"Redis refused: {str(error).split(' ')[0]}")
+    except (OSError, ConnectionError) as error:
+        return Verdict(CRITICAL, f"cannot reach Redis at {host}:{port}: {error}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="JSON file with host, port, password")
+    parser.add_argument("--warn", type=float, default=0.8, help="used/maxmemory ratio for WARNING")
+    parser.add_argument("--crit", type=float, default=0.9, help="used/maxmemory ratio for CRITICAL")
+    parser.add_argument("--timeout", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    try:
+        with open(args.config) as handle:
+            target = json.load(handle)
+        verdict = check(
+            target["host"], int(target["port"]), target.get("password", ""), args.warn, args.crit, args.timeout
+        )
+    except (OSError, ValueError, KeyError) as error:
+        verdict = Verdict(UNKNOWN, f"cannot read {args.config}: {error}")
+    print(f"REDIS {LABELS[verdict.code]}: {verdict.message}")
+    return verdict.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

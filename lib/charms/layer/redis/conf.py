@@ -1,0 +1,117 @@
+"""redis.conf: what to render, and how a change from the running file must be applied.
+
+The rendered file is the single source of truth: the charm decides what a change
+needs by comparing the directives of the file Redis runs with (parsed back) to
+the directives of the new rendering. Directives Redis can change at runtime go
+through CONFIG SET; any other difference needs one restart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from charms.layer.redis.settings import Settings
+
+# Directives this charm renders that CONFIG SET changes on a running server
+# (src/config.c marks the others IMMUTABLE or they are only read at start-up).
+LIVE_DIRECTIVES = frozenset({"requirepass", "masterauth", "loglevel", "timeout", "tcp-keepalive"})
+# CONFIG SET port re-opens the listener, reliably from Redis 7 on.
+LIVE_PORT_SINCE = (7, 0, 0)
+TEMPLATES = Path(__file__).resolve().parents[4] / "templates"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where an installation of Redis keeps its files and how systemd names it."""
+
+    service: str
+    conf: Path
+    data_dir: Path
+    logfile: Path
+    unixsocket: Path
+    pidfile: Path
+    group: str = "redis"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to get from the running configuration to the rendered one."""
+
+    live: dict[str, str] = field(default_factory=dict)
+    restart: bool = False
+
+    @property
+    def unchanged(self) -> bool:
+        return not self.live and not self.restart
+
+
+def bind_addresses(ingress: str) -> list[str]:
+    """The ingress address, plus loopback unless the ingress address is itself loopback."""
+    if ipaddress.ip_address(ingress).is_loopback:
+        return [ingress]
+    return [ingress, "127.0.0.1"]
+
+
+def render(settings: Settings, password: str, ingress: str, layout: Layout) -> str:
+    """The complete redis.conf for these settings."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    bind = bind_addresses(ingress)
+    return environment.get_template("redis.conf.j2").render(
+        bind=bind,
+        loopback=len(bind) > 1,
+        port=settings.port,
+        timeout=settings.timeout,
+        tcp_keepalive=settings.tcp_keepalive,
+        loglevel=settings.loglevel,
+        databases=settings.databases,
+        password=password,
+        cluster_enabled=settings.cluster_enabled,
+        unixsocket=layout.unixsocket,
+        pidfile=layout.pidfile,
+        logfile=layout.logfile,
+        data_dir=layout.data_dir,
+    )
+
+
+def directives(text: str) -> dict[str, str]:
+    """The directives of a redis.conf as {name: value}; repeated names are joined by newlines."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition(" ")
+        name = name.lower()
+        found[name] = f"{found[name]}\n{value.strip()}" if name in found else value.strip()
+    return found
+
+
+def plan(running: str | None, rendered: str, version: Sequence[int]) -> Plan:
+    """What applying `rendered` over the `running` file needs on Redis `version`."""
+    if running is None:
+        return Plan(restart=True)
+    before, after = directives(running), directives(rendered)
+    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    live_here = LIVE_DIRECTIVES | ({"port"} if tuple(version) >= LIVE_PORT_SINCE else set())
+    if not changed <= live_here or any(name not in after for name in changed):
+        return Plan(restart=True)
+    return Plan(live={name: after[name] for name in sorted(changed)})
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """(7, 0, 15) from `redis-server --version` output or an INFO redis_version value."""
+    for token in text.replace("=", " ").split():
+        parts = token.lstrip("v").split(".")
+        if len(parts) == 3 and all(part.isdigit() for part in parts):
+            return (int(parts[0]), int(parts[1]), int(parts[2]))
+    raise ValueError(f"no Redis version in {text!r}")

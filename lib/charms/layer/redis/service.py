@@ -1,0 +1,133 @@
+"""Installing Redis (apt or snap), writing its configuration and controlling it through systemd."""
+
+from __future__ import annotations
+
+import grp
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from charms.layer.redis.conf import Layout, parse_version
+
+APT_PACKAGES = ("redis-server", "redis-tools")
+APT_LAYOUT = Layout(
+    service="redis-server",
+    conf=Path("/etc/redis/redis.conf"),
+    data_dir=Path("/var/lib/redis"),
+    logfile=Path("/var/log/redis/redis-server.log"),
+    unixsocket=Path("/run/redis/redis-server.sock"),
+    pidfile=Path("/run/redis/redis-server.pid"),
+)
+# snapd's refresh.timer for "max": the last Friday of each month, at night.
+MONTHLY_REFRESH_TIMER = "fri5,23:00-01:00"
+
+
+class ServiceError(RuntimeError):
+    """Redis could not be installed, started or reached."""
+
+
+def snap_layout(snap: str) -> Layout:
+    """Where a Redis snap keeps its files: under its common data directory."""
+    common = Path("/var/snap") / snap / "common"
+    return Layout(
+        service=f"snap.{snap}.server",
+        conf=common / "etc" / "redis.conf",
+        data_dir=common / "var" / "lib" / "redis",
+        logfile=common / "var" / "log" / "redis.log",
+        unixsocket=common / "run" / "redis.sock",
+        pidfile=common / "run" / "redis.pid",
+        group="root",
+    )
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> str:
+    """Run a command; its output, or ServiceError with its last line of output."""
+    result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, **(env or {})), check=False)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise ServiceError(f"{' '.join(command[:3])} failed: {detail[-1] if detail else result.returncode}")
+    return result.stdout
+
+
+def install_apt() -> None:
+    """Install Redis from the archive (a no-op when it is already installed)."""
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES]
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        run(command, env)
+    except ServiceError:
+        run(["apt-get", "update", "-q"], env)
+        run(command, env)
+
+
+def snapd_commands(proxy: str, store_proxy: str, refresh: str) -> list[list[str]]:
+    """The `snap set system ...` commands that apply the snapd options (empty values unset them)."""
+    timer = MONTHLY_REFRESH_TIMER if refresh == "max" else refresh
+    values = {"proxy.http": proxy, "proxy.https": proxy, "proxy.store": store_proxy, "refresh.timer": timer}
+    return [
+        ["snap", "set", "system", f"{key}={value}"] if value else ["snap", "unset", "system", key]
+        for key, value in values.items()
+    ]
+
+
+def install_snap(snap: str, channel: str, proxy: str, store_proxy: str, refresh: str) -> None:
+    """Configure snapd, then install (or move to `channel`) the Redis snap."""
+    for command in snapd_commands(proxy, store_proxy, refresh):
+        run(command)
+    installed = subprocess.run(["snap", "list", snap], capture_output=True, check=False).returncode == 0
+    run(["snap", "refresh" if installed else "install", snap, f"--channel={channel}"])
+
+
+def installed_version() -> tuple[int, int, int]:
+    """The version of the installed redis-server binary."""
+    return parse_version(run(["redis-server", "--version"]))
+
+
+def write_config(layout: Layout, text: str) -> None:
+    """Replace the config file atomically: mode 0640, root-owned, readable by the Redis group."""
+    layout.conf.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        gid = grp.getgrnam(layout.group).gr_gid
+    except KeyError:
+        gid = 0
+    descriptor, temporary = tempfile.mkstemp(dir=layout.conf.parent, prefix=".redis.conf.")
+    try:
+        os.fchmod(descriptor, 0o640)
+        os.fchown(descriptor, 0, gid)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, layout.conf)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_config(layout: Layout) -> str | None:
+    """The config file as it is now, or None before the charm first wrote it."""
+    try:
+        text = layout.conf.read_text()
+    except FileNotFoundError:
+        return None
+    return text if text.startswith("# Redis configuration, rendered by the redis charm") else None
+
+
+def systemctl(action: str, service: str) -> None:
+    run(["systemctl", action, service])
+
+
+def is_active(service: str) -> bool:
+    return subprocess.run(["systemctl", "is-active", "--quiet", service], check=False).returncode == 0
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
+    """Poll `check` until it returns True or `timeout` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

@@ -1,0 +1,120 @@
+"""redis.conf rendering and the plan that decides between CONFIG SET, restart and nothing."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import redis
+from charms.layer.redis import conf, service, settings
+from test_settings import DEFAULTS
+
+BASE = settings.parse({**DEFAULTS, "password": "pw1"})
+REDIS_7 = (7, 0, 15)
+REDIS_6 = (6, 0, 16)
+
+
+def render(parsed: settings.Settings = BASE, password: str = "pw1", ingress: str = "10.1.2.3") -> str:
+    return conf.render(parsed, password, ingress, service.APT_LAYOUT)
+
+
+def test_rendering_holds_every_option_and_the_charms_own_settings() -> None:
+    parsed = replace(BASE, port=6380, loglevel="warning", databases=4, timeout=30, tcp_keepalive=60)
+    found = conf.directives(render(parsed))
+    assert found["port"] == "6380"
+    assert found["loglevel"] == "warning"
+    assert found["databases"] == "4"
+    assert found["timeout"] == "30"
+    assert found["tcp-keepalive"] == "60"
+    assert found["requirepass"] == found["masterauth"] == "pw1"
+    assert found["bind"] == "10.1.2.3 127.0.0.1"
+    assert found["protected-mode"] == "yes"
+    assert found["supervised"] == "systemd"
+    assert found["dir"] == "/var/lib/redis"
+    assert found["unixsocket"] == "/run/redis/redis-server.sock"
+    assert "cluster-enabled" not in found
+
+
+def test_loopback_ingress_is_bound_alone() -> None:
+    assert conf.directives(render(ingress="127.0.1.5"))["bind"] == "127.0.1.5"
+
+
+def test_cluster_mode_adds_the_cluster_directives() -> None:
+    found = conf.directives(render(replace(BASE, cluster_enabled=True)))
+    assert found["cluster-enabled"] == "yes"
+    assert found["cluster-config-file"] == "nodes.conf"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed")
+def test_rendered_file_is_what_a_real_redis_server_runs_with(tmp_path: Path) -> None:
+    layout = conf.Layout(
+        service="redis-server",
+        conf=tmp_path / "redis.conf",
+        data_dir=tmp_path,
+        logfile=tmp_path / "redis.log",
+        unixsocket=tmp_path / "redis.sock",
+        pidfile=tmp_path / "redis.pid",
+    )
+    parsed = replace(BASE, port=free_port(), loglevel="verbose", databases=3, timeout=7)
+    layout.conf.write_text(conf.render(parsed, "pw1", "127.0.0.1", layout))
+    server = subprocess.Popen(["redis-server", str(layout.conf), "--supervised", "no"])
+    try:
+        client = redis.Redis(unix_socket_path=str(layout.unixsocket), password="pw1", decode_responses=True)
+        assert service.wait_until(lambda: layout.unixsocket.exists(), timeout=10)
+        assert client.ping()
+        assert client.config_get("port")["port"] == str(parsed.port)
+        assert client.config_get("loglevel")["loglevel"] == "verbose"
+        assert client.config_get("databases")["databases"] == "3"
+        assert client.config_get("timeout")["timeout"] == "7"
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(unix_socket_path=str(layout.unixsocket), password="wrong").ping()
+        client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_nothing_changed_means_nothing_to_do() -> None:
+    assert conf.plan(render(), render(), REDIS_7).unchanged
+
+
+def test_runtime_options_go_live_without_restart() -> None:
+    new = replace(BASE, loglevel="debug", timeout=10, tcp_keepalive=30)
+    plan = conf.plan(render(), render(new), REDIS_7)
+    assert plan == conf.Plan(live={"loglevel": "debug", "tcp-keepalive": "30", "timeout": "10"})
+
+
+def test_password_change_sets_requirepass_and_masterauth_live() -> None:
+    plan = conf.plan(render(), render(password="pw2"), REDIS_7)
+    assert plan == conf.Plan(live={"masterauth": "pw2", "requirepass": "pw2"})
+
+
+def test_port_is_live_on_redis_7_and_a_restart_before() -> None:
+    new = render(replace(BASE, port=6390))
+    assert conf.plan(render(), new, REDIS_7) == conf.Plan(live={"port": "6390"})
+    assert conf.plan(render(), new, REDIS_6) == conf.Plan(restart=True)
+
+
+def test_databases_needs_a_restart() -> None:
+    assert conf.plan(render(), render(replace(BASE, databases=32)), REDIS_7) == conf.Plan(restart=True)
+
+
+def test_a_file_the_charm_did_not_write_needs_a_restart() -> None:
+    assert conf.plan(None, render(), REDIS_7) == conf.Plan(restart=True)
+
+
+def test_version_parsing() -> None:
+    assert conf.parse_version("Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64") == (7, 0, 15)
+    assert conf.parse_version("6.0.16") == (6, 0, 16)
+    with pytest.raises(ValueError):
+        conf.parse_version("no version here")

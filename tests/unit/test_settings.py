@@ -1,0 +1,65 @@
+"""Config validation: every bad value is refused with a message that names the option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from charms.layer.redis import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULTS = {
+    name: spec.get("default") for name, spec in yaml.safe_load((ROOT / "config.yaml").read_text())["options"].items()
+}
+
+
+def test_defaults_are_valid() -> None:
+    parsed = settings.parse(DEFAULTS)
+    assert (parsed.port, parsed.loglevel, parsed.databases, parsed.install_source) == (6379, "notice", 16, "apt")
+    assert parsed.password == ""
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "allowed"),
+    [
+        ("port", 0, "from 1 to 65535"),
+        ("port", 65536, "from 1 to 65535"),
+        ("timeout", -1, "from 0 to"),
+        ("tcp-keepalive", -5, "from 0 to"),
+        ("databases", 0, "from 1 to"),
+        ("log-level", "loud", "one of debug, verbose, notice, warning"),
+        ("install-source", "tarball", "one of apt, snap"),
+        ("password", "two words", "without spaces, quotes or backslashes"),
+        ("password", "line\nbreak", "without control characters"),
+        ("password", 'quo"te', "without spaces, quotes or backslashes"),
+        ("password", "x" * 513, "1 to 512"),
+        ("nagios_context", "has space", "letters, digits"),
+        ("snap-channel", "latest stable", "channel"),
+        ("snapd_refresh", "fri\n", "without control characters"),
+    ],
+)
+def test_bad_values_name_the_option_and_what_is_allowed(option: str, value: object, allowed: str) -> None:
+    with pytest.raises(settings.InvalidOption) as raised:
+        settings.parse({**DEFAULTS, option: value})
+    assert raised.value.option == option
+    assert allowed in str(raised.value)
+    assert str(raised.value).startswith(f"invalid {option}: ")
+
+
+def test_a_bad_password_is_never_echoed() -> None:
+    with pytest.raises(settings.InvalidOption) as raised:
+        settings.parse({**DEFAULTS, "password": "sekret with space"})
+    assert "sekret" not in str(raised.value)
+
+
+def test_cluster_enabled_cannot_change_after_deploy() -> None:
+    assert settings.parse({**DEFAULTS, "cluster-enabled": True}, deployed_cluster_enabled=None).cluster_enabled
+    with pytest.raises(settings.InvalidOption, match="invalid cluster-enabled: can only be set at deploy time"):
+        settings.parse({**DEFAULTS, "cluster-enabled": True}, deployed_cluster_enabled=False)
+    assert not settings.parse(DEFAULTS, deployed_cluster_enabled=False).cluster_enabled
+
+
+def test_booleans_are_not_numbers() -> None:
+    with pytest.raises(settings.InvalidOption, match="invalid port"):
+        settings.parse({**DEFAULTS, "port": True})
