@@ -7,6 +7,7 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,20 +64,46 @@ def install_apt() -> None:
         run(command, env)
 
 
-def snapd_commands(proxy: str, store_proxy: str, refresh: str) -> list[list[str]]:
-    """The `snap set system ...` commands that apply the snapd options (empty values unset them)."""
+def snapd_commands(proxy: str, refresh: str) -> list[list[str]]:
+    """The `snap set|unset system ...` commands for the proxy and refresh options."""
     timer = MONTHLY_REFRESH_TIMER if refresh == "max" else refresh
-    values = {"proxy.http": proxy, "proxy.https": proxy, "proxy.store": store_proxy, "refresh.timer": timer}
+    values = {"proxy.http": proxy, "proxy.https": proxy, "refresh.timer": timer}
     return [
         ["snap", "set", "system", f"{key}={value}"] if value else ["snap", "unset", "system", key]
         for key, value in values.items()
     ]
 
 
-def install_snap(snap: str, channel: str, proxy: str, store_proxy: str, refresh: str) -> None:
+def store_id(assertions: str) -> str:
+    """The store ID a Snap Store Proxy's assertions declare (the `store:` header)."""
+    for line in assertions.splitlines():
+        if line.startswith("store: "):
+            return line.split(":", 1)[1].strip()
+    raise ServiceError("snap_proxy_url: the proxy's assertions name no store")
+
+
+def use_store_proxy(url: str) -> None:
+    """Trust a Snap Store Proxy's assertions and point snapd at its store; an empty url undoes it."""
+    if not url:
+        run(["snap", "unset", "system", "proxy.store"])
+        return
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/v2/auth/store/assertions", timeout=15) as response:
+            assertions = response.read().decode()
+    except (OSError, ValueError) as error:
+        raise ServiceError(f"snap_proxy_url: cannot fetch the store assertions from {url}: {error}") from error
+    with tempfile.NamedTemporaryFile("w", suffix=".assert") as handle:
+        handle.write(assertions)
+        handle.flush()
+        run(["snap", "ack", handle.name])
+    run(["snap", "set", "system", f"proxy.store={store_id(assertions)}"])
+
+
+def install_snap(snap: str, channel: str, proxy: str, store_proxy_url: str, refresh: str) -> None:
     """Configure snapd, then install (or move to `channel`) the Redis snap."""
-    for command in snapd_commands(proxy, store_proxy, refresh):
+    for command in snapd_commands(proxy, refresh):
         run(command)
+    use_store_proxy(store_proxy_url)
     installed = subprocess.run(["snap", "list", snap], capture_output=True, check=False).returncode == 0
     run(["snap", "refresh" if installed else "install", snap, f"--channel={channel}"])
 

@@ -106,13 +106,16 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
     if isinstance(desired, Outcome):
         return desired
     parsed = desired.settings
-    install(parsed, facts.installed_source, progress)
     layout = layout_for(parsed)
-    running = service.read_config(layout)
-    rendered = conf.render(parsed, desired.password, facts.ingress, layout)
-    plan = conf.plan(running, rendered, service.installed_version())
-    if not plan.unchanged or not service.is_active(layout.service):
-        apply(plan, layout, running, rendered, progress)
+    try:
+        install(parsed, facts.installed_source, progress)
+        running = service.read_config(layout)
+        rendered = conf.render(parsed, desired.password, facts.ingress, layout)
+        plan = conf.plan(running, rendered, service.installed_version())
+        if not plan.unchanged or not service.is_active(layout.service):
+            apply(plan, layout, running, rendered, progress)
+    except service.ServiceError as error:
+        return Outcome("blocked", str(error), desired, "", facts.installed_source)
     return check(desired, layout, parsed.install_source)
 
 
