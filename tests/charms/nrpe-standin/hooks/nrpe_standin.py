@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Stand-in nrpe charm: run the NRPE commands the principal registered, as NRPE would.
+
+Every hook (and the run-checks action) reads the `monitors` document the
+principal published, finds each listed command in /etc/nagios/nrpe.d, runs its
+command line and records the results in /var/lib/nrpe-standin/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+NRPE_DIR = Path("/etc/nagios/nrpe.d")
+RESULTS = Path("/var/lib/nrpe-standin/results.json")
+
+
+def tool(*args: str) -> str:
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+def registered_commands() -> dict[str, str]:
+    """{command name: command line} from every NRPE config file."""
+    commands = {}
+    for path in sorted(NRPE_DIR.glob("*.cfg")) if NRPE_DIR.exists() else []:
+        for line in path.read_text().splitlines():
+            match = re.match(r"^command\[([^\]]+)\]=(.*)$", line.strip())
+            if match:
+                commands[match.group(1)] = match.group(2)
+    return commands
+
+
+def monitored_commands() -> list[str]:
+    """The NRPE command names the principal listed in `monitors` on every relation."""
+    names = []
+    for relation in json.loads(tool("relation-ids", "--format=json", "nrpe-external-master")):
+        for unit in json.loads(tool("relation-list", "--format=json", "-r", relation)):
+            document = json.loads(tool("relation-get", "--format=json", "-r", relation, "monitors", unit))
+            if document:
+                names.extend(yaml.safe_load(document)["monitors"]["remote"]["nrpe"].values())
+    return sorted(set(names))
+
+
+def run_checks() -> dict[str, dict[str, object]]:
+    commands = registered_commands()
+    results = {}
+    for name in monitored_commands():
+        if name not in commands:
+            results[name] = {"code": None, "output": "not registered in /etc/nagios/nrpe.d"}
+            continue
+        done = subprocess.run(shlex.split(commands[name]), capture_output=True, text=True, check=False)
+        results[name] = {"code": done.returncode, "output": done.stdout.strip(), "command": commands[name]}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def main() -> None:
+    results = run_checks()
+    summary = " ".join(f"{name}={result['code']}" for name, result in results.items()) or "no checks"
+    if os.environ.get("JUJU_ACTION_NAME"):
+        subprocess.run(["action-set", f"results={json.dumps(results)}"], check=True)
+    tool("status-set", "active", summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
