@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 
 from charmhelpers.core import hookenv, unitdata
+
 from charms import leadership
 from charms.layer.redis import monitoring, service, tuning, workload
 from charms.reactive import clear_flag, endpoint_from_name, hook, set_flag, when, when_any, when_not

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import yaml
+
 from charms.reactive import Endpoint, clear_flag, set_flag, when, when_not
 
 

@@ -7,6 +7,7 @@ failure points at the feature that broke.
 
 from __future__ import annotations
 
+import json
 import secrets
 import stat
 import subprocess
@@ -270,18 +271,40 @@ def test_upgrade_keeps_data_and_configuration(juju: jubilant.Juju) -> None:
     assert client(juju, name, auth=generated).get("kept-across-upgrade") == "yes"
 
 
+def snap_calls(juju: jubilant.Juju, unit: str) -> list[list[str]]:
+    """What the unit asked of snapd, as the local model's snap stand-in recorded it."""
+    record = juju.exec("cat /var/lib/localjuju/snap-calls.jsonl 2>/dev/null || true", unit=unit).stdout
+    return [json.loads(line)["argv"] for line in record.splitlines()]
+
+
 def test_snap_install_configures_snapd_through_the_stand_in(juju: jubilant.Juju) -> None:
     name = leader(juju)
     juju.config(APP, {"install-source": "snap", "snap_proxy": "http://proxy.invalid:3128", "snapd_refresh": "max"})
     juju.wait(lambda status: jubilant.all_agents_idle(status, APP))
-    record = juju.exec("cat /var/log/snap-standin/calls.log 2>/dev/null || true", unit=name).stdout
-    assert "set system proxy.http=http://proxy.invalid:3128" in record
-    assert "set system refresh.timer=fri5,23:00-01:00" in record
-    assert "install redis --channel=latest/stable" in record
+    calls = snap_calls(juju, name)
+    assert ["snap", "set", "system", "proxy.http=http://proxy.invalid:3128"] in calls
+    assert ["snap", "set", "system", "proxy.https=http://proxy.invalid:3128"] in calls
+    assert ["snap", "set", "system", "refresh.timer=fri5,23:00-01:00"] in calls
+    assert ["snap", "install", "redis", "--channel=latest/stable"] in calls
     juju.config(APP, reset=["install-source", "snap_proxy", "snapd_refresh"])
     all_ready(juju)
+    assert client(juju, name).ping()
 
 
 def test_config_file_is_not_world_readable(juju: jubilant.Juju) -> None:
     mode = juju.exec("stat -c '%a' /etc/redis/redis.conf", unit=leader(juju)).stdout.strip()
     assert not int(mode, 8) & stat.S_IROTH
+
+
+def test_a_new_leader_keeps_the_password_and_new_units_use_it(juju: jubilant.Juju) -> None:
+    generated = password(juju)
+    old_leader = leader(juju)
+    juju.remove_unit(old_leader)
+    juju.wait(lambda status: old_leader not in status.apps[APP].units and jubilant.all_active(status))
+    assert leader(juju) != old_leader
+    assert password(juju) == generated
+    juju.add_unit(APP)
+    all_ready(juju)
+    assert len(units(juju)) == 2
+    for name in units(juju):
+        assert client(juju, name, auth=generated).ping()

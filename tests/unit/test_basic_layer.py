@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from charms.layer import basic, import_shims
 
 OPTIONS = {

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from charms.layer.redis import conf, service, settings
+
 from test_settings import DEFAULTS
 
 BASE = settings.parse({**DEFAULTS, "password": "pw1"})

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from charms.layer.redis import check_redis, monitoring
 
 PLUGIN = Path(check_redis.__file__)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from charms.layer.redis import settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from charms.layer.redis import service, workload
+
 from test_settings import DEFAULTS
 
 

@@ -11,9 +11,9 @@ EnvironmentFile, PIDFile, KillSignal, TimeoutStopSec, RemainAfterExit, and drop-
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
-import grp
 import shlex
 import signal
 import socket
@@ -183,8 +183,6 @@ class Running:
     pid: int
     since: str
     log: Path
-    main_exited: bool = False
-    result: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -228,11 +226,11 @@ class ServiceManager:
         running = self._running.get(name)
         if running is None:
             return "failed" if name in self._failed else "inactive"
+        if running.extra.get("remain"):
+            return "active"
         code = self._reaper.poll(running.pid)
         if code is None:
             return "active"
-        if running.extra.get("remain"):
-            return "active" if code == 0 else "failed"
         self._reaper.wait(running.pid, 0)
         del self._running[name]
         if code != 0:
@@ -298,9 +296,11 @@ class ServiceManager:
             raise ServiceError(f"{name} has no ExecStart=.")
         self._failed.discard(name)
         running = self._start_main(name, kind, main, service, env, log, account)
-        self._running[name] = running
+        if running is not None:
+            self._running[name] = running
+        main_pid = str(running.pid) if running else ""
         for line in service.get("ExecStartPost", []):
-            self._run_step(line, name, service, env | {"MAINPID": str(running.pid)}, log, account)
+            self._run_step(line, name, service, env | {"MAINPID": main_pid}, log, account)
         return {"rc": 0, "out": ""}
 
     def _start_main(
@@ -312,7 +312,7 @@ class ServiceManager:
         env: dict[str, str],
         log: Path,
         account: Account,
-    ) -> Running:
+    ) -> Running | None:
         """Start the main process and wait for it to be ready (notify, forking, oneshot)."""
         notify = None
         if kind == "notify":
@@ -327,12 +327,7 @@ class ServiceManager:
                     self._failed.add(name)
                     raise ServiceError(f"Job for {name} failed: the main process exited with {code}.")
                 remain = service.get("RemainAfterExit", "no") in ("yes", "true", "1")
-                running = Running(pid, since, log, extra={"remain": remain})
-                if remain:
-                    self._reaper.track(pid)
-                    self._reaper_exits_fake(pid)
-                    return running
-                return running
+                return Running(pid, since, log, extra={"remain": remain}) if remain else None
             if kind == "forking":
                 return self._await_forking(name, pid, service, since, log)
             if notify is not None:
@@ -341,10 +336,6 @@ class ServiceManager:
         finally:
             if notify is not None:
                 notify.close()
-
-    def _reaper_exits_fake(self, pid: int) -> None:
-        """Keep a oneshot service with RemainAfterExit reported as exited cleanly."""
-        self._reaper._exits[pid] = 0  # noqa: SLF001 - same package, deliberate
 
     def _await_forking(self, name: str, pid: int, service: dict[str, Any], since: str, log: Path) -> Running:
         """Wait for a forking service's starter to exit and take the daemon's pid from PIDFile."""
@@ -457,8 +448,8 @@ class ServiceManager:
             raise ServiceError(f"Failed to stop {name}: Unit {name} not loaded.")
         running = self._running.pop(name, None)
         self._failed.discard(name)
-        if running is None or self._reaper.poll(running.pid) is not None:
-            if running is not None:
+        if running is None or running.extra.get("remain") or self._reaper.poll(running.pid) is not None:
+            if running is not None and not running.extra.get("remain"):
                 self._reaper.wait(running.pid, 0)
             return {"rc": 0, "out": ""}
         service = load_unit(name).get("Service", {}) if find_unit_file(name) else {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from charmhelpers.core import hookenv, unitdata
+
 from charms.reactive import clear_flag, get_flags, set_flag
 
 KV_PREFIX = "leadership.settings."

@@ -281,6 +281,7 @@ def config_options() -> dict[str, dict[str, Any]]:
 def init_config_states() -> None:
     """Set the config.* flags for this hook (runs before any handler)."""
     from charmhelpers.core import hookenv
+
     from charms.reactive import clear_flag, set_flag
 
     options = config_options()
@@ -296,6 +297,7 @@ def init_config_states() -> None:
 def clear_config_states() -> None:
     """Clear the config.* flags: they are valid for one hook only."""
     from charmhelpers.core import unitdata
+
     from charms.reactive import clear_flag
 
     for flag in sorted(all_config_flags(config_options())):
@@ -306,6 +308,7 @@ def clear_config_states() -> None:
 def run_hook() -> None:
     """Dispatch this hook to the reactive handlers, with the config flags around it."""
     from charmhelpers.core import hookenv
+
     from charms.reactive import main
 
     hookenv.atstart(init_config_states)

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""redis-client: connect to the related Redis with redis-cli and report it in the status.
+
+The password goes to redis-cli through REDISCLI_AUTH, never on its command line or in logs.
+Relation values may be raw strings or JSON-quoted strings (as reactive charms publish them).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+RETRY_SECONDS = 5.0
+
+
+def tool(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def status(state: str, message: str) -> None:
+    tool("status-set", state, message)
+
+
+def decode(value: object) -> str:
+    """Accept raw and JSON-quoted strings (and numbers)."""
+    if not isinstance(value, str):
+        return "" if value is None else str(value)
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return str(decoded) if isinstance(decoded, str | int) else value
+
+
+def endpoint() -> dict[str, str] | None:
+    """Return host, port and password of the first related unit that published them."""
+    for rid in json.loads(tool("relation-ids", "redis", "--format=json")):
+        for unit in json.loads(tool("relation-list", "-r", rid, "--format=json")):
+            data = json.loads(tool("relation-get", "-r", rid, "--format=json", "-", unit)) or {}
+            host = decode(data.get("host") or data.get("hostname"))
+            port = decode(data.get("port"))
+            if host and port:
+                return {"host": host, "port": port, "password": decode(data.get("password"))}
+    return None
+
+
+def check(target: dict[str, str], key: str) -> str | None:
+    """SET and GET key; return None on success, else a short reason."""
+    env = dict(os.environ)
+    env.pop("REDISCLI_AUTH", None)
+    if target["password"]:
+        env["REDISCLI_AUTH"] = target["password"]
+    base = ["redis-cli", "-h", target["host"], "-p", target["port"], "--no-auth-warning"]
+    value = os.environ["JUJU_UNIT_NAME"]
+    deadline = time.monotonic() + RETRY_SECONDS
+    reason = "not tried"
+    while time.monotonic() < deadline:
+        done = subprocess.run([*base, "SET", key, value], capture_output=True, text=True, env=env, check=False)
+        got = subprocess.run([*base, "GET", key], capture_output=True, text=True, env=env, check=False)
+        if done.stdout.strip() == "OK" and got.stdout.strip() == value:
+            return None
+        reason = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no answer"]
+        reason = reason[0][:80]
+        time.sleep(0.5)
+    return reason
+
+
+def main() -> int:
+    hook = os.environ.get("JUJU_HOOK_NAME") or os.path.basename(sys.argv[0])
+    if hook == "install" and shutil.which("redis-cli") is None:
+        subprocess.run(["apt-get", "install", "-y", "redis-tools"], check=False)
+    if shutil.which("redis-cli") is None:
+        status("blocked", "redis-cli is not installed (apt-get install redis-tools failed)")
+        return 0
+    if not json.loads(tool("relation-ids", "redis", "--format=json")) or hook == "redis-relation-broken":
+        status("blocked", "needs a redis relation")
+        return 0
+    target = endpoint()
+    if target is None:
+        status("waiting", "waiting for redis host and port")
+        return 0
+    key = json.loads(tool("config-get", "key", "--format=json"))
+    reason = check(target, key)
+    where = f"{target['host']}:{target['port']}"
+    if reason is None:
+        status("active", f"connected to {where}")
+    else:
+        status("waiting", f"cannot reach {where}: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

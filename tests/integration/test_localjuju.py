@@ -1,0 +1,264 @@
+"""Tests of the local model (tests/localjuju) through jubilant, with the hook-logger charm."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import jubilant
+import pytest
+
+from conftest import CHARMS, LOCALJUJU, model_dir
+
+pytestmark = pytest.mark.integration
+
+HOOK_LOGGER = CHARMS / "hook-logger"
+APP = "hook-logger"
+LOG = "/var/log/hook-logger/hooks.jsonl"
+
+
+def hooks(juju: jubilant.Juju, unit: str) -> list[dict[str, Any]]:
+    """The hooks a hook-logger unit logged, read inside the unit."""
+    out = juju.exec(f"cat {LOG}", unit=unit).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def removed_unit_hooks(juju: jubilant.Juju, unit: str) -> list[str]:
+    """The hooks a removed unit logged, read from its machine's overlay layer on the host."""
+    upper = model_dir(juju) / "units" / unit.replace("/", "-") / "upper"
+    path = upper / LOG.lstrip("/")
+    return [json.loads(line)["hook"] for line in path.read_text().splitlines()]
+
+
+def source_data(juju: jubilant.Juju) -> dict[str, str]:
+    """What reader/0 sees of writer/0 on its source relation."""
+    info = next(r for r in juju.show_unit("reader/0").relation_info if r.endpoint == "source")
+    return info.related_units["writer/0"].data
+
+
+def names(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["hook"] for e in entries]
+
+
+def leaders(juju: jubilant.Juju) -> list[str]:
+    return [u for u, s in juju.status().get_units(APP).items() if s.leader]
+
+
+def assert_peer_pairs(entries: list[dict[str, Any]], peers: set[str]) -> None:
+    """Each peer is met exactly once by joined followed directly by changed."""
+    pairs = [(e["hook"], e["remote_unit"]) for e in entries]
+    for peer in peers:
+        i = pairs.index(("cluster-relation-joined", peer))
+        assert pairs[i + 1] == ("cluster-relation-changed", peer)
+    assert sorted(p[1] for p in pairs if p[0] == "cluster-relation-joined") == sorted(peers)
+
+
+def test_deploy_three_units_hook_order(juju: jubilant.Juju) -> None:
+    started = time.monotonic()
+    juju.deploy(HOOK_LOGGER, num_units=3)
+    elapsed = time.monotonic() - started
+    print(f"deploy of 3 hook-logger units until every hook ran: {elapsed:.2f} s")
+    units = [f"{APP}/{n}" for n in range(3)]
+    for unit in units:
+        entries = hooks(juju, unit)
+        first = "leader-elected" if unit == f"{APP}/0" else "leader-settings-changed"
+        assert names(entries)[:5] == ["install", "cluster-relation-created", first, "config-changed", "start"]
+        assert entries[0]["leader"] == (unit == f"{APP}/0")
+        assert_peer_pairs(entries[5:], set(units) - {unit})
+        assert len(entries) == 9
+    assert leaders(juju) == [f"{APP}/0"]
+    status = juju.wait(jubilant.all_active, delay=0.1, successes=1)
+    addresses = {u.public_address for u in status.get_units(APP).values()}
+    assert len(addresses) == 3 and all(a.startswith("127.") for a in addresses)
+
+
+def test_add_unit_hook_order(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, num_units=2)
+    juju.add_unit(APP)
+    new = hooks(juju, f"{APP}/2")
+    assert names(new)[:5] == [
+        "install",
+        "cluster-relation-created",
+        "leader-settings-changed",
+        "config-changed",
+        "start",
+    ]
+    assert_peer_pairs(new[5:], {f"{APP}/0", f"{APP}/1"})
+    for old in (f"{APP}/0", f"{APP}/1"):
+        tail = hooks(juju, old)[-2:]
+        assert [(e["hook"], e["remote_unit"]) for e in tail] == [
+            ("cluster-relation-joined", f"{APP}/2"),
+            ("cluster-relation-changed", f"{APP}/2"),
+        ]
+
+
+def test_remove_leader_elects_one_new_leader(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, num_units=3)
+    seen: list[list[str]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(leaders(juju))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        juju.remove_unit(f"{APP}/0")
+    finally:
+        stop.set()
+        watcher.join()
+    assert seen and all(len(s) == 1 for s in seen), seen
+    assert leaders(juju) == [f"{APP}/1"]
+    gone = removed_unit_hooks(juju, f"{APP}/0")
+    assert gone[-4:] == ["cluster-relation-departed", "cluster-relation-departed", "stop", "remove"]
+    new_leader, follower = hooks(juju, f"{APP}/1"), hooks(juju, f"{APP}/2")
+    assert "leader-elected" in names(new_leader[9:])
+    assert "leader-settings-changed" in names(follower[9:])
+    departed = [e for e in follower if e["hook"] == "cluster-relation-departed"]
+    assert [(e["remote_unit"], e["departing"]) for e in departed] == [(f"{APP}/0", f"{APP}/0")]
+    assert set(juju.status().get_units(APP)) == {f"{APP}/1", f"{APP}/2"}
+
+
+def test_leader_settings_reach_followers(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, num_units=2)
+    juju.config(APP, {"leader-data": "hello"})
+    follower = hooks(juju, f"{APP}/1")
+    assert follower[-1]["hook"] == "leader-settings-changed"
+    assert follower[-1]["leader_data"] == "hello"
+    assert "leader-settings-changed" not in names(hooks(juju, f"{APP}/0"))
+
+
+def test_relation_data_only_after_hook_succeeds(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, "writer")
+    juju.deploy(HOOK_LOGGER, "reader", config={"service": False})
+    juju.integrate("writer:data", "reader:source")
+    juju.config("writer", {"relation-data": "v1", "fail-hook": "config-changed"})
+    status = juju.status()
+    writer = status.apps["writer"].units["writer/0"]
+    assert writer.workload_status.current == "error"
+    assert writer.workload_status.message == 'hook failed: "config-changed"'
+    data = source_data(juju)
+    assert "value" not in data and data["private-address"] == writer.public_address
+    assert not [e for e in hooks(juju, "reader/0") if e.get("remote_value") == "v1"]
+
+    juju.config("writer", reset="fail-hook")
+    juju.cli("resolve", "writer/0")
+    assert juju.status().apps["writer"].units["writer/0"].workload_status.current == "active"
+    data = source_data(juju)
+    assert data["value"] == "v1"
+    changed = [e for e in hooks(juju, "reader/0") if e["hook"] == "source-relation-changed"]
+    assert changed[-1]["remote_value"] == "v1" and changed[-1]["remote_unit"] == "writer/0"
+    assert names(hooks(juju, "writer/0")).count("config-changed") >= 3  # failed, retried, reset
+
+
+def test_units_have_their_own_files_and_services(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, num_units=2)
+    assert juju.exec("cat /etc/hook-logger/unit", unit=f"{APP}/1").stdout.strip() == f"{APP}/1"
+    assert juju.exec("ls /var/lib/hook-logger", unit=f"{APP}/1").stdout.split() == [f"written-by-{APP}-1"]
+    assert not Path("/etc/hook-logger").exists()
+    assert juju.exec("hostname", unit=f"{APP}/0").stdout != juju.exec("hostname", unit=f"{APP}/1").stdout
+
+    juju.exec("systemctl stop hook-logger-http", unit=f"{APP}/0")
+    state = "systemctl is-active hook-logger-http || true"
+    assert juju.exec(state, unit=f"{APP}/0").stdout.strip() == "inactive"
+    assert juju.exec(state, unit=f"{APP}/1").stdout.strip() == "active"
+    units = juju.status().get_units(APP)
+    with socket.create_connection((units[f"{APP}/1"].public_address, 8080), timeout=5):
+        pass
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((units[f"{APP}/0"].public_address, 8080), timeout=5)
+
+
+def test_kernel_settings_are_read_only(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, config={"service": False})
+    task = juju.exec("echo 1 > /proc/sys/net/ipv4/ip_forward; echo rc=$?; cat /etc/os-release", unit=f"{APP}/0")
+    assert "Read-only file system" in task.stderr
+    assert 'NAME="Ubuntu"' in task.stdout
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_no_process_outlives_destroy_model() -> None:
+    juju = jubilant.Juju(cli_binary=LOCALJUJU)
+    name = f"test-destroy-{os.getpid()}"
+    juju.add_model(name)
+    try:
+        juju.deploy(HOOK_LOGGER, num_units=2)
+        addresses = [u.public_address for u in juju.status().get_units(APP).values()]
+        root = str(model_dir(juju))
+        servers = [p for a in addresses for p in _processes_mentioning(f"--bind\0{a}\0")]
+        assert len(servers) == 2
+        assert _processes_mentioning(root)
+    finally:
+        juju.destroy_model(name)
+    time.sleep(0.2)
+    assert _processes_mentioning(root) == []
+    assert [p for a in addresses for p in _processes_mentioning(f"--bind\0{a}\0")] == []
+    assert not Path(root).exists()
+
+
+def test_jubilant_api(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, num_units=2, config={"leader-data": "x"})
+    assert juju.config(APP)["leader-data"] == "x"
+    assert juju.config(APP)["service"] is True
+    info = juju.show_unit(f"{APP}/0")
+    assert info.leader and info.opened_ports == ["8080/tcp"]
+    assert info.relation_info[0].endpoint == "cluster"
+    assert list(info.relation_info[0].related_units) == [f"{APP}/1"]
+    task = juju.run(f"{APP}/1", "echo", {"text": "hi"})
+    assert task.results == {"text": "hi", "unit": f"{APP}/1"}
+    with pytest.raises(jubilant.TaskError):
+        juju.run(f"{APP}/0", "fail")
+    with pytest.raises(jubilant.TaskError):
+        juju.exec("exit 3", unit=f"{APP}/0")
+    assert juju.exec("is-leader --format=json", unit=f"{APP}/leader").stdout.strip() == "true"
+    juju.wait(jubilant.all_agents_idle, delay=0.1, successes=1)
+
+
+def test_refresh_runs_upgrade_charm(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, config={"service": False})
+    juju.refresh(APP, path=HOOK_LOGGER)
+    assert names(hooks(juju, f"{APP}/0"))[-2:] == ["upgrade-charm", "config-changed"]
+    assert juju.status().apps[APP].charm_rev == 1
+
+
+def test_snap_and_apt_stand_ins(juju: jubilant.Juju) -> None:
+    juju.deploy(HOOK_LOGGER, config={"service": False})
+    unit = f"{APP}/0"
+    juju.exec("snap set system proxy.http=http://proxy:3128 && snap install hello --classic", unit=unit)
+    assert juju.exec("snap get system proxy.http", unit=unit).stdout.strip() == "http://proxy:3128"
+    calls = [
+        json.loads(x)["argv"]
+        for x in juju.exec("cat /var/lib/localjuju/snap-calls.jsonl", unit=unit).stdout.splitlines()
+    ]
+    assert ["snap", "install", "hello", "--classic"] in calls
+    assert "already installed" in juju.exec("apt-get install -y python3", unit=unit).stdout
+
+
+def test_temp_model_and_cli_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{LOCALJUJU.parent}:{os.environ['PATH']}")
+    with jubilant.temp_model() as juju:
+        assert juju.status().apps == {}
+        model = juju.model
+    assert model is not None and not (model_dir(jubilant.Juju(model=model))).exists()
+    for argv, word in ((["frobnicate"], "frobnicate"), (["status", "--bogus"], "--bogus")):
+        result = subprocess.run([LOCALJUJU, *argv], capture_output=True, text=True, check=False)
+        assert result.returncode != 0
+        assert len(result.stderr.strip().splitlines()) == 1 and word in result.stderr

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Deploy redis (3 units) and a client app on a local model, relate them and show the status.
+# Usage: tests/localjuju/demo.sh CHARM_DIR CLIENT_CHARM_DIR [MODEL]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+juju="$here/juju"
+charm=${1:?usage: demo.sh CHARM_DIR CLIENT_CHARM_DIR [MODEL]}
+client=${2:?usage: demo.sh CHARM_DIR CLIENT_CHARM_DIR [MODEL]}
+model=${3:-demo}
+
+"$juju" add-model "$model"
+echo "== deploying redis (3 units) from $charm"
+time "$juju" deploy "$charm" redis -n 3 --model "$model"
+echo "== deploying redis-client from $client"
+"$juju" deploy "$client" redis-client --model "$model"
+if ! "$juju" integrate redis redis-client --model "$model"; then
+  echo "(redis-client could not be related: does the charm provide the redis interface?)"
+fi
+echo
+"$juju" status --model "$model"
+address=$("$juju" status --model "$model" --format json |
+  python3 -c 'import json,sys; u=json.load(sys.stdin)["applications"]["redis"]["units"]; print(next(iter(u.values()))["public-address"])')
+cat <<EOT
+
+Reach Redis from this machine (the password comes from the leader's settings):
+  export REDISCLI_AUTH=\$("$juju" exec --model $model --unit redis/leader -- leader-get password)
+  redis-cli -h $address -p 6379 PING
+Look inside a unit:       $juju exec --model $model --unit redis/0 -- systemctl status redis-server
+Read the units' logs:     $juju debug-log --model $model
+Tear it all down:         $juju destroy-model $model --no-prompt
+EOT

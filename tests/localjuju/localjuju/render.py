@@ -1,0 +1,226 @@
+"""The output of `juju status`, `juju show-unit` and `juju config`, in Juju 3.6's shapes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import JUJU_VERSION, model
+from .state import State, timestamp
+
+SEVERITY = ("error", "blocked", "maintenance", "waiting", "active", "unknown")
+BASE = {"name": "ubuntu", "channel": "22.04"}
+
+
+def _status(record: dict[str, str], version: str | None = None) -> dict[str, str]:
+    out = {"current": record["current"], "since": record["since"]}
+    if record.get("message"):
+        out["message"] = record["message"]
+    if version:
+        out["version"] = version
+    return out
+
+
+def app_status(state: State, app: str) -> dict[str, str]:
+    """The application's status: what its leader set, else its units' most severe status."""
+    record = state["apps"][app]
+    if record["status"] is not None:
+        return record["status"]
+    units = [state["units"][u]["workload"] for u in model.alive_units(state, app)]
+    units += [rec["workload"] for rec in state["units"].values() if rec["app"] == app and rec["life"] != "alive"]
+    if not units:
+        return {"current": "unknown", "message": "", "since": timestamp()}
+    return min(units, key=lambda s: SEVERITY.index(s["current"]) if s["current"] in SEVERITY else len(SEVERITY))
+
+
+def _unit_status(state: State, unit: str) -> dict[str, Any]:
+    record = state["units"][unit]
+    out: dict[str, Any] = {
+        "workload-status": _status(record["workload"]),
+        "juju-status": _status(record["agent"], JUJU_VERSION),
+        "machine": record["machine"],
+        "public-address": record["address"],
+    }
+    if state["apps"][record["app"]]["leader"] == unit:
+        out["leader"] = True
+    if record["ports"]:
+        out["open-ports"] = list(record["ports"])
+    if record.get("version"):
+        out["workload-version"] = record["version"]
+    if record["life"] != "alive":
+        out["life"] = record["life"]
+    return out
+
+
+def _machine_status(record: dict[str, Any]) -> dict[str, Any]:
+    address = record["address"]
+    return {
+        "juju-status": {"current": "started", "since": record["agent"]["since"], "version": JUJU_VERSION},
+        "hostname": record["hostname"],
+        "dns-name": address,
+        "ip-addresses": [address],
+        "instance-id": record["hostname"],
+        "display-name": "",
+        "machine-status": {"current": "running", "message": "Running", "since": record["agent"]["since"]},
+        "modification-status": {"current": "idle", "since": record["agent"]["since"]},
+        "base": BASE,
+        "network-interfaces": {"lo": {"ip-addresses": [address], "mac-address": "", "is-up": True}},
+        "constraints": "",
+        "hardware": "arch=amd64",
+    }
+
+
+def _app_relations(state: State, app: str) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for rel in model.relations_of(state, app):
+        end = model.own_end(rel, app)
+        out.setdefault(end["endpoint"], []).append(
+            {
+                "related-application": model.remote_app(rel, app),
+                "interface": end["interface"],
+                "scope": "global",
+            }
+        )
+    return out
+
+
+def status(state: State) -> dict[str, Any]:
+    """`juju status --format json`."""
+    apps: dict[str, Any] = {}
+    for name, app in sorted(state["apps"].items()):
+        units = sorted((u for u, r in state["units"].items() if r["app"] == name), key=model.unit_number)
+        apps[name] = {
+            "charm": f"local:{app['charm_name']}-{app['revision']}",
+            "base": BASE,
+            "charm-origin": "local",
+            "charm-name": app["charm_name"],
+            "charm-rev": app["revision"],
+            "exposed": bool(app.get("exposed")),
+            "application-status": _status(app_status(state, name)),
+            "relations": _app_relations(state, name),
+            "endpoint-bindings": {"": "alpha", **{ep: "alpha" for ep in app["endpoints"]}},
+        }
+        if units:
+            apps[name]["units"] = {u: _unit_status(state, u) for u in units}
+        if app.get("version"):
+            apps[name]["version"] = app["version"]
+    machines = {r["machine"]: _machine_status(r) for r in state["units"].values()}
+    return {
+        "model": {
+            "name": state["name"],
+            "type": "iaas",
+            "controller": "localjuju",
+            "cloud": "localhost",
+            "region": "localhost",
+            "version": JUJU_VERSION,
+            "model-status": {"current": "available", "since": state["created"]},
+            "sla": "unsupported",
+        },
+        "machines": dict(sorted(machines.items(), key=lambda kv: int(kv[0]))),
+        "applications": apps,
+        "storage": {},
+        "controller": {"timestamp": time.strftime("%H:%M:%SZ", time.gmtime())},
+    }
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def status_table(state: State) -> str:
+    """`juju status` as a human-readable table."""
+    data = status(state)
+    out = [
+        _table(
+            [
+                ["Model", "Controller", "Cloud/Region", "Version", "SLA", "Timestamp"],
+                [state["name"], "localjuju", "localhost/localhost", JUJU_VERSION, "unsupported",
+                 data["controller"]["timestamp"]],
+            ]
+        )
+    ]  # fmt: skip
+    apps = [["App", "Version", "Status", "Scale", "Charm", "Channel", "Rev", "Exposed", "Message"]]
+    units = [["Unit", "Workload", "Agent", "Machine", "Public address", "Ports", "Message"]]
+    for name, app in data["applications"].items():
+        app_units = app.get("units", {})
+        st = app["application-status"]
+        apps.append([name, app.get("version", ""), st["current"], str(len(app_units)), app["charm-name"], "",
+                     str(app["charm-rev"]), "no", st.get("message", "")])  # fmt: skip
+        for unit, u in app_units.items():
+            units.append([unit + ("*" if u.get("leader") else ""), u["workload-status"]["current"],
+                          u["juju-status"]["current"], u["machine"], u["public-address"],
+                          ",".join(u.get("open-ports", [])), u["workload-status"].get("message", "")])  # fmt: skip
+    machines = [["Machine", "State", "Address", "Inst id", "Base", "AZ", "Message"]]
+    for mid, m in data["machines"].items():
+        machines.append([mid, "started", m["dns-name"], m["instance-id"], "ubuntu@22.04", "", "Running"])
+    rels = [["Integration provider", "Requirer", "Interface", "Type"]]
+    for rel in sorted(state["relations"].values(), key=lambda r: r["id"]):
+        ends = sorted(rel["ends"], key=lambda e: e["role"] != "provider")
+        provider = f"{ends[0]['app']}:{ends[0]['endpoint']}"
+        requirer = f"{ends[-1]['app']}:{ends[-1]['endpoint']}"
+        rels.append([provider, requirer, ends[0]["interface"], "peer" if len(ends) == 1 else "regular"])
+    for table in (apps, units, machines, rels):
+        if len(table) > 1:
+            out.append(_table(table))
+    return "\n\n".join(out) + "\n"
+
+
+def show_unit(state: State, unit: str) -> dict[str, Any]:
+    """`juju show-unit UNIT --format json` (one unit's entry)."""
+    record = state["units"][unit]
+    app = record["app"]
+    info: list[dict[str, Any]] = []
+    for rid, members in sorted(record["rel"].items(), key=lambda kv: int(kv[0])):
+        rel = state["relations"].get(rid)
+        if rel is None:
+            continue
+        end = model.own_end(rel, app)
+        other = [e for e in rel["ends"] if e["app"] != app] or [end]
+        entry: dict[str, Any] = {
+            "relation-id": rel["id"],
+            "endpoint": end["endpoint"],
+            "related-endpoint": other[0]["endpoint"],
+            "application-data": dict(rel["apps"].get(other[0]["app"], {})),
+            "local-unit": {"in-scope": unit in rel["scope"], "data": dict(rel["units"].get(unit, {}))},
+        }
+        if members:
+            entry["related-units"] = {
+                m: {"in-scope": m in rel["scope"], "data": dict(rel["units"].get(m, {}))} for m in members
+            }
+        info.append(entry)
+    return {
+        "opened-ports": list(record["ports"]),
+        "charm": f"local:{state['apps'][app]['charm_name']}-{state['apps'][app]['revision']}",
+        "leader": state["apps"][app]["leader"] == unit,
+        "life": record["life"],
+        "machine": record["machine"],
+        "public-address": record["address"],
+        "address": record["address"],
+        "workload-version": record.get("version", ""),
+        "relation-info": info,
+    }
+
+
+def config(state: State, app: str) -> dict[str, Any]:
+    """`juju config APP --format json`."""
+    record = state["apps"][app]
+    settings: dict[str, Any] = {}
+    for key, option in sorted(record["options"].items()):
+        entry: dict[str, Any] = {
+            "description": option.get("description", ""),
+            "type": option.get("type", "string"),
+        }
+        if "default" in option and option["default"] is not None:
+            entry["default"] = option["default"]
+        if key in record["config"]:
+            entry |= {"source": "user", "value": record["config"][key]}
+        elif entry.get("default") is not None:
+            entry |= {"source": "default", "value": option["default"]}
+        else:
+            entry["source"] = "unset"
+        settings[key] = entry
+    trust = {"default": False, "description": "Does this application have access to trusted credentials",
+             "source": "default", "type": "bool", "value": False}  # fmt: skip
+    return {"application": app, "application-config": {"trust": trust}, "charm": record["charm_name"],
+            "settings": settings}  # fmt: skip
