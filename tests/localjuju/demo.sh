@@ -8,6 +8,10 @@ charm=${1:?usage: demo.sh CHARM_DIR CLIENT_CHARM_DIR [MODEL]}
 client=${2:?usage: demo.sh CHARM_DIR CLIENT_CHARM_DIR [MODEL]}
 model=${3:-demo}
 
+if "$juju" models --format json 2>/dev/null | grep -q "\"$model\""; then
+  echo "== removing the previous '$model' model"
+  "$juju" destroy-model "$model" --no-prompt --force >/dev/null
+fi
 "$juju" add-model "$model"
 echo "== deploying redis (3 units) from $charm"
 time "$juju" deploy "$charm" redis -n 3 --model "$model"
@@ -20,6 +24,13 @@ echo
 "$juju" status --model "$model"
 address=$("$juju" status --model "$model" --format json |
   python3 -c 'import json,sys; u=json.load(sys.stdin)["applications"]["redis"]["units"]; print(next(iter(u.values()))["public-address"])')
+echo
+echo "== a round trip from this machine to redis/0 at $address, authenticated with the shared password"
+REDISCLI_AUTH=$("$juju" exec --model "$model" --unit redis/leader -- leader-get password)
+export REDISCLI_AUTH
+redis-cli -h "$address" -p 6379 SET demo:greeting "hello from the local model"
+redis-cli -h "$address" -p 6379 GET demo:greeting
+unset REDISCLI_AUTH
 cat <<EOT
 
 Reach Redis from this machine (the password comes from the leader's settings):

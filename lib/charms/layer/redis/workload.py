@@ -71,18 +71,42 @@ def layout_for(parsed: Settings) -> Layout:
 
 
 def install(parsed: Settings, installed_source: str | None, progress: Progress) -> None:
-    """Install Redis from the configured source; on a change of source, retire the old service."""
-    if installed_source == parsed.install_source and parsed.install_source == "apt":
+    """Install Redis from the configured source; on a change of source, stop the old service.
+
+    Both installations listen on the same port, so the old one must stop before
+    the new one starts; `converge` starts it again if the new one fails.
+    """
+    if installed_source == parsed.install_source == "apt":
         return
     progress(f"Installing Redis ({parsed.install_source})")
     if parsed.install_source == "snap":
         service.install_snap(
             parsed.snap_name, parsed.snap_channel, parsed.snap_proxy, parsed.snap_proxy_url, parsed.snapd_refresh
         )
-        if installed_source == "apt":
-            service.systemctl("stop", service.APT_LAYOUT.service)
     else:
         service.install_apt()
+    previous = other_layout(parsed, installed_source)
+    if previous is not None and service.is_active(previous.service):
+        service.systemctl("stop", previous.service)
+
+
+def other_layout(parsed: Settings, installed_source: str | None) -> Layout | None:
+    """The layout of the installation being replaced, if the source changes."""
+    if installed_source is None or installed_source == parsed.install_source:
+        return None
+    return service.APT_LAYOUT if installed_source == "apt" else service.snap_layout(parsed.snap_name)
+
+
+def fall_back(parsed: Settings, installed_source: str | None) -> str:
+    """After a failed change of source, start the previous installation again; say so."""
+    previous = other_layout(parsed, installed_source)
+    if previous is None:
+        return ""
+    try:
+        service.systemctl("start", previous.service)
+    except service.ServiceError:
+        return f"; Redis from {installed_source} could not be started again"
+    return f"; Redis from {installed_source} keeps serving"
 
 
 def apply(plan: conf.Plan, layout: Layout, running: str | None, rendered: str, progress: Progress) -> None:
@@ -115,7 +139,8 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         if not plan.unchanged or not service.is_active(layout.service):
             apply(plan, layout, running, rendered, progress)
     except service.ServiceError as error:
-        return Outcome("blocked", str(error), desired, "", facts.installed_source)
+        message = f"{error}{fall_back(parsed, facts.installed_source)}"
+        return Outcome("blocked", message, desired, "", facts.installed_source)
     return check(desired, layout, parsed.install_source)
 
 
