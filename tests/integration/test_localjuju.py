@@ -262,3 +262,139 @@ def test_temp_model_and_cli_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         result = subprocess.run([LOCALJUJU, *argv], capture_output=True, text=True, check=False)
         assert result.returncode != 0
         assert len(result.stderr.strip().splitlines()) == 1 and word in result.stderr
+
+
+# --- subordinates ------------------------------------------------------------------------------
+
+SUB_LOGGER = CHARMS / "sub-logger"
+SUB = "sub-logger"
+SUB_LOG = "/var/log/sub-logger/hooks.jsonl"
+
+
+def sub_hooks(juju: jubilant.Juju, unit: str) -> list[dict[str, Any]]:
+    """The hooks a sub-logger unit logged, read inside its principal's machine."""
+    out = juju.exec(f"cat {SUB_LOG}", unit=unit).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def deploy_with_subordinates(juju: jubilant.Juju, units: int) -> None:
+    """hook-logger with `units` units, each with a sub-logger unit attached through juju-info."""
+    juju.deploy(HOOK_LOGGER, num_units=units, config={"service": False})
+    juju.deploy(SUB_LOGGER)
+    juju.integrate(APP, SUB)
+
+
+def test_subordinate_is_deployed_without_units(juju: jubilant.Juju) -> None:
+    juju.deploy(SUB_LOGGER)
+    app = juju.status().apps[SUB]
+    assert app.units == {} and app.subordinate_to == []
+    with pytest.raises(jubilant.CLIError, match="subordinate"):
+        juju.deploy(SUB_LOGGER, "two-subs", num_units=2)
+    with pytest.raises(jubilant.CLIError, match="subordinate"):
+        juju.add_unit(SUB)
+
+
+def test_each_principal_unit_gets_one_subordinate_on_its_machine(juju: jubilant.Juju) -> None:
+    deploy_with_subordinates(juju, 2)
+    status = juju.status()
+    assert status.apps[SUB].subordinate_to == [APP]
+    assert status.apps[SUB].units == {}
+    assert set(status.get_units(SUB)) == {f"{SUB}/0", f"{SUB}/1"}
+    for n in range(2):
+        principal, sub = f"{APP}/{n}", f"{SUB}/{n}"
+        unit = status.apps[APP].units[principal]
+        assert list(unit.subordinates) == [sub]
+        assert unit.subordinates[sub].public_address == unit.public_address
+        assert unit.subordinates[sub].machine == ""
+        assert unit.subordinates[sub].leader == (n == 0)
+        assert unit.subordinates[sub].workload_status.current == "active"
+        assert juju.exec("hostname", unit=sub).stdout == juju.exec("hostname", unit=principal).stdout
+
+        entries = sub_hooks(juju, sub)
+        first = "leader-elected" if n == 0 else "leader-settings-changed"
+        assert names(entries) == ["install", "juju-info-relation-created", first, "config-changed", "start",
+                                  "juju-info-relation-joined", "juju-info-relation-changed"]  # fmt: skip
+        assert all(e["principal"] == principal and e["principal_file"] == principal for e in entries)
+        assert [(e["remote_unit"], e["members"]) for e in entries[5:]] == [(principal, [principal])] * 2
+
+        tail = hooks(juju, principal)[-2:]
+        assert [(e["hook"], e["remote_unit"]) for e in tail] == [
+            ("juju-info-relation-joined", sub),
+            ("juju-info-relation-changed", sub),
+        ]
+        rid = tail[0]["relation_id"]
+        assert juju.exec(f"relation-list -r {rid}", unit=principal).stdout.split() == [sub]
+
+
+def test_exec_run_and_show_unit_on_a_subordinate(juju: jubilant.Juju) -> None:
+    deploy_with_subordinates(juju, 1)
+    sub, principal = f"{SUB}/0", f"{APP}/0"
+    address = juju.status().apps[APP].units[principal].public_address
+    task = juju.exec("pwd; echo $JUJU_PRINCIPAL_UNIT; unit-get private-address; ls /var/lib/juju/agents", unit=sub)
+    assert task.stdout.split() == [
+        "/var/lib/juju/agents/unit-sub-logger-0/charm",
+        principal,
+        address,
+        "unit-hook-logger-0",
+        "unit-sub-logger-0",
+    ]
+    results = juju.run(sub, "whoami").results
+    assert results == {
+        "unit": sub,
+        "principal": principal,
+        "address": address,
+        "principal-file": principal,
+        "charm-dir": "/var/lib/juju/agents/unit-sub-logger-0/charm",
+    }
+    info = juju.show_unit(sub)
+    assert info.leader and info.relation_info[0].endpoint == "juju-info"
+    assert list(info.relation_info[0].related_units) == [principal]
+
+
+def test_principal_add_and_remove_unit_carry_their_subordinates(juju: jubilant.Juju) -> None:
+    deploy_with_subordinates(juju, 2)
+    juju.add_unit(APP)
+    status = juju.status()
+    assert list(status.apps[APP].units[f"{APP}/2"].subordinates) == [f"{SUB}/2"]
+    assert names(sub_hooks(juju, f"{SUB}/2"))[2] == "leader-settings-changed"
+
+    with pytest.raises(jubilant.CLIError, match="subordinate"):
+        juju.remove_unit(f"{SUB}/1")
+    juju.remove_unit(f"{APP}/0")
+    status = juju.status()
+    assert set(status.apps[APP].units) == {f"{APP}/1", f"{APP}/2"}
+    assert set(status.get_units(SUB)) == {f"{SUB}/1", f"{SUB}/2"}
+    assert status.get_units(SUB)[f"{SUB}/1"].leader
+    upper = model_dir(juju) / "units" / f"{APP}-0" / "upper"
+    gone = [json.loads(line) for line in (upper / SUB_LOG.lstrip("/")).read_text().splitlines()]
+    assert [(e["hook"], e["remote_unit"]) for e in gone[-4:]] == [
+        ("juju-info-relation-departed", f"{APP}/0"),
+        ("juju-info-relation-broken", ""),
+        ("stop", None),
+        ("remove", None),
+    ]
+    assert "juju-info-relation-departed" in removed_unit_hooks(juju, f"{APP}/0")
+
+
+def test_remove_relation_removes_subordinate_units(juju: jubilant.Juju) -> None:
+    deploy_with_subordinates(juju, 2)
+    juju.remove_relation(APP, SUB)
+    status = juju.status()
+    assert status.get_units(SUB) == {} and status.apps[SUB].subordinate_to == []
+    assert all(not u.subordinates for u in status.apps[APP].units.values())
+    assert juju.exec(f"tail -1 {SUB_LOG}", unit=f"{APP}/0").stdout.count('"remove"') == 1
+
+
+def test_destroy_model_ends_subordinate_processes() -> None:
+    juju = jubilant.Juju(cli_binary=LOCALJUJU)
+    name = f"test-destroy-sub-{os.getpid()}"
+    juju.add_model(name)
+    marker = f"{os.getpid() % 1000 + 41000}"
+    try:
+        deploy_with_subordinates(juju, 1)
+        juju.exec(f"setsid sleep {marker} >/dev/null 2>&1 < /dev/null &", unit=f"{SUB}/0")
+        assert _processes_mentioning(f"sleep\0{marker}")
+    finally:
+        juju.destroy_model(name)
+    time.sleep(0.2)
+    assert _processes_mentioning(f"sleep\0{marker}") == []

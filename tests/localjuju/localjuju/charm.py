@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+JUJU_INFO = "juju-info"  # Juju gives every charm this provides endpoint (what subordinates attach to)
+
 
 class CharmError(Exception):
     """The charm cannot be used (missing or malformed metadata)."""
@@ -23,6 +25,7 @@ class Endpoint:
     name: str
     interface: str
     role: str  # provider, requirer or peer
+    scope: str = "global"  # or "container": only units on the same machine meet
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,11 @@ def load(path: Path) -> Charm:
         raise CharmError(f"no charm found at {path} (metadata.yaml with a name is required)")
     roles = {"provides": "provider", "requires": "requirer", "peers": "peer"}
     endpoints = {
-        name: Endpoint(name, (spec or {}).get("interface", name), role)
+        name: Endpoint(name, (spec or {}).get("interface", name), role, (spec or {}).get("scope", "global"))
         for section, role in roles.items()
         for name, spec in (meta.get(section) or {}).items()
     }
+    endpoints.setdefault(JUJU_INFO, Endpoint(JUJU_INFO, JUJU_INFO, "provider"))
     options = (_load_yaml(path / "config.yaml").get("options")) or {}
     return Charm(
         path=path,

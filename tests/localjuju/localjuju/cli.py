@@ -246,9 +246,7 @@ def _add_units(mdl: ModelDir, state: State, app: str, count: int) -> list[str]:
     units = []
     for _ in range(count):
         placeholder = f"{app}/{state['apps'][app]['next_unit']}"
-        unit = model.add_unit(state, app, lifecycle.allocate_address(mdl, placeholder))
-        state["units"][unit]["charm_source"] = state["apps"][app]["charm_dir"]
-        units.append(unit)
+        units.append(model.add_unit(state, app, lifecycle.allocate_address(mdl, placeholder)))
     return units
 
 
@@ -277,6 +275,9 @@ def cmd_deploy(argv: list[str]) -> None:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         app = args.app or ch.name
+        if ch.subordinate and (args.num_units != 1 or args.to):
+            shutil.rmtree(staging, ignore_errors=True)
+            raise CommandError("cannot use --num-units or --to with subordinate application")
         values = _config_values(ch, app, args.config)
         target = mdl.charms / f"{app}-0"
         with transaction(mdl) as state:
@@ -286,7 +287,7 @@ def cmd_deploy(argv: list[str]) -> None:
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
             model.add_application(state, app, ch, str(target), values)
-            units = _add_units(mdl, state, app, args.num_units)
+            units = [] if ch.subordinate else _add_units(mdl, state, app, args.num_units)
         print(f'Deployed "{app}" from local charm "{ch.name}", revision 0', file=sys.stderr)
         _start_units(mdl, units)
         scheduler.settle(mdl)
@@ -304,6 +305,8 @@ def cmd_add_unit(argv: list[str]) -> None:
         with transaction(mdl) as state:
             if args.app not in state["apps"]:
                 raise CommandError(f'application "{args.app}" not found')
+            if model.is_subordinate_app(state, args.app):
+                raise CommandError(f'cannot add unit to application "{args.app}": application is subordinate')
             units = _add_units(mdl, state, args.app, args.num_units)
         _start_units(mdl, units)
         scheduler.settle(mdl)
@@ -328,6 +331,13 @@ def cmd_remove_unit(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     mdl = current_model(args.model)
     with operation_lock(mdl):
+        state = read(mdl)
+        for name in args.units:
+            if state["units"][_resolve_unit(state, name)].get("principal"):
+                raise CommandError(
+                    f'unit "{name}" is a subordinate, to remove use remove-relation. '
+                    "Note: this will remove all units of the subordinate application"
+                )
         _remove_units(mdl, args.units, args.force)
 
 
@@ -340,8 +350,9 @@ def _remove_units(mdl: ModelDir, names: list[str], force: bool) -> None:
             if state["units"][unit]["life"] == "alive":
                 model.remove_unit(state, unit)
             if force and state["units"][unit]["error"] is not None:
-                forced.append(state["units"][unit])
-                model.forget_unit(state, unit)
+                for sub in [*model.subordinates_of(state, unit), unit]:
+                    forced.append(state["units"][sub])
+                    model.forget_unit(state, sub)
     for record in forced:
         lifecycle.end_unit(mdl, record, graceful=False)
     scheduler.settle(mdl)
@@ -428,7 +439,13 @@ def _endpoint_candidates(state: State, spec: str) -> list[dict[str, str]]:
         raise CommandError(f'application "{app}" not found')
     eps = state["apps"][app]["endpoints"]
     return [
-        {"app": app, "endpoint": name, "interface": ep["interface"], "role": ep["role"]}
+        {
+            "app": app,
+            "endpoint": name,
+            "interface": ep["interface"],
+            "role": ep["role"],
+            "scope": ep.get("scope", "global"),
+        }
         for name, ep in eps.items()
         if ep["role"] != "peer" and (not endpoint or name == endpoint)
     ]
@@ -447,7 +464,14 @@ def _match(state: State, spec1: str, spec2: str) -> tuple[dict[str, str], dict[s
     if len(pairs) > 1:
         options = ", ".join(f"{a['app']}:{a['endpoint']} {b['app']}:{b['endpoint']}" for a, b in pairs)
         raise CommandError(f'ambiguous relation: "{spec1} {spec2}" could refer to {options}')
-    return pairs[0]
+    a, b = pairs[0]
+    container = "container" in (a["scope"], b["scope"])
+    if container and not any(model.is_subordinate_app(state, end["app"]) for end in (a, b)):
+        raise CommandError(
+            f'cannot add relation "{a["app"]}:{a["endpoint"]} {b["app"]}:{b["endpoint"]}": '
+            "container scoped relation requires at least one subordinate application"
+        )
+    return a, b
 
 
 def _find_relation(state: State, a: dict[str, str], b: dict[str, str]) -> dict[str, Any] | None:
@@ -773,7 +797,7 @@ def cmd_refresh(argv: list[str]) -> None:
         with transaction(mdl) as state:
             app = state["apps"][args.app]
             app.update(revision=revision, charm_dir=str(target), options=ch.options, actions=ch.actions)
-            app["endpoints"] = {e.name: {"interface": e.interface, "role": e.role} for e in ch.endpoints.values()}
+            app["endpoints"] = model.endpoint_records(ch)
             app["config"].update(_config_values(ch, args.app, args.config))
             for unit in model.alive_units(state, args.app):
                 model.enqueue(state, unit, model.event("upgrade-charm", swap=revision))

@@ -59,6 +59,20 @@ def start_unit(model: ModelDir, record: dict, charm_source: str) -> tuple[int, s
     return pid, start
 
 
+def place_subordinate(model: ModelDir, record: dict, principal: dict) -> None:
+    """Set a subordinate unit up on its principal's machine: its socket path leads to the
+    principal's init (so every request for the unit runs there), the agent's tools link, and its
+    own charm directory."""
+    unit_dir = model.unit_dir(record["name"])
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    link = model.socket(record["name"])
+    link.unlink(missing_ok=True)
+    link.symlink_to(model.socket(principal["name"]))
+    tools = f"/var/lib/juju/tools/unit-{record['name'].replace('/', '-')}"
+    machine.request(model, record["name"], {"op": "run", "argv": ["ln", "-sfn", str(model.tools), tools]})
+    install_charm(model, record["name"], record["charm_source"], None)
+
+
 def install_charm(model: ModelDir, unit: str, source: str, old_source: str | None) -> None:
     """Copy the charm into the unit; on upgrade, first delete files the old charm had and the new lacks."""
     dest = charm_dir(unit)
@@ -79,7 +93,14 @@ def _files(root: Path) -> set[str]:
 
 
 def end_unit(model: ModelDir, record: dict, graceful: bool = True) -> None:
-    """End a unit's machine (and every process in it) and free its address."""
+    """End a unit's machine (and every process in it) and free its address.
+
+    A subordinate unit has no machine of its own: its agent directory is deleted from its
+    principal's machine, which lives on.
+    """
+    if record.get("principal"):
+        _end_subordinate(model, record)
+        return
     if graceful:
         machine.shutdown(model, record["name"], record.get("pid"), record.get("start"))
     else:
@@ -87,7 +108,19 @@ def end_unit(model: ModelDir, record: dict, graceful: bool = True) -> None:
     release_address(model, record["address"])
 
 
+def _end_subordinate(model: ModelDir, record: dict) -> None:
+    """Delete a removed subordinate's agent directory and tools link, best effort."""
+    name = record["name"].replace("/", "-")
+    argv = ["rm", "-rf", f"/var/lib/juju/agents/unit-{name}", f"/var/lib/juju/tools/unit-{name}"]
+    if record.get("pid"):
+        with contextlib.suppress(machine.MachineError, OSError):
+            machine.request(model, record["name"], {"op": "run", "argv": argv})
+    model.socket(record["name"]).unlink(missing_ok=True)
+
+
 def end_all(model: ModelDir, state: State) -> None:
-    """End every machine of the model, even when their processes already died."""
+    """End every machine of the model, even when their processes already died (subordinate
+    units go with their principals' machines)."""
     for record in state["units"].values():
-        end_unit(model, record, graceful=False)
+        if not record.get("principal"):
+            end_unit(model, record, graceful=False)

@@ -15,6 +15,7 @@ from .state import State, timestamp
 
 Event = dict[str, Any]
 COALESCED = ("config-changed", "leader-settings-changed", "update-status")
+ONCE = ("-relation-departed", "-relation-broken")  # never queued twice for the same remote
 
 
 def new_state(name: str) -> State:
@@ -44,9 +45,13 @@ def event(hook: str, rid: int | None = None, remote: str = "", remote_app: str =
 
 
 def enqueue(state: State, unit: str, ev: Event) -> None:
-    """Queue ev on unit, unless an identical coalescable hook is already pending."""
+    """Queue ev on unit, unless an identical coalescable hook is already pending.
+
+    departed and broken are coalesced too: a subordinate and its principal leaving each other
+    both ask for them when they are removed together.
+    """
     queue = state["units"][unit]["queue"]
-    coalesce = ev["hook"] in COALESCED or ev["hook"].endswith("-relation-changed")
+    coalesce = ev["hook"] in COALESCED or ev["hook"].endswith(("-relation-changed", *ONCE))
     if coalesce and any(_same(q, ev) for q in queue):
         return
     queue.append(ev)
@@ -69,6 +74,70 @@ def alive_units(state: State, app: str) -> list[str]:
 
 def unit_number(unit: str) -> int:
     return int(unit.rsplit("/", 1)[1])
+
+
+# --- subordinates ------------------------------------------------------------------------------
+
+
+def is_subordinate_app(state: State, app: str) -> bool:
+    """Whether app's charm says `subordinate: true`."""
+    return bool(state["apps"][app].get("subordinate"))
+
+
+def subordinates_of(state: State, unit: str) -> list[str]:
+    """Return the subordinate units living on a principal unit's machine, in creation order."""
+    subs = [u for u, rec in state["units"].items() if rec.get("principal") == unit]
+    return sorted(subs, key=lambda u: (state["units"][u]["app"], unit_number(u)))
+
+
+def principal_apps(state: State, app: str) -> list[str]:
+    """The principal applications a subordinate app is attached to by alive container relations."""
+    found = {
+        end["app"]
+        for rel in relations_of(state, app)
+        if rel.get("container")
+        for end in rel["ends"]
+        if end["app"] != app and not is_subordinate_app(state, end["app"])
+    }
+    return sorted(found)
+
+
+def takes_part(state: State, unit: str, rel: dict[str, Any]) -> bool:
+    """Whether unit is part of rel: a subordinate unit takes part in a container relation only
+    when the other side is its principal's application (or another subordinate one), as Juju's
+    uniter ignores container relations with principals on other machines."""
+    record = state["units"][unit]
+    if not rel.get("container") or not record.get("principal"):
+        return True
+    principal_app = state["units"][record["principal"]]["app"]
+    return any(
+        end["app"] == principal_app or (end["app"] != record["app"] and is_subordinate_app(state, end["app"]))
+        for end in rel["ends"]
+    )
+
+
+def _ensure_subordinate(state: State, principal: str, rel: dict[str, Any]) -> None:
+    """Give a principal unit entering a container relation a unit of the subordinate side, unless
+    it already has one (Juju creates subordinate units when their principal enters scope)."""
+    if is_subordinate_app(state, state["units"][principal]["app"]):
+        return
+    for end in rel["ends"]:
+        app = end["app"]
+        if not is_subordinate_app(state, app):
+            continue
+        if not any(state["units"][u]["app"] == app for u in subordinates_of(state, principal)):
+            add_unit(state, app, state["units"][principal]["address"], principal=principal)
+
+
+def _lost_principal(state: State, sub: str, rel: dict[str, Any]) -> bool:
+    """Whether removing rel leaves subordinate unit sub with no container relation to its principal."""
+    principal_app = state["units"][state["units"][sub]["principal"]]["app"]
+    if principal_app not in {end["app"] for end in rel["ends"]}:
+        return False
+    return not any(
+        other is not rel and other.get("container") and principal_app in {end["app"] for end in other["ends"]}
+        for other in relations_of(state, state["units"][sub]["app"])
+    )
 
 
 # --- relations ---------------------------------------------------------------------------------
@@ -100,13 +169,19 @@ def relations_of(state: State, app: str, alive_only: bool = True) -> list[dict[s
 
 
 def add_relation(state: State, ends: list[dict[str, Any]]) -> dict[str, Any]:
-    """Create a relation between endpoints and queue -created on every unit of both sides."""
+    """Create a relation between endpoints and queue -created on every unit of both sides.
+
+    The relation is container-scoped when either endpoint says `scope: container`.
+    """
     rid = state["next_relation"]
     state["next_relation"] += 1
-    rel = {"id": rid, "ends": ends, "units": {}, "apps": {end["app"]: {} for end in ends}, "scope": [], "life": "alive"}
+    rel = {"id": rid, "ends": ends, "units": {}, "apps": {end["app"]: {} for end in ends}, "scope": [], "life": "alive",
+           "container": any(end.get("scope") == "container" for end in ends)}  # fmt: skip
     state["relations"][str(rid)] = rel
     for end in ends:
         for unit in alive_units(state, end["app"]):
+            if not takes_part(state, unit, rel):
+                continue
             enqueue(
                 state, unit, event(f"{end['endpoint']}-relation-created", rid, remote_app=remote_app(rel, end["app"]))
             )
@@ -114,17 +189,26 @@ def add_relation(state: State, ends: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def enter_scope(state: State, unit: str, rel: dict[str, Any]) -> None:
-    """Put a started unit in a relation's scope: it and every remote unit in scope meet."""
-    if unit in rel["scope"] or rel["life"] != "alive":
+    """Put a started unit in a relation's scope: it and every remote unit in scope meet.
+
+    In a container relation only units on the same machine meet, and a principal unit entering
+    it gets its subordinate unit.
+    """
+    if unit in rel["scope"] or rel["life"] != "alive" or not takes_part(state, unit, rel):
         return
     app = state["units"][unit]["app"]
+    machine = state["units"][unit]["machine"]
     peer = len(rel["ends"]) == 1
     for other in list(rel["scope"]):
         other_app = state["units"][other]["app"]
+        if rel.get("container") and state["units"][other]["machine"] != machine:
+            continue
         if (peer and other_app == app) or (not peer and other_app != app):
             _meet(state, unit, other, rel)
             _meet(state, other, unit, rel)
     rel["scope"].append(unit)
+    if rel.get("container") and state["units"][unit]["life"] == "alive":
+        _ensure_subordinate(state, unit, rel)
 
 
 def _meet(state: State, unit: str, remote: str, rel: dict[str, Any]) -> None:
@@ -182,13 +266,21 @@ def _drop_pending(record: dict[str, Any], rid: int, remote: str | None) -> None:
 
 
 def remove_relation(state: State, rel: dict[str, Any]) -> None:
-    """Start removing a relation: every unit departs, then runs -broken."""
+    """Start removing a relation: every unit departs, then runs -broken.
+
+    Subordinate units left without a container relation to their principal are removed, as Juju
+    does.
+    """
     rel["life"] = "dying"
     for unit, record in sorted(state["units"].items()):
         if record["app"] not in {end["app"] for end in rel["ends"]}:
             continue
         if str(rel["id"]) in record["rel"] or _pending_for(record, rel["id"]):
             leave_scope(state, unit, rel, broken=True)
+    if rel.get("container"):
+        for unit, record in sorted(state["units"].items()):
+            if record.get("principal") and record["life"] == "alive" and _lost_principal(state, unit, rel):
+                remove_unit(state, unit)
 
 
 def forget_dead_relations(state: State) -> None:
@@ -223,27 +315,43 @@ def add_application(state: State, name: str, charm: Charm, charm_dir: str, confi
         "status": None,
         "next_unit": 0,
         "version": "",
-        "endpoints": {e.name: {"interface": e.interface, "role": e.role} for e in charm.endpoints.values()},
+        "endpoints": endpoint_records(charm),
         "options": charm.options,
         "actions": charm.actions,
+        "subordinate": charm.subordinate,
     }
     for peer in charm.peers:
         add_relation(state, [{"app": name, "endpoint": peer.name, "interface": peer.interface, "role": "peer"}])
 
 
-def add_unit(state: State, app: str, address: str) -> str:
-    """Record a new unit and queue its first hooks (install to start)."""
+def endpoint_records(charm: Charm) -> dict[str, dict[str, str]]:
+    """The charm's endpoints as the state keeps them."""
+    return {e.name: {"interface": e.interface, "role": e.role, "scope": e.scope} for e in charm.endpoints.values()}
+
+
+def add_unit(state: State, app: str, address: str, principal: str | None = None) -> str:
+    """Record a new unit and queue its first hooks (install to start).
+
+    A principal unit gets a new machine; a subordinate unit lives on its principal's machine
+    (same address and hostname).
+    """
     record = state["apps"][app]
     unit = f"{app}/{record['next_unit']}"
     record["next_unit"] += 1
-    machine = str(state["next_machine"])
-    state["next_machine"] += 1
+    if principal is None:
+        machine = str(state["next_machine"])
+        state["next_machine"] += 1
+        hostname = f"juju-{state['uuid'][:6]}-{machine}"
+    else:
+        machine, hostname = state["units"][principal]["machine"], state["units"][principal]["hostname"]
     state["units"][unit] = {
         "name": unit,
         "app": app,
+        "principal": principal,
+        "charm_source": record["charm_dir"],
         "machine": machine,
         "address": address,
-        "hostname": f"juju-{state['uuid'][:6]}-{machine}",
+        "hostname": hostname,
         "revision": record["revision"],
         "queue": [],
         "current": None,
@@ -261,6 +369,8 @@ def add_unit(state: State, app: str, address: str) -> str:
     }
     enqueue(state, unit, event("install"))
     for rel in relations_of(state, app):
+        if not takes_part(state, unit, rel):
+            continue
         end = own_end(rel, app)
         enqueue(state, unit, event(f"{end['endpoint']}-relation-created", rel["id"], remote_app=remote_app(rel, app)))
     if record["leader"] is None:
@@ -274,7 +384,10 @@ def add_unit(state: State, app: str, address: str) -> str:
 
 
 def remove_unit(state: State, unit: str) -> None:
-    """Start removing a unit: departed/broken for its relations, then stop and remove."""
+    """Start removing a unit: departed/broken for its relations, then stop and remove.
+
+    A principal's subordinate units are removed with it.
+    """
     record = state["units"][unit]
     record["life"] = "dying"
     app = record["app"]
@@ -284,6 +397,27 @@ def remove_unit(state: State, unit: str) -> None:
     record["queue"] = [ev for ev in record["queue"] if ev["hook"] != "leader-settings-changed"]
     enqueue(state, unit, event("stop"))
     enqueue(state, unit, event("remove"))
+    for sub in subordinates_of(state, unit):
+        if state["units"][sub]["life"] == "alive":
+            remove_unit(state, sub)
+
+
+def unit_removed(state: State, unit: str) -> list[dict[str, Any]]:
+    """A unit ran its remove hook: forget it; return the records whose machines must now end.
+
+    A principal's machine outlives it until its subordinates are gone (Juju keeps a principal
+    from dying while it has subordinates); the last of them to go takes the principal along.
+    """
+    record = state["units"][unit]
+    record["removed"] = True
+    if subordinates_of(state, unit):
+        return []
+    forget_unit(state, unit)
+    ended = [record]
+    principal = state["units"].get(record.get("principal") or "")
+    if principal is not None and principal.get("removed") and not subordinates_of(state, principal["name"]):
+        ended += unit_removed(state, principal["name"])
+    return ended
 
 
 def forget_unit(state: State, unit: str) -> None:

@@ -34,6 +34,8 @@ def app_status(state: State, app: str) -> dict[str, str]:
 
 
 def _unit_status(state: State, unit: str) -> dict[str, Any]:
+    """One unit's status entry; a principal's lists its subordinate units, which (as in Juju)
+    show no machine of their own."""
     record = state["units"][unit]
     out: dict[str, Any] = {
         "workload-status": _status(record["workload"]),
@@ -41,6 +43,8 @@ def _unit_status(state: State, unit: str) -> dict[str, Any]:
         "machine": record["machine"],
         "public-address": record["address"],
     }
+    if record.get("principal"):
+        del out["machine"]
     if state["apps"][record["app"]]["leader"] == unit:
         out["leader"] = True
     if record["ports"]:
@@ -49,6 +53,9 @@ def _unit_status(state: State, unit: str) -> dict[str, Any]:
         out["workload-version"] = record["version"]
     if record["life"] != "alive":
         out["life"] = record["life"]
+    subs = model.subordinates_of(state, unit)
+    if subs:
+        out["subordinates"] = {sub: _unit_status(state, sub) for sub in subs}
     return out
 
 
@@ -78,7 +85,7 @@ def _app_relations(state: State, app: str) -> dict[str, list[dict[str, str]]]:
             {
                 "related-application": model.remote_app(rel, app),
                 "interface": end["interface"],
-                "scope": "global",
+                "scope": "container" if rel.get("container") else "global",
             }
         )
     return out
@@ -88,7 +95,10 @@ def status(state: State) -> dict[str, Any]:
     """`juju status --format json`."""
     apps: dict[str, Any] = {}
     for name, app in sorted(state["apps"].items()):
-        units = sorted((u for u, r in state["units"].items() if r["app"] == name), key=model.unit_number)
+        units = sorted(
+            (u for u, r in state["units"].items() if r["app"] == name and not r.get("principal")),
+            key=model.unit_number,
+        )
         apps[name] = {
             "charm": f"local:{app['charm_name']}-{app['revision']}",
             "base": BASE,
@@ -102,9 +112,12 @@ def status(state: State) -> dict[str, Any]:
         }
         if units:
             apps[name]["units"] = {u: _unit_status(state, u) for u in units}
+        principals = model.principal_apps(state, name) if app.get("subordinate") else []
+        if principals:
+            apps[name]["subordinate-to"] = principals
         if app.get("version"):
             apps[name]["version"] = app["version"]
-    machines = {r["machine"]: _machine_status(r) for r in state["units"].values()}
+    machines = {r["machine"]: _machine_status(r) for r in state["units"].values() if not r.get("principal")}
     return {
         "model": {
             "name": state["name"],
@@ -128,6 +141,13 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
+def _unit_row(unit: str, u: dict[str, Any], indent: str) -> list[str]:
+    """A row of the Unit table (subordinate units are indented under their principal)."""
+    return [indent + unit + ("*" if u.get("leader") else ""), u["workload-status"]["current"],
+            u["juju-status"]["current"], u.get("machine", ""), u["public-address"],
+            ",".join(u.get("open-ports", [])), u["workload-status"].get("message", "")]  # fmt: skip
+
+
 def status_table(state: State) -> str:
     """`juju status` as a human-readable table."""
     data = status(state)
@@ -144,13 +164,13 @@ def status_table(state: State) -> str:
     units = [["Unit", "Workload", "Agent", "Machine", "Public address", "Ports", "Message"]]
     for name, app in data["applications"].items():
         app_units = app.get("units", {})
+        scale = sum(1 for r in state["units"].values() if r["app"] == name)
         st = app["application-status"]
-        apps.append([name, app.get("version", ""), st["current"], str(len(app_units)), app["charm-name"], "",
+        apps.append([name, app.get("version", ""), st["current"], str(scale), app["charm-name"], "",
                      str(app["charm-rev"]), "no", st.get("message", "")])  # fmt: skip
         for unit, u in app_units.items():
-            units.append([unit + ("*" if u.get("leader") else ""), u["workload-status"]["current"],
-                          u["juju-status"]["current"], u["machine"], u["public-address"],
-                          ",".join(u.get("open-ports", [])), u["workload-status"].get("message", "")])  # fmt: skip
+            units.append(_unit_row(unit, u, ""))
+            units += [_unit_row(sub, s, "  ") for sub, s in u.get("subordinates", {}).items()]
     machines = [["Machine", "State", "Address", "Inst id", "Base", "AZ", "Message"]]
     for mid, m in data["machines"].items():
         machines.append([mid, "started", m["dns-name"], m["instance-id"], "ubuntu@22.04", "", "Running"])
@@ -159,7 +179,8 @@ def status_table(state: State) -> str:
         ends = sorted(rel["ends"], key=lambda e: e["role"] != "provider")
         provider = f"{ends[0]['app']}:{ends[0]['endpoint']}"
         requirer = f"{ends[-1]['app']}:{ends[-1]['endpoint']}"
-        rels.append([provider, requirer, ends[0]["interface"], "peer" if len(ends) == 1 else "regular"])
+        kind = "peer" if len(ends) == 1 else "subordinate" if rel.get("container") else "regular"
+        rels.append([provider, requirer, ends[0]["interface"], kind])
     for table in (apps, units, machines, rels):
         if len(table) > 1:
             out.append(_table(table))
@@ -189,7 +210,7 @@ def show_unit(state: State, unit: str) -> dict[str, Any]:
                 m: {"in-scope": m in rel["scope"], "data": dict(rel["units"].get(m, {}))} for m in members
             }
         info.append(entry)
-    return {
+    out: dict[str, Any] = {
         "opened-ports": list(record["ports"]),
         "charm": f"local:{state['apps'][app]['charm_name']}-{state['apps'][app]['revision']}",
         "leader": state["apps"][app]["leader"] == unit,
@@ -200,6 +221,9 @@ def show_unit(state: State, unit: str) -> dict[str, Any]:
         "workload-version": record.get("version", ""),
         "relation-info": info,
     }
+    if record.get("principal"):
+        out["principal"] = record["principal"]
+    return out
 
 
 def config(state: State, app: str) -> dict[str, Any]:

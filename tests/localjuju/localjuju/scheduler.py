@@ -56,7 +56,7 @@ def base_env(state: State, mdl: ModelDir, unit: str, ctx_id: str) -> dict[str, s
         "JUJU_MODEL_NAME": state["name"],
         "JUJU_API_ADDRESSES": "127.0.0.1:17070",
         "JUJU_MACHINE_ID": record["machine"],
-        "JUJU_PRINCIPAL_UNIT": "",
+        "JUJU_PRINCIPAL_UNIT": record.get("principal") or "",
         "JUJU_AVAILABILITY_ZONE": "",
         "JUJU_VERSION": JUJU_VERSION,
         "JUJU_SLA": "unsupported",
@@ -181,18 +181,61 @@ def finish(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any]) -> list
     model.after_hook(state, job.unit, job.event)
     model.forget_dead_relations(state)
     if job.event["hook"] == "remove":
-        model.forget_unit(state, job.unit)
+        ended = model.unit_removed(state, job.unit)
         model.forget_dead_relations(state)
-        return [record]
+        return ended
     return []
 
 
 def _runnable(state: State, busy: set[str]) -> list[str]:
-    return sorted(
-        u
-        for u, rec in state["units"].items()
-        if u not in busy and rec["queue"] and rec["error"] is None and rec.get("pid")
-    )
+    """Units that may start their next hook now: at most one per machine, since Juju's machine
+    lock lets a principal and its subordinates run only one hook at a time between them."""
+    taken = {state["units"][u]["machine"] for u in busy if u in state["units"]}
+    units = []
+    for unit, rec in sorted(state["units"].items()):
+        if unit in busy or not rec["queue"] or rec["error"] is not None or not rec.get("pid"):
+            continue
+        if rec["machine"] not in taken:
+            taken.add(rec["machine"])
+            units.append(unit)
+    return units
+
+
+def _unplaced_subordinates(state: State) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(subordinate, principal) records of subordinate units not yet set up on their machine."""
+    return [
+        (rec, state["units"][rec["principal"]])
+        for rec in state["units"].values()
+        if rec.get("principal")
+        and not rec.get("pid")
+        and not rec.get("placement_failed")
+        and state["units"][rec["principal"]].get("pid")
+    ]
+
+
+def place_subordinates(mdl: ModelDir) -> None:
+    """Put the charm of each new subordinate unit on its principal's machine, so its hooks can run.
+
+    The unit then shares the principal's machine (pid and start time); on failure its status
+    says why and its hooks never run.
+    """
+    with transaction(mdl) as state:
+        pending = _unplaced_subordinates(state)
+    for sub, principal in pending:
+        try:
+            lifecycle.place_subordinate(mdl, sub, principal)
+            failure = None
+        except (machine.MachineError, OSError) as exc:
+            failure = str(exc)
+        with transaction(mdl) as state:
+            record = state["units"].get(sub["name"])
+            if record is None:
+                continue
+            if failure is None:
+                record["pid"], record["start"] = principal["pid"], principal["start"]
+            else:
+                record["placement_failed"] = failure
+                record["workload"] = model.status("error", f"cannot set up the unit: {failure}")
 
 
 def settle(mdl: ModelDir, timeout: float = 3600.0) -> None:
@@ -203,6 +246,7 @@ def settle(mdl: ModelDir, timeout: float = 3600.0) -> None:
     busy: set[str] = set()
     deadline = time.monotonic() + timeout
     while True:
+        place_subordinates(mdl)
         with transaction(mdl) as state:
             units = _runnable(state, busy)
             if rng is not None:
