@@ -29,6 +29,7 @@ class NrpeExternalMasterProvides(Endpoint):
         set_flag(self.expand_name("endpoint.{endpoint_name}.available"))
 
     @when_not("endpoint.{endpoint_name}.joined")
+    @when("endpoint.{endpoint_name}.available")
     def _unavailable(self) -> None:
         clear_flag(self.expand_name("endpoint.{endpoint_name}.available"))
 

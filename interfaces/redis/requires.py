@@ -45,6 +45,7 @@ class RedisRequires(Endpoint):
             clear_flag(flag)
 
     @when_not("endpoint.{endpoint_name}.joined")
+    @when("endpoint.{endpoint_name}.available")
     def _no_relation(self) -> None:
         clear_flag(self.expand_name("endpoint.{endpoint_name}.available"))
 

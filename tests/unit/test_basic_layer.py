@@ -77,7 +77,7 @@ def _hook(reactive, tmp_path: Path, values: dict) -> set[str]:
 def test_config_flags_live_for_one_hook_only(reactive, tmp_path: Path) -> None:
     first = _hook(reactive, tmp_path, DEFAULTS)
     assert "config.changed.port" in first
-    assert not [flag for flag in reactive.get_flags() if flag.startswith("config.")]
+    assert not [flag for flag in reactive.get_flags() if flag.startswith("config.changed")]
 
     second = _hook(reactive, tmp_path, {**DEFAULTS, "password": "s3cret"})
     assert {flag for flag in second if flag.startswith("config.changed")} == {
@@ -88,6 +88,11 @@ def test_config_flags_live_for_one_hook_only(reactive, tmp_path: Path) -> None:
 
     third = _hook(reactive, tmp_path, {**DEFAULTS, "password": "s3cret"})
     assert not {flag for flag in third if flag.startswith("config.changed")}
+    assert "config.set.password" in third
+
+    fourth = _hook(reactive, tmp_path, DEFAULTS)
+    assert {"config.changed.password", "config.default.password"} <= fourth
+    assert "config.set.password" not in fourth
 
 
 def _make_wheel(directory: Path, name: str, files: dict[str, str], tag: str = "py3-none-any") -> Path:

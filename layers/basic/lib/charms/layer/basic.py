@@ -295,13 +295,20 @@ def init_config_states() -> None:
 
 
 def clear_config_states() -> None:
-    """Clear the config.* flags: they are valid for one hook only."""
+    """Clear config.changed and config.changed.<opt> at the end of the hook.
+
+    config.set.* and config.default.* are recomputed at the start of every hook,
+    so they too only ever describe the current hook; they are left in place
+    between hooks because clearing and setting them again would make
+    charms.reactive log (one juju-log call each) two dozen flag changes per hook.
+    """
     from charmhelpers.core import unitdata
 
     from charms.reactive import clear_flag
 
     for flag in sorted(all_config_flags(config_options())):
-        clear_flag(flag)
+        if flag == "config.changed" or flag.startswith("config.changed."):
+            clear_flag(flag)
     unitdata.kv().flush()
 
 
