@@ -249,6 +249,9 @@ def test_snap_and_apt_stand_ins(juju: jubilant.Juju) -> None:
         for x in juju.exec("cat /var/lib/localjuju/snap-calls.jsonl", unit=unit).stdout.splitlines()
     ]
     assert ["snap", "install", "hello", "--classic"] in calls
+    assert "hello" in juju.exec("snap list hello", unit=unit).stdout
+    with pytest.raises(jubilant.TaskError):
+        juju.exec("snap list not-installed", unit=unit)
     assert "already installed" in juju.exec("apt-get install -y python3", unit=unit).stdout
 
 

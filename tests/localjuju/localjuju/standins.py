@@ -220,7 +220,32 @@ def snap(argv: list[str]) -> int:
     elif verb == "version":
         print("snap    2.63\nsnapd   2.63\nseries  16\nubuntu  22.04")
         return 0
+    elif verb in ("install", "remove", "list"):
+        return snap_packages(verb, words[1:])
     print(f"localjuju: recorded `snap {' '.join(argv)}` (snapd is not available in the local model)")
+    return 0
+
+
+def snap_packages(verb: str, names: list[str]) -> int:
+    """Keep the list of "installed" snaps, so that `snap list NAME` answers as snapd would."""
+    installed_file = SNAP_DIR / "snaps-installed.json"
+    installed: list[str] = json.loads(installed_file.read_text()) if installed_file.exists() else []
+    if verb == "list":
+        missing = [name for name in names if name not in installed]
+        if missing:
+            print(f"error: no matching snaps installed ({', '.join(missing)})", file=sys.stderr)
+            return 1
+        print("Name  Version  Rev  Tracking  Publisher  Notes")
+        for name in names or installed:
+            print(f"{name}  localjuju  1  -  localjuju  -")
+        return 0
+    for name in names:
+        if verb == "install" and name not in installed:
+            installed.append(name)
+        elif verb == "remove" and name in installed:
+            installed.remove(name)
+    installed_file.write_text(json.dumps(installed), encoding="utf-8")
+    print(f"localjuju: recorded `snap {verb} {' '.join(names)}` (snapd is not available in the local model)")
     return 0
 
 
