@@ -38,7 +38,9 @@ build: deps
 pack: build
 	$(BIN)/python tools/pack.py $(CHARM) build/redis.charm
 
+# The unit tests on the Pythons of Ubuntu 22.04 and 24.04 (3.10, 3.12), then everything.
 test: build lint
+	tools/test-unit-pythons
 	$(BIN)/pytest -q tests
 
 unit: deps

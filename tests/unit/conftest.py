@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from charmhelpers import osplatform
+
+from charms.layer import import_shims
+
+# As in every hook (charms.layer.basic): Python 3.12 has no distutils, and
+# charmhelpers and charms.reactive import it and pkg_resources.
+import_shims.install()
+
+from charmhelpers import osplatform  # noqa: E402
 
 # charmhelpers refuses to import on anything but Ubuntu; the logic under test
 # does not depend on the platform.
