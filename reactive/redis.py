@@ -1,10 +1,13 @@
 """Handlers of the Redis charm: which flags lead to which step. The steps live in lib/charms/layer/redis.
 
 Flags of this charm:
+- `redis.pending`: the workload must be converged (config or the leader's
+  password changed, install, upgrade, config-changed, or the last converge
+  failed in a way the next hook may get past). Cleared by a converge that
+  needs no retry.
 - `redis.ready`: the last converge ended with an authenticated PING; relations
   and checks may be published.
-- `redis.converge`: something outside config and leadership asks for a converge
-  (install, upgrade-charm, a hook that failed half-way).
+- `redis.checks-registered`: the Nagios check is installed on this machine.
 """
 
 from __future__ import annotations
@@ -15,10 +18,20 @@ from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
 from charms.layer.redis import monitoring, service, tuning, workload
-from charms.reactive import clear_flag, endpoint_from_name, hook, set_flag, when, when_any, when_not
+from charms.reactive import (
+    clear_flag,
+    data_changed,
+    endpoint_from_name,
+    hook,
+    is_flag_set,
+    set_flag,
+    when,
+    when_any,
+    when_not,
+)
 
 KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
-KV_INSTALLED_SOURCE = "redis.installed-source"
+KV_INSTALLED = "redis.installed"
 
 
 def ingress_address() -> str:
@@ -36,7 +49,7 @@ def gather_facts() -> workload.Facts:
         leader_password=leadership.leader_get("password"),
         ingress=ingress_address(),
         deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
-        installed_source=kv.get(KV_INSTALLED_SOURCE),
+        installed=kv.get(KV_INSTALLED),
     )
 
 
@@ -53,9 +66,15 @@ def open_only(port: int) -> None:
     hookenv.open_port(port)
 
 
-@hook("install", "upgrade-charm")
-def request_converge() -> None:
-    set_flag("redis.converge")
+@hook("install", "upgrade-charm", "config-changed")
+def request_converge_on_lifecycle() -> None:
+    # config-changed also comes when the unit's address changed, without any option changing.
+    set_flag("redis.pending")
+
+
+@when_any("config.changed", "leadership.changed.password")
+def request_converge_on_change() -> None:
+    set_flag("redis.pending")
 
 
 @hook("install")
@@ -71,15 +90,14 @@ def generate_password() -> None:
     leadership.leader_set(password=secrets.token_urlsafe(32))
 
 
-@when_any("config.changed", "leadership.changed.password", "redis.converge")
+@when("redis.pending")
 def converge() -> None:
-    facts = gather_facts()
-    outcome = workload.converge(facts, report_progress)
+    outcome = workload.converge(gather_facts(), report_progress)
     kv = unitdata.kv()
     if outcome.desired is not None:
         kv.set(KV_CLUSTER_ENABLED, outcome.desired.settings.cluster_enabled)
-    if outcome.installed_source:
-        kv.set(KV_INSTALLED_SOURCE, outcome.installed_source)
+    if outcome.installed:
+        kv.set(KV_INSTALLED, outcome.installed)
     if outcome.ready:
         open_only(outcome.desired.settings.port)
         hookenv.application_version_set(outcome.version)
@@ -88,16 +106,20 @@ def converge() -> None:
     else:
         clear_flag("redis.ready")
     hookenv.status_set(outcome.status, outcome.message)
-    clear_flag("redis.converge")
+    if not outcome.retry:
+        clear_flag("redis.pending")
 
 
 @hook("update-status")
 def check_health() -> None:
+    if is_flag_set("redis.pending"):
+        return  # converge retries in this hook and reports
     desired = workload.resolve(gather_facts())
     if isinstance(desired, workload.Outcome):
         hookenv.status_set(desired.status, desired.message)
         return
-    outcome = workload.check(desired, workload.layout_for(desired.settings), None, timeout=2.0)
+    installed = unitdata.kv().get(KV_INSTALLED)
+    outcome = workload.check(desired, workload.layout_of(installed), installed, timeout=2.0)
     hookenv.status_set(outcome.status, outcome.message)
 
 
@@ -106,18 +128,21 @@ def publish(desired: workload.Desired) -> None:
     address = ingress_address()
     clients = endpoint_from_name("redis")
     if clients.is_joined:
+        # Endpoint only writes relation data that changed.
         clients.publish(address, desired.settings.port, desired.password)
     nrpe = endpoint_from_name("nrpe-external-master")
     if nrpe.is_joined:
         config = hookenv.config()
         check = monitoring.make_check(config["nagios_context"], config["nagios_servicegroups"], hookenv.local_unit())
-        nrpe.publish_checks(monitoring.install(check, address, desired.settings.port, desired.password))
-        set_flag("redis.checks-registered")
+        target = (check, address, desired.settings.port, desired.password, monitoring.group_id("nagios"))
+        if data_changed("redis.nrpe-check", repr(target)) or not is_flag_set("redis.checks-registered"):
+            nrpe.publish_checks(monitoring.install(check, address, desired.settings.port, desired.password))
+            set_flag("redis.checks-registered")
 
 
 @when("redis.ready")
 @when_any("endpoint.redis.joined", "endpoint.nrpe-external-master.joined")
-def publish_to_new_relations() -> None:
+def publish_to_related() -> None:
     desired = workload.resolve(gather_facts())
     if isinstance(desired, workload.Desired):
         publish(desired)
@@ -132,8 +157,10 @@ def unregister_checks() -> None:
 
 @hook("stop")
 def stop_redis() -> None:
-    desired = workload.resolve(gather_facts())
-    layout = workload.layout_for(desired.settings) if isinstance(desired, workload.Desired) else service.APT_LAYOUT
-    if service.is_active(layout.service):
-        service.systemctl("stop", layout.service)
+    layout = workload.layout_of(unitdata.kv().get(KV_INSTALLED))
+    try:
+        if service.is_active(layout.service):
+            service.systemctl("stop", layout.service)
+    except service.ServiceError as error:
+        hookenv.log(f"Stopping Redis failed: {error}", level=hookenv.WARNING)
     clear_flag("redis.ready")

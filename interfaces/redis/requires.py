@@ -23,14 +23,18 @@ class RedisInstance:
 
 
 def decode(value: str | None) -> str | None:
-    """A published value: JSON-decoded when it is JSON, else the raw string."""
+    """A published value: the string a JSON-quoted value holds, else the raw string.
+
+    Only JSON strings are decoded: a raw password such as `1e5` or `true` must
+    not become `100000.0` or `True`.
+    """
     if value is None:
         return None
     try:
         decoded = json.loads(value)
     except ValueError:
         return value
-    return decoded if isinstance(decoded, str) else str(decoded)
+    return decoded if isinstance(decoded, str) else value
 
 
 class RedisRequires(Endpoint):

@@ -61,6 +61,7 @@ def free_port() -> int:
 def test_rendered_file_is_what_a_real_redis_server_runs_with(tmp_path: Path) -> None:
     layout = conf.Layout(
         service="redis-server",
+        binary="redis-server",
         conf=tmp_path / "redis.conf",
         data_dir=tmp_path,
         logfile=tmp_path / "redis.log",

@@ -24,8 +24,9 @@ def test_defaults_are_valid() -> None:
 @pytest.mark.parametrize(
     ("option", "value", "allowed"),
     [
-        ("port", 0, "from 1 to 65535"),
-        ("port", 65536, "from 1 to 65535"),
+        ("port", 0, "from 1024 to 65535"),
+        ("port", 80, "from 1024 to 65535"),
+        ("port", 65536, "from 1024 to 65535"),
         ("timeout", -1, "from 0 to"),
         ("tcp-keepalive", -5, "from 0 to"),
         ("databases", 0, "from 1 to"),
@@ -38,6 +39,9 @@ def test_defaults_are_valid() -> None:
         ("nagios_context", "has space", "letters, digits"),
         ("snap-channel", "latest stable", "channel"),
         ("snapd_refresh", "fri\n", "without control characters"),
+        ("snapd_refresh", "every friday", 'must be "max" or a snapd timer'),
+        ("snap_proxy", "proxy.example:3128", "http:// or https://"),
+        ("snap_proxy_url", "ftp://store.example", "http:// or https://"),
     ],
 )
 def test_bad_values_name_the_option_and_what_is_allowed(option: str, value: object, allowed: str) -> None:
@@ -55,10 +59,26 @@ def test_a_bad_password_is_never_echoed() -> None:
 
 
 def test_cluster_enabled_cannot_change_after_deploy() -> None:
-    assert settings.parse({**DEFAULTS, "cluster-enabled": True}, deployed_cluster_enabled=None).cluster_enabled
     with pytest.raises(settings.InvalidOption, match="invalid cluster-enabled: can only be set at deploy time"):
         settings.parse({**DEFAULTS, "cluster-enabled": True}, deployed_cluster_enabled=False)
     assert not settings.parse(DEFAULTS, deployed_cluster_enabled=False).cluster_enabled
+
+
+def test_cluster_mode_is_refused_until_it_is_implemented() -> None:
+    with pytest.raises(settings.InvalidOption, match="invalid cluster-enabled: Redis Cluster is not available"):
+        settings.parse({**DEFAULTS, "cluster-enabled": True})
+
+
+def test_valid_snap_options() -> None:
+    parsed = settings.parse(
+        {**DEFAULTS, "snap_proxy": "http://proxy:3128", "snap_proxy_url": "https://store", "snapd_refresh": "max"}
+    )
+    assert (parsed.snap_proxy, parsed.snap_proxy_url, parsed.snapd_refresh) == (
+        "http://proxy:3128",
+        "https://store",
+        "max",
+    )
+    assert settings.parse({**DEFAULTS, "snapd_refresh": "fri5,23:00-01:00"}).snapd_refresh == "fri5,23:00-01:00"
 
 
 def test_booleans_are_not_numbers() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from charms.layer.redis import service, workload
+from dataclasses import dataclass, field
+
+import pytest
+
+from charms.layer.redis import admin, conf, service, workload
 
 from test_settings import DEFAULTS
 
@@ -46,3 +50,154 @@ def test_snapd_options_become_snap_set_commands() -> None:
 def test_store_id_comes_from_the_proxys_assertions() -> None:
     assertions = "type: account-key\nauthority-id: canonical\n\ntype: store\nstore: ABCDEF123\nurl: http://p\n"
     assert service.store_id(assertions) == "ABCDEF123"
+
+
+def test_installation_key_tells_apt_from_each_snap_setup() -> None:
+    apt = workload.resolve(workload.Facts(DEFAULTS, "pw", "10.0.0.1"))
+    snap = workload.resolve(workload.Facts({**DEFAULTS, "install-source": "snap"}, "pw", "10.0.0.1"))
+    moved = workload.resolve(
+        workload.Facts({**DEFAULTS, "install-source": "snap", "snap-channel": "7/edge"}, "pw", "10.0.0.1")
+    )
+    keys = [workload.installation_key(d.settings) for d in (apt, snap, moved)]
+    assert keys[0] == "apt" and len(set(keys)) == 3
+    assert workload.layout_of(keys[1]).service == "snap.redis.server"
+    assert workload.layout_of(None) == workload.layout_of("apt") == service.APT_LAYOUT
+
+
+@dataclass
+class FakeMachine:
+    """systemd, the config file and the Redis server of one unit, in memory."""
+
+    config: str | None = None
+    active: bool = True
+    refuse: set[str] = field(default_factory=set)
+    actions: list[str] = field(default_factory=list)
+    live: dict[str, str] = field(default_factory=dict)
+    install_fails: bool = False
+    broken_services: set[str] = field(default_factory=set)
+
+    def systemctl(self, action: str, name: str, *options: str) -> None:
+        self.actions.append(" ".join((action, name, *options)))
+        if name in self.broken_services:
+            raise service.ServiceError(f"systemctl {action} {name} failed: Unit {name} not found.")
+        if action in ("restart", "start"):
+            # This fake Redis cannot start with 99 databases.
+            self.active = "databases 99" not in (self.config or "")
+
+    def config_set(self, socket: object, password: str, changes: dict[str, str]) -> None:
+        for name in changes:
+            if name in self.refuse:
+                raise admin.Refused(f"{name}: Unable to listen on this port")
+        self.live.update(changes)
+
+    def health(self, socket: object, password: str) -> admin.Health:
+        return admin.Health(ok=True, version="7.0.15") if self.active else admin.Health(ok=False, problem="no answer")
+
+    def install_apt(self) -> None:
+        if self.install_fails:
+            raise service.ServiceError("apt-get install failed: Temporary failure resolving")
+        self.actions.append("install apt")
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
+    fake = FakeMachine()
+
+    def write_config(layout: conf.Layout, text: str) -> None:
+        fake.config = text
+
+    monkeypatch.setattr(service, "systemctl", fake.systemctl)
+    monkeypatch.setattr(service, "is_active", lambda name: fake.active)
+    monkeypatch.setattr(service, "write_config", write_config)
+    monkeypatch.setattr(service, "read_config", lambda layout: fake.config)
+    monkeypatch.setattr(service, "installed_version", lambda layout: (7, 0, 15))
+    monkeypatch.setattr(service, "install_apt", fake.install_apt)
+    monkeypatch.setattr(service, "install_snap", lambda *args: fake.actions.append("install snap"))
+    monkeypatch.setattr(service, "wait_until", lambda check, timeout=0, interval=0: check())
+    monkeypatch.setattr(admin, "config_set", fake.config_set)
+    monkeypatch.setattr(admin, "health", fake.health)
+    return fake
+
+
+def converge(machine: FakeMachine, installed: str | None = "apt", **config: object) -> workload.Outcome:
+    facts = workload.Facts({**DEFAULTS, **config}, "generated-pw", "10.0.0.1", installed=installed)
+    return workload.converge(facts, lambda message: None)
+
+
+def test_first_converge_installs_renders_and_starts(machine: FakeMachine) -> None:
+    machine.active = False
+    outcome = converge(machine, installed=None)
+    assert outcome.status == "active" and outcome.message == "Ready (redis 7.0.15)"
+    assert outcome.installed == "apt"
+    assert machine.actions == ["install apt", "restart redis-server"]
+    assert conf.directives(machine.config or "")["requirepass"] == "generated-pw"
+
+
+def test_converging_twice_does_nothing_the_second_time(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    assert converge(machine).ready
+    assert machine.actions == [] and machine.live == {}
+
+
+def test_runtime_change_goes_live_without_restart(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    assert converge(machine, timeout=30).ready
+    assert machine.live == {"timeout": "30"}
+    assert machine.actions == []
+    assert conf.directives(machine.config or "")["timeout"] == "30"
+
+
+def test_a_value_redis_refuses_leaves_the_file_and_server_alone(machine: FakeMachine) -> None:
+    converge(machine)
+    before = machine.config
+    machine.refuse.add("port")
+    machine.actions.clear()
+    outcome = converge(machine, port=6400)
+    assert outcome.status == "blocked"
+    assert outcome.message == "Redis refused port: Unable to listen on this port; it keeps its configuration"
+    assert machine.config == before and machine.actions == []
+    assert not outcome.retry
+
+
+def test_a_restart_that_does_not_come_up_restores_the_previous_configuration(machine: FakeMachine) -> None:
+    converge(machine)
+    before = machine.config
+    outcome = converge(machine, databases=99)
+    assert outcome.status == "blocked"
+    assert outcome.message.endswith("; Redis runs with its previous configuration")
+    assert machine.config == before and machine.active
+    assert machine.actions[-2:] == ["restart redis-server", "restart redis-server"]
+    assert not outcome.retry  # retrying would only restart Redis again and again
+
+
+def test_a_failed_install_is_retried_and_reported(machine: FakeMachine) -> None:
+    machine.install_fails = True
+    machine.active = False
+    outcome = converge(machine, installed=None)
+    assert outcome.status == "blocked" and "Temporary failure resolving" in outcome.message
+    assert outcome.retry and outcome.installed is None
+
+
+def test_a_missing_program_is_a_service_error_not_a_crash() -> None:
+    with pytest.raises(service.ServiceError, match="cannot run"):
+        service.run(["/nonexistent/redis-server", "--version"])
+    layout = service.snap_layout("not-installed")
+    assert service.installed_version(layout) == (0, 0, 0)
+
+
+def test_a_new_installation_that_does_not_start_gives_way_to_the_previous_one(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.broken_services.add("snap.redis.server")
+    machine.actions.clear()
+    outcome = converge(machine, installed="apt", **{"install-source": "snap"})
+    assert outcome.status == "blocked"
+    assert outcome.message.endswith("Unit snap.redis.server not found.; the previous Redis keeps serving")
+    assert machine.actions == [
+        "install snap",
+        "disable redis-server --now",
+        "restart snap.redis.server",
+        "enable redis-server --now",
+    ]
+    assert outcome.installed == "apt" and not outcome.retry

@@ -15,6 +15,7 @@ leader's own writes in the same hook.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping
 
 from charmhelpers.core import hookenv, unitdata
@@ -26,6 +27,10 @@ KV_PREFIX = "leadership.settings."
 
 class NotLeaderError(RuntimeError):
     """leader_set was called on a unit that is not the leader."""
+
+
+class LeaderSetError(RuntimeError):
+    """Juju refused the leader settings (e.g. leadership lapsed during the hook)."""
 
 
 def leader_get(attribute: str | None = None) -> dict[str, str] | str | None:
@@ -47,7 +52,11 @@ def leader_set(settings: Mapping[str, str | None] | None = None, **kwargs: str |
         raise NotLeaderError(
             f"leader_set({', '.join(sorted(changes))}) called on {hookenv.local_unit()}, which is not the leader"
         )
-    hookenv.leader_set(changes)
+    try:
+        hookenv.leader_set(changes)
+    except subprocess.CalledProcessError:
+        # The error's text holds leader-set's arguments, values included: never let it reach a log.
+        raise LeaderSetError(f"leader-set of {', '.join(sorted(changes))} failed on {hookenv.local_unit()}") from None
     previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
     apply_flags(changed_flags(previous, changes), changes)
     remember(changes)

@@ -13,6 +13,14 @@ from pathlib import Path
 import redis
 
 
+class Unreachable(Exception):
+    """The server did not answer, or not to this password."""
+
+
+class Refused(Exception):
+    """The server answered a CONFIG SET with an error: it will not take that value."""
+
+
 @dataclass(frozen=True)
 class Health:
     """What an authenticated PING and INFO told about the server."""
@@ -49,10 +57,19 @@ def health(socket: Path, password: str) -> Health:
 
 
 def config_set(socket: Path, password: str, changes: Mapping[str, str]) -> None:
-    """Apply directives to the running server, authenticated with its current password."""
+    """Apply directives to the running server, authenticated with its current password.
+
+    Raises Refused (naming the directive, never its value) when Redis rejects one,
+    and Unreachable when it cannot be asked.
+    """
     client = connect(socket, password)
     try:
         for name, value in changes.items():
-            client.config_set(name, value)
+            try:
+                client.config_set(name, value)
+            except redis.ResponseError as error:
+                raise Refused(f"{name}: {str(error).split(' - ')[-1][:120]}") from None
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        raise Unreachable(type(error).__name__) from None
     finally:
         client.close()

@@ -28,6 +28,7 @@ class Layout:
     """Where an installation of Redis keeps its files and how systemd names it."""
 
     service: str
+    binary: str
     conf: Path
     data_dir: Path
     logfile: Path

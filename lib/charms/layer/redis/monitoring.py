@@ -60,7 +60,8 @@ def nagios_service(check: Check) -> str:
     )
 
 
-def _group_id(name: str) -> int:
+def group_id(name: str) -> int:
+    """The group's id, or root's (0) while the group does not exist yet."""
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
@@ -75,12 +76,14 @@ def install(check: Check, host: str, port: int, password: str) -> dict[str, str]
     PLUGIN_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(PLUGIN_CONFIG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     os.fchmod(descriptor, 0o640)
-    os.fchown(descriptor, 0, _group_id("nagios"))
+    os.fchown(descriptor, 0, group_id("nagios"))
     with os.fdopen(descriptor, "w") as handle:
         json.dump({"host": host, "port": port, "password": password}, handle)
     NRPE_DIR.mkdir(parents=True, exist_ok=True)
     (NRPE_DIR / f"{CHECK_NAME}.cfg").write_text(nrpe_command(check))
     EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in EXPORT_DIR.glob(f"service__*_{CHECK_NAME}.cfg"):
+        stale.unlink()  # a nagios_context change renames the host
     (EXPORT_DIR / f"service__{check.nagios_host}_{CHECK_NAME}.cfg").write_text(nagios_service(check))
     return {SHORTNAME: CHECK_NAME}
 

@@ -16,6 +16,7 @@ from charms.layer.redis.conf import Layout, parse_version
 APT_PACKAGES = ("redis-server", "redis-tools")
 APT_LAYOUT = Layout(
     service="redis-server",
+    binary="/usr/bin/redis-server",
     conf=Path("/etc/redis/redis.conf"),
     data_dir=Path("/var/lib/redis"),
     logfile=Path("/var/log/redis/redis-server.log"),
@@ -35,6 +36,7 @@ def snap_layout(snap: str) -> Layout:
     common = Path("/var/snap") / snap / "common"
     return Layout(
         service=f"snap.{snap}.server",
+        binary=f"/snap/bin/{snap}.server",
         conf=common / "etc" / "redis.conf",
         data_dir=common / "var" / "lib" / "redis",
         logfile=common / "var" / "log" / "redis.log",
@@ -46,7 +48,12 @@ def snap_layout(snap: str) -> Layout:
 
 def run(command: list[str], env: dict[str, str] | None = None) -> str:
     """Run a command; its output, or ServiceError with its last line of output."""
-    result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, **(env or {})), check=False)
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=dict(os.environ, **(env or {})), check=False
+        )
+    except OSError as error:
+        raise ServiceError(f"{command[0]} cannot run: {error.strerror}") from None
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise ServiceError(f"{' '.join(command[:3])} failed: {detail[-1] if detail else result.returncode}")
@@ -108,9 +115,16 @@ def install_snap(snap: str, channel: str, proxy: str, store_proxy_url: str, refr
     run(["snap", "refresh" if installed else "install", snap, f"--channel={channel}"])
 
 
-def installed_version() -> tuple[int, int, int]:
-    """The version of the installed redis-server binary."""
-    return parse_version(run(["redis-server", "--version"]))
+def installed_version(layout: Layout) -> tuple[int, int, int]:
+    """The version of the layout's redis-server binary; (0, 0, 0) when it cannot tell.
+
+    (0, 0, 0) makes the plan conservative: a change that needs Redis 7 to be
+    live is then applied with a restart.
+    """
+    try:
+        return parse_version(run([layout.binary, "--version"]))
+    except (ServiceError, ValueError):
+        return (0, 0, 0)
 
 
 def write_config(layout: Layout, text: str) -> None:
@@ -141,8 +155,8 @@ def read_config(layout: Layout) -> str | None:
     return text if text.startswith("# Redis configuration, rendered by the redis charm") else None
 
 
-def systemctl(action: str, service: str) -> None:
-    run(["systemctl", action, service])
+def systemctl(action: str, service: str, *options: str) -> None:
+    run(["systemctl", action, service, *options])
 
 
 def is_active(service: str) -> bool:

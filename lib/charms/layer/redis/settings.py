@@ -20,6 +20,11 @@ PASSWORD_PATTERN = re.compile(r"^[!#-&(-\[\]-~]{1,512}$")
 NAGIOS_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 SNAP_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SNAP_CHANNEL_PATTERN = re.compile(r"^[a-z0-9./_-]+$")
+URL_PATTERN = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+# snapd's refresh.timer: days, times and ranges such as "mon,10:00-12:00" or "fri5,23:00~24:00".
+REFRESH_TIMER_PATTERN = re.compile(r"^(max|[a-z0-9,:.~-]+)$")
+# Redis runs as the unprivileged redis user: it cannot listen below 1024.
+LOWEST_PORT = 1024
 MAX_DATABASES = 1_000_000
 
 
@@ -89,8 +94,10 @@ def parse(config: Mapping[str, Any], deployed_cluster_enabled: bool | None = Non
     if deployed_cluster_enabled is not None and cluster_enabled != deployed_cluster_enabled:
         allowed = f"can only be set at deploy time; set it back to {str(deployed_cluster_enabled).lower()}"
         raise InvalidOption("cluster-enabled", allowed)
+    if cluster_enabled:
+        raise InvalidOption("cluster-enabled", "Redis Cluster is not available in this charm revision; use false")
     return Settings(
-        port=_integer(config, "port", 1, 65535),
+        port=_integer(config, "port", LOWEST_PORT, 65535),
         password=_text(
             config,
             "password",
@@ -105,9 +112,11 @@ def parse(config: Mapping[str, Any], deployed_cluster_enabled: bool | None = Non
         install_source=_choice(config, "install-source", INSTALL_SOURCES),
         snap_name=_text(config, "snap-name", SNAP_NAME_PATTERN, "must be a snap name (lowercase letters, digits, -)"),
         snap_channel=_text(config, "snap-channel", SNAP_CHANNEL_PATTERN, "must be a channel such as 7/stable"),
-        snap_proxy=_text(config, "snap_proxy"),
-        snap_proxy_url=_text(config, "snap_proxy_url"),
-        snapd_refresh=_text(config, "snapd_refresh"),
+        snap_proxy=_text(config, "snap_proxy", URL_PATTERN, "must be an http:// or https:// address"),
+        snap_proxy_url=_text(config, "snap_proxy_url", URL_PATTERN, "must be an http:// or https:// address"),
+        snapd_refresh=_text(
+            config, "snapd_refresh", REFRESH_TIMER_PATTERN, 'must be "max" or a snapd timer such as fri,23:00-01:00'
+        ),
         nagios_context=_text(config, "nagios_context", NAGIOS_NAME_PATTERN, "must be letters, digits, '.', '_' or '-'"),
         nagios_servicegroups=_text(config, "nagios_servicegroups"),
     )

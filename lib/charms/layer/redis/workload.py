@@ -4,7 +4,9 @@
 the password to use (or the reason there are none) out. `converge()` then does
 the work: install, render, apply each change the way Redis allows (CONFIG SET
 where it can, one restart where it cannot, nothing when nothing changed), and
-checks the result with an authenticated PING. Neither calls Juju.
+checks the result with an authenticated PING. A change Redis refuses, or a
+restart that does not come up, leaves the previous configuration running.
+Neither function calls Juju.
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Facts:
-    """What Juju told this unit, gathered at the edge."""
+    """What Juju told this unit, gathered at the edge.
+
+    `installed` is the installation key (see `installation_key`) of what the
+    unit installed last, None before the first install.
+    """
 
     config: Mapping[str, Any]
     leader_password: str | None
     ingress: str
     deployed_cluster_enabled: bool | None = None
-    installed_source: str | None = None
+    installed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,17 @@ class Desired:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The workload status to report, and what the edge should publish when it is active."""
+    """The workload status to report, and what the edge should remember and publish."""
 
     status: str
     message: str
     desired: Desired | None = None
     version: str = ""
-    installed_source: str | None = None
+    installed: str | None = None
+    # A failure the next hook may get past (an install, a first start); not set
+    # when the previous configuration was restored, which retrying would only
+    # restart again and again.
+    retry: bool = False
 
     @property
     def ready(self) -> bool:
@@ -59,25 +69,38 @@ def resolve(facts: Facts) -> Desired | Outcome:
     try:
         parsed = settings.parse(facts.config, facts.deployed_cluster_enabled)
     except settings.InvalidOption as invalid:
-        return Outcome("blocked", str(invalid))
+        return Outcome("blocked", str(invalid), installed=facts.installed)
     password = parsed.password or facts.leader_password
     if not password:
-        return Outcome("waiting", "Waiting for the leader to generate the password")
+        return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
     return Desired(parsed, password)
 
 
+def installation_key(parsed: Settings) -> str:
+    """What identifies an installation: the source and, for a snap, everything snapd was told."""
+    if parsed.install_source == "apt":
+        return "apt"
+    options = (parsed.snap_name, parsed.snap_channel, parsed.snap_proxy, parsed.snap_proxy_url, parsed.snapd_refresh)
+    return "snap\n" + "\n".join(options)
+
+
+def layout_of(key: str | None) -> Layout:
+    """Where the installation with this key keeps its files (apt's before anything is installed)."""
+    if key is None or key == "apt":
+        return service.APT_LAYOUT
+    return service.snap_layout(key.split("\n")[1])
+
+
 def layout_for(parsed: Settings) -> Layout:
-    return service.snap_layout(parsed.snap_name) if parsed.install_source == "snap" else service.APT_LAYOUT
+    return layout_of(installation_key(parsed))
 
 
-def install(parsed: Settings, installed_source: str | None, progress: Progress) -> None:
-    """Install Redis from the configured source; on a change of source, stop the old service.
+def install(parsed: Settings, installed: str | None, progress: Progress) -> None:
+    """Install Redis as configured; when the service changes, stop and disable the old one.
 
     Both installations listen on the same port, so the old one must stop before
-    the new one starts; `converge` starts it again if the new one fails.
+    the new one starts; `converge` brings it back if the new one fails.
     """
-    if installed_source == parsed.install_source == "apt":
-        return
     progress(f"Installing Redis ({parsed.install_source})")
     if parsed.install_source == "snap":
         service.install_snap(
@@ -85,43 +108,53 @@ def install(parsed: Settings, installed_source: str | None, progress: Progress) 
         )
     else:
         service.install_apt()
-    previous = other_layout(parsed, installed_source)
-    if previous is not None and service.is_active(previous.service):
-        service.systemctl("stop", previous.service)
+    previous = layout_of(installed)
+    if installed is not None and previous.service != layout_for(parsed).service:
+        try:
+            service.systemctl("disable", previous.service, "--now")
+        except service.ServiceError:
+            if service.is_active(previous.service):
+                raise  # still holding the port: the new Redis could not start
 
 
-def other_layout(parsed: Settings, installed_source: str | None) -> Layout | None:
-    """The layout of the installation being replaced, if the source changes."""
-    if installed_source is None or installed_source == parsed.install_source:
-        return None
-    return service.APT_LAYOUT if installed_source == "apt" else service.snap_layout(parsed.snap_name)
-
-
-def fall_back(parsed: Settings, installed_source: str | None) -> str:
-    """After a failed change of source, start the previous installation again; say so."""
-    previous = other_layout(parsed, installed_source)
-    if previous is None:
+def bring_back(installed: str | None, parsed: Settings) -> str:
+    """After a failed change of installation, start the previous one again; say how that went."""
+    previous = layout_of(installed)
+    if installed is None or previous.service == layout_for(parsed).service:
         return ""
     try:
-        service.systemctl("start", previous.service)
+        service.systemctl("enable", previous.service, "--now")
     except service.ServiceError:
-        return f"; Redis from {installed_source} could not be started again"
-    return f"; Redis from {installed_source} keeps serving"
+        return "; the previous Redis could not be started again"
+    return "; the previous Redis keeps serving"
 
 
-def apply(plan: conf.Plan, layout: Layout, running: str | None, rendered: str, progress: Progress) -> None:
-    """Carry out `plan`: CONFIG SET then rewrite the file, or rewrite and restart once."""
+def apply(plan: conf.Plan, layout: Layout, running: str | None, rendered: str, progress: Progress) -> bool:
+    """Carry out `plan`: CONFIG SET then rewrite the file, or rewrite and (re)start once.
+
+    Returns whether Redis was (re)started. A value Redis refuses raises
+    admin.Refused before the file is touched; an unreachable server is
+    (re)started with the new file instead.
+    """
     if plan.live:
         current_password = conf.directives(running or "").get("requirepass", "")
         try:
             admin.config_set(layout.unixsocket, current_password, plan.live)
-        except Exception:
-            # The server is down or refused: the file decides at the (re)start below.
+        except admin.Unreachable:
             plan = conf.Plan(restart=True)
     service.write_config(layout, rendered)
     if plan.restart or not service.is_active(layout.service):
         progress("Restarting Redis" if service.is_active(layout.service) else "Starting Redis")
         service.systemctl("restart", layout.service)
+        return True
+    return False
+
+
+def restore(layout: Layout, running: str, progress: Progress) -> None:
+    """Put the configuration Redis last ran with back, and restart with it."""
+    progress("Restoring the previous Redis configuration")
+    service.write_config(layout, running)
+    service.systemctl("restart", layout.service)
 
 
 def converge(facts: Facts, progress: Progress) -> Outcome:
@@ -129,22 +162,54 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
     desired = resolve(facts)
     if isinstance(desired, Outcome):
         return desired
-    parsed = desired.settings
+    parsed, key = desired.settings, installation_key(desired.settings)
     layout = layout_for(parsed)
     try:
-        install(parsed, facts.installed_source, progress)
-        running = service.read_config(layout)
-        rendered = conf.render(parsed, desired.password, facts.ingress, layout)
-        plan = conf.plan(running, rendered, service.installed_version())
-        if not plan.unchanged or not service.is_active(layout.service):
-            apply(plan, layout, running, rendered, progress)
+        if facts.installed != key:
+            install(parsed, facts.installed, progress)
     except service.ServiceError as error:
-        message = f"{error}{fall_back(parsed, facts.installed_source)}"
-        return Outcome("blocked", message, desired, "", facts.installed_source)
-    return check(desired, layout, parsed.install_source)
+        message = f"{error}{bring_back(facts.installed, parsed)}"
+        return Outcome("blocked", message, desired, "", facts.installed, retry=True)
+    running = service.read_config(layout)
+    rendered = conf.render(parsed, desired.password, facts.ingress, layout)
+    plan = conf.plan(running, rendered, service.installed_version(layout))
+    if plan.unchanged and service.is_active(layout.service):
+        return check(desired, layout, key)
+    try:
+        restarted = apply(plan, layout, running, rendered, progress)
+    except admin.Refused as refused:
+        return Outcome("blocked", f"Redis refused {refused}; it keeps its configuration", desired, "", key)
+    except service.ServiceError as error:
+        return switch_back(str(error), facts, desired) or recover(str(error), desired, layout, running, key, progress)
+    outcome = check(desired, layout, key)
+    if restarted and not outcome.ready:
+        failed = outcome.message
+        return switch_back(failed, facts, desired) or recover(failed, desired, layout, running, key, progress)
+    return outcome
 
 
-def check(desired: Desired, layout: Layout, installed_source: str | None, timeout: float = 30.0) -> Outcome:
+def switch_back(problem: str, facts: Facts, desired: Desired) -> Outcome | None:
+    """When a new installation did not come up, start the previous one again (None: no switch)."""
+    if facts.installed is None or facts.installed == installation_key(desired.settings):
+        return None
+    message = f"{problem}{bring_back(facts.installed, desired.settings)}"
+    return Outcome("blocked", message, desired, "", facts.installed)
+
+
+def recover(
+    problem: str, desired: Desired, layout: Layout, running: str | None, key: str, progress: Progress
+) -> Outcome:
+    """The new configuration did not come up: go back to the one Redis ran with, if any."""
+    if running is None:
+        return Outcome("blocked", problem, desired, "", key, retry=True)
+    try:
+        restore(layout, running, progress)
+    except service.ServiceError as error:
+        return Outcome("blocked", f"{problem}; restoring the previous configuration failed: {error}", desired, "", key)
+    return Outcome("blocked", f"{problem}; Redis runs with its previous configuration", desired, "", key)
+
+
+def check(desired: Desired, layout: Layout, installed: str | None, timeout: float = 30.0) -> Outcome:
     """An authenticated PING, retried while Redis starts: active only if it answers."""
     result: list[admin.Health] = []
 
@@ -154,6 +219,6 @@ def check(desired: Desired, layout: Layout, installed_source: str | None, timeou
 
     if service.wait_until(answers, timeout=timeout, interval=0.2):
         version = result[-1].version
-        return Outcome("active", f"Ready (redis {version})", desired, version, installed_source)
+        return Outcome("active", f"Ready (redis {version})", desired, version, installed)
     state = "running" if service.is_active(layout.service) else "not running"
-    return Outcome("blocked", f"Redis is {state}: {result[-1].problem}", desired, "", installed_source)
+    return Outcome("blocked", f"Redis is {state}: {result[-1].problem}", desired, "", installed)
