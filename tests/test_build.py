@@ -138,9 +138,14 @@ def test_unit_environment_is_made_from_the_wheelhouse_without_network(charm: Pat
         f"venv = Path({str(venv)!r})\n"
         "basic.make_environment(venv, wheelhouse, basic.wheelhouse_digest(wheelhouse))\n"
         "basic.activate(venv)\n"
-        "import charmhelpers, netaddr, redis\n"
-        "print(all(m.__file__.startswith(str(venv)) for m in (charmhelpers, netaddr, redis)))\n"
+        # charmhelpers and charms.reactive import yaml, which units take from the archive: find them,
+        # import the rest.
+        "import importlib.util, async_timeout, netaddr, redis\n"
+        "files = [m.__file__ for m in (async_timeout, netaddr, redis)]\n"
+        "files += [importlib.util.find_spec(n).origin for n in ('charmhelpers', 'charms.reactive')]\n"
+        "print(all(f.startswith(str(venv)) for f in files))\n"
     )
-    result = subprocess.run(["unshare", "-n", python, "-c", script], capture_output=True, text=True, check=False)
+    # -S: only what the unit would have, not the site-packages of the Python running the tests.
+    result = subprocess.run(["unshare", "-n", python, "-S", "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
