@@ -82,7 +82,8 @@ def run_id(juju: jubilant.Juju, unit: str) -> str:
 
 
 def all_ready(juju: jubilant.Juju) -> None:
-    juju.wait(jubilant.all_active)
+    """Every unit active and every agent idle: the change has been applied everywhere."""
+    juju.wait(lambda status: jubilant.all_active(status) and jubilant.all_agents_idle(status))
     for unit in units(juju).values():
         assert unit.workload_status.message.startswith("Ready (redis ")
 
