@@ -2,6 +2,10 @@
 
 The socket, not TCP, so that a port or bind change never cuts the charm off
 from the server it is reconfiguring.
+
+redis-py is imported only by the functions that talk to Redis: importing it
+costs about 100 ms (it pulls in asyncio), which hooks that never reach Redis
+should not pay.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
 
 class Unreachable(Exception):
@@ -32,6 +38,8 @@ class Health:
 
 
 def connect(socket: Path, password: str, timeout: float = 5.0) -> redis.Redis:
+    import redis
+
     return redis.Redis(
         unix_socket_path=str(socket),
         password=password or None,
@@ -43,6 +51,8 @@ def connect(socket: Path, password: str, timeout: float = 5.0) -> redis.Redis:
 
 def health(socket: Path, password: str) -> Health:
     """PING with the password, then the version and run_id from INFO server."""
+    import redis
+
     client = connect(socket, password)
     try:
         client.ping()
@@ -62,6 +72,8 @@ def config_set(socket: Path, password: str, changes: Mapping[str, str]) -> None:
     Raises Refused (naming the directive, never its value) when Redis rejects one,
     and Unreachable when it cannot be asked.
     """
+    import redis
+
     client = connect(socket, password)
     try:
         for name, value in changes.items():

@@ -7,7 +7,6 @@ import os
 import subprocess
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,6 +93,8 @@ def use_store_proxy(url: str) -> None:
     if not url:
         run(["snap", "unset", "system", "proxy.store"])
         return
+    import urllib.request  # only snap installs with a store proxy need it; every hook imports this module
+
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/v2/auth/store/assertions", timeout=15) as response:
             assertions = response.read().decode()
