@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,10 @@ def reactive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield charms.reactive
     unitdata.kv().close()
     monkeypatch.setattr(unitdata, "_KV", None)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, for a throw-away redis-server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +12,7 @@ import redis
 
 from charms.layer.redis import conf, service, settings
 
+from conftest import free_port
 from test_settings import DEFAULTS
 
 BASE = settings.parse({**DEFAULTS, "password": "pw1"})
@@ -49,12 +49,6 @@ def test_cluster_mode_adds_the_cluster_directives() -> None:
     found = conf.directives(render(replace(BASE, cluster_enabled=True)))
     assert found["cluster-enabled"] == "yes"
     assert found["cluster-config-file"] == "nodes.conf"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed")

@@ -14,13 +14,9 @@ import pytest
 
 from charms.layer.redis import check_redis, monitoring
 
+from conftest import free_port
+
 PLUGIN = Path(check_redis.__file__)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -95,6 +95,14 @@ def layout_for(parsed: Settings) -> Layout:
     return layout_of(installation_key(parsed))
 
 
+def replaced_layout(installed: str | None, parsed: Settings) -> Layout | None:
+    """The installation that the configured one replaces, when it runs as another service."""
+    if installed is None:
+        return None
+    previous = layout_of(installed)
+    return None if previous.service == layout_for(parsed).service else previous
+
+
 def install(parsed: Settings, installed: str | None, progress: Progress) -> None:
     """Install Redis as configured; when the service changes, stop and disable the old one.
 
@@ -108,8 +116,8 @@ def install(parsed: Settings, installed: str | None, progress: Progress) -> None
         )
     else:
         service.install_apt()
-    previous = layout_of(installed)
-    if installed is not None and previous.service != layout_for(parsed).service:
+    previous = replaced_layout(installed, parsed)
+    if previous is not None:
         try:
             service.systemctl("disable", previous.service, "--now")
         except service.ServiceError:
@@ -117,10 +125,9 @@ def install(parsed: Settings, installed: str | None, progress: Progress) -> None
                 raise  # still holding the port: the new Redis could not start
 
 
-def bring_back(installed: str | None, parsed: Settings) -> str:
+def bring_back(previous: Layout | None) -> str:
     """After a failed change of installation, start the previous one again; say how that went."""
-    previous = layout_of(installed)
-    if installed is None or previous.service == layout_for(parsed).service:
+    if previous is None:
         return ""
     try:
         service.systemctl("enable", previous.service, "--now")
@@ -168,7 +175,7 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         if facts.installed != key:
             install(parsed, facts.installed, progress)
     except service.ServiceError as error:
-        message = f"{error}{bring_back(facts.installed, parsed)}"
+        message = f"{error}{bring_back(replaced_layout(facts.installed, parsed))}"
         return Outcome("blocked", message, desired, "", facts.installed, retry=True)
     running = service.read_config(layout)
     rendered = conf.render(parsed, desired.password, facts.ingress, layout)
@@ -190,10 +197,10 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
 
 def switch_back(problem: str, facts: Facts, desired: Desired) -> Outcome | None:
     """When a new installation did not come up, start the previous one again (None: no switch)."""
-    if facts.installed is None or facts.installed == installation_key(desired.settings):
+    previous = replaced_layout(facts.installed, desired.settings)
+    if previous is None:
         return None
-    message = f"{problem}{bring_back(facts.installed, desired.settings)}"
-    return Outcome("blocked", message, desired, "", facts.installed)
+    return Outcome("blocked", f"{problem}{bring_back(previous)}", desired, "", facts.installed)
 
 
 def recover(
