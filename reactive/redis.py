@@ -92,7 +92,8 @@ def generate_password() -> None:
 
 @when("redis.pending")
 def converge() -> None:
-    outcome = workload.converge(gather_facts(), report_progress)
+    facts = gather_facts()
+    outcome = workload.converge(facts, report_progress)
     kv = unitdata.kv()
     if outcome.desired is not None:
         kv.set(KV_CLUSTER_ENABLED, outcome.desired.settings.cluster_enabled)
@@ -101,7 +102,7 @@ def converge() -> None:
     if outcome.ready:
         open_only(outcome.desired.settings.port)
         hookenv.application_version_set(outcome.version)
-        publish(outcome.desired)
+        publish(outcome.desired, facts.ingress)
         set_flag("redis.ready")
     else:
         clear_flag("redis.ready")
@@ -123,9 +124,8 @@ def check_health() -> None:
     hookenv.status_set(outcome.status, outcome.message)
 
 
-def publish(desired: workload.Desired) -> None:
-    """Tell related applications and the nrpe charm how to reach this unit's Redis."""
-    address = ingress_address()
+def publish(desired: workload.Desired, address: str) -> None:
+    """Tell related applications and the nrpe charm how to reach this unit's Redis at `address`."""
     clients = endpoint_from_name("redis")
     if clients.is_joined:
         # Endpoint only writes relation data that changed.
@@ -134,7 +134,7 @@ def publish(desired: workload.Desired) -> None:
     if nrpe.is_joined:
         config = hookenv.config()
         check = monitoring.make_check(config["nagios_context"], config["nagios_servicegroups"], hookenv.local_unit())
-        target = (check, address, desired.settings.port, desired.password, monitoring.group_id("nagios"))
+        target = (check, address, desired.settings.port, desired.password, service.group_id("nagios"))
         if data_changed("redis.nrpe-check", repr(target)) or not is_flag_set("redis.checks-registered"):
             nrpe.publish_checks(monitoring.install(check, address, desired.settings.port, desired.password))
             set_flag("redis.checks-registered")
@@ -143,9 +143,10 @@ def publish(desired: workload.Desired) -> None:
 @when("redis.ready")
 @when_any("endpoint.redis.joined", "endpoint.nrpe-external-master.joined")
 def publish_to_related() -> None:
-    desired = workload.resolve(gather_facts())
+    facts = gather_facts()
+    desired = workload.resolve(facts)
     if isinstance(desired, workload.Desired):
-        publish(desired)
+        publish(desired, facts.ingress)
 
 
 @when_not("endpoint.nrpe-external-master.joined")

@@ -7,12 +7,12 @@ The subordinate nrpe charm runs whatever commands are registered under
 
 from __future__ import annotations
 
-import grp
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from charms.layer.redis import service
 
 PLUGIN = Path("/usr/local/lib/nagios/plugins/check_redis_charm")
 PLUGIN_CONFIG = Path("/etc/nagios/check_redis_charm.json")
@@ -60,25 +60,13 @@ def nagios_service(check: Check) -> str:
     )
 
 
-def group_id(name: str) -> int:
-    """The group's id, or root's (0) while the group does not exist yet."""
-    try:
-        return grp.getgrnam(name).gr_gid
-    except KeyError:
-        return 0
-
-
 def install(check: Check, host: str, port: int, password: str) -> dict[str, str]:
     """Install the plugin, its config and the NRPE and export files; return {shortname: command}."""
     PLUGIN.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(__file__).with_name("check_redis.py"), PLUGIN)
     PLUGIN.chmod(0o755)
-    PLUGIN_CONFIG.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(PLUGIN_CONFIG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    os.fchmod(descriptor, 0o640)
-    os.fchown(descriptor, 0, group_id("nagios"))
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({"host": host, "port": port, "password": password}, handle)
+    target = json.dumps({"host": host, "port": port, "password": password})
+    service.write_restricted(PLUGIN_CONFIG, target, "nagios")
     NRPE_DIR.mkdir(parents=True, exist_ok=True)
     (NRPE_DIR / f"{CHECK_NAME}.cfg").write_text(nrpe_command(check))
     EXPORT_DIR.mkdir(parents=True, exist_ok=True)

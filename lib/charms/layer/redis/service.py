@@ -128,23 +128,32 @@ def installed_version(layout: Layout) -> tuple[int, int, int]:
         return (0, 0, 0)
 
 
-def write_config(layout: Layout, text: str) -> None:
-    """Replace the config file atomically: mode 0640, root-owned, readable by the Redis group."""
-    layout.conf.parent.mkdir(parents=True, exist_ok=True)
+def group_id(name: str) -> int:
+    """The group's id, or root's (0) while the group does not exist yet."""
     try:
-        gid = grp.getgrnam(layout.group).gr_gid
+        return grp.getgrnam(name).gr_gid
     except KeyError:
-        gid = 0
-    descriptor, temporary = tempfile.mkstemp(dir=layout.conf.parent, prefix=".redis.conf.")
+        return 0
+
+
+def write_restricted(path: Path, text: str, group: str) -> None:
+    """Replace a file holding a secret atomically: mode 0640, owned by root and `group`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(descriptor, 0o640)
-        os.fchown(descriptor, 0, gid)
+        os.fchown(descriptor, 0, group_id(group))
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
-        os.replace(temporary, layout.conf)
+        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_config(layout: Layout, text: str) -> None:
+    """Replace redis.conf: it holds the password, so only root and the Redis group may read it."""
+    write_restricted(layout.conf, text, layout.group)
 
 
 def read_config(layout: Layout) -> str | None:

@@ -150,8 +150,9 @@ def apply(plan: conf.Plan, layout: Layout, running: str | None, rendered: str, p
         except admin.Unreachable:
             plan = conf.Plan(restart=True)
     service.write_config(layout, rendered)
-    if plan.restart or not service.is_active(layout.service):
-        progress("Restarting Redis" if service.is_active(layout.service) else "Starting Redis")
+    active = service.is_active(layout.service)
+    if plan.restart or not active:
+        progress("Restarting Redis" if active else "Starting Redis")
         service.systemctl("restart", layout.service)
         return True
     return False
