@@ -11,9 +11,9 @@ import uuid
 from typing import Any
 
 from .charm import Charm
+from .records import Application, Event, HookContext, Relation, RelationEnd, Status, Unit
 from .state import State, timestamp
 
-Event = dict[str, Any]
 COALESCED = ("config-changed", "leader-settings-changed", "update-status")
 ONCE = ("-relation-departed", "-relation-broken")  # never queued twice for the same remote
 
@@ -34,14 +34,20 @@ def new_state(name: str) -> State:
     }
 
 
-def status(current: str, message: str = "") -> dict[str, str]:
+def status(current: str, message: str = "") -> Status:
     """Return a status record as stored in the state."""
     return {"current": current, "message": message, "since": timestamp()}
 
 
-def event(hook: str, rid: int | None = None, remote: str = "", remote_app: str = "", **extra: Any) -> Event:
+def event(hook: str, rid: int | None = None, remote: str = "", remote_app: str = "", *, departing: str = "",
+          swap: int | None = None) -> Event:  # fmt: skip
     """Build a queued hook."""
-    return {"hook": hook, "rid": rid, "remote": remote, "remote_app": remote_app, **extra}
+    ev: Event = {"hook": hook, "rid": rid, "remote": remote, "remote_app": remote_app}
+    if departing:
+        ev["departing"] = departing
+    if swap is not None:
+        ev["swap"] = swap
+    return ev
 
 
 def enqueue(state: State, unit: str, ev: Event) -> None:
@@ -102,7 +108,7 @@ def principal_apps(state: State, app: str) -> list[str]:
     return sorted(found)
 
 
-def takes_part(state: State, unit: str, rel: dict[str, Any]) -> bool:
+def takes_part(state: State, unit: str, rel: Relation) -> bool:
     """Whether unit is part of rel: a subordinate unit takes part in a container relation only
     when the other side is its principal's application (or another subordinate one), as Juju's
     uniter ignores container relations with principals on other machines."""
@@ -116,7 +122,7 @@ def takes_part(state: State, unit: str, rel: dict[str, Any]) -> bool:
     )
 
 
-def _ensure_subordinate(state: State, principal: str, rel: dict[str, Any]) -> None:
+def _ensure_subordinate(state: State, principal: str, rel: Relation) -> None:
     """Give a principal unit entering a container relation a unit of the subordinate side, unless
     it already has one (Juju creates subordinate units when their principal enters scope)."""
     if is_subordinate_app(state, state["units"][principal]["app"]):
@@ -129,7 +135,7 @@ def _ensure_subordinate(state: State, principal: str, rel: dict[str, Any]) -> No
             add_unit(state, app, state["units"][principal]["address"], principal=principal)
 
 
-def _lost_principal(state: State, sub: str, rel: dict[str, Any]) -> bool:
+def _lost_principal(state: State, sub: str, rel: Relation) -> bool:
     """Whether removing rel leaves subordinate unit sub with no container relation to its principal."""
     principal_app = state["units"][state["units"][sub]["principal"]]["app"]
     if principal_app not in {end["app"] for end in rel["ends"]}:
@@ -143,22 +149,22 @@ def _lost_principal(state: State, sub: str, rel: dict[str, Any]) -> bool:
 # --- relations ---------------------------------------------------------------------------------
 
 
-def relation(state: State, rid: int | str) -> dict[str, Any]:
+def relation(state: State, rid: int | str) -> Relation:
     return state["relations"][str(rid)]
 
 
-def own_end(rel: dict[str, Any], app: str) -> dict[str, Any]:
+def own_end(rel: Relation, app: str) -> RelationEnd:
     """Return the relation end that belongs to app."""
     return next(end for end in rel["ends"] if end["app"] == app)
 
 
-def remote_app(rel: dict[str, Any], app: str) -> str:
+def remote_app(rel: Relation, app: str) -> str:
     """Return the application on the other side (the app itself for a peer relation)."""
     others = [end["app"] for end in rel["ends"] if end["app"] != app]
     return others[0] if others else app
 
 
-def relations_of(state: State, app: str, alive_only: bool = True) -> list[dict[str, Any]]:
+def relations_of(state: State, app: str, alive_only: bool = True) -> list[Relation]:
     """Return the app's relations, oldest first."""
     rels = [
         rel
@@ -168,15 +174,22 @@ def relations_of(state: State, app: str, alive_only: bool = True) -> list[dict[s
     return sorted(rels, key=lambda rel: rel["id"])
 
 
-def add_relation(state: State, ends: list[dict[str, Any]]) -> dict[str, Any]:
+def add_relation(state: State, ends: list[RelationEnd]) -> Relation:
     """Create a relation between endpoints and queue -created on every unit of both sides.
 
     The relation is container-scoped when either endpoint says `scope: container`.
     """
     rid = state["next_relation"]
     state["next_relation"] += 1
-    rel = {"id": rid, "ends": ends, "units": {}, "apps": {end["app"]: {} for end in ends}, "scope": [], "life": "alive",
-           "container": any(end.get("scope") == "container" for end in ends)}  # fmt: skip
+    rel: Relation = {
+        "id": rid,
+        "ends": ends,
+        "units": {},
+        "apps": {end["app"]: {} for end in ends},
+        "scope": [],
+        "life": "alive",
+        "container": any(end.get("scope") == "container" for end in ends),
+    }
     state["relations"][str(rid)] = rel
     for end in ends:
         for unit in alive_units(state, end["app"]):
@@ -188,7 +201,7 @@ def add_relation(state: State, ends: list[dict[str, Any]]) -> dict[str, Any]:
     return rel
 
 
-def enter_scope(state: State, unit: str, rel: dict[str, Any]) -> None:
+def enter_scope(state: State, unit: str, rel: Relation) -> None:
     """Put a started unit in a relation's scope: it and every remote unit in scope meet.
 
     In a container relation only units on the same machine meet, and a principal unit entering
@@ -211,7 +224,7 @@ def enter_scope(state: State, unit: str, rel: dict[str, Any]) -> None:
         _ensure_subordinate(state, unit, rel)
 
 
-def _meet(state: State, unit: str, remote: str, rel: dict[str, Any]) -> None:
+def _meet(state: State, unit: str, remote: str, rel: Relation) -> None:
     """Queue joined then changed of remote on unit."""
     endpoint = own_end(rel, state["units"][unit]["app"])["endpoint"]
     remote_app_name = state["units"][remote]["app"]
@@ -219,7 +232,7 @@ def _meet(state: State, unit: str, remote: str, rel: dict[str, Any]) -> None:
         state["units"][unit]["queue"].append(event(f"{endpoint}-relation-{kind}", rel["id"], remote, remote_app_name))
 
 
-def leave_scope(state: State, unit: str, rel: dict[str, Any], broken: bool) -> None:
+def leave_scope(state: State, unit: str, rel: Relation, broken: bool) -> None:
     """Take unit out of a relation: it departs from each member it knows, and they from it."""
     rid = rel["id"]
     if unit in rel["scope"]:
@@ -248,11 +261,11 @@ def state_app(state: State, unit: str) -> str:
     return unit.rsplit("/", 1)[0]
 
 
-def _pending_for(record: dict[str, Any], rid: int) -> bool:
+def _pending_for(record: Unit, rid: int) -> bool:
     return any(ev.get("rid") == rid for ev in record["queue"])
 
 
-def _drop_pending(record: dict[str, Any], rid: int, remote: str | None) -> None:
+def _drop_pending(record: Unit, rid: int, remote: str | None) -> None:
     """Forget queued joined/changed hooks of a relation (of one remote unit, or of all)."""
     record["queue"] = [
         ev
@@ -265,7 +278,7 @@ def _drop_pending(record: dict[str, Any], rid: int, remote: str | None) -> None:
     ]
 
 
-def remove_relation(state: State, rel: dict[str, Any]) -> None:
+def remove_relation(state: State, rel: Relation) -> None:
     """Start removing a relation: every unit departs, then runs -broken.
 
     Subordinate units left without a container relation to their principal are removed, as Juju
@@ -402,7 +415,7 @@ def remove_unit(state: State, unit: str) -> None:
             remove_unit(state, sub)
 
 
-def unit_removed(state: State, unit: str) -> list[dict[str, Any]]:
+def unit_removed(state: State, unit: str) -> list[Unit]:
     """A unit ran its remove hook: forget it; return the records whose machines must now end.
 
     A principal's machine outlives it until its subordinates are gone (Juju keeps a principal
@@ -451,7 +464,7 @@ def leader_settings_changed(state: State, app: str) -> None:
             enqueue(state, unit, event("leader-settings-changed"))
 
 
-def effective_config(app: dict[str, Any]) -> dict[str, Any]:
+def effective_config(app: Application) -> dict[str, Any]:
     """Return the application's config: user values over charm defaults (None if neither)."""
     return {key: app["config"].get(key, option.get("default")) for key, option in app["options"].items()}
 
@@ -464,7 +477,7 @@ def config_changed(state: State, app: str) -> None:
 # --- committing a hook's changes ----------------------------------------------------------------
 
 
-def commit(state: State, unit: str, ctx: dict[str, Any]) -> None:
+def commit(state: State, unit: str, ctx: HookContext) -> None:
     """Apply a successful hook's relation settings and port changes; queue -changed hooks."""
     for rid, bags in ctx.get("relation_sets", {}).items():
         rel = state["relations"].get(rid)
@@ -495,7 +508,7 @@ def _apply(bag: dict[str, str], changes: dict[str, str | None]) -> bool:
     return bag != before
 
 
-def _unit_data_changed(state: State, unit: str, rel: dict[str, Any]) -> None:
+def _unit_data_changed(state: State, unit: str, rel: Relation) -> None:
     """Queue -changed(unit) on every unit that already knows unit in this relation."""
     for other, record in state["units"].items():
         if other != unit and unit in record["rel"].get(str(rel["id"]), []):
@@ -503,7 +516,7 @@ def _unit_data_changed(state: State, unit: str, rel: dict[str, Any]) -> None:
             enqueue(state, other, event(f"{endpoint}-relation-changed", rel["id"], unit, state_app(state, unit)))
 
 
-def _app_data_changed(state: State, app: str, rel: dict[str, Any]) -> None:
+def _app_data_changed(state: State, app: str, rel: Relation) -> None:
     """Queue -changed on the units of the other side (the other peers for a peer relation)."""
     peer = len(rel["ends"]) == 1
     for other, record in state["units"].items():

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import JUJU_VERSION, lifecycle, machine, model
 from .hooktools import write_log
+from .records import Event, HookContext, Unit
 from .state import ModelDir, State, transaction
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -33,7 +34,7 @@ class Job:
     """A hook handed to a unit's machine."""
 
     unit: str
-    event: dict[str, Any]
+    event: Event
     ctx_id: str
     argv: list[str] | None  # None: the charm has no file for this hook
     env: dict[str, str]
@@ -84,7 +85,7 @@ def new_context(mdl: ModelDir, unit: str, kind: str, extra: dict[str, Any] | Non
     return ctx_id
 
 
-def read_context(mdl: ModelDir, ctx_id: str) -> dict[str, Any]:
+def read_context(mdl: ModelDir, ctx_id: str) -> HookContext:
     """Read and delete a finished hook's context."""
     path = mdl.contexts / f"{ctx_id}.json"
     ctx = json.loads(path.read_text(encoding="utf-8"))
@@ -103,7 +104,7 @@ def hook_argv(state: State, unit: str, hook: str) -> list[str] | None:
     return None
 
 
-def relation_env(state: State, unit: str, ev: dict[str, Any]) -> dict[str, str]:
+def relation_env(state: State, unit: str, ev: Event) -> dict[str, str]:
     """JUJU_RELATION* and JUJU_REMOTE_* for a relation hook."""
     rel = state["relations"].get(str(ev["rid"]))
     if rel is None:
@@ -163,7 +164,7 @@ def log_hook(mdl: ModelDir, job: Job, reply: dict[str, Any]) -> None:
     write_log(mdl, job.unit, "INFO" if reply["rc"] == 0 else "ERROR", "uniter.operation", result)
 
 
-def finish(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any]) -> list[dict[str, Any]]:
+def finish(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any]) -> list[Unit]:
     """Commit or fail a finished hook; return unit records whose machines must now end."""
     record = state["units"][job.unit]
     record["current"] = None
@@ -201,7 +202,7 @@ def _runnable(state: State, busy: set[str]) -> list[str]:
     return units
 
 
-def _unplaced_subordinates(state: State) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _unplaced_subordinates(state: State) -> list[tuple[Unit, Unit]]:
     """(subordinate, principal) records of subordinate units not yet set up on their machine."""
     return [
         (rec, state["units"][rec["principal"]])

@@ -15,13 +15,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from .records import ModelState
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 LOCALJUJU_DIR = PACKAGE_DIR.parent
 REPO_ROOT = LOCALJUJU_DIR.parent.parent
 
-State = dict[str, Any]
+State = ModelState
 
 
 def home() -> Path:
