@@ -7,6 +7,7 @@ Hook orders follow juju's uniter (see ../shared/research/juju-hook-semantics.md,
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
@@ -60,7 +61,33 @@ def enqueue(state: State, unit: str, ev: Event) -> None:
     coalesce = ev["hook"] in COALESCED or ev["hook"].endswith(("-relation-changed", *ONCE))
     if coalesce and any(_same(q, ev) for q in queue):
         return
+    if ev["remote"] and ev["hook"].endswith(("-relation-joined", "-relation-changed")) and _departing(queue, ev):
+        return
     queue.append(ev)
+
+
+def _departing(queue: list[Event], ev: Event) -> bool:
+    """Whether a -departed for ev's remote unit is already queued: Juju's uniter never names a unit
+    in a relation hook after its -departed (relation/statetracker.go keeps no member it departed)."""
+    return any(q["hook"].endswith("-relation-departed") and q["rid"] == ev["rid"] and q["remote"] == ev["remote"]
+               for q in queue)  # fmt: skip
+
+
+LEADERSHIP_HOOKS = ("leader-elected", "leader-settings-changed")
+RELATION_HOOKS = ("-relation-joined", "-relation-changed", "-relation-departed", "-relation-broken")
+
+
+def enqueue_leadership(state: State, unit: str, hook: str) -> None:
+    """Queue a leadership hook ahead of pending relation hooks, as Juju's resolver handles
+    leadership before relations (resolver.go): a new leader may run leader-elected before the
+    -departed hooks it has pending."""
+    queue = state["units"][unit]["queue"]
+    if hook == "leader-elected":
+        queue[:] = [q for q in queue if q["hook"] not in LEADERSHIP_HOOKS]
+    elif any(q["hook"] in LEADERSHIP_HOOKS for q in queue):
+        return
+    at = next((i for i, q in enumerate(queue) if q["hook"].endswith(RELATION_HOOKS)), len(queue))
+    queue.insert(at, event(hook))
 
 
 def _same(a: Event, b: Event) -> bool:
@@ -201,14 +228,21 @@ def add_relation(state: State, ends: list[RelationEnd]) -> Relation:
     return rel
 
 
+def in_scope_ready(record: Unit) -> bool:
+    """Whether a unit has entered its relations' scopes: once its install hook has run, as Juju's
+    uniter joins relations after install, not after start (relation/statetracker.go)."""
+    return bool(record.get("installed")) and record["life"] == "alive"
+
+
 def enter_scope(state: State, unit: str, rel: Relation) -> None:
-    """Put a started unit in a relation's scope: it and every remote unit in scope meet.
+    """Put an installed unit in a relation's scope: it and every remote unit in scope meet.
 
     In a container relation only units on the same machine meet, and a principal unit entering
     it gets its subordinate unit.
     """
     if unit in rel["scope"] or rel["life"] != "alive" or not takes_part(state, unit, rel):
         return
+    rel["units"].setdefault(unit, initial_unit_data(state["units"][unit]["address"]))
     app = state["units"][unit]["app"]
     machine = state["units"][unit]["machine"]
     peer = len(rel["ends"]) == 1
@@ -242,10 +276,13 @@ def leave_scope(state: State, unit: str, rel: Relation, broken: bool) -> None:
     endpoint = own_end(rel, app)["endpoint"]
     _drop_pending(record, rid, None)
     known = record["rel"].get(str(rid), [])
+    # Juju's relation resolver names the local unit as the departing one when it (or its
+    # application) is dying, and the remote unit otherwise (relation/resolver.go).
+    self_departing = record["life"] != "alive" or state["apps"][app].get("life", "alive") != "alive"
     for member in known:
-        enqueue(
-            state, unit, event(f"{endpoint}-relation-departed", rid, member, state_app(state, member), departing=member)
-        )
+        departee = unit if self_departing else member
+        enqueue(state, unit, event(f"{endpoint}-relation-departed", rid, member, state_app(state, member),
+                                   departing=departee))  # fmt: skip
     for other, other_rec in state["units"].items():
         if other == unit or (str(rid) not in other_rec["rel"] and not _pending_for(other_rec, rid)):
             continue
@@ -294,6 +331,28 @@ def remove_relation(state: State, rel: Relation) -> None:
         for unit, record in sorted(state["units"].items()):
             if record.get("principal") and record["life"] == "alive" and _lost_principal(state, unit, rel):
                 remove_unit(state, unit)
+
+
+def remove_application(state: State, app: str) -> None:
+    """Start removing an application: it is dying, so its units depart naming themselves, and its
+    relations go."""
+    state["apps"][app]["life"] = "dying"
+    for rel in relations_of(state, app):
+        if len(rel["ends"]) > 1:
+            remove_relation(state, rel)
+
+
+def forget_dead_applications(state: State) -> None:
+    """Delete dying applications whose last unit is gone, with their relations."""
+    for app, record in list(state["apps"].items()):
+        if record.get("life") != "dying" or any(r["app"] == app for r in state["units"].values()):
+            continue
+        if any(len(rel["ends"]) > 1 for rel in relations_of(state, app, alive_only=False)):
+            continue  # the other side still has -departed/-broken to run
+        del state["apps"][app]
+        for key, rel in list(state["relations"].items()):
+            if any(e["app"] == app for e in rel["ends"]):
+                del state["relations"][key]
 
 
 def forget_dead_relations(state: State) -> None:
@@ -445,16 +504,26 @@ def forget_unit(state: State, unit: str) -> None:
     app["leader"] = None
     survivors = alive_units(state, record["app"])
     if survivors:
-        elect(state, record["app"], survivors[0])
+        elect(state, record["app"], next_leader(state, survivors))
+
+
+def next_leader(state: State, survivors: list[str]) -> str:
+    """The survivor that wins the next leadership claim: any of them may in Juju (the lease goes to
+    the first agent that claims it); the lowest-numbered here, or one drawn from the shuffle seed."""
+    seed = state.get("shuffle")
+    if not seed:
+        return survivors[0]
+    return random.Random(f"{seed}:{','.join(survivors)}").choice(survivors)
 
 
 def elect(state: State, app: str, leader: str) -> None:
-    """Make leader the app's leader: it runs leader-elected, the rest leader-settings-changed."""
+    """Make leader the app's leader: it runs leader-elected, the other alive units
+    leader-settings-changed (a dying unit skips it, as in Juju)."""
     state["apps"][app]["leader"] = leader
-    enqueue(state, leader, event("leader-elected"))
+    enqueue_leadership(state, leader, "leader-elected")
     for unit in alive_units(state, app):
         if unit != leader:
-            enqueue(state, unit, event("leader-settings-changed"))
+            enqueue_leadership(state, unit, "leader-settings-changed")
 
 
 def leader_settings_changed(state: State, app: str) -> None:
@@ -483,7 +552,7 @@ def commit(state: State, unit: str, ctx: HookContext) -> None:
         rel = state["relations"].get(rid)
         if rel is None:
             continue
-        if _apply(rel["units"].setdefault(unit, {}), bags.get("unit", {})):
+        if _publishes(state, unit, rel) and _apply(rel["units"].setdefault(unit, {}), bags.get("unit", {})):
             _unit_data_changed(state, unit, rel)
         app = state["units"][unit]["app"]
         if _apply(rel["apps"].setdefault(app, {}), bags.get("app", {})):
@@ -495,6 +564,12 @@ def commit(state: State, unit: str, ctx: HookContext) -> None:
     for port in ctx.get("ports", {}).get("close", []):
         if port in ports:
             ports.remove(port)
+
+
+def _publishes(state: State, unit: str, rel: Relation) -> bool:
+    """Whether a unit's relation settings reach the others: not once it has left the relation's
+    scope (a dying unit's teardown hooks write to a relation the others no longer see it in)."""
+    return state["units"][unit]["life"] == "alive" or unit in rel["scope"]
 
 
 def _apply(bag: dict[str, str], changes: dict[str, str | None]) -> bool:
@@ -562,7 +637,10 @@ def after_hook(state: State, unit: str, ev: Event) -> None:
     record["agent"] = status("idle")
     if ev["hook"] == "install" and not record["status_set"]:
         record["workload"] = status("unknown")
-    if ev["hook"] == "start" and not record["started"] and record["life"] == "alive":
+    if ev["hook"] == "install" and not record.get("installed"):
+        record["installed"] = True
+        if in_scope_ready(record):
+            for rel in relations_of(state, record["app"]):
+                enter_scope(state, unit, rel)
+    if ev["hook"] == "start":
         record["started"] = True
-        for rel in relations_of(state, record["app"]):
-            enter_scope(state, unit, rel)

@@ -81,6 +81,7 @@ class Application(TypedDict):
     actions: dict[str, Any]
     subordinate: bool
     exposed: NotRequired[bool]
+    life: NotRequired[Life]
 
 
 class Unit(TypedDict):
@@ -98,6 +99,7 @@ class Unit(TypedDict):
     current: Event | None
     error: Event | None
     life: Life
+    installed: NotRequired[bool]  # its install hook ran: it is in its relations' scopes
     started: bool
     workload: Status
     agent: Status
@@ -112,6 +114,9 @@ class Unit(TypedDict):
     placement_failed: NotRequired[str]
     removed: NotRequired[bool]
     charm_state: NotRequired[Bag]
+    tasks: NotRequired[list[str]]  # ids of pending tasks, run before the next hook
+    retry_at: NotRequired[float]  # when a failed hook is retried (time.time())
+    retry_delay: NotRequired[float]
 
 
 class ModelState(TypedDict):
@@ -127,6 +132,7 @@ class ModelState(TypedDict):
     apps: dict[str, Application]
     units: dict[str, Unit]
     relations: dict[str, Relation]
+    shuffle: NotRequired[str]  # LOCALJUJU_SHUFFLE of the command that created the model
 
 
 class HookContext(TypedDict):
