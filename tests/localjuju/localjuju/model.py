@@ -124,14 +124,17 @@ def subordinates_of(state: State, unit: str) -> list[str]:
 
 
 def principal_apps(state: State, app: str) -> list[str]:
-    """The principal applications a subordinate app is attached to by alive container relations."""
+    """The principal applications a subordinate app is attached to by container relations, and
+    those its remaining units still live on while they are torn down (so their units show)."""
     found = {
         end["app"]
-        for rel in relations_of(state, app)
+        for rel in relations_of(state, app, alive_only=False)
         if rel.get("container")
         for end in rel["ends"]
         if end["app"] != app and not is_subordinate_app(state, end["app"])
     }
+    found |= {state["units"][r["principal"]]["app"] for r in state["units"].values()
+              if r["app"] == app and r["principal"] in state["units"]}  # fmt: skip
     return sorted(found)
 
 
