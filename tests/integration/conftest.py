@@ -16,9 +16,20 @@ LOCALJUJU = Path(os.environ.get("LOCALJUJU_BIN") or TESTS / "localjuju" / "juju"
 CHARMS = TESTS / "charms"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shuffle",
+        metavar="SEED",
+        help="run every local model under LOCALJUJU_SHUFFLE=SEED (one hook at a time, order drawn from SEED)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the integration marker."""
+    """Register the integration marker; apply --shuffle to every model the tests create."""
     config.addinivalue_line("markers", "integration: runs real hooks in the local model (needs root)")
+    seed = config.getoption("--shuffle", default=None)
+    if seed:
+        os.environ["LOCALJUJU_SHUFFLE"] = seed
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,41 +13,17 @@ from typing import Any
 
 import jubilant
 import pytest
+from hook_logger import APP, HOOK_LOGGER, hooks, leaders, names, removed_unit_hooks
 
 from conftest import CHARMS, LOCALJUJU, model_dir, settled
 
 pytestmark = pytest.mark.integration
-
-HOOK_LOGGER = CHARMS / "hook-logger"
-APP = "hook-logger"
-LOG = "/var/log/hook-logger/hooks.jsonl"
-
-
-def hooks(juju: jubilant.Juju, unit: str) -> list[dict[str, Any]]:
-    """The hooks a hook-logger unit logged, read inside the unit."""
-    out = juju.exec(f"cat {LOG}", unit=unit).stdout
-    return [json.loads(line) for line in out.splitlines()]
-
-
-def removed_unit_hooks(juju: jubilant.Juju, unit: str) -> list[str]:
-    """The hooks a removed unit logged, read from its machine's overlay layer on the host."""
-    upper = model_dir(juju) / "units" / unit.replace("/", "-") / "upper"
-    path = upper / LOG.lstrip("/")
-    return [json.loads(line)["hook"] for line in path.read_text().splitlines()]
 
 
 def source_data(juju: jubilant.Juju) -> dict[str, str]:
     """What reader/0 sees of writer/0 on its source relation."""
     info = next(r for r in juju.show_unit("reader/0").relation_info if r.endpoint == "source")
     return info.related_units["writer/0"].data
-
-
-def names(entries: list[dict[str, Any]]) -> list[str]:
-    return [e["hook"] for e in entries]
-
-
-def leaders(juju: jubilant.Juju) -> list[str]:
-    return [u for u, s in juju.status().get_units(APP).items() if s.leader]
 
 
 def assert_peer_pairs(entries: list[dict[str, Any]], peers: set[str]) -> None:
