@@ -18,6 +18,7 @@ import sys
 import time
 
 import jubilant
+
 from common import CHARM, LOCALJUJU, ROOT, median
 
 PREVIOUS_SECONDS = 10.9
