@@ -14,6 +14,7 @@ import os
 import select
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from .state import PACKAGE_DIR, ModelDir
@@ -102,7 +103,11 @@ def main() -> None:
 
     engine = Engine(mdl, wake_inner)
     while mdl.exists():
-        delay = engine.step()
+        try:
+            delay = engine.step()
+        except Exception:  # keep running the model; the next wake-up tries again
+            traceback.print_exc()
+            delay = 0.5
         ready, _, _ = select.select([fifo, inner_r], [], [], delay)
         for fd in ready:
             with contextlib.suppress(BlockingIOError):

@@ -128,13 +128,16 @@ def relation_env(state: State, unit: str, ev: Event) -> dict[str, str]:
     return env
 
 
-def prepare(state: State, mdl: ModelDir, unit: str) -> Job:
-    """Take the unit's next task, or else its next hook, and get it ready to run."""
+def prepare(state: State, mdl: ModelDir, unit: str) -> Job | None:
+    """Take the unit's next task, or else its next hook (none while it is in error), and get it
+    ready to run."""
     record = state["units"][unit]
     while record.get("tasks"):
         task = tasks.load(mdl, record["tasks"].pop(0))
         if task is not None and task["status"] == "pending":
             return _prepare_task(state, mdl, unit, task)
+    if not record["queue"] or record["error"] is not None:
+        return None
     ev = record["queue"].pop(0)
     record["current"] = ev
     swap = None
@@ -415,7 +418,7 @@ class Engine:
             units = _runnable(state, self.busy)
             if self.rng is not None:
                 units = [self.rng.choice(units)] if units and not self.busy else []
-            jobs = [prepare(state, self.mdl, u) for u in units]
+            jobs = [job for job in (prepare(state, self.mdl, u) for u in units) if job is not None]
         for job in jobs:
             self.busy.add(job.unit)
             log_start(self.mdl, job)
