@@ -147,7 +147,8 @@ def test_no_hook_names_a_unit_after_its_departed(seeded: jubilant.Juju) -> None:
     for unit, entries in logs.items():
         assert later_mentions(entries) == [], unit
     for unit in (f"{APP}/0", f"{APP}/1"):
-        assert [e for e in logs[unit] if e.get("remote_value") == "gone"] == [], unit
+        seen = [e for e in logs[unit] if e["remote_unit"] == f"{APP}/2" and e.get("remote_value") == "gone"]
+        assert seen == [], unit
 
 
 # --- 4. leadership -----------------------------------------------------------------------------
