@@ -12,6 +12,7 @@ update-status-hook-interval.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -470,16 +471,16 @@ class Engine:
     def _start_machines(self) -> None:
         """Start, in the background, the machine of every new principal unit."""
         with transaction(self.mdl) as state:
-            new = [dict(r) for u, r in state["units"].items()
+            new = [copy.copy(r) for u, r in state["units"].items()
                    if not r.get("principal") and not r.get("pid") and u not in self.starting
                    and r["agent"]["current"] == "allocating"]  # fmt: skip
         for record in new:
             self.starting.add(record["name"])
             threading.Thread(target=self._launch, args=(record,), daemon=True).start()
 
-    def _launch(self, record: dict[str, Any]) -> None:
+    def _launch(self, record: Unit) -> None:
         try:
-            result: Any = lifecycle.start_unit(self.mdl, record, record["charm_source"])  # type: ignore[arg-type]
+            result: tuple[int, str] | Exception = lifecycle.start_unit(self.mdl, record, record["charm_source"])
         except (machine.MachineError, OSError) as exc:
             result = exc
         self.done.put(("machine", (record["name"], result)))
