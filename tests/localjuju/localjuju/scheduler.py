@@ -442,6 +442,7 @@ class Engine:
             with transaction(self.mdl) as state:
                 ended = finish(state, self.mdl, job, reply)
             for record in ended:
+                tasks.abort_pending(self.mdl, record.get("tasks", []), f"unit {record['name']} was removed")
                 lifecycle.end_unit(self.mdl, record)
 
     def _timers(self, state: State, now: float) -> float:
