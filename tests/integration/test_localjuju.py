@@ -50,7 +50,7 @@ def test_deploy_three_units_hook_order(juju: jubilant.Juju) -> None:
         assert_peer_pairs(entries[5:], set(units) - {unit})
         assert len(entries) == 9
     assert leaders(juju) == [f"{APP}/0"]
-    status = juju.wait(jubilant.all_active, delay=0.1, successes=1)
+    status = juju.wait(jubilant.all_active, delay=0.25, successes=1)
     addresses = {u.public_address for u in status.get_units(APP).values()}
     assert len(addresses) == 3 and all(a.startswith("127.") for a in addresses)
 
@@ -91,7 +91,7 @@ def test_remove_leader_elects_one_new_leader(juju: jubilant.Juju) -> None:
     watcher.start()
     try:
         juju.remove_unit(f"{APP}/0")
-        juju.wait(lambda s: f"{APP}/0" not in s.get_units(APP) and jubilant.all_agents_idle(s), delay=0.1, successes=1)
+        juju.wait(lambda s: f"{APP}/0" not in s.get_units(APP) and jubilant.all_agents_idle(s), delay=0.25, successes=1)
     finally:
         stop.set()
         watcher.join()
@@ -217,7 +217,7 @@ def test_jubilant_api(juju: jubilant.Juju) -> None:
     with pytest.raises(jubilant.TaskError):
         juju.exec("exit 3", unit=f"{APP}/0")
     assert juju.exec("is-leader --format=json", unit=f"{APP}/leader").stdout.strip() == "true"
-    juju.wait(jubilant.all_agents_idle, delay=0.1, successes=1)
+    juju.wait(jubilant.all_agents_idle, delay=0.25, successes=1)
 
 
 def test_refresh_runs_upgrade_charm(juju: jubilant.Juju) -> None:
