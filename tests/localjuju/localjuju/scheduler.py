@@ -286,7 +286,9 @@ def _finish_task(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any], c
 
 # --- timers: update-status and hook retries --------------------------------------------------------
 
-RETRY_MIN = 5.0  # Juju's uniter retries a failed hook after 5 s, doubling up to 5 minutes
+# Juju's hook retry strategy (apiserver/facades/agent/retrystrategy): 5 s, doubling, at most 5 minutes;
+# Juju adds jitter, which is left out here so that a shuffle seed reproduces a run.
+RETRY_MIN = 5.0
 RETRY_MAX = 300.0
 DEFAULT_UPDATE_STATUS = "5m"
 
