@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import pytest
 
 from charms.layer.redis import admin, conf, service
@@ -84,8 +85,8 @@ class FakeMachine:
         self.actions.append("install apt")
 
 
-@pytest.fixture
-def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
+def install(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
+    """A FakeMachine standing in for systemd, redis.conf and Redis wherever workload reaches them."""
     fake = FakeMachine()
 
     def write_config(layout: conf.Layout, text: str) -> None:

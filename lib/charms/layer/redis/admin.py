@@ -59,7 +59,10 @@ class Health:
 
 
 def connect(socket: Path, password: str, timeout: float = TIMEOUT) -> redis.Redis:
+    """A client that gives up after `timeout`: redis-py otherwise retries with back-off (several times as long)."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     return redis.Redis(
         unix_socket_path=str(socket),
@@ -67,6 +70,7 @@ def connect(socket: Path, password: str, timeout: float = TIMEOUT) -> redis.Redi
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
     )
 
 

@@ -201,6 +201,8 @@ def is_active(service: str) -> bool:
         return subprocess.run(command, check=False, timeout=QUERY_TIMEOUT).returncode == 0
     except subprocess.TimeoutExpired:
         raise NoAnswer(f"systemctl is-active {service} did not answer within {QUERY_TIMEOUT:g} s") from None
+    except OSError:
+        return False
 
 
 def ownerships(layout: Layout) -> list[Ownership]:
