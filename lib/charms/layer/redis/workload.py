@@ -259,7 +259,7 @@ def change(
         return switch_back(failed, facts, desired) or recover(failed, desired, layout, running, key, progress)
     outcome = watch(desired, layout, rendered, key, START_WAIT if restarted else ANSWER_WAIT)
     if restarted and not outcome.ready:
-        failed = f"{options} needs a restart, after which {outcome.message[0].lower()}{outcome.message[1:]}"
+        failed = f"{options} needs a restart, which did not come up ({outcome.message})"
         return switch_back(failed, facts, desired) or recover(failed, desired, layout, running, key, progress)
     return outcome
 
@@ -329,11 +329,11 @@ def watch(desired: Desired, layout: Layout, reference: str, installed: str | Non
 
 
 def with_repairs(outcome: Outcome, repaired: tuple[str, ...]) -> Outcome:
-    """The outcome, saying in its message what was repaired."""
+    """The outcome, with `repaired` first among what its message says was repaired."""
     if not repaired:
         return outcome
-    names = outcome.repaired + repaired
-    message = f"{outcome.message}; repaired: {', '.join(names)}"
+    names = repaired + outcome.repaired
+    message = f"{outcome.message.split('; repaired: ')[0]}; repaired: {', '.join(names)}"
     return Outcome(outcome.status, message, outcome.desired, outcome.version, outcome.installed, outcome.retry, names)
 
 
