@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 from collections.abc import Callable
@@ -11,7 +12,8 @@ import jubilant
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
-CHARM = ROOT / "build" / "redis"
+# REDIS_CHARM: another build to test (an older revision, to see a test fail without its fix).
+CHARM = Path(os.environ.get("REDIS_CHARM", ROOT / "build" / "redis"))
 APP = "redis"
 
 

@@ -227,9 +227,13 @@ def restore_ownership(wanted: Ownership) -> str:
     mode = stat.S_IMODE(found.st_mode)
     if (mode, found.st_uid, found.st_gid) == (wanted.mode, uid, gid):
         return ""
-    os.chown(wanted.path, uid, gid, follow_symlinks=False)
-    os.chmod(wanted.path, wanted.mode)
-    return f"{wanted.path} was {mode:o} {found.st_uid}:{found.st_gid}"
+    was = f"{wanted.path} was {mode:o} {found.st_uid}:{found.st_gid}"
+    try:
+        os.chown(wanted.path, uid, gid, follow_symlinks=False)
+        os.chmod(wanted.path, wanted.mode)
+    except OSError as error:
+        return f"{was}, cannot be restored ({error.strerror})"
+    return was
 
 
 def restore_ownerships(layout: Layout) -> list[str]:

@@ -219,9 +219,16 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
     running = service.read_config(layout)
     rendered = conf.render(parsed, desired.password, facts.ingress, layout)
     plan = conf.plan(running, rendered, service.installed_version(layout))
-    if plan.unchanged and service.is_active(layout.service):
-        return with_repairs(watch(desired, layout, rendered, key, ANSWER_WAIT), repaired)
-    return with_repairs(change(facts, desired, layout, plan, running, rendered, progress), repaired)
+    try:
+        unchanged = plan.unchanged and service.is_active(layout.service)
+    except service.NoAnswer as error:
+        return Outcome("blocked", str(error), desired, "", key, retry=True)
+    if unchanged:
+        outcome = watch(desired, layout, rendered, key, ANSWER_WAIT)
+    else:
+        outcome = change(facts, desired, layout, plan, running, rendered, progress)
+    # Again afterwards: a directory the charm had to create gets the package's mode and owners.
+    return with_repairs(outcome, repaired + tuple(service.restore_ownerships(layout)))
 
 
 def change(
