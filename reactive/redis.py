@@ -5,8 +5,8 @@ Flags of this charm:
   password changed, install, upgrade, config-changed, or the last converge
   failed in a way the next hook may get past). Cleared by a converge that
   needs no retry.
-- `redis.ready`: the last converge ended with an authenticated PING; relations
-  and checks may be published.
+- `redis.ready`: the last converge or check ended with an authenticated PING
+  and the configuration in effect; relations and checks may be published.
 - `redis.checks-registered`: the Nagios check is installed on this machine.
 
 Every other hook (update-status included) checks the running Redis instead:
@@ -59,20 +59,8 @@ def gather_facts() -> workload.Facts:
         ingress=ingress_address(),
         deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
         installed=kv.get(KV_INSTALLED),
-        machine_memory=machine_memory(),
+        machine_memory=service.machine_memory(),
     )
-
-
-def machine_memory() -> int | None:
-    """This machine's RAM in bytes, None when /proc/meminfo does not say."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def report(outcome: workload.Outcome) -> None:

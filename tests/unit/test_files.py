@@ -12,7 +12,7 @@ import pytest
 
 from charms.layer.redis import conf, service
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
 
 
 def owners(path: Path) -> tuple[str, str, str]:
@@ -41,6 +41,7 @@ def layout(tmp_path: Path) -> conf.Layout:
     )
 
 
+@needs_root
 def test_a_world_readable_config_and_a_root_owned_directory_are_put_back(layout: conf.Layout) -> None:
     layout.conf.chmod(0o644)
     os.chown(layout.conf.parent, 0, 0)
@@ -53,6 +54,7 @@ def test_a_world_readable_config_and_a_root_owned_directory_are_put_back(layout:
     assert service.restore_ownerships(layout) == []
 
 
+@needs_root
 def test_a_config_redis_cannot_read_is_put_back(layout: conf.Layout) -> None:
     service.restore_ownerships(layout)
     layout.conf.chmod(0o600)
@@ -60,6 +62,14 @@ def test_a_config_redis_cannot_read_is_put_back(layout: conf.Layout) -> None:
     assert owners(layout.conf) == ("640", "root", "redis")
 
 
+@needs_root
 def test_missing_paths_are_left_to_the_install() -> None:
     layout = service.snap_layout("not-installed-here")
     assert service.restore_ownerships(layout) == []
+
+
+def test_machine_memory_comes_from_meminfo(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:        8000000 kB\nMemFree:         100 kB\n")
+    assert service.machine_memory(meminfo) == 8000000 * 1024
+    assert service.machine_memory(tmp_path / "absent") is None

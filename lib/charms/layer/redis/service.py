@@ -153,6 +153,17 @@ def installed_version(layout: Layout) -> tuple[int, int, int]:
         return (0, 0, 0)
 
 
+def machine_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """This machine's RAM in bytes, None when /proc/meminfo does not say."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def group_id(name: str) -> int:
     """The group's id, or root's (0) while the group does not exist yet."""
     try:
