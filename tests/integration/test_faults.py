@@ -108,7 +108,9 @@ def test_a_password_changed_outside_the_charm_is_reported(
     run_hook(juju, unit)
     status = workload(juju, unit)
     assert status.current == "blocked"
-    assert status.message == "Redis is running: Redis refused the password the charm set"
+    assert status.message == (
+        "Redis is running: Redis refused the password the charm set (changed outside the charm? a restart restores it)"
+    )
     assert other not in status.message
     client(juju, unit, auth=other).config_set("requirepass", password(juju))
     run_hook(juju, unit)

@@ -83,7 +83,9 @@ def session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iterator[r
     try:
         yield client
     except redis.AuthenticationError:
-        raise PasswordRefused("Redis refused the password the charm set") from None
+        raise PasswordRefused(
+            "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
+        ) from None
     except redis.TimeoutError:
         raise Unreachable(f"Redis did not answer within {timeout:g} s") from None
     except redis.ConnectionError as error:
