@@ -22,8 +22,7 @@ def server(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("redis-server not installed")
     socket = tmp_path / "redis.sock"
     process = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", str(socket), "--requirepass", PASSWORD]
-        + ["--dir", str(tmp_path), "--save", "", "--appendonly", "no"],
+        ["redis-server", "--port", "0", "--unixsocket", str(socket), "--requirepass", PASSWORD, "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -80,7 +79,7 @@ def test_a_refused_value_names_the_directive_and_stops_there(server: Path) -> No
 
 
 def test_without_a_server_config_set_is_unreachable(tmp_path: Path) -> None:
-    with pytest.raises(admin.Unreachable, match="^ConnectionError$"):
+    with pytest.raises(admin.Unreachable, match=r"^ConnectionError$"):
         admin.config_set(tmp_path / "nothing.sock", PASSWORD, {"timeout": "30"})
 
 
