@@ -430,3 +430,12 @@ def test_stop_survives_a_failing_systemctl(unit: Unit, redis: FakeRedis, monkeyp
     unit.run_hook("stop")
     assert "Stopping Redis failed: systemctl stop redis-server failed: timeout" in unit.juju.logs
     assert "redis.ready" not in unit.flags()
+
+
+def test_peers_join_but_the_charm_publishes_nothing_to_them_yet(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    rid = unit.juju.relate("cluster", "redis/1", {"address": "10.1.2.4"})
+    unit.run_hook("cluster-relation-joined", rid, "redis/1")
+    unit.run_hook("cluster-relation-changed", rid, "redis/1")
+    assert unit.juju.relations[rid].local == {}
+    assert unit.juju.status == ("active", READY)
