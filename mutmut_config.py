@@ -14,8 +14,16 @@ RUNNER = ".venv/bin/python -m pytest -x -q -p no:cacheprovider"
 UNIT = "tests/unit"
 HANDLERS = [f"{UNIT}/test_handlers.py"]
 TESTS_FOR: dict[str, list[str]] = {
-    "lib/charms/layer/redis/settings.py": [f"{UNIT}/test_settings.py", f"{UNIT}/test_workload.py"],
-    "lib/charms/layer/redis/conf.py": [f"{UNIT}/test_conf.py", f"{UNIT}/test_workload.py"],
+    "lib/charms/layer/redis/settings.py": [
+        f"{UNIT}/test_settings_messages.py",
+        f"{UNIT}/test_settings.py",
+        f"{UNIT}/test_workload.py",
+    ],
+    "lib/charms/layer/redis/conf.py": [
+        f"{UNIT}/test_conf_rules.py",
+        f"{UNIT}/test_workload.py",
+        f"{UNIT}/test_conf.py",
+    ],
     "lib/charms/layer/redis/workload.py": [f"{UNIT}/test_workload.py"],
     "lib/charms/layer/redis/service.py": [f"{UNIT}/test_service.py", f"{UNIT}/test_workload.py"],
     "lib/charms/layer/redis/admin.py": [f"{UNIT}/test_admin.py"],
