@@ -53,7 +53,8 @@ class FakeJuju:
     config: dict[str, Any]
     unit: str = "redis/0"
     leader: bool = True
-    address: str = "10.1.2.3"
+    address: str = "10.1.2.3"  # the ingress address network-get gives
+    private_address: str = "10.1.9.9"  # unit-get private-address: another interface of the machine
     leader_settings: dict[str, str] = field(default_factory=dict)
     relations: dict[str, Relation] = field(default_factory=dict)
     ports: set[str] = field(default_factory=set)
@@ -118,7 +119,7 @@ class FakeJuju:
         return ""
 
     def tool_unit_get(self, args: list[str]) -> str:
-        return json.dumps(self.address)
+        return json.dumps(self.private_address)
 
     def tool_network_get(self, args: list[str]) -> str:
         if args[0] not in yaml.safe_load((ROOT / "metadata.yaml").read_text())["provides"]:

@@ -225,9 +225,8 @@ def test_the_address_falls_back_to_the_private_address_without_network_get(
     unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(FakeJuju, "tool_network_get", lambda self, args: "bind-addresses: []\n")
-    unit.juju.address = "10.9.9.9"
     unit.run_hook("install")
-    assert redis.converged[-1].ingress == "10.9.9.9"
+    assert redis.converged[-1].ingress == unit.juju.private_address
 
 
 def test_clients_receive_host_port_and_password_raw(unit: Unit) -> None:
