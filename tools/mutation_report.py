@@ -44,12 +44,18 @@ def load_mutants(cache: Path) -> list[Mutant]:
 
 
 def load_equivalents(path: Path) -> list[Equivalent]:
-    """Entries of the form `file | mutated line | reason`, one a line; # starts a comment."""
-    entries = []
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            filename, mutated, reason = (part.strip() for part in line.split(" | ", 2))
-            entries.append(Equivalent(filename, mutated, reason))
+    """Blocks of `file:`, `mutant:` and `reason:` lines, separated by blank lines; # starts a comment."""
+    entries, block = [], {}
+    for line in [*path.read_text().splitlines(), ""]:
+        if line.startswith("#"):
+            continue
+        if not line.strip():
+            if block:
+                entries.append(Equivalent(block["file"], block["mutant"], block["reason"]))
+            block = {}
+            continue
+        key, _, value = line.partition(":")
+        block[key.strip()] = value.strip()
     return entries
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -173,6 +175,37 @@ def test_the_default_thresholds_are_80_and_90_percent(tmp_path: Path, capsys: py
     config = tmp_path / "check.json"
     config.write_text(json.dumps({"host": "127.0.0.1", "port": server.port}))
     assert check_redis.main(["--config", str(config)]) == check_redis.CRITICAL
+
+
+def test_main_passes_its_config_and_default_options_to_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[object, ...]] = []
+    monkeypatch.setattr(check_redis, "check", lambda *args: asked.append(args) or check_redis.Verdict(0, "fine"))
+    config = tmp_path / "check.json"
+    config.write_text(json.dumps({"host": "127.0.0.1", "port": "6380"}))
+    assert check_redis.main(["--config", str(config)]) == check_redis.OK
+    assert asked == [("127.0.0.1", 6380, "", 0.8, 0.9, 5.0)]
+
+
+def test_help_says_what_the_plugin_and_each_option_is(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        check_redis.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "Nagios plugin: is this unit's Redis answering, with the right password, and not short of memory?" in shown
+    assert "JSON file with host, port, password" in shown
+    assert "used/maxmemory ratio for WARNING" in shown
+    assert "used/maxmemory ratio for CRITICAL" in shown
+
+
+def test_run_as_a_program_it_prints_its_verdict_and_exits_with_it(tmp_path: Path) -> None:
+    config = tmp_path / "check.json"
+    config.write_text("not json")
+    done = subprocess.run(
+        [sys.executable, check_redis.__file__, "--config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == check_redis.UNKNOWN
+    assert done.stdout.startswith(f"REDIS UNKNOWN: cannot read {config}: ")
 
 
 def test_a_config_without_host_is_unknown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,6 +46,17 @@ def test_install_writes_plugin_config_command_and_export(nagios: Path) -> None:
     assert export.read_text() == monitoring.nagios_service(check)
 
 
+def test_the_checks_config_is_written_for_the_nagios_group(nagios: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[tuple[Path, str]] = []
+    monkeypatch.setattr(service, "write_restricted", lambda path, text, group: written.append((path, group)))
+    monitoring.install(monitoring.make_check("juju", "", "redis/0"), "10.1.2.3", 6379, "pw")
+    assert written == [(monitoring.PLUGIN_CONFIG, "nagios")]
+
+
+def test_checks_are_values() -> None:
+    assert hash(monitoring.make_check("juju", "", "redis/0")) == hash(monitoring.Check("juju-redis-0", "juju"))
+
+
 def test_the_password_is_never_in_the_command_line(nagios: Path) -> None:
     check = monitoring.make_check("juju", "", "redis/0")
     monitoring.install(check, "10.1.2.3", 6379, "s3cret")

@@ -64,7 +64,16 @@ def test_a_failure_without_stderr_falls_back_to_stdout_then_the_exit_code(comman
         service.run(["silent", "x"])
 
 
-def test_install_apt_is_quiet_noninteractive_and_without_recommends(commands: StandIns) -> None:
+def test_a_program_that_cannot_run_is_named() -> None:
+    with pytest.raises(service.ServiceError) as failed:
+        service.run(["/nonexistent/redis-server", "--version"])
+    assert str(failed.value) == "/nonexistent/redis-server cannot run: No such file or directory"
+
+
+def test_install_apt_is_quiet_noninteractive_and_without_recommends(
+    commands: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEBIAN_FRONTEND", raising=False)
     commands.add("apt-get", 'echo "DEBIAN_FRONTEND=$DEBIAN_FRONTEND" >> ' + str(commands.log))
     service.install_apt()
     assert commands.calls() == [
@@ -78,6 +87,7 @@ def test_install_apt_refreshes_the_package_lists_once_when_install_fails(command
     commands.add("apt-get", f'[ "$1" = update ] && touch {marker}; [ "$1" = update ] || [ -e {marker} ]')
     service.install_apt()
     assert [call.split()[1] for call in commands.calls()] == ["install", "update", "install"]
+    assert commands.calls()[1] == "apt-get update -q"
 
 
 def test_install_apt_gives_up_with_the_error_after_one_refresh(commands: StandIns) -> None:
@@ -91,6 +101,7 @@ def test_store_id_without_a_store_header_is_an_error() -> None:
     with pytest.raises(service.ServiceError, match=r"^snap_proxy_url: the proxy's assertions name no store$"):
         service.store_id("type: account\nstores: no\n")
     assert service.store_id("store:  X1 \n") == "X1"
+    assert service.store_id("store: a:b\n") == "a:b"  # everything after the header's colon
 
 
 ASSERTIONS = "type: account-key\nauthority-id: canonical\n\ntype: store\nstore: STORE42\nurl: http://proxy\n"
@@ -105,7 +116,7 @@ def store_proxy() -> Iterator[tuple[str, list[str]]]:
         def do_GET(self) -> None:
             requested.append(self.path)
             body = ASSERTIONS.encode()
-            self.send_response(200 if self.path == "/v2/auth/store/assertions" else 404)
+            self.send_response(200 if self.path.endswith("/v2/auth/store/assertions") else 404)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -131,6 +142,28 @@ def test_a_store_proxy_is_trusted_and_used(commands: StandIns, store_proxy: tupl
     assert calls[0].startswith("snap ack ") and calls[0].endswith(".assert")
     assert calls[1:] == ["snap set system proxy.store=STORE42"]
     assert not Path(calls[0].split()[-1]).exists()  # the temporary file is gone
+
+
+def test_a_store_proxy_under_a_path_is_asked_there(commands: StandIns, store_proxy: tuple[str, list[str]]) -> None:
+    url, requested = store_proxy
+    commands.add("snap")
+    service.use_store_proxy(f"{url}/proxyX/")
+    assert requested == ["/proxyX/v2/auth/store/assertions"]
+
+
+def test_install_snap_trusts_the_store_proxy_before_installing(
+    commands: StandIns, store_proxy: tuple[str, list[str]]
+) -> None:
+    url, _ = store_proxy
+    commands.add("snap", '[ "$1" = list ] && exit 1; exit 0')
+    service.install_snap("redis", "7/stable", "", url, "")
+    calls = commands.calls()
+    assert calls[3].startswith("snap ack ")
+    assert calls[4:] == [
+        "snap set system proxy.store=STORE42",
+        "snap list redis",
+        "snap install redis --channel=7/stable",
+    ]
 
 
 def test_an_empty_store_proxy_url_undoes_it(commands: StandIns) -> None:
@@ -208,7 +241,7 @@ def test_group_id_is_the_groups_or_roots_while_it_does_not_exist() -> None:
 
 def test_restricted_files_are_0640_root_and_the_group_and_replaced_whole(tmp_path: Path) -> None:
     some_group = next(group for group in grp.getgrall() if group.gr_gid != 0)
-    path = tmp_path / "new-dir" / "secret.conf"
+    path = tmp_path / "new" / "dir" / "secret.conf"
     service.write_restricted(path, "first", some_group.gr_name)
     service.write_restricted(path, "second", some_group.gr_name)
     status = path.stat()

@@ -73,6 +73,15 @@ def test_the_refusal_keeps_the_option_and_what_is_allowed_apart() -> None:
     assert (raised.value.option, raised.value.allowed) == ("port", "must be a whole number from 1024 to 65535")
 
 
+def test_booleans_are_not_numbers_even_where_one_is_in_range() -> None:
+    assert refusal(timeout=True) == f"invalid timeout: {WHOLE} 0 to {BIGGEST}"
+    assert refusal(databases=True) == f"invalid databases: {WHOLE} 1 to 1000000"
+
+
+def test_settings_are_values() -> None:
+    assert hash(settings.parse(DEFAULTS)) == hash(settings.parse(dict(DEFAULTS)))
+
+
 def test_printable_ascii_passwords_are_taken_up_to_512_characters() -> None:
     edge = "!#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}~"
     assert settings.parse({**DEFAULTS, "password": edge}).password == edge
