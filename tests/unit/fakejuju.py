@@ -62,6 +62,8 @@ class FakeJuju:
     version: str = ""
     logs: list[str] = field(default_factory=list)
     calls: list[list[str]] = field(default_factory=list)
+    # Juju refuses leader-set although is-leader said yes (the lease lapsed during the hook).
+    leadership_lapses: bool = False
 
     @property
     def status(self) -> tuple[str, str]:
@@ -96,7 +98,7 @@ class FakeJuju:
         return json.dumps(dict(self.leader_settings) if key == "-" else self.leader_settings.get(key))
 
     def tool_leader_set(self, args: list[str]) -> str:
-        if not self.leader:
+        if not self.leader or self.leadership_lapses:
             raise subprocess.CalledProcessError(1, ["leader-set", *args], b"", b"cannot write leadership settings")
         for pair in args:
             key, _, value = pair.partition("=")

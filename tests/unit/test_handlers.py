@@ -438,3 +438,16 @@ def test_peers_join_but_the_charm_publishes_nothing_to_them_yet(unit: Unit, redi
     unit.run_hook("cluster-relation-changed", rid, "redis/1")
     assert unit.juju.relations[rid].local == {}
     assert unit.juju.status == ("active", READY)
+
+
+def test_a_refused_leader_set_fails_the_hook_without_logging_the_password(unit: Unit) -> None:
+    unit.juju.leadership_lapses = True
+    with pytest.raises(RuntimeError) as failed:  # charms.leadership is imported anew by each hook
+        unit.run_hook("install")
+    assert type(failed.value).__name__ == "LeaderSetError"
+    assert str(failed.value) == "leader-set of password failed on redis/0"
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__
+    tried = next(call for call in unit.juju.calls if call[0] == "leader-set")
+    password = tried[1].partition("=")[2]
+    assert len(password) >= 32
+    assert not [line for line in unit.juju.logs if password in line]
