@@ -37,9 +37,13 @@ TESTS_FOR: dict[str, list[str]] = {
     "interfaces/redis-peers/peers.py": [f"{UNIT}/test_interfaces.py"],
     "layers/leadership/lib/charms/leadership.py": [f"{UNIT}/test_leadership_layer.py", *HANDLERS],
     "layers/leadership/reactive/leadership.py": HANDLERS,
-    "layers/basic/lib/charms/layer/basic.py": [f"{UNIT}/test_basic_layer.py", *HANDLERS],
-    "layers/basic/lib/charms/layer/import_shims.py": [f"{UNIT}/test_basic_layer.py"],
-    "layers/basic/lib/charms/layer/__init__.py": [f"{UNIT}/test_basic_layer.py"],
+    "layers/basic/lib/charms/layer/basic.py": [
+        f"{UNIT}/test_basic_bootstrap.py",
+        f"{UNIT}/test_basic_layer.py",
+        *HANDLERS,
+    ],
+    "layers/basic/lib/charms/layer/import_shims.py": [f"{UNIT}/test_import_shims.py", f"{UNIT}/test_basic_layer.py"],
+    "layers/basic/lib/charms/layer/__init__.py": [f"{UNIT}/test_basic_bootstrap.py", f"{UNIT}/test_basic_layer.py"],
 }
 
 
