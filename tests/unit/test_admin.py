@@ -51,7 +51,8 @@ def test_health_of_a_server_that_answers(server: Path) -> None:
 
 def test_health_with_the_wrong_password_says_so_without_the_password(server: Path) -> None:
     health = admin.health(server, "wrong-pw")
-    assert health == admin.Health(ok=False, problem="Redis refused the password")
+    assert (health.ok, health.version, health.run_id) == (False, "", "")
+    assert health.problem == "Redis refused the password"
 
 
 def test_health_without_a_server_says_it_does_not_answer(tmp_path: Path) -> None:
@@ -76,7 +77,9 @@ def test_a_refused_value_names_the_directive_and_stops_there(server: Path) -> No
     with pytest.raises(admin.Refused) as refused:
         admin.config_set(server, PASSWORD, {"loglevel": "loud-secret-value", "timeout": "30"})
     message = str(refused.value)
-    assert message.startswith("loglevel: ") and "loud-secret-value" not in message
+    # Only the part of Redis's error after " - ": what is allowed, not the value that was refused.
+    assert message.startswith("loglevel: argument(s) must be one of the following: debug, verbose")
+    assert "loud-secret-value" not in message
     assert config_get(server, "timeout") == "0"
 
 
