@@ -35,7 +35,11 @@ TESTS_FOR: dict[str, list[str]] = {
     "interfaces/redis/requires.py": [f"{UNIT}/test_interfaces.py"],
     "interfaces/nrpe-external-master/provides.py": [f"{UNIT}/test_interfaces.py", *HANDLERS],
     "interfaces/redis-peers/peers.py": [f"{UNIT}/test_interfaces.py"],
-    "layers/leadership/lib/charms/leadership.py": [f"{UNIT}/test_leadership_layer.py", *HANDLERS],
+    "layers/leadership/lib/charms/leadership.py": [
+        f"{UNIT}/test_leadership_rules.py",
+        f"{UNIT}/test_leadership_layer.py",
+        *HANDLERS,
+    ],
     "layers/leadership/reactive/leadership.py": HANDLERS,
     "layers/basic/lib/charms/layer/basic.py": [
         f"{UNIT}/test_basic_bootstrap.py",
