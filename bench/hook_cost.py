@@ -58,9 +58,10 @@ def count_tool_calls():
     with open(record) as calls:
         return len(calls.read().split())
 venv_python = os.path.join(os.getcwd(), "..", ".venv", "bin", "python3")
-shimmed = "import sys; sys.path.append('lib'); from charms.layer import import_shims; import_shims.install(); "
+# As the hook does: the charm lib/ (given as argv[1]) on sys.path, then the stand-ins.
+shimmed = "import sys; sys.path.append(sys.argv[1]); from charms.layer import import_shims; import_shims.install(); "
 hook = median_seconds(["./hooks/pre-series-upgrade"])
-baseline = median_seconds([venv_python, "-c", shimmed + "import charms.reactive"])
+baseline = median_seconds([venv_python, "-c", shimmed + "import charms.reactive", "lib"])
 bare = median_seconds([venv_python, "-c", "import charms.reactive"])
 tool = median_seconds(["is-leader", "--format=json"])
 print(json.dumps({"hook": hook, "import": baseline, "bare": bare, "tool": tool, "calls": count_tool_calls()}))
