@@ -32,7 +32,8 @@ deps: $(BIN)/.installed
 # layers/ and interfaces/ through BUILD_ENV.
 CHARM_SOURCES := README.md copyright config.yaml metadata.yaml layer.yaml reactive lib templates
 
-build: deps charm-tree
+build: deps
+	$(MAKE) --no-print-directory charm-tree
 	$(BIN)/python tools/build_wheelhouse.py requirements/wheelhouse.txt $(CHARM)/wheelhouse
 
 # The built charm without its wheelhouse. charm-build refuses an output
