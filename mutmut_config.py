@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-RUNNER = ".venv/bin/python -m pytest -x -q -p no:cacheprovider"
+# pytest, with a failure to import the mutated module counted as a failure (see the script).
+RUNNER = "sh tools/mutation-pytest"
 UNIT = "tests/unit"
 HANDLERS = [f"{UNIT}/test_handlers.py"]
 TESTS_FOR: dict[str, list[str]] = {

@@ -193,9 +193,9 @@ def test_help_says_what_the_plugin_and_each_option_is(capsys: pytest.CaptureFixt
         check_redis.main(["--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "Nagios plugin: is this unit's Redis answering, with the right password, and not short of memory?" in shown
-    assert "JSON file with host, port, password" in shown
-    assert "used/maxmemory ratio for WARNING" in shown
-    assert "used/maxmemory ratio for CRITICAL" in shown
+    assert " JSON file with host, port, password " in shown
+    assert " used/maxmemory ratio for WARNING " in shown
+    assert " used/maxmemory ratio for CRITICAL " in shown
 
 
 def test_run_as_a_program_it_prints_its_verdict_and_exits_with_it(tmp_path: Path) -> None:
