@@ -76,7 +76,8 @@ def test_an_environment_without_a_digest_is_not_current(tmp_path: Path) -> None:
 
 
 def test_missing_packages_asks_dpkg_about_each(commands: Path) -> None:
-    stand_in(commands, "dpkg-query", '[ "$3" = python3-yaml ] && printf "install ok installed"; exit 0')
+    # As dpkg-query does, it fails for a package it does not know.
+    stand_in(commands, "dpkg-query", '[ "$3" = python3-yaml ] && printf "install ok installed" && exit 0; exit 1')
     assert basic.missing_packages(["python3-yaml", "python3-venv"]) == ["python3-venv"]
     assert calls(commands) == [
         "dpkg-query -W -f=${Status} python3-yaml",
@@ -118,6 +119,13 @@ def test_apt_install_fails_when_the_refresh_does(commands: Path) -> None:
     with pytest.raises(Exception, match="returned non-zero exit status 100"):
         basic.apt_install(["python3-venv"])
     assert len(calls(commands)) == 2
+
+
+def test_apt_install_fails_when_install_fails_after_the_refresh(commands: Path) -> None:
+    stand_in(commands, "apt-get", '[ "$1" = update ] || exit 100')
+    with pytest.raises(Exception, match="returned non-zero exit status 100"):
+        basic.apt_install(["python3-venv"])
+    assert [call.split()[1] for call in calls(commands)] == ["install", "update", "install"]
 
 
 def test_a_wheels_data_directories_go_where_an_installer_puts_them(tmp_path: Path) -> None:
@@ -228,6 +236,38 @@ def test_layer_options_are_the_merged_layer_yaml(tmp_path: Path, monkeypatch: py
     assert options("basic") == {"packages": ["python3-yaml"]}
     assert options("leadership") == {}
     assert options() == {"basic": {"packages": ["python3-yaml"]}, "leadership": None}
+
+
+def test_a_compiled_wheel_is_refused_by_name(tmp_path: Path) -> None:
+    wheel = tmp_path / "fast-1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("fast.py", "")
+    with pytest.raises(ValueError, match=r"^fast-1\.0-cp311-cp311-linux_x86_64\.whl is not a pure-Python wheel$"):
+        basic.install_wheel(wheel, tmp_path / "site", tmp_path / "bin")
+
+
+def test_the_environment_sees_the_systems_packages_gets_scripts_and_replaces_a_stale_one(tmp_path: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    with zipfile.ZipFile(wheelhouse / "tool-1.0-py3-none-any.whl", "w") as archive:
+        archive.writestr("tool.py", "")
+        archive.writestr("tool-1.0.data/scripts/tool", "#!/bin/sh\n")
+    venv = tmp_path / ".venv"
+    stale = tmp_path / ".venv.new"
+    (stale / "junk").mkdir(parents=True)
+    basic.make_environment(venv, wheelhouse, "digest")
+    assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+    assert stat.S_IMODE((venv / "bin" / "tool").stat().st_mode) == 0o755
+    assert not stale.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".venv", "wheelhouse"]
+
+
+def test_an_environment_python_cannot_make_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "wheelhouse").mkdir()
+    monkeypatch.setattr(sys, "_base_executable", "/bin/false")
+    with pytest.raises(Exception, match="returned non-zero exit status 1"):
+        basic.make_environment(tmp_path / ".venv", tmp_path / "wheelhouse", "digest")
+    assert not (tmp_path / ".venv").exists()
 
 
 def make_charm(tmp_path: Path) -> Path:
