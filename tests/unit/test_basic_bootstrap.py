@@ -168,6 +168,14 @@ def test_activate_puts_the_venv_before_the_systems_packages(tmp_path: Path, monk
     assert os.environ["PATH"] == f"{venv / 'bin'}{os.pathsep}/usr/bin"
 
 
+def test_activate_goes_before_site_packages_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", ["/charm/lib", "/usr/local/lib/python3.12/site-packages"])
+    monkeypatch.setattr(charms, "__path__", list(charms.__path__))
+    monkeypatch.setenv("PATH", "/usr/bin")
+    basic.activate(tmp_path / ".venv")
+    assert sys.path[1] == str(basic.site_packages(tmp_path / ".venv"))
+
+
 def test_activate_appends_when_there_are_no_system_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "path", ["/charm/lib"])
     monkeypatch.setattr(charms, "__path__", list(charms.__path__))
@@ -255,7 +263,9 @@ def test_the_environment_sees_the_systems_packages_gets_scripts_and_replaces_a_s
     venv = tmp_path / ".venv"
     stale = tmp_path / ".venv.new"
     (stale / "junk").mkdir(parents=True)
+    (tmp_path / ".venv.old" / "junk").mkdir(parents=True)  # left by a hook that died
     basic.make_environment(venv, wheelhouse, "digest")
+    basic.make_environment(venv, wheelhouse, "digest")  # replacing an existing environment
     assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
     assert stat.S_IMODE((venv / "bin" / "tool").stat().st_mode) == 0o755
     assert not stale.exists()
