@@ -1,4 +1,11 @@
-"""One unit's systemd, redis.conf and Redis server, in memory, for tests of workload.converge."""
+"""One unit's systemd, redis.conf and Redis server, in memory, for tests of workload.converge.
+
+The fake server answers only with the password it runs with (the requirepass
+of the file it was last started with, or the one set live since), as a real
+Redis does: a converge that authenticates with the wrong password fails here
+as it would on a unit. It can also be made to hang, to fail its saves, to be
+still saving, or to have drifted from what the charm manages.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +27,20 @@ class FakeMachine:
     live: dict[str, str] = field(default_factory=dict)
     install_fails: bool = False
     broken_services: set[str] = field(default_factory=set)
+    # The server refuses connections (it is not there).
+    unreachable: bool = False
+    # What the running server authenticates with; a stock Redis has no password.
+    password: str = ""
+    progress: list[str] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)
+    intervals: list[float] = field(default_factory=list)
+    # False: the server runs but does not answer PING.
+    answers: bool = True
+    # A running Redis that does not answer at all (SIGSTOP): every call times out.
+    hung: bool = False
     # Why Redis cannot write its data to disk (a full disk), or None when it can.
     cannot_save: str | None = None
     still_saving: bool = False
-    # A running Redis that does not answer (SIGSTOP): every call times out.
-    hung: bool = False
     # What someone changed on the running server (names the charm must repair).
     drifted: list[str] = field(default_factory=list)
     # Files whose mode or owner someone changed.
@@ -38,25 +54,34 @@ class FakeMachine:
         if action in ("restart", "start"):
             # This fake Redis cannot start with 99 databases.
             self.active = "databases 99" not in (self.config or "")
+            self.password = conf.directives(self.config or "").get("requirepass", "")
 
-    def answer(self) -> None:
+    def answer(self, password: str) -> None:
+        """Raise as redis-py would when this server cannot serve an authenticated call."""
         if self.hung:
             raise admin.Unreachable("Redis did not answer within 5 s")
+        if self.unreachable or not self.active or password != self.password:
+            raise admin.Unreachable("ConnectionError")
 
     def config_set(self, socket: object, password: str, changes: dict[str, str], timeout: float = 5) -> None:
-        self.answer()
+        self.answer(password)
         for name in changes:
             if name in self.refuse:
                 raise admin.Refused(f"{name}: Unable to listen on this port")
         self.live.update(changes)
+        self.password = changes.get("requirepass", self.password)
 
     def health(self, socket: object, password: str, timeout: float = 5) -> admin.Health:
         if self.hung:
             return admin.Health(ok=False, problem=f"Redis did not answer within {timeout:g} s")
-        return admin.Health(ok=True, version="7.0.15") if self.active else admin.Health(ok=False, problem="no answer")
+        if not self.active or not self.answers:
+            return admin.Health(ok=False, problem="no answer")
+        if password != self.password:
+            return admin.Health(ok=False, problem="Redis refused the password")
+        return admin.Health(ok=True, version="7.0.15")
 
     def make_durable(self, socket: object, password: str, wait: float, timeout: float = 5) -> None:
-        self.answer()
+        self.answer(password)
         if self.still_saving:
             raise admin.StillSaving(f"Redis is still writing its data to disk after {wait:g} s")
         if self.cannot_save:
@@ -64,14 +89,14 @@ class FakeMachine:
         self.actions.append("snapshot")
 
     def wait_for_aof(self, socket: object, password: str, wait: float, timeout: float = 5) -> None:
-        self.answer()
+        self.answer(password)
         if self.still_saving:
             raise admin.StillSaving(f"Redis is still writing its data to disk after {wait:g} s")
         self.aof_written = True
         self.actions.append("aof written")
 
     def repair_drift(self, socket: object, password: str, expected: dict[str, str], timeout: float = 5) -> list[str]:
-        self.answer()
+        self.answer(password)
         repaired, self.drifted = self.drifted, []
         return repaired
 
@@ -84,26 +109,27 @@ class FakeMachine:
             raise service.ServiceError("apt-get install failed: Temporary failure resolving")
         self.actions.append("install apt")
 
+    def write_config(self, layout: conf.Layout, text: str) -> None:
+        self.config = text
 
-def install(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
-    """A FakeMachine standing in for systemd, redis.conf and Redis wherever workload reaches them."""
-    fake = FakeMachine()
+    def wait_until(self, check: object, timeout: float = 0, interval: float = 0) -> bool:
+        self.timeouts.append(timeout)
+        self.intervals.append(interval)
+        return check()  # type: ignore[operator]
 
-    def write_config(layout: conf.Layout, text: str) -> None:
-        fake.config = text
-
-    monkeypatch.setattr(service, "systemctl", fake.systemctl)
-    monkeypatch.setattr(service, "is_active", lambda name: fake.active)
-    monkeypatch.setattr(service, "write_config", write_config)
-    monkeypatch.setattr(service, "read_config", lambda layout: fake.config)
-    monkeypatch.setattr(service, "installed_version", lambda layout: (7, 0, 15))
-    monkeypatch.setattr(service, "install_apt", fake.install_apt)
-    monkeypatch.setattr(service, "install_snap", lambda *args: fake.actions.append("install snap"))
-    monkeypatch.setattr(service, "wait_until", lambda check, timeout=0, interval=0: check())
-    monkeypatch.setattr(admin, "config_set", fake.config_set)
-    monkeypatch.setattr(admin, "health", fake.health)
-    monkeypatch.setattr(admin, "make_durable", fake.make_durable)
-    monkeypatch.setattr(admin, "wait_for_aof", fake.wait_for_aof)
-    monkeypatch.setattr(admin, "repair_drift", fake.repair_drift)
-    monkeypatch.setattr(service, "restore_ownerships", fake.restore_ownerships)
-    return fake
+    def attach(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Put this machine where workload reaches systemd, the config file and Redis."""
+        monkeypatch.setattr(service, "systemctl", self.systemctl)
+        monkeypatch.setattr(service, "is_active", lambda name: self.active and name not in self.broken_services)
+        monkeypatch.setattr(service, "write_config", self.write_config)
+        monkeypatch.setattr(service, "read_config", lambda layout: self.config)
+        monkeypatch.setattr(service, "installed_version", lambda layout: (7, 0, 15))
+        monkeypatch.setattr(service, "install_apt", self.install_apt)
+        monkeypatch.setattr(service, "install_snap", lambda *args: self.actions.append("install snap"))
+        monkeypatch.setattr(service, "wait_until", self.wait_until)
+        monkeypatch.setattr(service, "restore_ownerships", self.restore_ownerships)
+        monkeypatch.setattr(admin, "config_set", self.config_set)
+        monkeypatch.setattr(admin, "health", self.health)
+        monkeypatch.setattr(admin, "make_durable", self.make_durable)
+        monkeypatch.setattr(admin, "wait_for_aof", self.wait_for_aof)
+        monkeypatch.setattr(admin, "repair_drift", self.repair_drift)

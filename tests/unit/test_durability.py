@@ -6,7 +6,6 @@ import shutil
 import signal
 from collections.abc import Iterator
 
-import fake_machine
 import pytest
 import real_redis
 from fake_machine import FakeMachine
@@ -15,11 +14,6 @@ from real_redis import PASSWORD, Server
 from charms.layer.redis import admin, conf, service, workload
 
 from test_settings import DEFAULTS
-
-
-@pytest.fixture
-def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
-    return fake_machine.install(monkeypatch)
 
 
 @pytest.fixture

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import fake_machine
-import pytest
 from fake_machine import FakeMachine
 
 from charms.layer.redis import workload
 
 from test_settings import DEFAULTS
-
-
-@pytest.fixture
-def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
-    return fake_machine.install(monkeypatch)
 
 
 def facts(installed: str = "apt", **config: object) -> workload.Facts:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import fake_machine
 import pytest
 from fake_machine import FakeMachine
 
 from charms.layer.redis import conf, service, workload
 
 from test_settings import DEFAULTS
-
-
-@pytest.fixture
-def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
-    return fake_machine.install(monkeypatch)
 
 
 def facts(**config: object) -> workload.Facts:
