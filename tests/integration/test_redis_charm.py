@@ -21,7 +21,7 @@ import jubilant
 import pytest
 import redis
 
-from conftest import CHARMS, LOCALJUJU, TESTS, model_dir, settled
+from conftest import CHARMS, LOCALJUJU, TESTS, model_dir
 
 pytestmark = pytest.mark.integration
 

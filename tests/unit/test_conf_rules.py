@@ -20,7 +20,18 @@ def render(parsed: settings.Settings = BASE, password: str = "pw1", ingress: str
 
 
 def test_the_directives_redis_changes_at_runtime() -> None:
-    assert sorted(conf.LIVE_DIRECTIVES) == ["loglevel", "masterauth", "requirepass", "tcp-keepalive", "timeout"]
+    assert sorted(conf.LIVE_DIRECTIVES) == [
+        "appendfsync",
+        "appendonly",
+        "loglevel",
+        "masterauth",
+        "maxmemory",
+        "maxmemory-policy",
+        "requirepass",
+        "save",
+        "tcp-keepalive",
+        "timeout",
+    ]
     assert conf.LIVE_PORT_SINCE == (7, 0, 0)
     assert conf.TEMPLATES == ROOT / "templates"
 
@@ -141,3 +152,10 @@ def test_versions_are_found_in_any_redis_output(text: str, version: tuple[int, i
 def test_no_version_is_an_error_naming_the_text() -> None:
     with pytest.raises(ValueError, match=r"^no Redis version in 'v7\.x\.1'$"):
         conf.parse_version("v7.x.1")
+
+
+def test_a_status_names_the_options_behind_the_changed_directives() -> None:
+    # Where the files live changes only with the installation.
+    assert conf.describe(("databases", "dir", "logfile", "pidfile", "unixsocket")) == "databases, install-source"
+    assert conf.describe(("loglevel", "masterauth", "requirepass")) == "log-level, password"
+    assert conf.describe(()) == "the new configuration"

@@ -1,6 +1,6 @@
 """The handlers of reactive/redis.py, dispatched by charms.reactive as in a hook, against a fake Juju.
 
-Redis itself is faked by `FakeRedis` (what converge, check and the Nagios
+Redis itself is faked by `FakeRedis` (what converge, the health report and the Nagios
 files did); Juju by `FakeJuju` (tests/unit/fakejuju.py). Each test runs hooks
 and checks what Juju and the operator would see: flags, status, ports, leader
 settings and relation data.
@@ -36,7 +36,8 @@ class FakeRedis:
     checks: list[tuple[monitoring.Check, str, int, str]] = field(default_factory=list)
     removed_checks: int = 0
     stopped: list[str] = field(default_factory=list)
-    checked: list[tuple[object, str | None, float]] = field(default_factory=list)
+    # (installed, problem, timeout) of each health check a hook that changes nothing made.
+    checked: list[tuple[str | None, str | None, float]] = field(default_factory=list)
     groups: dict[str, int] = field(default_factory=lambda: {"nagios": 117})
 
     def converge(self, facts: workload.Facts, progress: Callable[[str], None]) -> workload.Outcome:
@@ -49,12 +50,13 @@ class FakeRedis:
             return self.outcome(desired)
         return workload.Outcome("active", READY, desired, "7.0.15", workload.installation_key(desired.settings))
 
-    def check(
-        self, desired: workload.Desired, layout: object, installed: str | None, timeout: float
-    ) -> workload.Outcome:
-        self.checked.append((layout, installed, timeout))
+    def report(self, facts: workload.Facts, problem: str | None, timeout: float = 2.0) -> workload.Outcome:
+        desired = workload.resolve(facts)
+        if isinstance(desired, workload.Outcome):
+            return desired
+        self.checked.append((facts.installed, problem, timeout))
         message = READY if self.health == "active" else "Redis is not running: Redis does not answer"
-        return workload.Outcome(self.health, message, desired, "7.0.15", installed)
+        return workload.Outcome(self.health, message, desired, "7.0.15", facts.installed)
 
     def tune(self) -> tuning.TuningResult:
         self.tuned += 1
@@ -73,7 +75,7 @@ class FakeRedis:
     def attach(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Put this fake where the handlers reach Redis, the host and the Nagios files."""
         monkeypatch.setattr(workload, "converge", self.converge)
-        monkeypatch.setattr(workload, "check", self.check)
+        monkeypatch.setattr(workload, "report", self.report)
         monkeypatch.setattr(tuning, "apply", self.tune)
         monkeypatch.setattr(monitoring, "install", self.install_check)
         monkeypatch.setattr(monitoring, "remove", self.remove_checks)
@@ -293,8 +295,8 @@ def test_update_status_reports_what_a_health_check_finds(unit: Unit, redis: Fake
     redis.health = "blocked"
     unit.run_hook("update-status")
     assert unit.juju.status == ("blocked", "Redis is not running: Redis does not answer")
-    layout, installed, timeout = redis.checked[-1]
-    assert (layout, installed) == (workload.layout_of("apt"), "apt")
+    installed, problem, timeout = redis.checked[-1]
+    assert (installed, problem) == ("apt", None)  # the installation converge made, and no change left pending
     assert timeout <= 2.0  # update-status must not hang on a Redis that does not answer
     redis.health = "active"
     unit.run_hook("update-status")

@@ -82,11 +82,14 @@ def test_settings_are_values() -> None:
     assert hash(settings.parse(DEFAULTS)) == hash(settings.parse(dict(DEFAULTS)))
 
 
-def test_printable_ascii_passwords_are_taken_up_to_512_characters() -> None:
+def test_printable_ascii_passwords_are_taken_from_12_up_to_512_characters() -> None:
     edge = "!#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}~"
     assert settings.parse({**DEFAULTS, "password": edge}).password == edge
     assert settings.parse({**DEFAULTS, "password": "x" * 512}).password == "x" * 512
-    assert settings.parse({**DEFAULTS, "password": "x"}).password == "x"
+    assert settings.parse({**DEFAULTS, "password": "x" * 12}).password == "x" * 12
+    too_short = "invalid password: must be at least 12 characters (or empty to generate one)"
+    assert refusal(password="x" * 11) == too_short
+    assert refusal(password="x") == too_short
     for refused in ("'", "\\", " ", "é"):
         assert refusal(password=f"a{refused}b").startswith("invalid password: must be 1 to 512")
 
@@ -113,7 +116,7 @@ def test_every_option_reaches_the_settings() -> None:
     config = {
         **DEFAULTS,
         "port": 7000,
-        "password": "pw",
+        "password": "prod-password",
         "log-level": "debug",
         "databases": 4,
         "timeout": 9,
@@ -129,7 +132,7 @@ def test_every_option_reaches_the_settings() -> None:
     }
     assert settings.parse(config) == settings.Settings(
         port=7000,
-        password="pw",
+        password="prod-password",
         loglevel="debug",
         databases=4,
         timeout=9,

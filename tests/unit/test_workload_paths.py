@@ -48,10 +48,19 @@ def test_a_password_change_goes_live_with_the_old_password_and_redis_then_takes_
     assert machine.password == "new-pw"
 
 
-def test_an_unreachable_server_gets_the_new_file_by_a_restart(machine: FakeMachine) -> None:
+def test_an_unreachable_server_gets_the_new_file_by_a_restart_only_once_it_is_not_running(
+    machine: FakeMachine,
+) -> None:
     converge(machine)
+    before = machine.config
     machine.unreachable = True
     machine.actions.clear()
+    outcome = converge(machine, timeout=30)
+    # Running but not answering (it may be saving): never restarted over, the file kept.
+    assert outcome.status == "blocked" and outcome.retry
+    assert outcome.message == "timeout not applied: ConnectionError; Redis was left running"
+    assert machine.actions == [] and machine.config == before
+    machine.unreachable, machine.active = False, False
     assert converge(machine, timeout=30).ready
     assert machine.actions == ["restart redis-server"]
     assert conf.directives(machine.config or "")["timeout"] == "30"
@@ -99,7 +108,9 @@ def test_a_failed_first_start_is_retried_and_keeps_nothing_to_restore(machine: F
     machine.active = False
     outcome = converge(machine, installed=None, databases=99)
     assert outcome.status == "blocked" and outcome.retry
-    assert outcome.message == "Redis is not running: no answer"
+    assert outcome.message == (
+        "the new configuration needs a restart, which did not come up (Redis is not running: no answer)"
+    )
     assert (outcome.installed, outcome.version) == ("apt", "")
 
 
@@ -120,7 +131,8 @@ def test_a_restart_that_fails_outright_restores_the_previous_file(
     monkeypatch.setattr(service, "systemctl", first_restart_fails)
     outcome = converge(machine, databases=8)
     assert outcome.message == (
-        "systemctl restart redis-server failed: timeout; Redis runs with its previous configuration"
+        "databases needs a restart, which failed: systemctl restart redis-server failed: timeout; "
+        "Redis runs with its previous configuration"
     )
     assert machine.config == before
     assert machine.progress == ["Restarting Redis", "Restoring the previous Redis configuration"]
@@ -133,8 +145,9 @@ def test_when_restoring_fails_too_the_status_says_both(machine: FakeMachine) -> 
     outcome = converge(machine, databases=8)
     assert outcome.status == "blocked" and not outcome.retry and outcome.version == ""
     assert outcome.message == (
-        "systemctl restart redis-server failed: Unit redis-server not found.; restoring the previous "
-        "configuration failed: systemctl restart redis-server failed: Unit redis-server not found."
+        "databases needs a restart, which failed: systemctl restart redis-server failed: Unit redis-server "
+        "not found.; restoring the previous configuration failed: systemctl restart redis-server failed: "
+        "Unit redis-server not found."
     )
 
 
@@ -163,7 +176,9 @@ def test_a_failed_install_of_a_new_source_brings_the_previous_one_back(
     outcome = converge(machine, **SNAP)
     assert outcome.status == "blocked" and outcome.retry and outcome.installed == "apt"
     assert outcome.version == ""
-    assert outcome.message == "snap install failed: no snap named redis; the previous Redis keeps serving"
+    assert outcome.message == (
+        "install-source: snap install failed: no snap named redis; the previous Redis keeps serving"
+    )
     assert machine.actions[-1] == "enable redis-server --now"
 
 
@@ -180,7 +195,10 @@ def test_a_new_installation_that_does_not_answer_gives_way_to_the_previous(machi
     machine.answers = False
     outcome = converge(machine, **SNAP)
     assert outcome.status == "blocked" and outcome.version == "" and outcome.installed == "apt"
-    assert outcome.message == "Redis is running: no answer; the previous Redis keeps serving"
+    assert outcome.message == (
+        "install-source needs a restart, which did not come up (Redis is running: no answer); "
+        "the previous Redis keeps serving"
+    )
 
 
 def test_an_old_service_that_cannot_be_disabled_but_is_stopped_does_not_block(machine: FakeMachine) -> None:
@@ -197,7 +215,7 @@ def test_an_old_service_that_cannot_be_stopped_blocks_the_switch(
     monkeypatch.setattr(service, "is_active", lambda name: True)
     outcome = converge(machine, **SNAP)
     assert outcome.status == "blocked" and outcome.retry
-    assert outcome.message.startswith("systemctl disable redis-server failed: ")
+    assert outcome.message.startswith("install-source: systemctl disable redis-server failed: ")
     assert outcome.message.endswith("; the previous Redis could not be started again")
 
 

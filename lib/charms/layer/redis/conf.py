@@ -41,6 +41,11 @@ OPTION_OF = {
     "loglevel": "log-level",
     "cluster-enabled": "cluster-enabled",
     "bind": "the unit's address",
+    # Where the files are is the installation's: only install-source moves them.
+    "dir": "install-source",
+    "logfile": "install-source",
+    "pidfile": "install-source",
+    "unixsocket": "install-source",
 }
 # CONFIG SET port re-opens the listener, reliably from Redis 7 on.
 LIVE_PORT_SINCE = (7, 0, 0)
