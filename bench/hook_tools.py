@@ -23,6 +23,7 @@ import secrets
 import sys
 
 import jubilant
+
 from common import LOCALJUJU, ROOT
 
 HOOK_LOGGER = ROOT / "tests" / "charms" / "hook-logger"

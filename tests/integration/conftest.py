@@ -11,7 +11,8 @@ import jubilant
 import pytest
 
 TESTS = Path(__file__).resolve().parent.parent
-LOCALJUJU = TESTS / "localjuju" / "juju"
+# LOCALJUJU_CLI runs the tests against another copy of the local model (e.g. an older revision).
+LOCALJUJU = Path(os.environ.get("LOCALJUJU_CLI") or TESTS / "localjuju" / "juju")
 CHARMS = TESTS / "charms"
 
 

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from . import JUJU_VERSION, charm, lifecycle, machine, model, render, scheduler
+from . import JUJU_VERSION, actionparams, charm, lifecycle, machine, model, render, scheduler
 from .hooktools import TOOLS
 from .state import LOCALJUJU_DIR, ModelDir, State, home, operation_lock, read, transaction, write
 
@@ -611,7 +611,9 @@ def _run_in_context(
         scheduler.read_context(mdl, ctx_id)
         raise CommandError(str(exc)) from None
     ctx = scheduler.read_context(mdl, ctx_id)
-    if reply["rc"] == 0 and not reply.get("timed_out"):
+    # Juju commits what a `juju exec` command changed whatever its exit status; a hook's or an
+    # action's changes only when it succeeds.
+    if (reply["rc"] == 0 or kind == "exec") and not reply.get("timed_out"):
         with transaction(mdl) as state:
             model.commit(state, unit, ctx)
     return reply, ctx
@@ -720,6 +722,9 @@ def cmd_run(argv: list[str]) -> int:
         if args.action not in app["actions"]:
             raise CommandError(f'action "{args.action}" not defined for unit "{unit}". (not found)')
         params = _action_params(state, unit, args.action, args.params, args.params_file)
+        invalid = actionparams.check(app["actions"][args.action] or {}, params)
+        if invalid:
+            raise CommandError(invalid)
         task = _next_task(mdl)
         source = Path(app["charm_dir"])
         script = "dispatch" if os.access(source / "dispatch", os.X_OK) else f"actions/{args.action}"

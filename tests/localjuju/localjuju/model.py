@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from . import hooktools
 from .charm import Charm
 from .state import State, timestamp
 
@@ -482,6 +483,7 @@ def commit(state: State, unit: str, ctx: dict[str, Any]) -> None:
     for port in ctx.get("ports", {}).get("close", []):
         if port in ports:
             ports.remove(port)
+    hooktools.commit_pending(state, unit, ctx)
 
 
 def _apply(bag: dict[str, str], changes: dict[str, str | None]) -> bool:

@@ -1,0 +1,199 @@
+"""Conformance of the local model's hook tools and secrets with Juju 3.6.
+
+Each test names the Juju rule it checks: a source file under juju/juju
+worker/uniter/runner/jujuc (the hook tools), the uniter's API server, or the Juju documentation.
+The tests run hook tools in a unit's hook context through `juju exec`, or in real hooks of the
+hook-logger charm through the commands it runs on request (see hook_logger.run_in_hooks).
+"""
+
+from __future__ import annotations
+
+import json
+
+import jubilant
+import pytest
+from hook_logger import (
+    APP,
+    HOOK_LOGGER,
+    command_results,
+    eventually,
+    in_hook,
+    relation_id,
+    run_in_hooks,
+    settle,
+)
+
+pytestmark = pytest.mark.integration
+
+UNIT = f"{APP}/0"
+
+
+def deploy(juju: jubilant.Juju, app: str = APP, units: int = 1, **config: object) -> None:
+    juju.deploy(HOOK_LOGGER, app, num_units=units, config={"service": False, **config})
+    settle(juju)
+
+
+def failing(juju: jubilant.Juju, unit: str, command: str) -> jubilant.TaskError:
+    """Run a command that must fail in the unit's hook context; return the failed task."""
+    with pytest.raises(jubilant.TaskError) as failed:
+        juju.exec(command, unit=unit)
+    return failed.value
+
+
+# --- point 6: hook tools as Juju parses them ------------------------------------------------------
+
+
+def test_double_dash_ends_options(juju: jubilant.Juju) -> None:
+    """juju/gnuflag (jujuc's flag parser): `--` ends the options; what follows is positional."""
+    deploy(juju)
+    in_hook(juju, UNIT, "status-set maintenance -- --not-an-option")
+    status = juju.status().apps[APP].units[UNIT].workload_status
+    assert (status.current, status.message) == ("maintenance", "--not-an-option")
+
+
+def test_option_values_and_booleans_in_every_form(juju: jubilant.Juju) -> None:
+    """juju/gnuflag: `--flag=value` and `--flag value` (`-r ID`, `-r=ID`) are the same, and a
+    boolean flag takes `=true`/`=false` (jujuc relation-list.go --app, config-get.go --all)."""
+    deploy(juju, units=2)
+    rid = relation_id(juju, UNIT, "cluster")
+    forms = [
+        f"relation-list -r {rid} --format json",
+        f"relation-list --relation={rid} --format=json",
+        f"relation-list -r={rid} --app=false --format=json",
+    ]
+    for command in forms:
+        assert json.loads(in_hook(juju, UNIT, command)) == [f"{APP}/1"], command
+    assert json.loads(in_hook(juju, UNIT, f"relation-list -r {rid} --app=true --format=json")) == APP
+    all_options = json.loads(in_hook(juju, UNIT, "config-get --all=true --format=json"))
+    assert all_options["fail-hook"] == ""
+    failed = failing(juju, UNIT, "config-get --all=maybe")
+    assert failed.task.return_code == 2
+    assert 'invalid boolean value "maybe"' in failed.task.stderr
+
+
+def test_status_get_json_is_an_object(juju: jubilant.Juju) -> None:
+    """jujuc status-get.go: any format but smart prints an object, {"status"} alone or, with
+    --include-data, also "message" and "status-data"; --application nests the units."""
+    deploy(juju)
+    in_hook(juju, UNIT, "status-set blocked 'needs a relation'")
+    assert json.loads(in_hook(juju, UNIT, "status-get --format=json")) == {"status": "blocked"}
+    assert json.loads(in_hook(juju, UNIT, "status-get --format=json --include-data")) == {
+        "status": "blocked",
+        "message": "needs a relation",
+        "status-data": {},
+    }
+    assert in_hook(juju, UNIT, "status-get").strip() == "blocked"
+    app = json.loads(in_hook(juju, UNIT, "status-get --application --format=json"))
+    assert app["application-status"]["units"] == {UNIT: {"status": "blocked"}}
+
+
+def test_relation_list_is_sorted(juju: jubilant.Juju) -> None:
+    """jujuc relation-list.go prints the relation cache's MemberNames, which sorts them: the
+    order does not depend on the order in which units joined."""
+    deploy(juju, units=3, **{"fail-hook": "start"})
+    juju.config(APP, reset="fail-hook")
+    for unit in (f"{APP}/2", f"{APP}/1", UNIT):  # the highest-numbered unit starts first
+        juju.cli("resolve", unit)
+        settle(juju)
+    rid = relation_id(juju, UNIT, "cluster")
+    members = eventually(lambda: json.loads(in_hook(juju, UNIT, f"relation-list -r {rid} --format=json")))
+    assert members == [f"{APP}/1", f"{APP}/2"]
+
+
+def test_non_leader_reads_its_peer_application_data(juju: jubilant.Juju) -> None:
+    """Juju's uniter API (ReadSettings): any unit may read its own application's data bag of a
+    peer relation; only in a non-peer relation is that reserved to the leader."""
+    deploy(juju, units=2)
+    rid = relation_id(juju, UNIT, "cluster")
+    in_hook(juju, UNIT, f"relation-set -r {rid} --app topology=three-shards")
+    settle(juju)
+    seen = json.loads(in_hook(juju, f"{APP}/1", f"relation-get -r {rid} --app --format=json - {APP}"))
+    assert seen == {"topology": "three-shards"}
+
+
+def test_goal_state_shows_real_statuses_and_units_not_yet_joined(juju: jubilant.Juju) -> None:
+    """apiserver uniter goalStateUnits/goalStateRelations (jujuc goal-state.go prints them): each
+    unit's workload status, or `dying`; for each non-peer relation, the remote application and
+    all its units, also those that have not joined yet; peer relations are left out."""
+    deploy(juju, "writer", units=2)
+    deploy(juju, "reader")
+    in_hook(juju, "writer/1", "status-set blocked 'waiting for a reader'")
+    run_in_hooks(juju, "reader/0", {"source-relation-created": ["goal-state --format=json"]})
+    juju.integrate("writer:data", "reader:source")
+    settle(juju)
+    created = eventually(lambda: command_results(juju, "reader/0", "source-relation-created"))
+    seen = json.loads(created[0]["stdout"])["relations"]["source"]
+    assert {"writer/0", "writer/1"} <= set(seen), seen
+    assert seen["writer/1"]["status"] == "blocked"
+    goal = json.loads(in_hook(juju, "writer/0", "goal-state --format=json"))
+    assert goal["units"]["writer/1"]["status"] == "blocked"
+    assert goal["units"]["writer/0"]["status"] == "active"
+    assert set(goal["relations"]) == {"data"}
+    juju.remove_unit("writer/1")
+    dying = json.loads(in_hook(juju, "writer/0", "goal-state --format=json"))["units"].get("writer/1")
+    assert dying is None or dying["status"] == "dying"
+
+
+def test_state_set_is_committed_only_when_the_hook_succeeds(juju: jubilant.Juju) -> None:
+    """Juju's uniter commits a hook's charm state with its other changes (CommitHookChanges,
+    SetUnitState) only when the hook succeeds; within the hook, state-get sees its own sets."""
+    deploy(juju)
+    run_in_hooks(juju, UNIT, {"config-changed": ["state-set attempt=done", "state-get attempt"]})
+    juju.config(APP, {"fail-hook": "config-changed"})
+    juju.wait(lambda s: s.apps[APP].units[UNIT].workload_status.current == "error", delay=0.2)
+    assert command_results(juju, UNIT, "config-changed")[-1]["stdout"].strip() == "done"
+    assert json.loads(in_hook(juju, UNIT, "state-get --format=json")) == {}
+    juju.config(APP, reset="fail-hook")
+    juju.cli("resolve", UNIT)
+    juju.wait(jubilant.all_active, delay=0.2)
+    settle(juju)
+    assert json.loads(in_hook(juju, UNIT, "state-get --format=json")) == {"attempt": "done"}
+
+
+def test_exec_commits_whatever_its_exit_status(juju: jubilant.Juju) -> None:
+    """Juju's runner commits a `juju exec` command's context (relation settings, charm state)
+    whatever the command's exit status, unlike a hook's."""
+    deploy(juju, "writer")
+    deploy(juju, "reader")
+    juju.integrate("writer:data", "reader:source")
+    settle(juju)
+    rid = relation_id(juju, "writer/0", "data")
+    failed = failing(juju, "writer/0", f"relation-set -r {rid} value=from-exec; state-set kept=yes; exit 3")
+    assert failed.task.return_code == 3
+    settle(juju)
+
+    def reader_sees() -> str | None:
+        info = next(r for r in juju.show_unit("reader/0").relation_info if r.endpoint == "source")
+        return info.related_units["writer/0"].data.get("value")
+
+    assert eventually(reader_sees) == "from-exec"
+    assert json.loads(in_hook(juju, "writer/0", "state-get kept --format=json")) == "yes"
+
+
+def test_action_set_keys_follow_juju_rule(juju: jubilant.Juju) -> None:
+    """jujuc action-set.go: each dot-separated part of a key is lowercase alphanumerics and
+    hyphens, starting and ending alphanumeric; dots nest; stdout/stderr keys are reserved."""
+    deploy(juju)
+    task = juju.run(UNIT, "set-results", {"pairs": "outer.inner-key=1 top=2"})
+    assert task.results["outer"] == {"inner-key": "1"} and task.results["top"] == "2"
+    for bad in ("Upper=1", "under_score=1", "-leading=1", "a..b=1", "stdout=x"):
+        with pytest.raises(jubilant.TaskError) as failed:
+            juju.run(UNIT, "set-results", {"pairs": bad})
+        assert failed.value.task.status == "failed", bad
+
+
+def test_run_checks_parameters_against_actions_yaml(juju: jubilant.Juju) -> None:
+    """Juju validates `juju run` parameters against the action's JSON Schema in actions.yaml
+    (charm ValidateParams): types, `required` and `additionalProperties: false`."""
+    deploy(juju)
+    attempts = {
+        "text=5": "Invalid type. Expected: string, given: integer",
+        "bogus=1": "is required",
+        "pairs=a=1 extra=2": "Additional property extra is not allowed",
+    }
+    for params, error in attempts.items():
+        action = "echo" if params.startswith("text") else "set-results"
+        with pytest.raises(jubilant.CLIError) as refused:
+            juju.cli("run", UNIT, action, *params.split(" "))
+        assert "validation failed" in refused.value.stderr and error in refused.value.stderr, params
+    assert juju.run(UNIT, "echo", {"text": "fine"}).results["text"] == "fine"
