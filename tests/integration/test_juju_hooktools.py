@@ -197,3 +197,17 @@ def test_run_checks_parameters_against_actions_yaml(juju: jubilant.Juju) -> None
             juju.cli("run", UNIT, action, *params.split(" "))
         assert "validation failed" in refused.value.stderr and error in refused.value.stderr, params
     assert juju.run(UNIT, "echo", {"text": "fine"}).results["text"] == "fine"
+
+
+# --- the tools' server: same behaviour as a tool process in the unit -----------------------------
+
+
+def test_tools_read_files_and_stdin_as_the_unit_sees_them(juju: jubilant.Juju) -> None:
+    """jujuc's --file options (cmd.FileVar) name a file of the calling process, relative to its
+    working directory, or `-` for its standard input: the unit's own /tmp, not the host's."""
+    deploy(juju)
+    in_hook(juju, UNIT, "cd /tmp && printf 'from-file: yes\\n' > kv.yaml && state-set --file kv.yaml")
+    in_hook(juju, UNIT, "printf 'from-stdin: yes\\n' | state-set --file -")
+    assert json.loads(in_hook(juju, UNIT, "state-get --format=json")) == {"from-file": "yes", "from-stdin": "yes"}
+    failed = failing(juju, UNIT, "state-set --file /tmp/missing.yaml")
+    assert failed.task.return_code == 1 and "missing.yaml" in failed.task.stderr

@@ -18,9 +18,9 @@ from typing import Any, NoReturn
 
 import yaml
 
-from . import JUJU_VERSION, actionparams, charm, lifecycle, machine, model, render, scheduler
+from . import JUJU_VERSION, actionparams, charm, lifecycle, machine, model, render, scheduler, toolserver
 from .hooktools import TOOLS
-from .state import LOCALJUJU_DIR, ModelDir, State, home, operation_lock, read, transaction, write
+from .state import ModelDir, State, home, operation_lock, read, transaction, write
 
 EXEC_TIMEOUT = 300.0
 
@@ -84,8 +84,9 @@ def cmd_add_model(argv: list[str]) -> None:
     mdl.root.mkdir(parents=True)
     for sub in (mdl.tools, mdl.charms, mdl.contexts, mdl.logs, mdl.root / "units"):
         sub.mkdir()
+    program = toolserver.tool_program()
     for tool in TOOLS:
-        (mdl.tools / tool).symlink_to(LOCALJUJU_DIR / "hooktool")
+        (mdl.tools / tool).symlink_to(program)
     state = model.new_state(name)
     state["config"] = dict(item.split("=", 1) for item in args.config)
     write(mdl, state)

@@ -292,16 +292,16 @@ def relation_set(hook: Hook, argv: list[str]) -> None:
         hook.save_context(ctx)
 
 
-def _settings(args: Args) -> dict[str, str | None]:
-    """Read key=value arguments and --file (YAML map); empty or null values delete keys."""
-    settings: dict[str, Any] = {}
+def _settings(args: Args, empty_deletes: bool = True) -> dict[str, str | None]:
+    """Read --file (a YAML map, its scalars kept as the strings written, as Go's yaml does when
+    decoding into strings) then key=value arguments; empty values delete keys."""
+    settings: dict[str, str] = {}
     source = args.get("--file")
     if source:
         import yaml
 
-        text = read_input(source)
-        loaded = yaml.safe_load(text) or {}
-        if not isinstance(loaded, dict):
+        loaded = yaml.load(read_input(source), Loader=yaml.BaseLoader) or {}
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
             raise ToolError("expected YAML map of settings", 2)
         settings.update(loaded)
     for item in args.positional:
@@ -309,7 +309,7 @@ def _settings(args: Args) -> dict[str, str | None]:
         if not eq or not key:
             raise ToolError(f'expected "key=value", got "{item}"', 2)
         settings[key] = value
-    return {str(k): (None if v in ("", None) else str(v)) for k, v in settings.items()}
+    return {k: (None if v == "" and empty_deletes else v) for k, v in settings.items()}
 
 
 def leader_get(hook: Hook, argv: list[str]) -> None:
@@ -340,9 +340,9 @@ def leader_set(hook: Hook, argv: list[str]) -> None:
 
 def is_leader(hook: Hook, argv: list[str]) -> None:
     args = Args(argv, set(), FORMAT)
-    with transaction(hook.model) as state:
+    with flock(hook.model.root / "state.lock"):
         ctx = hook.context()
-        leader = hook.is_leader(state, ctx)
+        leader = hook.is_leader(hook.state(), ctx)
         if not leader and not ctx.get("leader_lost"):
             ctx["leader_lost"] = True
             hook.save_context(ctx)
@@ -641,20 +641,7 @@ def state_get(hook: Hook, argv: list[str]) -> None:
 def state_set(hook: Hook, argv: list[str]) -> None:
     """Set charm state values; like relation-set, they are committed when the hook succeeds."""
     args = Args(argv, set(), {"--file"})
-    values: dict[str, Any] = {}
-    if args.get("--file"):
-        import yaml
-
-        loaded = yaml.safe_load(read_input(args.get("--file") or "")) or {}
-        if not isinstance(loaded, dict):
-            raise ToolError("expected YAML map of settings", 2)
-        values.update({str(k): str(v) for k, v in loaded.items()})
-    for item in args.positional:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ToolError(f'expected "key=value", got "{item}"', 2)
-        values[key] = value
-    _change_charm_state(hook, values)
+    _change_charm_state(hook, _settings(args, empty_deletes=False))
 
 
 def state_delete(hook: Hook, argv: list[str]) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import JUJU_VERSION, lifecycle, machine, model
+from . import JUJU_VERSION, lifecycle, machine, model, toolserver
 from .hooktools import write_log
 from .state import ModelDir, State, transaction
 
@@ -72,6 +72,7 @@ def base_env(state: State, mdl: ModelDir, unit: str, ctx_id: str) -> dict[str, s
         "HOME": "/root",
         "LOCALJUJU_MODEL_DIR": str(mdl.root),
     }
+    toolserver.ensure(mdl)
     return env
 
 
