@@ -169,8 +169,10 @@ class Hook:
             return json.load(f)
 
     def save_context(self, ctx: Context) -> None:
-        tmp = self.ctx_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ctx), encoding="utf-8")
+        """Replace the context file, readable by root only (it may hold secret content)."""
+        tmp = self.ctx_file.with_suffix(f".tmp{os.getpid()}")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+            f.write(json.dumps(ctx))
         os.replace(tmp, self.ctx_file)
 
     def is_leader(self, state: State, ctx: Context) -> bool:
@@ -660,13 +662,17 @@ def _change_charm_state(hook: Hook, values: dict[str, str | None]) -> None:
 
 def commit_pending(state: State, unit: str, ctx: Context) -> None:
     """Commit what a successful hook (or any `juju exec`) left pending besides relation settings
-    and ports: its charm state changes."""
+    and ports: its charm state and secret changes."""
     store = state["units"][unit].setdefault("charm_state", {})
     for key, value in ctx.get("charm_state", {}).items():
         if value is None:
             store.pop(key, None)
         else:
             store[key] = value
+    if ctx.get("secret_ops"):
+        from . import secrets
+
+        secrets.commit(state, ctx["secret_root"], ctx["secret_ops"])
 
 
 TOOLS: dict[str, Callable[[Hook, list[str]], None]] = {
@@ -716,3 +722,12 @@ def main(argv: list[str]) -> int:
         print(f"ERROR {exc}", file=sys.stderr)
         return exc.code
     return 0
+
+
+def _add_secret_tools() -> None:
+    from .secrettools import TOOLS as SECRET_TOOLS
+
+    TOOLS.update(SECRET_TOOLS)
+
+
+_add_secret_tools()

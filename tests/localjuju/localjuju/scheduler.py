@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import JUJU_VERSION, lifecycle, machine, model, toolserver
+from . import JUJU_VERSION, lifecycle, machine, model, secrets, toolserver
 from .hooktools import write_log
 from .state import ModelDir, State, transaction
 
@@ -137,6 +137,7 @@ def prepare(state: State, mdl: ModelDir, unit: str) -> Job:
     }
     if ev.get("rid") is not None:
         env |= relation_env(state, unit, ev)
+    env |= secrets.hook_env(ev)
     return Job(unit, ev, ctx_id, hook_argv(state, unit, ev["hook"]), env, lifecycle.charm_dir(unit))
 
 
@@ -249,6 +250,7 @@ def settle(mdl: ModelDir, timeout: float = 3600.0) -> None:
     while True:
         place_subordinates(mdl)
         with transaction(mdl) as state:
+            secrets.queue_due(state, mdl.root)
             units = _runnable(state, busy)
             if rng is not None:
                 units = [rng.choice(units)] if units and not busy else []
