@@ -17,11 +17,14 @@ from hook_logger import (
     HOOK_LOGGER,
     command_results,
     eventually,
+    hooks,
     in_hook,
     relation_id,
     run_in_hooks,
     settle,
 )
+
+from conftest import model_dir
 
 pytestmark = pytest.mark.integration
 
@@ -211,3 +214,160 @@ def test_tools_read_files_and_stdin_as_the_unit_sees_them(juju: jubilant.Juju) -
     assert json.loads(in_hook(juju, UNIT, "state-get --format=json")) == {"from-file": "yes", "from-stdin": "yes"}
     failed = failing(juju, UNIT, "state-set --file /tmp/missing.yaml")
     assert failed.task.return_code == 1 and "missing.yaml" in failed.task.stderr
+
+
+# --- point 7: Juju secrets ----------------------------------------------------------------------
+
+
+def related_pair(juju: jubilant.Juju) -> str:
+    """writer (data) related to reader (source); return the writer's relation id."""
+    deploy(juju, "writer")
+    deploy(juju, "reader")
+    juju.integrate("writer:data", "reader:source")
+    settle(juju)
+    return relation_id(juju, "writer/0", "data")
+
+
+def logged(juju: jubilant.Juju, unit: str, hook: str) -> list[dict[str, object]]:
+    """The unit's log entries of one hook, after running whatever is queued."""
+    return [e for e in hooks(juju, unit) if e["hook"] == hook]
+
+
+def test_secret_add_grant_and_get_across_a_relation(juju: jubilant.Juju) -> None:
+    """jujuc secret-add.go, secret-grant.go, secret-get.go, secret-ids.go, secret-info-get.go:
+    the leader adds an application secret, grants it on a relation, the related unit reads it;
+    an application it was not granted to cannot."""
+    rid = related_pair(juju)
+    deploy(juju, "stranger")
+    uri = in_hook(juju, "writer/0", "secret-add --label db --description 'db login' username=admin password=s3cret")
+    uri = uri.strip()
+    assert uri.startswith("secret:")
+    in_hook(juju, "writer/0", f"secret-grant {uri} -r {rid}")
+    assert json.loads(in_hook(juju, "reader/0", f"secret-get {uri} --format=json")) == {
+        "username": "admin",
+        "password": "s3cret",
+    }
+    assert in_hook(juju, "reader/0", f"secret-get {uri} password").strip() == "s3cret"
+    failing(juju, "stranger/0", f"secret-get {uri}")
+    ident = uri.removeprefix("secret:")
+    assert json.loads(in_hook(juju, "writer/0", "secret-ids --format=json")) == [ident]
+    info = json.loads(in_hook(juju, "writer/0", "secret-info-get --label db --format=json"))[ident]
+    assert (info["revision"], info["label"], info["owner"], info["description"]) == (1, "db", "application", "db login")
+    assert info["access"][0]["target"] == "application-reader"
+
+
+def test_only_the_leader_manages_application_secrets(juju: jubilant.Juju) -> None:
+    """jujuc secret-add.go: a secret is the application's unless `--owner unit`; only the leader
+    may add or change the application's secrets; a unit's secret is its own alone."""
+    deploy(juju, units=2)
+    follower = f"{APP}/1"
+    failed = failing(juju, follower, "secret-add token=abc")
+    assert "leader" in failed.task.stderr
+    mine = in_hook(juju, follower, "secret-add --owner unit token=abc").strip()
+    assert in_hook(juju, follower, f"secret-get {mine} token").strip() == "abc"
+    failing(juju, UNIT, f"secret-get {mine}")
+    shared = in_hook(juju, UNIT, "secret-add token=xyz").strip()
+    assert in_hook(juju, follower, f"secret-get {shared} token").strip() == "xyz"
+    failing(juju, follower, f"secret-set {shared} token=changed")
+
+
+def test_secret_changes_commit_only_when_the_hook_succeeds(juju: jubilant.Juju) -> None:
+    """Juju commits secret changes with the hook's other changes (CommitHookChanges): a failed
+    hook's secret-add leaves no secret; the retried hook's does."""
+    deploy(juju)
+    run_in_hooks(juju, UNIT, {"config-changed": ["secret-add --label boot token=abc"]})
+    juju.config(APP, {"fail-hook": "config-changed"})
+    juju.wait(lambda s: s.apps[APP].units[UNIT].workload_status.current == "error", delay=0.2)
+    assert command_results(juju, UNIT, "config-changed")[-1]["rc"] == 0
+    assert json.loads(in_hook(juju, UNIT, "secret-ids --format=json") or "[]") == []
+    juju.config(APP, reset="fail-hook")
+    juju.cli("resolve", UNIT)
+    juju.wait(jubilant.all_active, delay=0.2)
+    settle(juju)
+    info = json.loads(in_hook(juju, UNIT, "secret-info-get --label boot --format=json"))
+    assert [i["label"] for i in info.values()] == ["boot"]
+
+
+def test_secret_revisions_changed_peek_refresh_and_remove(juju: jubilant.Juju) -> None:
+    """jujuc secret-get.go: a consumer keeps reading the revision it tracks; --peek reads the
+    latest once, --refresh tracks it. A new revision runs secret-changed on consumers (with
+    JUJU_SECRET_ID and their label); a revision no one tracks any more runs secret-remove on
+    the owner with JUJU_SECRET_REVISION (Juju hook reference, secret events)."""
+    rid = related_pair(juju)
+    uri = in_hook(juju, "writer/0", "secret-add --label db password=first").strip()
+    in_hook(juju, "writer/0", f"secret-grant {uri} -r {rid}")
+    assert in_hook(juju, "reader/0", f"secret-get {uri} password --label mine").strip() == "first"
+    in_hook(juju, "writer/0", f"secret-set {uri} password=second")
+    changed = eventually(lambda: logged(juju, "reader/0", "secret-changed"))
+    assert (changed[0]["juju_secret_id"], changed[0]["juju_secret_label"]) == (uri, "mine")
+    assert in_hook(juju, "reader/0", f"secret-get {uri} password").strip() == "first"
+    assert in_hook(juju, "reader/0", f"secret-get {uri} password --peek").strip() == "second"
+    assert in_hook(juju, "reader/0", f"secret-get {uri} password").strip() == "first"
+    assert in_hook(juju, "reader/0", f"secret-get {uri} password --refresh").strip() == "second"
+    removed = eventually(lambda: logged(juju, "writer/0", "secret-remove"))
+    assert (removed[0]["juju_secret_id"], removed[0]["juju_secret_revision"]) == (uri, "1")
+    in_hook(juju, "writer/0", f"secret-remove {uri} --revision 1")
+    assert in_hook(juju, "reader/0", "secret-get --label mine password 2>&1 || true").strip() != "first"
+
+
+def test_revoked_or_unrelated_consumers_lose_access(juju: jubilant.Juju) -> None:
+    """jujuc secret-grant.go: access is granted in the context of a relation; secret-revoke
+    (secret-revoke.go) ends it, and so does removing the relation."""
+    rid = related_pair(juju)
+    uri = in_hook(juju, "writer/0", "secret-add token=abc").strip()
+    in_hook(juju, "writer/0", f"secret-grant {uri} -r {rid} --unit reader/0")
+    assert in_hook(juju, "reader/0", f"secret-get {uri} token").strip() == "abc"
+    in_hook(juju, "writer/0", f"secret-revoke {uri} -r {rid}")
+    failing(juju, "reader/0", f"secret-get {uri} token")
+    in_hook(juju, "writer/0", f"secret-grant {uri} -r {rid}")
+    assert in_hook(juju, "reader/0", f"secret-get {uri} token").strip() == "abc"
+    juju.remove_relation("writer:data", "reader:source")
+    settle(juju)
+    failing(juju, "reader/0", f"secret-get {uri} token")
+
+
+def test_secret_expiry_and_rotation_run_owner_hooks(juju: jubilant.Juju) -> None:
+    """Juju runs secret-expired on the owner when a revision's --expire time passes (with
+    JUJU_SECRET_REVISION) and secret-rotate when its --rotate policy is due. The local model's
+    `secret-rotate-seconds` model config shortens rotation intervals (not a Juju setting)."""
+    deploy(juju)
+    juju.model_config({"secret-rotate-seconds": "1"})
+    expiring = in_hook(juju, UNIT, "secret-add --label soon --expire 1s token=abc").strip()
+    rotating = in_hook(juju, UNIT, "secret-add --label rolling --rotate hourly token=abc").strip()
+    expired = eventually(lambda: logged(juju, UNIT, "secret-expired"))
+    assert (expired[0]["juju_secret_id"], expired[0]["juju_secret_revision"]) == (expiring, "1")
+    rotated = eventually(lambda: logged(juju, UNIT, "secret-rotate"))
+    assert (rotated[0]["juju_secret_id"], rotated[0]["juju_secret_label"]) == (rotating, "rolling")
+
+
+def test_user_secrets_through_the_cli(juju: jubilant.Juju) -> None:
+    """cmd/juju/secrets (add-secret, grant-secret, secrets, show-secret --reveal, update-secret)
+    in the output shapes jubilant parses; a granted application reads the secret and gets
+    secret-changed when it is updated."""
+    deploy(juju, "reader")
+    uri = juju.add_secret("api-token", {"token": "t0ken"}, info="for the API")
+    juju.grant_secret("api-token", "reader")
+    listed = juju.secrets()
+    assert [(s.uri, s.name, s.owner, s.revision) for s in listed] == [(uri, "api-token", "<model>", 1)]
+    shown = juju.show_secret("api-token", reveal=True)
+    assert shown.content == {"token": "t0ken"} and shown.description == "for the API"
+    assert [a.target for a in juju.show_secret(uri).access or []] == ["application-reader"]
+    assert in_hook(juju, "reader/0", f"secret-get {uri} token").strip() == "t0ken"
+    juju.update_secret("api-token", {"token": "n3w"})
+    assert eventually(lambda: logged(juju, "reader/0", "secret-changed"))[0]["juju_secret_id"] == uri
+    assert juju.show_secret(uri, reveal=True).content == {"token": "n3w"}
+    assert "n3w" not in juju.cli("secrets") + juju.cli("status", "--format=json")
+
+
+def test_secret_content_stays_out_of_state_logs_and_readable_files(juju: jubilant.Juju) -> None:
+    """Secrets never appear in status, logs or world-readable files: the content is kept in a
+    file of the model readable by root only."""
+    deploy(juju)
+    in_hook(juju, UNIT, "secret-add --label db password=do-not-leak-4f2a")
+    in_hook(juju, UNIT, "secret-get --label db >/dev/null")
+    leaks = []
+    for path in model_dir(juju).rglob("*"):
+        inside_units = "units" in path.relative_to(model_dir(juju)).parts
+        if path.is_file() and not path.is_symlink() and not inside_units and b"do-not-leak-4f2a" in path.read_bytes():
+            leaks.append((path.name, oct(path.stat().st_mode & 0o777)))
+    assert leaks == [("secrets.json", "0o600")]

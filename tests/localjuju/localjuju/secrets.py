@@ -303,9 +303,9 @@ def queue_due(state: dict[str, Any], root: Path | str, moment: datetime.datetime
         owner = owner_unit(state, secret)
         if owner is None:
             continue
-        if secret["next_rotate"] and parse_iso(secret["next_rotate"]) <= moment:
+        if secret["next_rotate"] and _rotation_due(state, secret) <= moment:
             _enqueue(state, owner, "secret-rotate", ident, secret["label"], None)
-            interval = rotate_seconds(state, secret["rotate"])
+            interval = ROTATE_POLICIES.get(secret["rotate"] or "")
             secret["next_rotate"] = iso(moment + datetime.timedelta(seconds=interval)) if interval else None
             changed = True
         for number, revision in secret["revisions"].items():
@@ -315,6 +315,14 @@ def queue_due(state: dict[str, Any], root: Path | str, moment: datetime.datetime
                 changed = True
     if changed:
         save(root, doc)
+
+
+def _rotation_due(state: dict[str, Any], secret: Doc) -> datetime.datetime:
+    """When the secret is next due to rotate: next_rotate was set from the policy's interval,
+    which the model's secret-rotate-seconds replaces."""
+    interval = ROTATE_POLICIES.get(secret["rotate"] or "") or 0
+    since = parse_iso(secret["next_rotate"]) - datetime.timedelta(seconds=interval)
+    return since + datetime.timedelta(seconds=rotate_seconds(state, secret["rotate"]) or interval)
 
 
 def rotate_seconds(state: dict[str, Any], policy: str | None) -> int | None:
