@@ -1,4 +1,5 @@
-"""Helpers for tests that drive the hook-logger test charm (tests/charms/hook-logger)."""
+"""Driving the hook-logger test charm and reading what it logged, for the local model's
+integration tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 
 import jubilant
 
-from conftest import CHARMS
+from conftest import CHARMS, model_dir
 
 HOOK_LOGGER = CHARMS / "hook-logger"
 APP = "hook-logger"
@@ -20,9 +21,34 @@ COMMAND_LOG = "/var/log/hook-logger/commands.jsonl"
 T = TypeVar("T")
 
 
-def settle(juju: jubilant.Juju) -> jubilant.Status:
-    """Wait until every unit's agent is idle (hooks queued by the last command have run)."""
-    return juju.wait(jubilant.all_agents_idle, delay=0.2, successes=3)
+def read_jsonl(juju: jubilant.Juju, unit: str, path: str) -> list[dict[str, Any]]:
+    """The JSON lines of a file inside a unit (none if it does not exist yet)."""
+    out = juju.exec(f"cat {path} 2>/dev/null || true", unit=unit).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def hooks(juju: jubilant.Juju, unit: str) -> list[dict[str, Any]]:
+    """The hooks a hook-logger unit logged, read inside the unit."""
+    return read_jsonl(juju, unit, LOG)
+
+
+def removed_unit_entries(juju: jubilant.Juju, unit: str) -> list[dict[str, Any]]:
+    """The hooks a removed unit logged, read from its machine's overlay layer on the host."""
+    upper = model_dir(juju) / "units" / unit.replace("/", "-") / "upper"
+    path = upper / LOG.lstrip("/")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def removed_unit_hooks(juju: jubilant.Juju, unit: str) -> list[str]:
+    return names(removed_unit_entries(juju, unit))
+
+
+def names(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["hook"] for e in entries]
+
+
+def leaders(juju: jubilant.Juju, app: str = APP) -> list[str]:
+    return [u for u, s in juju.status().get_units(app).items() if s.leader]
 
 
 def eventually(check: Callable[[], T], timeout: float = 60.0) -> T:
@@ -34,17 +60,6 @@ def eventually(check: Callable[[], T], timeout: float = 60.0) -> T:
             assert result, f"condition not met within {timeout} s: {result!r}"
             return result
         time.sleep(0.2)
-
-
-def read_jsonl(juju: jubilant.Juju, unit: str, path: str) -> list[dict[str, Any]]:
-    """The JSON lines of a file inside a unit (none if it does not exist yet)."""
-    out = juju.exec(f"cat {path} 2>/dev/null || true", unit=unit).stdout
-    return [json.loads(line) for line in out.splitlines()]
-
-
-def hooks(juju: jubilant.Juju, unit: str) -> list[dict[str, Any]]:
-    """The hooks a hook-logger unit logged."""
-    return read_jsonl(juju, unit, LOG)
 
 
 def run_in_hooks(juju: jubilant.Juju, unit: str, commands: dict[str, list[str]]) -> None:

@@ -21,10 +21,9 @@ from hook_logger import (
     in_hook,
     relation_id,
     run_in_hooks,
-    settle,
 )
 
-from conftest import model_dir
+from conftest import model_dir, settled
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +32,7 @@ UNIT = f"{APP}/0"
 
 def deploy(juju: jubilant.Juju, app: str = APP, units: int = 1, **config: object) -> None:
     juju.deploy(HOOK_LOGGER, app, num_units=units, config={"service": False, **config})
-    settle(juju)
+    settled(juju)
 
 
 def failing(juju: jubilant.Juju, unit: str, command: str) -> jubilant.TaskError:
@@ -97,7 +96,7 @@ def test_relation_list_is_sorted(juju: jubilant.Juju) -> None:
     juju.config(APP, reset="fail-hook")
     for unit in (f"{APP}/2", f"{APP}/1", UNIT):  # the highest-numbered unit starts first
         juju.cli("resolve", unit)
-        settle(juju)
+        settled(juju)
     rid = relation_id(juju, UNIT, "cluster")
     members = eventually(lambda: json.loads(in_hook(juju, UNIT, f"relation-list -r {rid} --format=json")))
     assert members == [f"{APP}/1", f"{APP}/2"]
@@ -109,7 +108,7 @@ def test_non_leader_reads_its_peer_application_data(juju: jubilant.Juju) -> None
     deploy(juju, units=2)
     rid = relation_id(juju, UNIT, "cluster")
     in_hook(juju, UNIT, f"relation-set -r {rid} --app topology=three-shards")
-    settle(juju)
+    settled(juju)
     seen = json.loads(in_hook(juju, f"{APP}/1", f"relation-get -r {rid} --app --format=json - {APP}"))
     assert seen == {"topology": "three-shards"}
 
@@ -123,7 +122,7 @@ def test_goal_state_shows_real_statuses_and_units_not_yet_joined(juju: jubilant.
     in_hook(juju, "writer/1", "status-set blocked 'waiting for a reader'")
     run_in_hooks(juju, "reader/0", {"source-relation-created": ["goal-state --format=json"]})
     juju.integrate("writer:data", "reader:source")
-    settle(juju)
+    settled(juju)
     created = eventually(lambda: command_results(juju, "reader/0", "source-relation-created"))
     seen = json.loads(created[0]["stdout"])["relations"]["source"]
     assert {"writer/0", "writer/1"} <= set(seen), seen
@@ -149,7 +148,7 @@ def test_state_set_is_committed_only_when_the_hook_succeeds(juju: jubilant.Juju)
     juju.config(APP, reset="fail-hook")
     juju.cli("resolve", UNIT)
     juju.wait(jubilant.all_active, delay=0.2)
-    settle(juju)
+    settled(juju)
     assert json.loads(in_hook(juju, UNIT, "state-get --format=json")) == {"attempt": "done"}
 
 
@@ -159,11 +158,11 @@ def test_exec_commits_whatever_its_exit_status(juju: jubilant.Juju) -> None:
     deploy(juju, "writer")
     deploy(juju, "reader")
     juju.integrate("writer:data", "reader:source")
-    settle(juju)
+    settled(juju)
     rid = relation_id(juju, "writer/0", "data")
     failed = failing(juju, "writer/0", f"relation-set -r {rid} value=from-exec; state-set kept=yes; exit 3")
     assert failed.task.return_code == 3
-    settle(juju)
+    settled(juju)
 
     def reader_sees() -> str | None:
         info = next(r for r in juju.show_unit("reader/0").relation_info if r.endpoint == "source")
@@ -224,7 +223,7 @@ def related_pair(juju: jubilant.Juju) -> str:
     deploy(juju, "writer")
     deploy(juju, "reader")
     juju.integrate("writer:data", "reader:source")
-    settle(juju)
+    settled(juju)
     return relation_id(juju, "writer/0", "data")
 
 
@@ -283,7 +282,7 @@ def test_secret_changes_commit_only_when_the_hook_succeeds(juju: jubilant.Juju) 
     juju.config(APP, reset="fail-hook")
     juju.cli("resolve", UNIT)
     juju.wait(jubilant.all_active, delay=0.2)
-    settle(juju)
+    settled(juju)
     info = json.loads(in_hook(juju, UNIT, "secret-info-get --label boot --format=json"))
     assert [i["label"] for i in info.values()] == ["boot"]
 
@@ -322,7 +321,7 @@ def test_revoked_or_unrelated_consumers_lose_access(juju: jubilant.Juju) -> None
     in_hook(juju, "writer/0", f"secret-grant {uri} -r {rid}")
     assert in_hook(juju, "reader/0", f"secret-get {uri} token").strip() == "abc"
     juju.remove_relation("writer:data", "reader:source")
-    settle(juju)
+    settled(juju)
     failing(juju, "reader/0", f"secret-get {uri} token")
 
 
@@ -360,14 +359,20 @@ def test_user_secrets_through_the_cli(juju: jubilant.Juju) -> None:
 
 
 def test_secret_content_stays_out_of_state_logs_and_readable_files(juju: jubilant.Juju) -> None:
-    """Secrets never appear in status, logs or world-readable files: the content is kept in a
-    file of the model readable by root only."""
+    """Secrets never appear in status, logs, the model's state or world-readable files: the
+    content is kept in files of the model readable by root only."""
     deploy(juju)
-    in_hook(juju, UNIT, "secret-add --label db password=do-not-leak-4f2a")
-    in_hook(juju, UNIT, "secret-get --label db >/dev/null")
-    leaks = []
-    for path in model_dir(juju).rglob("*"):
-        inside_units = "units" in path.relative_to(model_dir(juju)).parts
+    juju.add_secret("db", {"password": "do-not-leak-4f2a"})
+    juju.grant_secret("db", APP)
+    uri = juju.secrets()[0].uri
+    assert json.loads(in_hook(juju, UNIT, f"secret-get {uri} --format=json")) == {"password": "do-not-leak-4f2a"}
+    holders = {}
+    root = model_dir(juju)
+    for path in root.rglob("*"):
+        inside_units = "units" in path.relative_to(root).parts
         if path.is_file() and not path.is_symlink() and not inside_units and b"do-not-leak-4f2a" in path.read_bytes():
-            leaks.append((path.name, oct(path.stat().st_mode & 0o777)))
-    assert leaks == [("secrets.json", "0o600")]
+            holders[str(path.relative_to(root))] = path.stat().st_mode & 0o777
+    assert holders.get("secrets.json") == 0o600
+    assert all(mode == 0o600 for mode in holders.values()), holders
+    assert not [name for name in holders if name.startswith("logs") or name == "state.json"], holders
+    assert "do-not-leak-4f2a" not in juju.cli("status", "--format=json") + juju.cli("debug-log")

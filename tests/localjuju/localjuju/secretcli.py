@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
-from . import scheduler, secrets
-from .cli import CommandError, _parser, current_model
+from . import controller, secrets
+from .cli import _parser
+from .operations import CommandError
+from .operations import find_model as current_model
 from .secrettools import access_info
-from .state import ModelDir, State, operation_lock, read, transaction
+from .state import ModelDir, State, read, transaction
 
 
 def _content(items: list[str], source: str | None) -> dict[str, str]:
@@ -55,12 +57,11 @@ def _user_secret(doc: secrets.Doc, identifier: str) -> str:
 
 
 def _commit(mdl: ModelDir, ops: list[secrets.Op]) -> None:
-    """Record operations as of now, queue the hooks they cause and run them."""
+    """Record operations as of now and queue the hooks they cause; the controller runs them."""
     stamp = secrets.iso(secrets.now())
-    with operation_lock(mdl):
-        with transaction(mdl) as state:
-            secrets.commit(state, mdl.root, [op | {"at": stamp} for op in ops])
-        scheduler.settle(mdl)
+    with transaction(mdl) as state:
+        secrets.commit(state, mdl.root, [op | {"at": stamp} for op in ops])
+    controller.ensure_running(mdl)
 
 
 def _content_parser(name: str, target: str) -> argparse.ArgumentParser:

@@ -340,9 +340,9 @@ def _alive(state: dict[str, Any], unit: str) -> bool:
 def _enqueue(state: dict[str, Any], unit: str, hook: str, ident: str, label: str | None, revision: int | None) -> None:
     from . import model
 
-    model.enqueue(
-        state, unit, model.event(hook, secret_id=uri(ident), secret_label=label or "", secret_revision=revision)
-    )
+    ev = model.event(hook)
+    ev |= {"secret_id": uri(ident), "secret_label": label or "", "secret_revision": revision}
+    model.enqueue(state, unit, ev)
 
 
 def hook_env(ev: dict[str, Any]) -> dict[str, str]:
