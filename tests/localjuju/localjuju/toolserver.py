@@ -33,6 +33,7 @@ from pathlib import Path
 from .state import LOCALJUJU_DIR, ModelDir, home
 
 SOCKET_NAME = "tools.sock"
+LOCK_NAME = "tools.lock"
 IDLE_SECONDS = 1800.0
 CLIENT_SOURCE = LOCALJUJU_DIR / "hooktool.c"
 PYTHON_TOOL = LOCALJUJU_DIR / "hooktool"
@@ -59,8 +60,8 @@ def tool_program() -> Path:
 
 
 def ensure(mdl: ModelDir) -> None:
-    """Start the model's tool server unless one answers already (cheap when it does)."""
-    if _answers(mdl.root / SOCKET_NAME):
+    """Start the model's tool server unless one runs (it holds tools.lock while it serves)."""
+    if _running(mdl):
         return
     subprocess.Popen(
         ["/usr/bin/python3", str(PYTHON_TOOL), "--serve", str(mdl.root)],
@@ -73,19 +74,21 @@ def ensure(mdl: ModelDir) -> None:
     )
 
 
-def _answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
+def _running(mdl: ModelDir) -> bool:
+    fd = os.open(mdl.root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def serve(root: str) -> int:
     """Serve tool calls for the model at root until it is destroyed or idle too long."""
     mdl = ModelDir(Path(root))
-    lock = os.open(mdl.root / "tools.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock = os.open(mdl.root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
