@@ -342,10 +342,12 @@ def leader_set(hook: Hook, argv: list[str]) -> None:
 
 def is_leader(hook: Hook, argv: list[str]) -> None:
     args = Args(argv, set(), FORMAT)
-    with flock(hook.model.root / "state.lock"):
-        ctx = hook.context()
-        leader = hook.is_leader(hook.state(), ctx)
-        if not leader and not ctx.get("leader_lost"):
+    ctx = hook.context()
+    leader = hook.is_leader(hook.state(), ctx)
+    if not leader and not ctx.get("leader_lost"):
+        # Once false, false for the rest of the hook (Juju's isMinion), even if elected meanwhile.
+        with flock(hook.model.root / "state.lock"):
+            ctx = hook.context()
             ctx["leader_lost"] = True
             hook.save_context(ctx)
     emit(leader, args)

@@ -1,15 +1,16 @@
-"""The model's hook tool server: hook tools in about a millisecond instead of a Python start.
+"""The model's hook tool server: hook tools in a few milliseconds instead of a Python start.
 
 Each hook tool is a link to a small compiled client (../hooktool.c) that sends its arguments,
 environment and standard file descriptors to this server over `MODEL/tools.sock`. The server,
-a process on the host started on demand by the scheduler, has the tools' code loaded; for each
-call it forks a child that takes the caller's descriptors and environment, runs the tool as
+a process on the host started on demand by the controller, has the tools' code loaded; a
+forked worker answers each call: it takes the caller's descriptors and environment, runs the tool as
 the Python program would (hooktools.main) and sends back the exit status. Files named on the
 command line (`--file F`) are read through /proc/PID/root of the caller, so the tool sees the
 unit's own file system. Without a C compiler, or before the server is up, the tools run as
 Python programs as before.
 
-The server ends when the model's state is gone (destroy-model) or after IDLE_SECONDS unused.
+The server ends when the model's state is gone (destroy-model) or after IDLE_SECONDS unused;
+it checks every few seconds, when a waiting worker gives up.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from .state import LOCALJUJU_DIR, ModelDir, home
 
 SOCKET_NAME = "tools.sock"
 LOCK_NAME = "tools.lock"
+WORKERS = 2
+NO_CALL = 3  # a worker's exit status when no call came
 IDLE_SECONDS = 1800.0
 CLIENT_SOURCE = LOCALJUJU_DIR / "hooktool.c"
 PYTHON_TOOL = LOCALJUJU_DIR / "hooktool"
@@ -86,7 +90,11 @@ def _running(mdl: ModelDir) -> bool:
 
 
 def serve(root: str) -> int:
-    """Serve tool calls for the model at root until it is destroyed or idle too long."""
+    """Serve tool calls for the model at root until it is destroyed or idle too long.
+
+    WORKERS forked children wait for calls, each answers one and exits, and the server forks
+    its replacement while the hook goes on, so no call waits for a fork.
+    """
     mdl = ModelDir(Path(root))
     lock = os.open(mdl.root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
@@ -96,19 +104,41 @@ def serve(root: str) -> int:
     _preload()
     gc.freeze()  # forked children then share the loaded code instead of copying it page by page
     listener = _listen(mdl.root / SOCKET_NAME)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    workers: set[int] = set()
     last_call = time.monotonic()
     while mdl.exists() and time.monotonic() - last_call < IDLE_SECONDS:
-        try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            continue
-        last_call = time.monotonic()
-        if os.fork() == 0:
-            listener.close()
-            os._exit(_answer(conn))
-        conn.close()
+        while len(workers) < WORKERS:
+            pid = os.fork()
+            if pid == 0:
+                _worker(listener)
+            workers.add(pid)
+        pid, status = os.wait()
+        workers.discard(pid)
+        if os.waitstatus_to_exitcode(status) != NO_CALL:
+            last_call = time.monotonic()
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     return 0
+
+
+def _worker(listener: socket.socket) -> NoReturn:
+    """A forked worker's whole life: it never returns into the server's loop."""
+    code = 1
+    try:
+        code = _work(listener)
+    finally:
+        os._exit(code)
+
+
+def _work(listener: socket.socket) -> int:
+    """In a worker: answer one call, or give up after a while without one (NO_CALL)."""
+    try:
+        conn, _ = listener.accept()
+    except TimeoutError:
+        return NO_CALL
+    listener.close()
+    return _answer(conn)
 
 
 def _preload() -> None:
@@ -135,7 +165,6 @@ def _answer(conn: socket.socket) -> int:
     """In a forked child: take one call's descriptors and environment, run the tool, reply."""
     from .hooktools import main
 
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     conn.settimeout(None)
     argv, env = _receive(conn)
     pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
