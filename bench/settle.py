@@ -5,13 +5,16 @@ Times `juju deploy ./build/redis -n 3` until every unit is active and every agen
 hooks that follow the deploy have all run), as a test waiting with jubilant sees it: `deploy`
 returns once the change is recorded and the model's controller runs the hooks in the
 background. Prints the median of RUNS deploys, each in a fresh model, against the figure of the
-previous revision of the local model (10.9 s, when `deploy` itself ran every hook).
+previous revision of the local model (10.9 s on an idle machine, when `deploy` itself ran every
+hook). The machine's load changes the figure: LOCALJUJU_BIN=PATH measures another `juju` (such as
+the previous local model) under the same conditions.
 
-Usage: bench/settle.py [RUNS]   (default 3; run as root, after `make build`)
+Usage: [LOCALJUJU_BIN=PATH] bench/settle.py [RUNS]   (default 3; run as root, after `make build`)
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -27,7 +30,7 @@ UNITS = 3
 
 def settle_seconds() -> tuple[float, float]:
     """Deploy in a fresh model; return (seconds until deploy returned, seconds until settled)."""
-    juju = jubilant.Juju(cli_binary=LOCALJUJU, wait_timeout=300)
+    juju = jubilant.Juju(cli_binary=os.environ.get("LOCALJUJU_BIN") or LOCALJUJU, wait_timeout=300)
     name = f"bench-settle-{secrets.token_hex(4)}"
     juju.add_model(name)
     try:

@@ -48,7 +48,7 @@ def settled(juju: jubilant.Juju, timeout: float | None = None) -> jubilant.Statu
     Commands return once a change is recorded, as Juju's do; a unit with hooks still queued
     reports its agent as executing, so this cannot return before they ran.
     """
-    return juju.wait(jubilant.all_agents_idle, delay=0.1, successes=1, timeout=timeout)
+    return juju.wait(jubilant.all_agents_idle, delay=0.25, successes=1, timeout=timeout)
 
 
 def model_dir(juju: jubilant.Juju) -> Path:

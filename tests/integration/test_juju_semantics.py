@@ -51,7 +51,7 @@ def until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def gone(juju: jubilant.Juju, unit: str, app: str = APP) -> jubilant.Status:
     """Wait until unit has been removed and every other agent is idle."""
-    return juju.wait(lambda s: unit not in s.get_units(app) and jubilant.all_agents_idle(s), delay=0.1, successes=1)
+    return juju.wait(lambda s: unit not in s.get_units(app) and jubilant.all_agents_idle(s), delay=0.25, successes=1)
 
 
 def departed(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ def test_departing_unit_is_itself_when_its_application_is_removed(juju: jubilant
     juju.integrate("writer:data", "reader:source")
     settled(juju)
     juju.remove_application("reader")
-    juju.wait(lambda s: "reader" not in s.apps and jubilant.all_agents_idle(s), delay=0.1, successes=1)
+    juju.wait(lambda s: "reader" not in s.apps and jubilant.all_agents_idle(s), delay=0.25, successes=1)
     own = [e for e in departed(removed_unit_entries(juju, "reader/0")) if e["hook"].startswith("source-")]
     assert [(e["remote_unit"], e["departing"]) for e in own] == [("writer/0", "reader/0")]
     theirs = [e for e in departed(hooks(juju, "writer/0")) if e["hook"].startswith("data-")]
@@ -101,14 +101,14 @@ def test_a_new_unit_is_seen_once_installed_even_if_its_start_fails(juju: jubilan
     -joined/-changed for it whatever its start hook does; they see the addresses Juju wrote."""
     juju.model_config({"automatically-retry-hooks": False})
     juju.deploy(HOOK_LOGGER, config={"service": False, "fail-hook": "start"})
-    juju.wait(lambda s: jubilant.all_error(s) and jubilant.all_agents_idle(s), delay=0.1, successes=1)
+    juju.wait(lambda s: jubilant.all_error(s) and jubilant.all_agents_idle(s), delay=0.25, successes=1)
     juju.config(APP, reset="fail-hook")
     juju.cli("resolve", f"{APP}/0")
     settled(juju)
     juju.config(APP, {"fail-hook": "start"})
     juju.add_unit(APP)
     status = juju.wait(lambda s: s.get_units(APP)[f"{APP}/1"].workload_status.current == "error"
-                       and jubilant.all_agents_idle(s), delay=0.1, successes=1)  # fmt: skip
+                       and jubilant.all_agents_idle(s), delay=0.25, successes=1)  # fmt: skip
     assert status.get_units(APP)[f"{APP}/1"].workload_status.message == 'hook failed: "start"'
     seen = [(e["hook"], e["remote_unit"]) for e in hooks(juju, f"{APP}/0")]
     assert ("cluster-relation-joined", f"{APP}/1") in seen
@@ -220,7 +220,7 @@ def test_a_failed_hook_is_retried_with_backoff(juju: jubilant.Juju) -> None:
     """worker/uniter (hook retry strategy) and model-config `automatically-retry-hooks` (default
     true): a failed hook runs again after a delay that doubles from 5 s, without `juju resolve`."""
     juju.deploy(HOOK_LOGGER, config={"service": False, "fail-hook": "install"})
-    juju.wait(lambda s: jubilant.all_error(s) and jubilant.all_agents_idle(s), delay=0.1, successes=1)
+    juju.wait(lambda s: jubilant.all_error(s) and jubilant.all_agents_idle(s), delay=0.25, successes=1)
     juju.config(APP, reset="fail-hook")
     juju.wait(lambda s: jubilant.all_active(s) and jubilant.all_agents_idle(s), delay=0.2, successes=1, timeout=40)
     assert names(hooks(juju, f"{APP}/0")).count("install") >= 2

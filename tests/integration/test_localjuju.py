@@ -50,7 +50,7 @@ def test_deploy_three_units_hook_order(juju: jubilant.Juju) -> None:
         assert_peer_pairs(entries[5:], set(units) - {unit})
         assert len(entries) == 9
     assert leaders(juju) == [f"{APP}/0"]
-    status = juju.wait(jubilant.all_active, delay=0.1, successes=1)
+    status = juju.wait(jubilant.all_active, delay=0.25, successes=1)
     addresses = {u.public_address for u in status.get_units(APP).values()}
     assert len(addresses) == 3 and all(a.startswith("127.") for a in addresses)
 
@@ -91,15 +91,17 @@ def test_remove_leader_elects_one_new_leader(juju: jubilant.Juju) -> None:
     watcher.start()
     try:
         juju.remove_unit(f"{APP}/0")
-        juju.wait(lambda s: f"{APP}/0" not in s.get_units(APP) and jubilant.all_agents_idle(s), delay=0.1, successes=1)
+        juju.wait(lambda s: f"{APP}/0" not in s.get_units(APP) and jubilant.all_agents_idle(s), delay=0.25, successes=1)
     finally:
         stop.set()
         watcher.join()
     assert seen and all(len(s) == 1 for s in seen), seen
-    assert leaders(juju) == [f"{APP}/1"]
+    (leader,) = leaders(juju)  # any survivor may win (the shuffle seed draws it)
+    assert leader in (f"{APP}/1", f"{APP}/2")
     gone = removed_unit_hooks(juju, f"{APP}/0")
     assert gone[-4:] == ["cluster-relation-departed", "cluster-relation-departed", "stop", "remove"]
-    new_leader, follower = hooks(juju, f"{APP}/1"), hooks(juju, f"{APP}/2")
+    other = ({f"{APP}/1", f"{APP}/2"} - {leader}).pop()
+    new_leader, follower = hooks(juju, leader), hooks(juju, other)
     assert "leader-elected" in names(new_leader[9:])
     assert "leader-settings-changed" in names(follower[9:])
     departed = [e for e in follower if e["hook"] == "cluster-relation-departed"]
@@ -215,7 +217,7 @@ def test_jubilant_api(juju: jubilant.Juju) -> None:
     with pytest.raises(jubilant.TaskError):
         juju.exec("exit 3", unit=f"{APP}/0")
     assert juju.exec("is-leader --format=json", unit=f"{APP}/leader").stdout.strip() == "true"
-    juju.wait(jubilant.all_agents_idle, delay=0.1, successes=1)
+    juju.wait(jubilant.all_agents_idle, delay=0.25, successes=1)
 
 
 def test_refresh_runs_upgrade_charm(juju: jubilant.Juju) -> None:
@@ -358,7 +360,7 @@ def test_principal_add_and_remove_unit_carry_their_subordinates(juju: jubilant.J
     status = settled(juju)
     assert set(status.apps[APP].units) == {f"{APP}/1", f"{APP}/2"}
     assert set(status.get_units(SUB)) == {f"{SUB}/1", f"{SUB}/2"}
-    assert status.get_units(SUB)[f"{SUB}/1"].leader
+    assert sum(u.leader for u in status.get_units(SUB).values()) == 1
     upper = model_dir(juju) / "units" / f"{APP}-0" / "upper"
     gone = [json.loads(line) for line in (upper / SUB_LOG.lstrip("/")).read_text().splitlines()]
     assert [(e["hook"], e["remote_unit"]) for e in gone[-4:]] == [

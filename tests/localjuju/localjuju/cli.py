@@ -372,6 +372,9 @@ def cmd_exec(argv: list[str]) -> int:
         if task is None or task["results"].get("timed-out"):
             print(f"ERROR timed out waiting for results from: unit {unit}", file=sys.stderr)
             return 1
+        if task["status"] == "aborted":
+            print(f"ERROR task {task_id} on {unit} aborted: {task['message']}", file=sys.stderr)
+            return 1
         code = task["results"]["return-code"]
         results[unit] = {"id": task_id, "unit": unit, "status": "completed",
                          "results": {"return-code": code, "stdout": task["results"].get("stdout", ""),
@@ -407,6 +410,9 @@ def cmd_run(argv: list[str]) -> int:
     task = tasks.wait(mdl, task_id, timeout)
     if task is None:
         print(f"ERROR timed out waiting for results from: unit {unit}", file=sys.stderr)
+        return 1
+    if task["status"] == "aborted":
+        print(f"ERROR task {task_id} on {unit} aborted: {task['message']}", file=sys.stderr)
         return 1
     out = render.run_result(task)
     if task["status"] == "failed":

@@ -479,7 +479,8 @@ def resolve(mdl: ModelDir, names: list[str], everything: bool, no_retry: bool) -
                 if not everything:
                     raise CommandError(f'unit "{unit}" is not in an error state')
                 continue
-            if no_retry:
+            if no_retry:  # the hook counts as done, as Juju marks it (an install skipped still installs)
+                model.after_hook(state, unit, record["error"])
                 record["error"] = None
                 record.pop("retry_at", None)
                 record["workload"] = record.pop("saved_workload", model.status("unknown"))

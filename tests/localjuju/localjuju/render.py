@@ -73,16 +73,20 @@ def _unit_status(state: State, unit: str) -> dict[str, Any]:
     return out
 
 
-def _machine_status(record: dict[str, Any]) -> dict[str, Any]:
+def _machine_status(record: Unit) -> dict[str, Any]:
+    """A unit's machine: pending until the controller has started it, as Juju shows provisioning."""
     address = record["address"]
+    started = bool(record.get("pid"))
+    running = {"current": "running", "message": "Running"} if started else {"current": "pending", "message": ""}
+    agent = {"current": "started" if started else "pending", "since": record["agent"]["since"], "version": JUJU_VERSION}
     return {
-        "juju-status": {"current": "started", "since": record["agent"]["since"], "version": JUJU_VERSION},
+        "juju-status": agent,
         "hostname": record["hostname"],
         "dns-name": address,
         "ip-addresses": [address],
         "instance-id": record["hostname"],
         "display-name": "",
-        "machine-status": {"current": "running", "message": "Running", "since": record["agent"]["since"]},
+        "machine-status": {**running, "since": record["agent"]["since"]},
         "modification-status": {"current": "idle", "since": record["agent"]["since"]},
         "base": BASE,
         "network-interfaces": {"lo": {"ip-addresses": [address], "mac-address": "", "is-up": True}},
@@ -187,7 +191,8 @@ def status_table(state: State) -> str:
             units += [_unit_row(sub, s, "  ") for sub, s in u.get("subordinates", {}).items()]
     machines = [["Machine", "State", "Address", "Inst id", "Base", "AZ", "Message"]]
     for mid, m in data["machines"].items():
-        machines.append([mid, "started", m["dns-name"], m["instance-id"], "ubuntu@22.04", "", "Running"])
+        machines.append([mid, m["juju-status"]["current"], m["dns-name"], m["instance-id"], "ubuntu@22.04", "",
+                         m["machine-status"]["message"]])  # fmt: skip
     rels = [["Integration provider", "Requirer", "Interface", "Type"]]
     for rel in sorted(state["relations"].values(), key=lambda r: r["id"]):
         ends = sorted(rel["ends"], key=lambda e: e["role"] != "provider")

@@ -12,6 +12,7 @@ update-status-hook-interval.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -287,7 +288,9 @@ def _finish_task(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any], c
 
 # --- timers: update-status and hook retries --------------------------------------------------------
 
-RETRY_MIN = 5.0  # Juju's uniter retries a failed hook after 5 s, doubling up to 5 minutes
+# Juju's hook retry strategy (apiserver/facades/agent/retrystrategy): 5 s, doubling, at most 5 minutes;
+# Juju adds jitter, which is left out here so that a shuffle seed reproduces a run.
+RETRY_MIN = 5.0
 RETRY_MAX = 300.0
 DEFAULT_UPDATE_STATUS = "5m"
 
@@ -444,6 +447,7 @@ class Engine:
             with transaction(self.mdl) as state:
                 ended = finish(state, self.mdl, job, reply)
             for record in ended:
+                tasks.abort_pending(self.mdl, record.get("tasks", []), f"unit {record['name']} was removed")
                 lifecycle.end_unit(self.mdl, record)
 
     def _timers(self, state: State, now: float) -> float:
@@ -473,16 +477,16 @@ class Engine:
     def _start_machines(self) -> None:
         """Start, in the background, the machine of every new principal unit."""
         with transaction(self.mdl) as state:
-            new = [dict(r) for u, r in state["units"].items()
+            new = [copy.copy(r) for u, r in state["units"].items()
                    if not r.get("principal") and not r.get("pid") and u not in self.starting
                    and r["agent"]["current"] == "allocating"]  # fmt: skip
         for record in new:
             self.starting.add(record["name"])
             threading.Thread(target=self._launch, args=(record,), daemon=True).start()
 
-    def _launch(self, record: dict[str, Any]) -> None:
+    def _launch(self, record: Unit) -> None:
         try:
-            result: Any = lifecycle.start_unit(self.mdl, record, record["charm_source"])  # type: ignore[arg-type]
+            result: tuple[int, str] | Exception = lifecycle.start_unit(self.mdl, record, record["charm_source"])
         except (machine.MachineError, OSError) as exc:
             result = exc
         self.done.put(("machine", (record["name"], result)))

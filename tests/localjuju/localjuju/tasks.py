@@ -81,6 +81,15 @@ def started(mdl: ModelDir, task: Task, ctx_id: str) -> None:
     save(mdl, task)
 
 
+def abort_pending(mdl: ModelDir, task_ids: list[str], reason: str) -> None:
+    """End tasks that can no longer run (their unit is gone)."""
+    for task_id in task_ids:
+        task = load(mdl, task_id)
+        if task is not None and task["status"] == "pending":
+            task.update(status="aborted", completed=stamp(), message=reason)
+            save(mdl, task)
+
+
 def live_log(mdl: ModelDir, task: Task) -> list[str]:
     """The task's log; while it runs, read from its hook context (where action-log writes)."""
     if task["status"] != "running" or "ctx_id" not in task:
