@@ -35,6 +35,11 @@ def deploy(juju: jubilant.Juju, app: str = APP, units: int = 1, **config: object
     settled(juju)
 
 
+def without_retries(juju: jubilant.Juju) -> None:
+    """Failed hooks wait for `juju resolve` (Juju's automatically-retry-hooks=false)."""
+    juju.model_config({"automatically-retry-hooks": False})
+
+
 def failing(juju: jubilant.Juju, unit: str, command: str) -> jubilant.TaskError:
     """Run a command that must fail in the unit's hook context; return the failed task."""
     with pytest.raises(jubilant.TaskError) as failed:
@@ -92,6 +97,7 @@ def test_status_get_json_is_an_object(juju: jubilant.Juju) -> None:
 def test_relation_list_is_sorted(juju: jubilant.Juju) -> None:
     """jujuc relation-list.go prints the relation cache's MemberNames, which sorts them: the
     order does not depend on the order in which units joined."""
+    without_retries(juju)
     deploy(juju, units=3, **{"fail-hook": "start"})
     juju.config(APP, reset="fail-hook")
     for unit in (f"{APP}/2", f"{APP}/1", UNIT):  # the highest-numbered unit starts first
@@ -139,6 +145,7 @@ def test_goal_state_shows_real_statuses_and_units_not_yet_joined(juju: jubilant.
 def test_state_set_is_committed_only_when_the_hook_succeeds(juju: jubilant.Juju) -> None:
     """Juju's uniter commits a hook's charm state with its other changes (CommitHookChanges,
     SetUnitState) only when the hook succeeds; within the hook, state-get sees its own sets."""
+    without_retries(juju)
     deploy(juju)
     run_in_hooks(juju, UNIT, {"config-changed": ["state-set attempt=done", "state-get attempt"]})
     juju.config(APP, {"fail-hook": "config-changed"})
@@ -273,6 +280,7 @@ def test_only_the_leader_manages_application_secrets(juju: jubilant.Juju) -> Non
 def test_secret_changes_commit_only_when_the_hook_succeeds(juju: jubilant.Juju) -> None:
     """Juju commits secret changes with the hook's other changes (CommitHookChanges): a failed
     hook's secret-add leaves no secret; the retried hook's does."""
+    without_retries(juju)
     deploy(juju)
     run_in_hooks(juju, UNIT, {"config-changed": ["secret-add --label boot token=abc"]})
     juju.config(APP, {"fail-hook": "config-changed"})
