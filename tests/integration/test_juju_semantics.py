@@ -18,7 +18,7 @@ from typing import Any
 
 import jubilant
 import pytest
-from hook_logger import APP, HOOK_LOGGER, hooks, leaders, names, removed_unit_entries
+from hook_logger import APP, HOOK_LOGGER, hooks, leaders, names, removed_unit_entries, run_in_hooks
 
 from conftest import LOCALJUJU, model_dir, settled
 
@@ -200,6 +200,8 @@ def test_commands_return_once_the_change_is_recorded(juju: jubilant.Juju) -> Non
     juju.deploy(HOOK_LOGGER, num_units=2, config={"service": False})
     assert not jubilant.all_agents_idle(juju.status())
     settled(juju)
+    for unit in (f"{APP}/0", f"{APP}/1"):  # a config-changed that outlasts a status call
+        run_in_hooks(juju, unit, {"config-changed": ["sleep 2"]})
     juju.config(APP, {"relation-data": "x"})
     assert not jubilant.all_agents_idle(juju.status())
     status = settled(juju)

@@ -496,3 +496,12 @@ def main(argv: list[str]) -> int:
     except (CommandError, charm.CharmError, machine.MachineError) as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return 1
+
+
+def _add_secret_commands() -> None:
+    from .secretcli import COMMANDS as SECRET_COMMANDS
+
+    COMMANDS.update(SECRET_COMMANDS)
+
+
+_add_secret_commands()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .state import ModelDir, State, flock, read, timestamp, transaction, write
+from .state import ModelDir, State, flock, read, timestamp, transaction
 
 Context = dict[str, Any]
 WORKLOAD_STATES = ("maintenance", "blocked", "waiting", "active")
@@ -32,55 +33,119 @@ class ToolError(Exception):
         self.code = code
 
 
+FORMAT = {"--format", "-o", "--output"}
+TRUE_WORDS = {"1", "t", "T", "TRUE", "true", "True"}
+FALSE_WORDS = {"0", "f", "F", "FALSE", "false", "False"}
+
+
 class Args:
-    """A tiny juju/cmd-style argument parser: flags, options (--x v, --x=v) and positionals."""
+    """Arguments parsed as juju/gnuflag parses a hook tool's: `--` ends the options, an option
+    takes its value as `--x=v` or `--x v` (`-x v`, `-x=v`, `-xv` when short), a boolean may be
+    given as `--b=true|false`, and options and positionals may be interleaved."""
 
     def __init__(self, argv: list[str], flags: set[str], options: set[str]) -> None:
-        self.flags: set[str] = set()
+        self.flags: dict[str, bool] = {}
         self.options: dict[str, str] = {}
         self.positional: list[str] = []
         items = iter(argv)
         for item in items:
-            name, eq, value = item.partition("=")
-            if item.startswith("-") and item != "-" and name in options:
-                self.options[name] = value if eq else next(items, "")
-            elif item in flags:
-                self.flags.add(item)
-            elif item.startswith("-") and item != "-" and not _is_number(item):
-                raise ToolError(f"flag provided but not defined: {name}", 2)
+            if item == "--":
+                self.positional.extend(items)
+            elif item.startswith("--") or (item.startswith("-") and len(item) > 1 and not _is_number(item)):
+                self._option(item, items, flags, options)
             else:
                 self.positional.append(item)
+        fmt = self.get("--format")
+        if fmt is not None and fmt not in ("smart", "json", "yaml"):
+            raise ToolError(f'invalid value "{fmt}" for flag --format: unknown format "{fmt}"', 2)
+
+    def _option(self, item: str, rest: Iterator[str], flags: set[str], options: set[str]) -> None:
+        if item.startswith("--"):
+            name, eq, value = item.partition("=")
+            given = value if eq else None
+        else:
+            name, tail = item[:2], item[2:]
+            given = tail[1:] if tail.startswith("=") else (tail or None)
+        if name in flags:
+            self.flags[name] = _boolean(name, given)
+        elif name in options:
+            if given is None:
+                given = next(rest, None)
+                if given is None:
+                    raise ToolError(f"flag needs an argument: {name}", 2)
+            self.options[name] = given
+        else:
+            raise ToolError(f"flag provided but not defined: {name}", 2)
 
     def get(self, *names: str) -> str | None:
         return next((self.options[n] for n in names if n in self.options), None)
 
     def has(self, *names: str) -> bool:
-        return any(n in self.flags for n in names)
+        return any(self.flags.get(n, False) for n in names)
+
+    def no_positionals(self, keep: int = 0) -> None:
+        """Refuse positionals beyond the first keep, as juju/cmd's CheckEmpty does."""
+        if len(self.positional) > keep:
+            raise ToolError(f"unrecognized args: {json.dumps(self.positional[keep:])[1:-1]}", 2)
+
+
+def _boolean(name: str, given: str | None) -> bool:
+    if given is None or given in TRUE_WORDS:
+        return True
+    if given in FALSE_WORDS:
+        return False
+    raise ToolError(f'invalid boolean value "{given}" for flag {name}', 2)
 
 
 def _is_number(text: str) -> bool:
     return text[1:].replace(".", "", 1).isdigit()
 
 
-def emit(value: Any, fmt: str | None) -> None:
-    """Print value as juju does: compact JSON for --format=json, else a 'smart' rendering."""
+def user_path(path: str) -> str:
+    """Where the calling process's file `path` is, seen from this process: itself, or through
+    /proc/PID/root and /proc/PID/cwd when the call was forwarded from a unit's machine."""
+    caller = os.environ.get("LOCALJUJU_CALLER_PID")
+    if not caller:
+        return path
+    base = f"/proc/{caller}/root" if path.startswith("/") else f"/proc/{caller}/cwd/"
+    return base + path
+
+
+def read_input(source: str) -> str:
+    """Read a --file argument: a path in the caller's file system, or `-` for standard input."""
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        with open(user_path(source), encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise ToolError(f"open {source}: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def emit(value: Any, args: Args) -> None:
+    """Print value as juju/cmd does: compact JSON for --format=json, YAML for yaml, else a
+    'smart' rendering; -o/--output writes it to a file instead."""
+    fmt = args.get("--format")
     if fmt == "json":
-        print(json.dumps(value, separators=(",", ":")))
-    elif fmt == "yaml":
+        text = json.dumps(value, separators=(",", ":")) + "\n"
+    elif fmt == "yaml" or isinstance(value, dict):
         import yaml
 
-        sys.stdout.write(yaml.safe_dump(value, default_flow_style=False) if value is not None else "")
+        text = yaml.safe_dump(value, default_flow_style=False) if value is not None else ""
     elif isinstance(value, bool):
-        print("True" if value else "False")
+        text = ("True" if value else "False") + "\n"
     elif isinstance(value, str | int | float):
-        print(value)
+        text = f"{value}\n"
     elif isinstance(value, list):
-        for item in value:
-            print(item)
-    elif value is not None:
-        import yaml
-
-        sys.stdout.write(yaml.safe_dump(value, default_flow_style=False))
+        text = "".join(f"{item}\n" for item in value)
+    else:
+        text = ""
+    target = args.get("-o", "--output")
+    if target:
+        with open(user_path(target), "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
 
 
 class Hook:
@@ -104,8 +169,10 @@ class Hook:
             return json.load(f)
 
     def save_context(self, ctx: Context) -> None:
-        tmp = self.ctx_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ctx), encoding="utf-8")
+        """Replace the context file, readable by root only (it may hold secret content)."""
+        tmp = self.ctx_file.with_suffix(f".tmp{os.getpid()}")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+            f.write(json.dumps(ctx))
         os.replace(tmp, self.ctx_file)
 
     def is_leader(self, state: State, ctx: Context) -> bool:
@@ -132,19 +199,19 @@ def _relation_name(state: State, rid: str, app: str) -> str:
 
 
 def config_get(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, {"--all", "-a"}, {"--format", "-o", "--output"})
+    args = Args(argv, {"--all", "-a"}, FORMAT)
     app = hook.state()["apps"][hook.app]
     values = {k: app["config"].get(k, opt.get("default")) for k, opt in app["options"].items()}
     if args.positional:
-        emit(values.get(args.positional[0]), args.get("--format"))
+        emit(values.get(args.positional[0]), args)
         return
     if not args.has("--all", "-a"):
         values = {k: v for k, v in values.items() if v is not None}
-    emit(values, args.get("--format"))
+    emit(values, args)
 
 
 def relation_ids(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, set(), {"--format", "-o"})
+    args = Args(argv, set(), FORMAT)
     endpoint = args.positional[0] if args.positional else os.environ.get("JUJU_RELATION", "")
     state = hook.state()
     unit = state["units"][hook.unit]
@@ -153,23 +220,25 @@ def relation_ids(hook: Hook, argv: list[str]) -> None:
         rel = state["relations"].get(rid)
         if rel and any(e["app"] == hook.app and e["endpoint"] == endpoint for e in rel["ends"]):
             ids.append(f"{endpoint}:{rid}")
-    emit(sorted(ids), args.get("--format"))
+    emit(sorted(ids), args)
 
 
 def relation_list(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, {"--app"}, {"--format", "-o", "-r", "--relation"})
+    args = Args(argv, {"--app"}, FORMAT | {"-r", "--relation"})
     state = hook.state()
     rid = hook.relation_id(state, args.get("-r", "--relation"))
     if args.has("--app"):
         rel = state["relations"][rid]
         others = [e["app"] for e in rel["ends"] if e["app"] != hook.app]
-        emit(others[0] if others else hook.app, args.get("--format"))
+        emit(others[0] if others else hook.app, args)
         return
-    emit(list(state["units"][hook.unit]["rel"].get(rid, [])), args.get("--format"))
+    args.no_positionals()
+    # Juju's relation cache lists members sorted as strings (MemberNames).
+    emit(sorted(state["units"][hook.unit]["rel"].get(rid, [])), args)
 
 
 def relation_get(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, {"--app"}, {"--format", "-o", "-r", "--relation"})
+    args = Args(argv, {"--app"}, FORMAT | {"-r", "--relation"})
     state = hook.state()
     rid = hook.relation_id(state, args.get("-r", "--relation"))
     key = args.positional[0] if args.positional else "-"
@@ -177,7 +246,8 @@ def relation_get(hook: Hook, argv: list[str]) -> None:
     rel = state["relations"][rid]
     if args.has("--app"):
         app = (target or os.environ.get("JUJU_REMOTE_APP", "")).rsplit("/", 1)[0]
-        if app == hook.app and not hook.is_leader(state, hook.context()):
+        peer = len(rel["ends"]) == 1
+        if app == hook.app and not peer and not hook.is_leader(state, hook.context()):
             raise ToolError("permission denied: only the leader can read its own application data")
         data = dict(rel["apps"].get(app, {}))
         if app == hook.app:
@@ -189,7 +259,7 @@ def relation_get(hook: Hook, argv: list[str]) -> None:
         if target == hook.unit:
             data.update(hook.context().get("relation_sets", {}).get(rid, {}).get("unit", {}))
     data = {k: v for k, v in data.items() if v is not None}
-    emit(data if key == "-" else data.get(key), args.get("--format"))
+    emit(data if key == "-" else data.get(key), args)
 
 
 RELATION_SET_HELP = """Usage: relation-set [options] key=value [key=value ...]
@@ -224,16 +294,16 @@ def relation_set(hook: Hook, argv: list[str]) -> None:
         hook.save_context(ctx)
 
 
-def _settings(args: Args) -> dict[str, str | None]:
-    """Read key=value arguments and --file (YAML map); empty or null values delete keys."""
-    settings: dict[str, Any] = {}
+def _settings(args: Args, empty_deletes: bool = True) -> dict[str, str | None]:
+    """Read --file (a YAML map, its scalars kept as the strings written, as Go's yaml does when
+    decoding into strings) then key=value arguments; empty values delete keys."""
+    settings: dict[str, str] = {}
     source = args.get("--file")
     if source:
         import yaml
 
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-        loaded = yaml.safe_load(text) or {}
-        if not isinstance(loaded, dict):
+        loaded = yaml.load(read_input(source), Loader=yaml.BaseLoader) or {}
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
             raise ToolError("expected YAML map of settings", 2)
         settings.update(loaded)
     for item in args.positional:
@@ -241,14 +311,14 @@ def _settings(args: Args) -> dict[str, str | None]:
         if not eq or not key:
             raise ToolError(f'expected "key=value", got "{item}"', 2)
         settings[key] = value
-    return {str(k): (None if v in ("", None) else str(v)) for k, v in settings.items()}
+    return {k: (None if v == "" and empty_deletes else v) for k, v in settings.items()}
 
 
 def leader_get(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, set(), {"--format", "-o"})
+    args = Args(argv, set(), FORMAT)
     settings = hook.state()["apps"][hook.app]["leader_settings"]
     key = args.positional[0] if args.positional else "-"
-    emit(dict(settings) if key == "-" else settings.get(key), args.get("--format"))
+    emit(dict(settings) if key == "-" else settings.get(key), args)
 
 
 def leader_set(hook: Hook, argv: list[str]) -> None:
@@ -271,26 +341,28 @@ def leader_set(hook: Hook, argv: list[str]) -> None:
 
 
 def is_leader(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, set(), {"--format", "-o"})
-    with transaction(hook.model) as state:
-        ctx = hook.context()
-        leader = hook.is_leader(state, ctx)
-        if not leader and not ctx.get("leader_lost"):
+    args = Args(argv, set(), FORMAT)
+    ctx = hook.context()
+    leader = hook.is_leader(hook.state(), ctx)
+    if not leader and not ctx.get("leader_lost"):
+        # Once false, false for the rest of the hook (Juju's isMinion), even if elected meanwhile.
+        with flock(hook.model.root / "state.lock"):
+            ctx = hook.context()
             ctx["leader_lost"] = True
             hook.save_context(ctx)
-    emit(leader, args.get("--format"))
+    emit(leader, args)
 
 
 def unit_get(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, set(), {"--format", "-o"})
+    args = Args(argv, set(), FORMAT)
     if not args.positional or args.positional[0] not in ("private-address", "public-address"):
         raise ToolError("unit-get: expected private-address or public-address", 2)
-    emit(hook.state()["units"][hook.unit]["address"], args.get("--format"))
+    emit(hook.state()["units"][hook.unit]["address"], args)
 
 
 def network_get(hook: Hook, argv: list[str]) -> None:
     flags = {"--primary-address", "--bind-address", "--ingress-address", "--egress-subnets"}
-    args = Args(argv, flags, {"--format", "-o", "-r", "--relation"})
+    args = Args(argv, flags, FORMAT | {"-r", "--relation"})
     state = hook.state()
     if not args.positional:
         raise ToolError("no endpoint specified", 2)
@@ -299,10 +371,10 @@ def network_get(hook: Hook, argv: list[str]) -> None:
         raise ToolError(f'no network config found for binding "{binding}"')
     address = state["units"][hook.unit]["address"]
     if args.has("--primary-address", "--bind-address", "--ingress-address"):
-        emit(address, args.get("--format"))
+        emit(address, args)
         return
     if args.has("--egress-subnets"):
-        emit(f"{address}/32", args.get("--format"))
+        emit(f"{address}/32", args)
         return
     info = {
         "bind-addresses": [
@@ -317,7 +389,7 @@ def network_get(hook: Hook, argv: list[str]) -> None:
         "egress-subnets": [f"{address}/32"],
         "ingress-addresses": [address],
     }
-    emit(info, args.get("--format") or "yaml")
+    emit(info, args)
 
 
 def _port(spec: str) -> str:
@@ -353,13 +425,13 @@ def _port_change(kind: str) -> Callable[[Hook, list[str]], None]:
 
 
 def opened_ports(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, {"--endpoints"}, {"--format", "-o"})
+    args = Args(argv, {"--endpoints"}, FORMAT)
     ports = list(hook.state()["units"][hook.unit]["ports"])
     pending = hook.context().get("ports", {})
     ports = [p for p in ports if p not in pending.get("close", [])] + [
         p for p in pending.get("open", []) if p not in ports
     ]
-    emit(ports, args.get("--format"))
+    emit(ports, args)
 
 
 def status_set(hook: Hook, argv: list[str]) -> None:
@@ -378,24 +450,34 @@ def status_set(hook: Hook, argv: list[str]) -> None:
             unit["status_set"] = True
 
 
+def _status_details(record: dict[str, str], include_data: bool) -> dict[str, Any]:
+    """One status as status-get prints it (jujuc status-get.go toDetails)."""
+    details: dict[str, Any] = {"status": record["current"]}
+    if include_data:
+        details |= {"message": record["message"], "status-data": {}}
+    return details
+
+
 def status_get(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, {"--include-data", "--application"}, {"--format", "-o"})
+    """The unit's (or with --application, the application's and its units') workload status:
+    the bare status in the smart format, else an object (jujuc status-get.go)."""
+    args = Args(argv, {"--include-data", "--application"}, FORMAT)
+    args.no_positionals()
+    include, smart = args.has("--include-data"), args.get("--format") in (None, "smart")
     state = hook.state()
     unit = state["units"][hook.unit]
-    own = {"status": unit["workload"]["current"], "message": unit["workload"]["message"], "status-data": {}}
-    if args.has("--application"):
-        app = state["apps"][hook.app]["status"] or unit["workload"]
-        value: Any = {
-            "application-status": {
-                "status": app["current"],
-                "message": app["message"],
-                "status-data": {},
-                "units": {hook.unit: own},
-            }
-        }
-    else:
-        value = own if args.has("--include-data") else own["status"]
-    emit(value, args.get("--format"))
+    if not args.has("--application"):
+        record = unit["workload"]
+        emit(record["current"] if smart and not include else _status_details(record, include), args)
+        return
+    if not hook.is_leader(state, hook.context()):
+        raise ToolError("finding application status: this unit is not the leader")
+    app = state["apps"][hook.app]["status"] or unit["workload"]
+    if smart and not include:
+        emit(app["current"], args)
+        return
+    units = {u: _status_details(r["workload"], include) for u, r in state["units"].items() if r["app"] == hook.app}
+    emit({"application-status": _status_details(app, include) | {"units": units}}, args)
 
 
 def application_version_set(hook: Hook, argv: list[str]) -> None:
@@ -437,29 +519,45 @@ def _action(hook: Hook) -> Context:
 
 
 def action_get(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, set(), {"--format", "-o"})
+    args = Args(argv, set(), FORMAT)
     value: Any = _action(hook)["action"]["params"]
     if args.positional:
         for part in args.positional[0].split("."):
             value = value.get(part) if isinstance(value, dict) else None
-    emit(value, args.get("--format"))
+    emit(value, args)
+
+
+ACTION_KEY = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+RESERVED_ACTION_KEYS = ("stdout", "stdout-encoding", "stderr", "stderr-encoding")
 
 
 def action_set(hook: Hook, argv: list[str]) -> None:
+    """Add results; each dot-separated part of a key follows jujuc action-set.go's keyRule."""
     args = Args(argv, set(), set())
+    updates = []
+    for item in args.positional:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ToolError(f'argument "{item}" must be of the form key...=value', 2)
+        parts = key.split(".")
+        for part in parts:
+            if not ACTION_KEY.match(part):
+                raise ToolError(
+                    f'key "{part}" must start and end with lowercase alphanumeric, '
+                    "and contain only lowercase alphanumeric, hyphens and periods",
+                    2,
+                )
+        if parts[0] in RESERVED_ACTION_KEYS:
+            raise ToolError(f'cannot set reserved action key "{parts[0]}"', 2)
+        updates.append((parts, value))
     with flock(hook.model.root / "state.lock"):
         ctx = _action(hook)
-        results = ctx["action"]["results"]
-        for item in args.positional:
-            key, eq, value = item.partition("=")
-            if not eq:
-                raise ToolError(f'argument "{item}" must be of the form key=value', 2)
-            if key in ("stdout", "stderr", "stdout-encoding", "stderr-encoding"):
-                raise ToolError(f'cannot set reserved action key "{key}"', 2)
-            *parents, leaf = key.split(".")
-            node = results
+        for (*parents, leaf), value in updates:
+            node = ctx["action"]["results"]
             for part in parents:
-                node = node.setdefault(part, {})
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
             node[leaf] = value
         hook.save_context(ctx)
 
@@ -478,30 +576,41 @@ def action_log(hook: Hook, argv: list[str]) -> None:
         hook.save_context(ctx)
 
 
+def _goal_units(state: State, app: str, caller: str) -> dict[str, dict[str, str]]:
+    """An application's units as goal-state shows them: their workload status, or `dying`;
+    subordinate units of other principals are left out (apiserver uniter goalStateUnits)."""
+    units = {}
+    for name, rec in state["units"].items():
+        if rec["app"] != app or (rec.get("principal") and rec["principal"] != caller):
+            continue
+        status = "dying" if rec["life"] != "alive" else rec["workload"]["current"]
+        units[name] = {"status": status, "since": rec["workload"]["since"]}
+    return units
+
+
 def goal_state(hook: Hook, argv: list[str]) -> None:
-    args = Args(argv, set(), {"--format", "-o"})
+    """The unit's application's units and, per endpoint of each non-peer relation, the remote
+    application (the relation's status) and all of its units, joined or not yet."""
+    args = Args(argv, set(), FORMAT)
+    args.no_positionals()
     state = hook.state()
-    units = {
-        u: {"status": "active" if rec["life"] == "alive" else "dying", "since": rec["workload"]["since"]}
-        for u, rec in state["units"].items()
-        if rec["app"] == hook.app
-    }
-    relations: dict[str, Any] = {}
-    for rid, rel in state["relations"].items():
+    relations: dict[str, dict[str, dict[str, str]]] = {}
+    for rel in state["relations"].values():
         end = next((e for e in rel["ends"] if e["app"] == hook.app), None)
-        if end is None or rel["life"] != "alive":
+        if end is None or len(rel["ends"]) == 1 or rel["life"] != "alive":
             continue
         entry = relations.setdefault(end["endpoint"], {})
         for other in rel["ends"]:
-            if other["app"] != hook.app or len(rel["ends"]) == 1:
-                entry[other["app"]] = {"status": "joined", "since": state["created"]}
-        for member in state["units"][hook.unit]["rel"].get(rid, []):
-            entry[member] = {"status": "active", "since": state["created"]}
-    emit({"units": units, "relations": relations}, args.get("--format") or "yaml")
+            if other["app"] == hook.app:
+                continue
+            status = "joined" if rel["scope"] else "joining"
+            entry[other["app"]] = {"status": status, "since": state["created"]}
+            entry.update(_goal_units(state, other["app"], hook.unit))
+    emit({"units": _goal_units(state, hook.app, hook.unit), "relations": relations}, args)
 
 
 def storage_list(hook: Hook, argv: list[str]) -> None:
-    emit([], Args(argv, set(), {"--format", "-o"}).get("--format"))
+    emit([], Args(argv, set(), FORMAT))
 
 
 def unsupported(name: str) -> Callable[[Hook, list[str]], None]:
@@ -511,27 +620,61 @@ def unsupported(name: str) -> Callable[[Hook, list[str]], None]:
     return tool
 
 
-def state_tool(kind: str) -> Callable[[Hook, list[str]], None]:
-    """state-get/state-set/state-delete: the unit's charm state kept by the agent."""
+def _charm_state(hook: Hook) -> tuple[dict[str, str], Context]:
+    """The unit's charm state as this hook sees it: committed values with its own changes."""
+    ctx = hook.context()
+    store = dict(hook.state()["units"][hook.unit].get("charm_state", {}))
+    for key, value in ctx.get("charm_state", {}).items():
+        if value is None:
+            store.pop(key, None)
+        else:
+            store[key] = value
+    return store, ctx
 
-    def tool(hook: Hook, argv: list[str]) -> None:
-        args = Args(argv, set(), {"--format", "-o", "--file"})
-        with flock(hook.model.root / "state.lock"):
-            state = read(hook.model)
-            store = state["units"][hook.unit].setdefault("charm_state", {})
-            if kind == "get":
-                key = args.positional[0] if args.positional else None
-                emit(store.get(key) if key else store, args.get("--format"))
-                return
-            for item in args.positional:
-                key, _, value = item.partition("=")
-                if kind == "set":
-                    store[key] = value
-                else:
-                    store.pop(key, None)
-            write(hook.model, state)
 
-    return tool
+def state_get(hook: Hook, argv: list[str]) -> None:
+    args = Args(argv, {"--strict"}, FORMAT)
+    args.no_positionals(1)
+    key = args.positional[0] if args.positional and args.positional[0] != "-" else ""
+    store, _ = _charm_state(hook)
+    if key and key not in store and args.has("--strict"):
+        raise ToolError(f'"{key}" not found')
+    emit(store.get(key) if key else store, args)
+
+
+def state_set(hook: Hook, argv: list[str]) -> None:
+    """Set charm state values; like relation-set, they are committed when the hook succeeds."""
+    args = Args(argv, set(), {"--file"})
+    _change_charm_state(hook, _settings(args, empty_deletes=False))
+
+
+def state_delete(hook: Hook, argv: list[str]) -> None:
+    args = Args(argv, set(), set())
+    if len(args.positional) != 1:
+        raise ToolError("state-delete: expected one key", 2)
+    _change_charm_state(hook, {args.positional[0]: None})
+
+
+def _change_charm_state(hook: Hook, values: dict[str, str | None]) -> None:
+    with flock(hook.model.root / "state.lock"):
+        ctx = hook.context()
+        ctx.setdefault("charm_state", {}).update(values)
+        hook.save_context(ctx)
+
+
+def commit_pending(state: State, unit: str, ctx: Context) -> None:
+    """Commit what a successful hook (or any `juju exec`) left pending besides relation settings
+    and ports: its charm state and secret changes."""
+    store = state["units"][unit].setdefault("charm_state", {})
+    for key, value in ctx.get("charm_state", {}).items():
+        if value is None:
+            store.pop(key, None)
+        else:
+            store[key] = value
+    if ctx.get("secret_ops"):
+        from . import secrets
+
+        secrets.commit(state, ctx["secret_root"], ctx["secret_ops"])
 
 
 TOOLS: dict[str, Callable[[Hook, list[str]], None]] = {
@@ -561,9 +704,9 @@ TOOLS: dict[str, Callable[[Hook, list[str]], None]] = {
     "storage-get": unsupported("storage-get"),
     "resource-get": unsupported("resource-get"),
     "credential-get": unsupported("credential-get"),
-    "state-get": state_tool("get"),
-    "state-set": state_tool("set"),
-    "state-delete": state_tool("delete"),
+    "state-get": state_get,
+    "state-set": state_set,
+    "state-delete": state_delete,
     "juju-reboot": unsupported("juju-reboot"),
 }
 
@@ -581,3 +724,12 @@ def main(argv: list[str]) -> int:
         print(f"ERROR {exc}", file=sys.stderr)
         return exc.code
     return 0
+
+
+def _add_secret_tools() -> None:
+    from .secrettools import TOOLS as SECRET_TOOLS
+
+    TOOLS.update(SECRET_TOOLS)
+
+
+_add_secret_tools()

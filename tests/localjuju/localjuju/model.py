@@ -11,6 +11,7 @@ import random
 import uuid
 from typing import Any
 
+from . import hooktools
 from .charm import Charm
 from .records import Application, Event, HookContext, Relation, RelationEnd, Status, Unit
 from .state import State, timestamp
@@ -567,6 +568,7 @@ def commit(state: State, unit: str, ctx: HookContext) -> None:
     for port in ctx.get("ports", {}).get("close", []):
         if port in ports:
             ports.remove(port)
+    hooktools.commit_pending(state, unit, ctx)
 
 
 def _publishes(state: State, unit: str, rel: Relation) -> bool:

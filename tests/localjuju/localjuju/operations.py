@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from . import charm, controller, lifecycle, model, tasks
+from . import actionparams, charm, controller, lifecycle, model, tasks, toolserver
 from .hooktools import TOOLS
 from .records import RelationEnd, Unit
-from .state import LOCALJUJU_DIR, ModelDir, State, home, read, transaction, write
+from .state import ModelDir, State, home, read, transaction, write
 
 
 class CommandError(Exception):
@@ -79,8 +79,9 @@ def add_model(name: str, config: dict[str, str], switch: bool) -> None:
     for sub in (mdl.tools, mdl.charms, mdl.contexts, mdl.logs, mdl.tasks, mdl.root / "units"):
         sub.mkdir(mode=0o700)
     os.chmod(mdl.tools, 0o755)
+    program = toolserver.tool_program()
     for tool in TOOLS:
-        (mdl.tools / tool).symlink_to(LOCALJUJU_DIR / "hooktool")
+        (mdl.tools / tool).symlink_to(program)
     state = model.new_state(name)
     state["config"] = config
     seed = os.environ.get("LOCALJUJU_SHUFFLE")
@@ -458,6 +459,9 @@ def queue_action(mdl: ModelDir, unit_name: str, action: str, items: list[str], p
         if action not in actions:
             raise CommandError(f'action "{action}" not defined for unit "{unit}". (not found)')
         params = action_params(actions.get(action) or {}, items, params_file)
+        invalid = actionparams.check(actions.get(action) or {}, params)
+        if invalid:
+            raise CommandError(invalid)
         task_id = tasks.create(mdl, state, unit, "action", action, params=params, timeout=timeout)
     _recorded(mdl)
     return unit, task_id

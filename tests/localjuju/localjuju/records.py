@@ -31,6 +31,9 @@ class Event(TypedDict):
     departing: NotRequired[str]
     swap: NotRequired[int]
     task: NotRequired[str]
+    secret_id: NotRequired[str]  # secret-* hooks: JUJU_SECRET_ID, _LABEL, _REVISION
+    secret_label: NotRequired[str]
+    secret_revision: NotRequired[int | None]
 
 
 class EndpointRecord(TypedDict):

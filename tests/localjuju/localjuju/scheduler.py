@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import JUJU_VERSION, lifecycle, machine, model, tasks
+from . import JUJU_VERSION, lifecycle, machine, model, secrets, tasks, toolserver
 from .hooktools import write_log
 from .records import Event, HookContext, Unit
 from .state import ModelDir, State, transaction
@@ -81,6 +81,7 @@ def base_env(state: State, mdl: ModelDir, unit: str, ctx_id: str) -> dict[str, s
         "HOME": "/root",
         "LOCALJUJU_MODEL_DIR": str(mdl.root),
     }
+    toolserver.ensure(mdl)
     return env
 
 
@@ -154,6 +155,7 @@ def prepare(state: State, mdl: ModelDir, unit: str) -> Job | None:
     }
     if ev.get("rid") is not None:
         env |= relation_env(state, unit, ev)
+    env |= secrets.hook_env(ev)
     return Job(unit, ev, ctx_id, hook_argv(state, unit, ev["hook"]), env, lifecycle.charm_dir(unit), swap)
 
 
@@ -418,6 +420,7 @@ class Engine:
         with transaction(self.mdl) as state:
             now = time.time()
             delay = self._timers(state, now)
+            secrets.queue_due(state, self.mdl.root)
             units = _runnable(state, self.busy)
             if self.rng is not None:
                 units = [self.rng.choice(units)] if units and not self.busy else []
