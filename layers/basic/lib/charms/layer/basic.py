@@ -22,6 +22,7 @@ import pkgutil
 import shutil
 import subprocess
 import sys
+import traceback
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -313,11 +314,56 @@ def clear_config_states() -> None:
 
 
 def run_hook() -> None:
-    """Dispatch this hook to the reactive handlers, with the config flags around it."""
-    from charmhelpers.core import hookenv
+    """Dispatch this hook to the reactive handlers, with the config flags around it.
 
-    from charms.reactive import main
+    This is charms.reactive's `main()` with one difference: the framework's
+    own log lines (the "Reactive main running" line and the flag tracer's
+    lines) are gathered and written in one juju-log call at the end of the
+    hook, and only if a handler ran, a flag changed or the hook failed. A
+    no-op hook (update-status with nothing to do) then makes no juju-log call.
+    Handlers' own log calls, and "Invoking reactive handler", are not held back.
+    """
+    from charmhelpers.core import hookenv, unitdata
 
+    from charms.layer import relation_view
+    from charms.layer.hook_trace import HookTrace
+    from charms.reactive import bus
+    from charms.reactive.trace import install_tracer
+
+    hook = hookenv.hook_name()
+    restricted = hook in ("meter-status-changed", "collect-metrics")
+    os.environ.setdefault("JUJU_HOOK_NAME", hook)
+    trace = HookTrace(f"Reactive main running for hook {hook}")
+    _replace_start_step(install_tracer, trace)
     hookenv.atstart(init_config_states)
     hookenv.atexit(clear_config_states)
-    main()
+    try:
+        bus.discover()
+        if not restricted:
+            relation_view.install()
+            hookenv._run_atstart()
+        bus.dispatch(restricted=restricted)
+    except Exception:
+        trace.note(f"Hook error:\n{traceback.format_exc()}")
+        trace.write(hookenv.ERROR)
+        raise
+    except SystemExit as stop:
+        if stop.code not in (None, 0):
+            trace.write(hookenv.DEBUG)
+            raise
+    if not restricted:
+        hookenv._run_atexit()
+    trace.write(hookenv.DEBUG)
+    unitdata._KV.flush()
+
+
+def _replace_start_step(callback: Any, *args: Any) -> None:
+    """Give charms.reactive's own start step (registered at its import) other arguments, keeping its place."""
+    from charmhelpers.core import hookenv
+
+    steps = hookenv._atstart
+    for index, (registered, _args, kwargs) in enumerate(steps):
+        if registered is callback:
+            steps[index] = (callback, args, kwargs)
+            return
+    hookenv.atstart(callback, *args)
