@@ -35,6 +35,7 @@ class LeaderSetError(subprocess.CalledProcessError):
     def __init__(self, message: str, keys: Iterable[str], returncode: int = 1) -> None:
         super().__init__(returncode, ["leader-set", *sorted(keys)])
         self.message = message
+        self.args = (message,)  # not the constructor's arguments, whose keys may come with values
 
     def __str__(self) -> str:
         return self.message
@@ -60,15 +61,14 @@ def leader_set(settings: Mapping[str, str | None] | None = None, **kwargs: str |
         if value is not None and not isinstance(value, str):
             raise TypeError(f"leader setting {key!r} must be a string or None, not {type(value).__name__}")
     if not hookenv.is_leader():
-        keys = ", ".join(sorted(changes))
-        raise NotLeaderError(f"leader_set({keys}) called on {hookenv.local_unit()}, which is not the leader", changes)
+        message = f"leader_set({', '.join(sorted(changes))}) called on {hookenv.local_unit()}, which is not the leader"
+        raise NotLeaderError(message, list(changes))
     try:
         hookenv.leader_set(changes)
     except subprocess.CalledProcessError as failure:
         # The error's text holds leader-set's arguments, values included: never let it reach a log.
-        raise LeaderSetError(
-            f"leader-set of {', '.join(sorted(changes))} failed on {hookenv.local_unit()}", changes, failure.returncode
-        ) from None
+        message = f"leader-set of {', '.join(sorted(changes))} failed on {hookenv.local_unit()}"
+        raise LeaderSetError(message, list(changes), failure.returncode) from None
     previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
     apply_flags(changed_flags(previous, changes), changes)
     remember(changes)
