@@ -149,3 +149,90 @@ def test_unit_environment_is_made_from_the_wheelhouse_without_network(charm: Pat
     result = subprocess.run(["unshare", "-n", python, "-S", "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+# What a built charm holds at its top, and nothing else: the charm's own files,
+# what charm-build adds (hooks, lib of every layer, manifest, version) and the
+# wheelhouse `make build` adds.
+ALLOWED_AT_TOP = {
+    ".build.manifest",
+    "README.md",
+    "config.yaml",
+    "copyright",
+    "hooks",
+    "layer.yaml",
+    "lib",
+    "metadata.yaml",
+    "reactive",
+    "templates",
+    "version",
+    "wheelhouse",
+}
+# What tests, linters, mutation runs and editors leave in a working tree.
+LEFTOVERS = [
+    ".pytest_cache/v/cache/lastfailed",
+    ".ruff_cache/0.17.6/123",
+    ".venv-3.10/bin/python3",
+    ".venv-3.12/lib/python3.12/site-packages/big.py",
+    ".mutmut-cache",
+    ".localjuju/models/m/state.json",
+    "html/index.html",
+    "notes.txt",
+    "lib/charms/layer/redis/__pycache__/conf.cpython-311.pyc",
+    "reactive/__pycache__/redis.cpython-311.pyc",
+    "layers/basic/lib/charms/layer/__pycache__/basic.cpython-311.pyc",
+    "interfaces/redis/__pycache__/provides.cpython-311.pyc",
+    "templates/redis.conf.j2~",
+]
+
+
+def unexpected_entries(charm: Path) -> list[str]:
+    """Entries of a built charm that a unit does not need."""
+    found = [entry.name for entry in charm.iterdir() if entry.name not in ALLOWED_AT_TOP]
+    for path in charm.rglob("*"):
+        relative = path.relative_to(charm).as_posix()
+        cache = path.name == "__pycache__" or path.suffix == ".pyc" or path.name.endswith("~")
+        hidden = path.name.startswith(".") and relative != ".build.manifest"
+        if cache or hidden:
+            found.append(relative)
+    return sorted(found)
+
+
+def test_the_built_charm_holds_only_what_a_unit_needs(charm: Path) -> None:
+    assert unexpected_entries(charm) == []
+
+
+def test_leftovers_in_the_source_tree_never_reach_the_charm(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            (source / name).write_bytes((ROOT / name).read_bytes())
+    for name in LEFTOVERS:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text("left over\n")
+    subprocess.run(
+        ["make", "--no-print-directory", "-C", str(source), "charm-tree", f"VENV={ROOT / '.venv'}"],
+        check=True,
+        capture_output=True,
+    )
+    built = source / "build" / "redis"
+    assert (built / "reactive" / "redis.py").exists()
+    assert unexpected_entries(built) == []
+
+
+def test_pack_reports_the_archives_size_and_file_count(charm: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "redis.charm"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "pack.py"), str(charm), str(archive)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    with zipfile.ZipFile(archive) as packed:
+        count = len(packed.namelist())
+    size = archive.stat().st_size
+    assert result.stdout == f"{archive}: {size / 1_000_000:.1f} MB, {count} files\n"

@@ -5,6 +5,9 @@ Juju ignores `series` in metadata.yaml when a manifest is present, and deploying
 a charm without one is deprecated, so the archive carries a manifest.yaml whose
 bases are the Ubuntu releases the charm supports.
 
+Prints the archive's size and how many files it holds, so that anything the
+charm should not carry shows at once.
+
 Usage: pack.py BUILT_CHARM_DIR OUTPUT.charm
 """
 
@@ -24,7 +27,8 @@ def manifest() -> str:
     return yaml.safe_dump({"charmcraft-started-at": "1970-01-01T00:00:00Z", "bases": bases}, sort_keys=False)
 
 
-def pack(charm: Path, output: Path) -> None:
+def pack(charm: Path, output: Path) -> int:
+    """Write the archive; the number of files in it."""
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(charm.rglob("*")):
             if path.is_file():
@@ -32,9 +36,12 @@ def pack(charm: Path, output: Path) -> None:
                 with path.open("rb") as source:
                     archive.writestr(info, source.read())
         archive.writestr("manifest.yaml", manifest())
+        return len(archive.namelist())
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         raise SystemExit(__doc__.strip().splitlines()[-1])
-    pack(Path(sys.argv[1]), Path(sys.argv[2]))
+    output = Path(sys.argv[2])
+    count = pack(Path(sys.argv[1]), output)
+    print(f"{output}: {output.stat().st_size / 1_000_000:.1f} MB, {count} files")

@@ -2,7 +2,9 @@
 
 charms.reactive's Endpoint gives the flags `endpoint.<name>.joined`,
 `.changed`, `.changed.address` and `.departed`; this class adds publishing and
-reading of the addresses.
+reading of the addresses. The charm does not call them yet: in this revision
+every unit runs a standalone Redis and the peer relation carries no data. They
+are here for Redis Cluster mode, which will need each unit's address.
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@ failure points at the feature that broke.
 
 from __future__ import annotations
 
+import http.server
 import json
 import secrets
 import socket
 import stat
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -324,6 +326,7 @@ def test_a_port_redis_cannot_take_is_refused_live_and_nothing_changes(juju: jubi
         squatter.listen()
         juju.config(APP, {"port": 6401})
         try:
+            juju.wait(lambda status: status.apps[APP].units[name].workload_status.current == "blocked")
             status = units(juju)[name].workload_status
             assert status.current == "blocked"
             assert status.message.startswith("Redis refused port: ")
@@ -362,6 +365,46 @@ def test_snap_install_configures_snapd_through_the_stand_in(juju: jubilant.Juju)
         juju.config(APP, reset=["install-source", "snap_proxy", "snapd_refresh"])
     all_ready(juju)
     assert client(juju, name).ping()
+
+
+def test_a_snap_store_proxy_is_trusted_then_used(juju: jubilant.Juju) -> None:
+    name = leader(juju)
+    requested: list[str] = []
+    assertions = "type: account-key\nauthority-id: canonical\n\ntype: store\nstore: TESTSTORE1\nurl: x\n"
+
+    class StoreProxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            body = assertions.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), StoreProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = len(snap_calls(juju, name))
+    juju.config(APP, {"install-source": "snap", "snap_proxy_url": f"http://127.0.0.1:{server.server_port}"})
+    try:
+        juju.wait(
+            lambda status: (
+                jubilant.all_agents_idle(status, APP)
+                and any(call[:2] == ["snap", "install"] for call in snap_calls(juju, name)[before:])
+            )
+        )
+        calls = snap_calls(juju, name)[before:]
+        assert requested == ["/v2/auth/store/assertions"] * len(units(juju))  # once by each unit
+        acked = next(i for i, call in enumerate(calls) if call[:2] == ["snap", "ack"])
+        stored = calls.index(["snap", "set", "system", "proxy.store=TESTSTORE1"])
+        installed = next(i for i, call in enumerate(calls) if call[:2] == ["snap", "install"])
+        assert acked < stored < installed
+    finally:
+        server.shutdown()
+        juju.config(APP, reset=["install-source", "snap_proxy_url"])
+    all_ready(juju)
 
 
 def test_config_file_is_not_world_readable(juju: jubilant.Juju) -> None:

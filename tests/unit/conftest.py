@@ -19,6 +19,8 @@ from charmhelpers import osplatform  # noqa: E402
 # does not depend on the platform.
 osplatform.get_platform = lambda: "ubuntu"
 
+from fakemachine import FakeMachine  # noqa: E402
+
 
 @pytest.fixture
 def reactive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -36,6 +38,14 @@ def reactive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield charms.reactive
     unitdata.kv().close()
     monkeypatch.setattr(unitdata, "_KV", None)
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
+    """systemd, redis.conf and Redis of one unit, in memory (tests/unit/fakemachine.py)."""
+    fake = FakeMachine()
+    fake.attach(monkeypatch)
+    return fake
 
 
 def free_port() -> int:

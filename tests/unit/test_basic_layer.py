@@ -163,7 +163,8 @@ def test_environment_is_made_once_and_again_when_the_wheelhouse_changes(tmp_path
 def test_loose_version_orders_juju_versions(older: str, newer: str) -> None:
     assert import_shims.LooseVersion(older) < import_shims.LooseVersion(newer)
     assert import_shims.LooseVersion(newer) >= older
-    assert import_shims.LooseVersion(older) == import_shims.LooseVersion(older)
+    assert import_shims.LooseVersion(older) == older
+    assert import_shims.LooseVersion(older) != newer
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:

@@ -3,13 +3,16 @@
 
 Every hook (and the run-checks action) reads the `monitors` document the
 principal published, finds each listed command in /etc/nagios/nrpe.d, runs its
-command line and records the results in /var/lib/nrpe-standin/results.json.
+command line as the unprivileged `nagios` user (as the NRPE daemon does; the
+install hook creates the user and group, as the nagios-nrpe-server package
+would) and records the results in /var/lib/nrpe-standin/results.json.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shlex
 import subprocess
@@ -19,6 +22,7 @@ from pathlib import Path
 import yaml
 
 NRPE_DIR = Path("/etc/nagios/nrpe.d")
+NAGIOS = "nagios"
 RESULTS = Path("/var/lib/nrpe-standin/results.json")
 
 
@@ -48,6 +52,14 @@ def monitored_commands() -> list[str]:
     return sorted(set(names))
 
 
+def ensure_nagios_user() -> None:
+    """The user and group NRPE runs checks as, made as the Debian package makes them."""
+    try:
+        pwd.getpwnam(NAGIOS)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", NAGIOS], check=True)
+
+
 def run_checks() -> dict[str, dict[str, object]]:
     commands = registered_commands()
     results = {}
@@ -55,7 +67,15 @@ def run_checks() -> dict[str, dict[str, object]]:
         if name not in commands:
             results[name] = {"code": None, "output": "not registered in /etc/nagios/nrpe.d"}
             continue
-        done = subprocess.run(shlex.split(commands[name]), capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            shlex.split(commands[name]),
+            capture_output=True,
+            text=True,
+            check=False,
+            user=NAGIOS,
+            group=NAGIOS,
+            extra_groups=[],  # root's supplementary groups must not leak into the check
+        )
         results[name] = {"code": done.returncode, "output": done.stdout.strip(), "command": commands[name]}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1))
@@ -63,6 +83,7 @@ def run_checks() -> dict[str, dict[str, object]]:
 
 
 def main() -> None:
+    ensure_nagios_user()
     results = run_checks()
     summary = " ".join(f"{name}={result['code']}" for name, result in results.items()) or "no checks"
     if os.environ.get("JUJU_ACTION_NAME"):

@@ -1,0 +1,317 @@
+"""A fake Juju for one unit, in process: hook tools answered from memory, hooks dispatched by charms.reactive.
+
+`FakeJuju` holds what Juju holds for a unit (config, leadership, relations,
+opened ports, status) and answers the hook tools charmhelpers runs, in the
+formats Juju's tools print. `run_hook()` then runs a hook as the charm's hook
+files do (charms.layer.basic.run_hook, so charms.reactive discovers the real
+reactive/ and interface modules and dispatches), in a fresh charms.reactive,
+with the unit's state database kept on disk between hooks as on a unit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+JUJUD = "/var/lib/juju/tools/machine-0/jujud"
+# Everything discovered from the charm directory is imported anew for each
+# hook, as each hook is a new process on a unit.
+PER_HOOK_MODULES = ("charms.leadership", "reactive", "relations")
+# What importing charms.reactive registers with charmhelpers: [start steps, exit steps].
+IMPORT_TIME_STEPS: list[list[Any]] = []
+CHARM_DIR_NAME = "fake-charm-dir"
+
+
+def config_defaults() -> dict[str, Any]:
+    """The charm's options at their defaults, as config-get prints them."""
+    options = yaml.safe_load((ROOT / "config.yaml").read_text())["options"]
+    return {name: spec.get("default") for name, spec in options.items()}
+
+
+@dataclass
+class Relation:
+    endpoint: str
+    remote_app: str
+    units: dict[str, dict[str, str]] = field(default_factory=dict)
+    local: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FakeJuju:
+    """What Juju knows about one unit, and the hook tools that read and change it."""
+
+    config: dict[str, Any]
+    unit: str = "redis/0"
+    leader: bool = True
+    address: str = "10.1.2.3"  # the ingress address network-get gives
+    private_address: str = "10.1.9.9"  # unit-get private-address: another interface of the machine
+    leader_settings: dict[str, str] = field(default_factory=dict)
+    relations: dict[str, Relation] = field(default_factory=dict)
+    ports: set[str] = field(default_factory=set)
+    statuses: list[tuple[str, str]] = field(default_factory=list)
+    version: str = ""
+    logs: list[str] = field(default_factory=list)
+    calls: list[list[str]] = field(default_factory=list)
+    # Juju refuses leader-set although is-leader said yes (the lease lapsed during the hook).
+    leadership_lapses: bool = False
+
+    @property
+    def status(self) -> tuple[str, str]:
+        return self.statuses[-1] if self.statuses else ("unknown", "")
+
+    def relate(self, endpoint: str, remote_unit: str, data: Mapping[str, str] | None = None) -> str:
+        """Add a relation with one remote unit; its relation id."""
+        rid = f"{endpoint}:{len(self.relations) + 1}"
+        self.relations[rid] = Relation(endpoint, remote_unit.split("/")[0], {remote_unit: dict(data or {})})
+        return rid
+
+    def tool(self, argv: list[str]) -> str:
+        """Run one hook tool: its standard output, or CalledProcessError as the real tool fails."""
+        self.calls.append(list(argv))
+        name, args = Path(argv[0]).name, [a for a in argv[1:] if not a.startswith("--format")]
+        handler = getattr(self, "tool_" + name.replace("-", "_"), None)
+        if handler is None:
+            raise AssertionError(f"the fake Juju has no hook tool {name} (called as {argv})")
+        return handler(args)
+
+    def tool_jujud(self, args: list[str]) -> str:
+        return "3.6.4-ubuntu-amd64"
+
+    def tool_config_get(self, args: list[str]) -> str:
+        return json.dumps(self.config)
+
+    def tool_is_leader(self, args: list[str]) -> str:
+        return json.dumps(self.leader)
+
+    def tool_leader_get(self, args: list[str]) -> str:
+        key = args[0] if args else "-"
+        return json.dumps(dict(self.leader_settings) if key == "-" else self.leader_settings.get(key))
+
+    def tool_leader_set(self, args: list[str]) -> str:
+        if not self.leader or self.leadership_lapses:
+            raise subprocess.CalledProcessError(1, ["leader-set", *args], b"", b"cannot write leadership settings")
+        for pair in args:
+            key, _, value = pair.partition("=")
+            if value:
+                self.leader_settings[key] = value
+            else:
+                self.leader_settings.pop(key, None)
+        return ""
+
+    def tool_juju_log(self, args: list[str]) -> str:
+        self.logs.append(args[-1])
+        return ""
+
+    def tool_status_set(self, args: list[str]) -> str:
+        self.statuses.append((args[-2], args[-1]))
+        return ""
+
+    def tool_application_version_set(self, args: list[str]) -> str:
+        self.version = args[0]
+        return ""
+
+    def tool_unit_get(self, args: list[str]) -> str:
+        return json.dumps(self.private_address)
+
+    def tool_network_get(self, args: list[str]) -> str:
+        if args[0] not in yaml.safe_load((ROOT / "metadata.yaml").read_text())["provides"]:
+            raise subprocess.CalledProcessError(1, ["network-get", *args], b"", b"no network config found for binding")
+        # The first ingress address is the one to give out; a machine may have more.
+        return yaml.safe_dump({"bind-addresses": [], "ingress-addresses": [self.address, "192.0.2.1"]})
+
+    def tool_opened_ports(self, args: list[str]) -> str:
+        return json.dumps(sorted(self.ports))
+
+    def tool_open_port(self, args: list[str]) -> str:
+        self.ports.add(args[0].lower())
+        return ""
+
+    def tool_close_port(self, args: list[str]) -> str:
+        self.ports.discard(args[0].lower())
+        return ""
+
+    def tool_relation_ids(self, args: list[str]) -> str:
+        return json.dumps([rid for rid, relation in self.relations.items() if relation.endpoint == args[0]])
+
+    def tool_relation_list(self, args: list[str]) -> str:
+        return json.dumps(sorted(self.relations[option(args, "-r")].units))
+
+    def tool_relation_get(self, args: list[str]) -> str:
+        relation = self.relations[option(args, "-r")]
+        if "--app" in args:
+            return json.dumps({})
+        positional = [a for a in args if a not in ("-r", option(args, "-r"))]
+        key, unit = positional[0], positional[1]
+        data = relation.local if unit == self.unit else relation.units.get(unit, {})
+        return json.dumps(dict(data) if key == "-" else data.get(key))
+
+    def tool_relation_set(self, args: list[str]) -> str:
+        if "--help" in args:
+            return "usage: relation-set [options] key=value [key=value ...]\n  --file  (= )\n"
+        relation = self.relations[option(args, "-r")]
+        settings = yaml.safe_load(Path(option(args, "--file")).read_text()) or {}
+        for key, value in settings.items():
+            if value in (None, ""):
+                relation.local.pop(key, None)
+            else:
+                relation.local[key] = str(value)
+        return ""
+
+
+def option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+class HookTools:
+    """Stands in for the `subprocess` module inside charmhelpers.core.hookenv: hook tools go to FakeJuju."""
+
+    CalledProcessError = subprocess.CalledProcessError
+    STDOUT = subprocess.STDOUT
+    PIPE = subprocess.PIPE
+
+    def __init__(self, juju: FakeJuju) -> None:
+        self.juju = juju
+
+    def check_output(self, argv: list[str], **kwargs: Any) -> Any:
+        output = self.juju.tool(argv)
+        return output if kwargs.get("universal_newlines") or kwargs.get("text") else output.encode()
+
+    def check_call(self, argv: list[str], **kwargs: Any) -> int:
+        self.juju.tool(argv)
+        return 0
+
+    def call(self, argv: list[str], **kwargs: Any) -> int:
+        try:
+            self.juju.tool(argv)
+        except subprocess.CalledProcessError as error:
+            return error.returncode
+        return 0
+
+
+def make_charm_dir(path: Path) -> Path:
+    """A charm directory laid out as the built charm's, whose files are the project's own sources."""
+    (path / "reactive").mkdir(parents=True)
+    (path / "hooks" / "relations").mkdir(parents=True)
+    (path / "reactive" / "redis.py").symlink_to(ROOT / "reactive" / "redis.py")
+    (path / "reactive" / "leadership.py").symlink_to(ROOT / "layers" / "leadership" / "reactive" / "leadership.py")
+    for interface in ("redis", "redis-peers", "nrpe-external-master"):
+        (path / "hooks" / "relations" / interface).symlink_to(ROOT / "interfaces" / interface)
+    for name in ("metadata.yaml", "config.yaml"):
+        (path / name).symlink_to(ROOT / name)
+    return path
+
+
+@dataclass
+class Unit:
+    """One unit's charm directory and state database, and the hooks run on it."""
+
+    juju: FakeJuju
+    charm_dir: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def run_hook(self, hook: str, relation_id: str | None = None, remote_unit: str | None = None) -> None:
+        from charmhelpers.core import hookenv, unitdata
+
+        environment = {
+            "JUJU_HOOK_NAME": hook,
+            "JUJU_UNIT_NAME": self.juju.unit,
+            "CHARM_DIR": str(self.charm_dir),
+            "JUJU_CHARM_DIR": str(self.charm_dir),
+            "UNIT_STATE_DB": str(self.charm_dir / ".unit-state.db"),
+        }
+        for name, value in environment.items():
+            self.monkeypatch.setenv(name, value)
+        for name in ("JUJU_RELATION", "JUJU_RELATION_ID", "JUJU_REMOTE_UNIT", "JUJU_REMOTE_APP"):
+            self.monkeypatch.delenv(name, raising=False)
+        if relation_id is not None:
+            self.monkeypatch.setenv("JUJU_RELATION", relation_id.split(":")[0])
+            self.monkeypatch.setenv("JUJU_RELATION_ID", relation_id)
+        if remote_unit is not None:
+            self.monkeypatch.setenv("JUJU_REMOTE_UNIT", remote_unit)
+            self.monkeypatch.setenv("JUJU_REMOTE_APP", remote_unit.split("/")[0])
+        fresh_process(hookenv, unitdata)
+        from charms.layer import basic
+
+        try:
+            basic.run_hook()
+        finally:
+            unitdata.kv().close()
+            unitdata._KV = None
+
+    def flags(self) -> set[str]:
+        """The flags set when the last hook ended."""
+        from charmhelpers.core import unitdata
+
+        try:
+            return set(unitdata.kv().getrange("reactive.states.", strip=True))
+        finally:
+            unitdata.kv().close()
+            unitdata._KV = None
+
+    def kv(self, key: str) -> Any:
+        from charmhelpers.core import unitdata
+
+        try:
+            return unitdata.kv().get(key)
+        finally:
+            unitdata.kv().close()
+            unitdata._KV = None
+
+
+def fresh_process(hookenv: Any, unitdata: Any) -> None:
+    """Forget what an earlier hook left in this process, as a new hook process would not have it.
+
+    charms.reactive itself is imported once: its import-time start and exit
+    steps are kept and put back for every hook, and its registries emptied,
+    which is what importing it again would give, in a fraction of the time.
+    The charm's own modules (handlers, interfaces, charms.leadership) are
+    imported anew, so each hook registers its handlers as a new process does.
+    """
+    hookenv.cache.clear()
+    hookenv._cache_config = None
+    unitdata._KV = None
+    if not IMPORT_TIME_STEPS:
+        del hookenv._atstart[:]
+        del hookenv._atexit[:]
+        forget_modules(("charms.reactive", "charmhelpers.cli"))  # an earlier test may have imported them
+        import charms.reactive  # noqa: F401  (registers its start and exit steps)
+
+        IMPORT_TIME_STEPS.extend([list(hookenv._atstart), list(hookenv._atexit)])
+    hookenv._atstart[:] = IMPORT_TIME_STEPS[0]
+    hookenv._atexit[:] = IMPORT_TIME_STEPS[1]
+    from charms.reactive import bus, endpoints, flags, relations
+
+    bus.Handler._HANDLERS = {}
+    endpoints.Endpoint._endpoints = {}
+    flags.TRIGGER_CALLBACKS.clear()
+    relations.RelationBase._cache = {}
+    relations.RelationFactory._factories = []
+    forget_modules(PER_HOOK_MODULES)
+    # charms.reactive puts the charm directory on sys.path; an earlier test's must not shadow this one's.
+    sys.path[:] = [entry for entry in sys.path if CHARM_DIR_NAME not in Path(entry).parts]
+
+
+def forget_modules(prefixes: tuple[str, ...]) -> None:
+    for name in list(sys.modules):
+        if any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes):
+            del sys.modules[name]
+
+
+def attach(monkeypatch: pytest.MonkeyPatch, juju: FakeJuju, workspace: Path) -> Unit:
+    """Let charmhelpers reach `juju` instead of real hook tools; a unit whose hooks run against it."""
+    from charmhelpers.core import hookenv
+
+    monkeypatch.setattr(hookenv, "subprocess", HookTools(juju))
+    # charmhelpers finds the Juju version through the agent binary on the machine.
+    monkeypatch.setattr(hookenv, "glob", SimpleNamespace(glob=lambda pattern: [JUJUD]))
+    return Unit(juju, make_charm_dir(workspace / CHARM_DIR_NAME), monkeypatch)

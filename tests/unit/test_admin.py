@@ -1,0 +1,96 @@
+"""Talking to Redis as its administrator over the unix socket, against a real redis-server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis as redis_py
+
+from charms.layer.redis import admin, service
+
+PASSWORD = "admin-test-pw"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Path]:
+    """A redis-server listening only on a unix socket (no TCP), with PASSWORD; its socket."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed")
+    socket = tmp_path / "redis.sock"
+    process = subprocess.Popen(
+        ["redis-server", "--port", "0", "--unixsocket", str(socket), "--requirepass", PASSWORD, "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        assert service.wait_until(lambda: admin.health(socket, PASSWORD).ok, timeout=10, interval=0.02)
+        yield socket
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def config_get(socket: Path, name: str) -> str:
+    client = redis_py.Redis(unix_socket_path=str(socket), password=PASSWORD, decode_responses=True)
+    try:
+        return client.config_get(name)[name]
+    finally:
+        client.close()
+
+
+def test_health_of_a_server_that_answers(server: Path) -> None:
+    health = admin.health(server, PASSWORD)
+    assert health.ok and health.problem == ""
+    assert admin.health.__module__ == admin.__name__
+    assert tuple(int(part) for part in health.version.split(".")) >= (5, 0, 0)
+    assert len(health.run_id) == 40
+
+
+def test_health_with_the_wrong_password_says_so_without_the_password(server: Path) -> None:
+    health = admin.health(server, "wrong-pw")
+    assert (health.ok, health.version, health.run_id) == (False, "", "")
+    assert health.problem == "Redis refused the password"
+
+
+def test_health_without_a_server_says_it_does_not_answer(tmp_path: Path) -> None:
+    health = admin.health(tmp_path / "nothing.sock", PASSWORD)
+    assert (health.ok, health.version, health.run_id) == (False, "", "")
+    assert health.problem == "Redis does not answer (ConnectionError)"
+    assert hash(health) == hash(admin.Health(False, "", "", health.problem))  # a value, usable as a key
+
+
+def test_config_set_applies_every_change_with_the_password_it_is_given(server: Path) -> None:
+    admin.config_set(server, PASSWORD, {"timeout": "30", "loglevel": "warning"})
+    assert (config_get(server, "timeout"), config_get(server, "loglevel")) == ("30", "warning")
+
+
+def test_config_set_with_the_wrong_password_cannot_reach_the_server(server: Path) -> None:
+    with pytest.raises(admin.Unreachable):
+        admin.config_set(server, "wrong-pw", {"timeout": "30"})
+    assert config_get(server, "timeout") == "0"
+
+
+def test_a_refused_value_names_the_directive_and_stops_there(server: Path) -> None:
+    with pytest.raises(admin.Refused) as refused:
+        admin.config_set(server, PASSWORD, {"loglevel": "loud-secret-value", "timeout": "30"})
+    message = str(refused.value)
+    # Only the part of Redis's error after " - ": what is allowed, not the value that was refused.
+    assert message.startswith("loglevel: argument(s) must be one of the following: debug, verbose")
+    assert "loud-secret-value" not in message
+    assert config_get(server, "timeout") == "0"
+
+
+def test_without_a_server_config_set_is_unreachable(tmp_path: Path) -> None:
+    with pytest.raises(admin.Unreachable, match=r"^ConnectionError$"):
+        admin.config_set(tmp_path / "nothing.sock", PASSWORD, {"timeout": "30"})
+
+
+def test_an_empty_password_connects_without_auth(server: Path) -> None:
+    assert admin.connect(server, "").connection_pool.connection_kwargs["password"] is None
+    kwargs = admin.connect(server, "pw", timeout=2.5).connection_pool.connection_kwargs
+    assert (kwargs["password"], kwargs["socket_timeout"]) == ("pw", 2.5)
+    assert kwargs["path"] == str(server) and kwargs["decode_responses"] is True
+    assert admin.connect(server, "pw").connection_pool.connection_kwargs["socket_timeout"] == 5.0

@@ -1,0 +1,213 @@
+"""converge's paths one by one: progress, passwords, switching installations, restoring, and the final check."""
+
+from __future__ import annotations
+
+import pytest
+
+from charms.layer.redis import conf, service, settings, workload
+
+from fakejuju import config_defaults
+from fakemachine import FakeMachine
+
+DEFAULTS = config_defaults()
+SNAP = {"install-source": "snap"}
+
+
+def facts(installed: str | None = "apt", password: str = "generated-pw", **config: object) -> workload.Facts:
+    return workload.Facts({**DEFAULTS, **config}, password, "10.0.0.1", installed=installed)
+
+
+def converge(machine: FakeMachine, installed: str | None = "apt", **config: object) -> workload.Outcome:
+    return workload.converge(facts(installed, **config), machine.progress.append)
+
+
+def test_a_fresh_unit_reports_installing_then_starting(machine: FakeMachine) -> None:
+    machine.active = False
+    outcome = converge(machine, installed=None)
+    assert machine.progress == ["Installing Redis (apt)", "Starting Redis"]
+    assert outcome == workload.Outcome("active", "Ready (redis 7.0.15)", workload.resolve(facts(None)), "7.0.15", "apt")
+
+
+def test_a_restart_is_reported_as_one(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.progress.clear()
+    converge(machine, databases=8)
+    assert machine.progress == ["Restarting Redis"]
+
+
+def test_a_password_change_goes_live_with_the_old_password_and_redis_then_takes_the_new(
+    machine: FakeMachine,
+) -> None:
+    converge(machine)
+    machine.actions.clear()
+    outcome = workload.converge(facts(password="new-pw"), machine.progress.append)
+    assert outcome.ready and machine.actions == []
+    assert machine.live == {"masterauth": "new-pw", "requirepass": "new-pw"}
+    assert machine.password == "new-pw"
+
+
+def test_an_unreachable_server_gets_the_new_file_by_a_restart(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.unreachable = True
+    machine.actions.clear()
+    assert converge(machine, timeout=30).ready
+    assert machine.actions == ["restart redis-server"]
+    assert conf.directives(machine.config or "")["timeout"] == "30"
+
+
+def test_a_stopped_redis_with_an_unchanged_file_is_started(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.active = False
+    machine.actions.clear()
+    assert converge(machine).ready
+    assert machine.actions == ["restart redis-server"]
+
+
+def test_the_final_check_waits_up_to_30_seconds(machine: FakeMachine) -> None:
+    converge(machine)
+    assert machine.timeouts[-1] == 30.0
+
+
+def test_a_redis_that_does_not_answer_is_blocked_and_says_whether_it_runs(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+    desired = workload.resolve(facts())
+    assert isinstance(desired, workload.Desired)
+    layout = service.APT_LAYOUT
+    machine.password = "someone-else-s"
+    outcome = workload.check(desired, layout, "apt", timeout=1)
+    assert outcome == workload.Outcome("blocked", "Redis is running: Redis refused the password", desired, "", "apt")
+    assert machine.timeouts[-1] == 1
+    machine.active = False
+    assert workload.check(desired, layout, "apt").message == "Redis is not running: no answer"
+
+
+def test_a_failed_first_start_is_retried_and_keeps_nothing_to_restore(machine: FakeMachine) -> None:
+    machine.active = False
+    outcome = converge(machine, installed=None, databases=99)
+    assert outcome.status == "blocked" and outcome.retry
+    assert outcome.message == "Redis is not running: no answer"
+    assert outcome.installed == "apt"
+
+
+def test_a_restart_that_fails_outright_restores_the_previous_file(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+    before = machine.config
+    machine.progress.clear()
+    calls: list[str] = []
+
+    def first_restart_fails(action: str, name: str, *options: str) -> None:
+        calls.append(action)
+        if len(calls) == 1:
+            raise service.ServiceError("systemctl restart redis-server failed: timeout")
+        machine.systemctl(action, name, *options)
+
+    monkeypatch.setattr(service, "systemctl", first_restart_fails)
+    outcome = converge(machine, databases=8)
+    assert outcome.message == (
+        "systemctl restart redis-server failed: timeout; Redis runs with its previous configuration"
+    )
+    assert machine.config == before
+    assert machine.progress == ["Restarting Redis", "Restoring the previous Redis configuration"]
+    assert not outcome.retry
+
+
+def test_when_restoring_fails_too_the_status_says_both(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.broken_services.add("redis-server")
+    outcome = converge(machine, databases=8)
+    assert outcome.status == "blocked" and not outcome.retry
+    assert outcome.message == (
+        "systemctl restart redis-server failed: Unit redis-server not found.; restoring the previous "
+        "configuration failed: systemctl restart redis-server failed: Unit redis-server not found."
+    )
+
+
+def test_a_refused_value_is_named_and_not_retried(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.refuse.add("timeout")
+    outcome = converge(machine, timeout=5)
+    assert outcome == workload.Outcome(
+        "blocked",
+        "Redis refused timeout: Unable to listen on this port; it keeps its configuration",
+        workload.resolve(facts(timeout=5)),
+        "",
+        "apt",
+    )
+
+
+def test_a_failed_install_of_a_new_source_brings_the_previous_one_back(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+
+    def failing_snap(*args: object) -> None:
+        raise service.ServiceError("snap install failed: no snap named redis")
+
+    monkeypatch.setattr(service, "install_snap", failing_snap)
+    outcome = converge(machine, **SNAP)
+    assert outcome.status == "blocked" and outcome.retry and outcome.installed == "apt"
+    assert outcome.message == "snap install failed: no snap named redis; the previous Redis keeps serving"
+    assert machine.actions[-1] == "enable redis-server --now"
+
+
+def test_switching_to_the_snap_stops_apt_redis_first(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    outcome = converge(machine, **SNAP)
+    assert outcome.ready and outcome.installed == workload.installation_key(settings.parse({**DEFAULTS, **SNAP}))
+    assert machine.actions == ["install snap", "disable redis-server --now", "restart snap.redis.server"]
+
+
+def test_an_old_service_that_cannot_be_disabled_but_is_stopped_does_not_block(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.broken_services.add("redis-server")  # e.g. the package was removed by hand
+    assert converge(machine, **SNAP).ready
+
+
+def test_an_old_service_that_cannot_be_stopped_blocks_the_switch(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+    machine.broken_services.add("redis-server")
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    outcome = converge(machine, **SNAP)
+    assert outcome.status == "blocked" and outcome.retry
+    assert outcome.message.startswith("systemctl disable redis-server failed: ")
+    assert outcome.message.endswith("; the previous Redis could not be started again")
+
+
+def test_bring_back_without_a_previous_installation_says_nothing() -> None:
+    assert workload.bring_back(None) == ""
+
+
+def test_installation_keys_carry_everything_snapd_was_told() -> None:
+    parsed = settings.parse(
+        {**DEFAULTS, **SNAP, "snap-channel": "7/edge", "snap_proxy": "http://p:1", "snap_proxy_url": "https://s"}
+    )
+    key = workload.installation_key(parsed)
+    assert key == "snap\nredis\n7/edge\nhttp://p:1\nhttps://s\n"
+    assert workload.layout_of(key) == service.snap_layout("redis")
+    named = settings.parse({**DEFAULTS, **SNAP, "snap-name": "redis-7", "snapd_refresh": "max"})
+    assert workload.layout_of(workload.installation_key(named)).service == "snap.redis-7.server"
+
+
+def test_replaced_layout_only_when_the_service_changes() -> None:
+    apt = settings.parse(DEFAULTS)
+    snap = settings.parse({**DEFAULTS, **SNAP})
+    moved = settings.parse({**DEFAULTS, **SNAP, "snap-channel": "7/edge"})
+    assert workload.replaced_layout(None, apt) is None
+    assert workload.replaced_layout("apt", apt) is None
+    assert workload.replaced_layout("apt", snap) == service.APT_LAYOUT
+    assert workload.replaced_layout(workload.installation_key(snap), apt) == service.snap_layout("redis")
+    assert workload.replaced_layout(workload.installation_key(snap), moved) is None
+
+
+def test_blocked_and_waiting_outcomes_keep_what_is_installed() -> None:
+    assert workload.resolve(facts(port=1)).installed == "apt"  # type: ignore[union-attr]
+    waiting = workload.resolve(workload.Facts(DEFAULTS, None, "10.0.0.1", installed="apt"))
+    assert waiting == workload.Outcome("waiting", "Waiting for the leader to generate the password", installed="apt")
+    assert workload.Outcome("active", "x").ready and not workload.Outcome("blocked", "x").ready

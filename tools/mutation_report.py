@@ -1,0 +1,110 @@
+"""Print the score of the last `mutmut run` and every surviving mutant, explained or not.
+
+Reads mutmut's result cache (.mutmut-cache). A survivor listed in
+mutmut-equivalent.txt is shown with the reason no test can kill it; any other
+survivor is a gap in the tests. Exits non-zero below the target score or when a
+survivor is unexplained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGET = 0.90
+KILLED = ("ok_killed", "ok_suspicious")
+SURVIVED = ("bad_survived", "bad_timeout")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    pk: int
+    filename: str
+    line_number: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    filename: str
+    mutated: str
+    reason: str
+
+
+def load_mutants(cache: Path) -> list[Mutant]:
+    with sqlite3.connect(cache) as db:
+        rows = db.execute(
+            "SELECT m.id, s.filename, l.line_number, m.status FROM mutant m "
+            "JOIN line l ON m.line = l.id JOIN sourcefile s ON l.sourcefile = s.id ORDER BY s.filename, l.line_number"
+        ).fetchall()
+    return [Mutant(pk, filename, number + 1, status) for pk, filename, number, status in rows]
+
+
+def load_equivalents(path: Path) -> list[Equivalent]:
+    """Blocks of `file:`, `mutant:` and `reason:` lines, separated by blank lines; # starts a comment."""
+    entries, block = [], {}
+    for line in [*path.read_text().splitlines(), ""]:
+        if line.startswith("#"):
+            continue
+        if not line.strip():
+            if block:
+                entries.append(Equivalent(block["file"], block["mutant"], block["reason"]))
+            block = {}
+            continue
+        key, _, value = line.partition(":")
+        block[key.strip()] = value.strip()
+    return entries
+
+
+def mutated_line(mutant: Mutant) -> tuple[str, str]:
+    """(original line, mutated line) of a mutant, both stripped, from mutmut's own diff."""
+    from mutmut.cache import get_unified_diff
+
+    diff = get_unified_diff(mutant.pk, dict_synonyms=[], update_cache=False)
+    removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return (removed[0] if removed else "", added[0] if added else "")
+
+
+def explain(mutant: Mutant, mutated: str, equivalents: list[Equivalent]) -> str | None:
+    for entry in equivalents:
+        if entry.filename == mutant.filename and entry.mutated == mutated:
+            return entry.reason
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path(".mutmut-cache"))
+    parser.add_argument("--equivalents", type=Path, default=Path("mutmut-equivalent.txt"))
+    args = parser.parse_args()
+    mutants = load_mutants(args.cache)
+    equivalents = load_equivalents(args.equivalents) if args.equivalents.exists() else []
+    tested = [m for m in mutants if m.status in KILLED + SURVIVED]
+    killed = [m for m in tested if m.status in KILLED]
+    unexplained = 0
+    for mutant in (m for m in tested if m.status in SURVIVED):
+        original, mutated = mutated_line(mutant)
+        reason = explain(mutant, mutated, equivalents)
+        unexplained += reason is None
+        label = f"equivalent: {reason}" if reason else "NOT KILLED: a test is missing"
+        print(f"{mutant.filename}:{mutant.line_number} [{mutant.status}] {label}")
+        print(f"    - {original}\n    + {mutated}")
+    untested = len(mutants) - len(tested)
+    score = len(killed) / len(tested) if tested else 0.0
+    explained = len(tested) - len(killed) - unexplained
+    print(
+        f"\nmutation score: {len(killed)}/{len(tested)} killed = {score:.1%} "
+        f"({explained} survivors explained as equivalent, {unexplained} unexplained, {untested} not run)"
+    )
+    if score < TARGET:
+        print(f"below the target of {TARGET:.0%}", file=sys.stderr)
+        return 1
+    return 1 if unexplained or untested else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
