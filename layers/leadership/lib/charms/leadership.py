@@ -25,11 +25,12 @@ from charms.reactive import clear_flag, get_flags, set_flag
 KV_PREFIX = "leadership.settings."
 
 
-class LeaderSetError(subprocess.CalledProcessError):
+class LeaderSetError(subprocess.CalledProcessError, RuntimeError):
     """Juju refused the leader settings (e.g. leadership lapsed during the hook).
 
     A CalledProcessError, as upstream's leader_set raises, so callers written
-    for upstream still catch it; its command names the keys, never the values.
+    for upstream still catch it (and a RuntimeError, as this layer raised
+    before); its command names the keys, never the values.
     """
 
     def __init__(self, message: str, keys: Iterable[str], returncode: int = 1) -> None:
