@@ -129,11 +129,20 @@ def test_a_wheelhouse_with_an_sdist_or_a_compiled_wheel_stops_the_first_hook_wit
 
 @pytest.fixture
 def venv(charm: Path) -> Path:
-    """The unit's environment as the first hook makes it (no wheels: only what charm-env needs)."""
+    """The unit's environment as the first hook makes it (no wheels: only what charm-env needs).
+
+    On a unit PyYAML comes from the archive (python3-yaml) through the system
+    site-packages; here the Python running the tests may have it elsewhere, so
+    the venv is shown where it is, and only it.
+    """
     venv = basic.venv_dir(charm)
     wheelhouse = charm / "wheelhouse"
     wheelhouse.mkdir()
     basic.make_environment(venv, wheelhouse, basic.wheelhouse_digest(wheelhouse))
+    archive = charm.parent / "archive-packages"
+    archive.mkdir()
+    (archive / "yaml").symlink_to(Path(yaml.__file__).parent)
+    (basic.site_packages(venv) / "archive_packages.pth").write_text(f"{archive}\n")
     return venv
 
 
