@@ -25,7 +25,7 @@ TESTS_FOR: dict[str, list[str]] = {
         f"{UNIT}/test_workload.py",
         f"{UNIT}/test_conf.py",
     ],
-    "lib/charms/layer/redis/workload.py": [f"{UNIT}/test_workload.py"],
+    "lib/charms/layer/redis/workload.py": [f"{UNIT}/test_workload_paths.py", f"{UNIT}/test_workload.py"],
     "lib/charms/layer/redis/service.py": [f"{UNIT}/test_service.py", f"{UNIT}/test_workload.py"],
     "lib/charms/layer/redis/admin.py": [f"{UNIT}/test_admin.py"],
     "lib/charms/layer/redis/monitoring.py": [f"{UNIT}/test_monitoring_files.py", f"{UNIT}/test_monitoring.py"],

@@ -399,7 +399,7 @@ def test_a_snap_store_proxy_is_trusted_then_used(juju: jubilant.Juju) -> None:
         assert requested == ["/v2/auth/store/assertions"] * len(units(juju))  # once by each unit
         acked = next(i for i, call in enumerate(calls) if call[:2] == ["snap", "ack"])
         stored = calls.index(["snap", "set", "system", "proxy.store=TESTSTORE1"])
-        installed = next(i for i, call in enumerate(calls) if call[:2] == ["snap", "install"])
+        installed = next(i for i, call in enumerate(calls) if call[1] in ("install", "refresh"))
         assert acked < stored < installed
     finally:
         server.shutdown()

@@ -33,6 +33,30 @@ def test_the_port_goes_live_from_redis_7_0_0(version: tuple[int, ...], live: boo
     assert plan == (conf.Plan(live={"port": "6390"}) if live else conf.Plan(restart=True))
 
 
+def test_every_live_directive_changing_at_once_is_still_live() -> None:
+    new = render(replace(BASE, loglevel="debug", timeout=9, tcp_keepalive=7, port=6390), password="pw2")
+    plan = conf.plan(render(), new, (7, 0, 15))
+    assert plan == conf.Plan(
+        live={
+            "loglevel": "debug",
+            "masterauth": "pw2",
+            "port": "6390",
+            "requirepass": "pw2",
+            "tcp-keepalive": "7",
+            "timeout": "9",
+        }
+    )
+
+
+def test_plans_and_layouts_are_values_with_their_defaults() -> None:
+    plan = conf.Plan()
+    assert (plan.live, plan.restart) == ({}, False)
+    assert conf.Plan(restart=True) == conf.Plan(restart=True)
+    layout = conf.Layout("s", "b", Path("c"), Path("d"), Path("l"), Path("u"), Path("p"))
+    assert layout.group == "redis"
+    assert hash(layout) == hash(conf.Layout("s", "b", Path("c"), Path("d"), Path("l"), Path("u"), Path("p")))
+
+
 def test_a_live_change_beside_a_restart_is_one_restart() -> None:
     new = render(replace(BASE, loglevel="debug", databases=8))
     assert conf.plan(render(), new, (7, 0, 15)) == conf.Plan(restart=True)

@@ -59,8 +59,10 @@ class FakeSysctl:
     returncode: int = 0
     commands: list[list[str]] = field(default_factory=list)
 
-    def run(self, command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def run(self, command: list[str], check: bool = False, **kwargs: object) -> subprocess.CompletedProcess[str]:
         self.commands.append(command)
+        if check and self.returncode:
+            raise subprocess.CalledProcessError(self.returncode, command)
         return subprocess.CompletedProcess(command, self.returncode, "", "")
 
 
@@ -112,6 +114,31 @@ def test_refusals_are_reported_and_the_files_still_written(
     result = tuning.apply(tmp_path / "proc")
     assert result == tuning.TuningResult(("sysctl", "transparent_hugepage"))
     assert tuning.SYSCTL_FILE.exists() and tuning.TMPFILES_FILE.exists()
+
+
+def test_applying_twice_is_the_same_as_once(host: FakeSysctl, tmp_path: Path) -> None:
+    first = tuning.apply(tmp_path / "proc")
+    files = (tuning.SYSCTL_FILE.read_text(), tuning.TMPFILES_FILE.read_text())
+    assert tuning.apply(tmp_path / "proc") == first
+    assert (tuning.SYSCTL_FILE.read_text(), tuning.TMPFILES_FILE.read_text()) == files
+
+
+def test_an_unreadable_somaxconn_counts_as_the_kernels_default(host: FakeSysctl, tmp_path: Path) -> None:
+    tuning.apply(tmp_path / "no-proc")
+    assert "net.core.somaxconn = 4096\n" in tuning.SYSCTL_FILE.read_text()
+
+
+def test_the_files_are_where_sysctl_systemd_and_the_kernel_read_them() -> None:
+    assert [str(tuning.SYSCTL_FILE), str(tuning.TMPFILES_FILE), str(tuning.THP_ENABLED)] == [
+        "/etc/sysctl.d/60-redis-charm.conf",
+        "/etc/tmpfiles.d/redis-charm-thp.conf",
+        "/sys/kernel/mm/transparent_hugepage/enabled",
+    ]
+
+
+def test_nothing_refused_by_default() -> None:
+    assert tuning.TuningResult().refused == ()
+    assert hash(tuning.TuningResult()) == hash(tuning.TuningResult(()))
 
 
 def test_the_default_somaxconn_source_is_the_running_kernel() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from charms.layer.redis import conf, service, settings, workload
@@ -204,6 +206,18 @@ def test_replaced_layout_only_when_the_service_changes() -> None:
     assert workload.replaced_layout("apt", snap) == service.APT_LAYOUT
     assert workload.replaced_layout(workload.installation_key(snap), apt) == service.snap_layout("redis")
     assert workload.replaced_layout(workload.installation_key(snap), moved) is None
+
+
+def test_facts_and_outcomes_have_empty_defaults_and_are_values() -> None:
+    facts = workload.Facts({}, None, "10.0.0.1")
+    assert (facts.deployed_cluster_enabled, facts.installed) == (None, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        facts.installed = "apt"  # type: ignore[misc]
+    outcome = workload.Outcome("waiting", "why")
+    assert (outcome.desired, outcome.version, outcome.installed, outcome.retry) == (None, "", None, False)
+    assert hash(outcome) == hash(workload.Outcome("waiting", "why"))
+    desired = workload.resolve(workload.Facts(DEFAULTS, "pw", "10.0.0.1"))
+    assert hash(desired) == hash(workload.resolve(workload.Facts(DEFAULTS, "pw", "10.0.0.1")))
 
 
 def test_blocked_and_waiting_outcomes_keep_what_is_installed() -> None:
