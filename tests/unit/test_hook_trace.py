@@ -14,7 +14,7 @@ def logged(reactive, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return lines
 
 
-def traced_hook(reactive, flag: str | None = None):
+def traced_hook(reactive, flag: str | None = None, handlers: list | None = None):
     from charms.layer.hook_trace import HookTrace
     from charms.reactive.trace import install_tracer
 
@@ -24,7 +24,7 @@ def traced_hook(reactive, flag: str | None = None):
     trace.start_dispatch_phase("hooks", [])
     if flag:
         reactive.set_flag(flag)
-    trace.start_dispatch_phase("other", [])
+    trace.start_dispatch_phase("other", handlers or [])
     return trace
 
 
@@ -39,8 +39,29 @@ def test_a_changed_flag_is_logged_once_with_the_whole_trace(reactive, logged) ->
     assert len(logged) == 1
     message, level = logged[0]
     assert level == "DEBUG"
-    assert message.startswith("Reactive main running for hook update-status")
-    assert "tracer: set flag redis.pending" in message
+    lines = message.splitlines()
+    assert lines[0] == "Reactive main running for hook update-status"
+    assert "tracer: set flag redis.pending" in lines
+
+
+def test_a_queued_handler_makes_the_hook_worth_logging(reactive, logged) -> None:
+    from charms.reactive.bus import Handler
+
+    def check_health() -> None:
+        pass
+
+    traced_hook(reactive, handlers=[Handler.get(check_health)]).write("DEBUG")
+    assert len(logged) == 1
+    assert "tracer: main dispatch loop, 1 handlers queued" in logged[0][0].splitlines()
+
+
+def test_what_is_noted_after_a_write_is_written_by_the_next(reactive, logged) -> None:
+    trace = traced_hook(reactive, "redis.pending")
+    trace.write("DEBUG")
+    trace.note("Hook error:\nlate")
+    trace.write("ERROR")
+    assert [level for _, level in logged] == ["DEBUG", "ERROR"]
+    assert logged[1][0] == "Hook error:\nlate"
 
 
 def test_an_error_is_logged_at_error_level(reactive, logged) -> None:

@@ -3,6 +3,10 @@ would say the same."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from charms.layer import relation_view
@@ -25,21 +29,29 @@ class FakeRelations:
         self.calls.append(f"relation-list {relid}")
         return list(self.members.get(relid or "", []))
 
-    def goal_state(self, command: list[str]) -> str:
-        import json
+    def install_goal_state_tool(self, tools: Path, exit_code: int = 0) -> None:
+        """A `goal-state` executable that prints this fake's goal and records its arguments."""
+        self.tools = tools
+        tool = tools / "goal-state"
+        tool.write_text(f'#!/bin/sh\necho "$@" >> {tools}/goal-state.args\ncat {tools}/goal.json\nexit {exit_code}\n')
+        tool.chmod(0o755)
 
-        self.calls.append("goal-state")
-        return json.dumps({"units": {}, "relations": self.goal})
+    def before_hook(self) -> None:
+        (self.tools / "goal.json").write_text(json.dumps({"units": {}, "relations": self.goal}))
+        self.calls.clear()
+
+    def goal_state_calls(self) -> list[str]:
+        args = self.tools / "goal-state.args"
+        return args.read_text().splitlines() if args.exists() else []
 
 
 @pytest.fixture
-def juju(reactive, monkeypatch: pytest.MonkeyPatch) -> FakeRelations:
-    from charmhelpers.core import hookenv
-
+def juju(reactive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeRelations:
     fake = FakeRelations()
-    monkeypatch.setattr(hookenv, "relation_ids", fake.relation_ids)
-    monkeypatch.setattr(hookenv, "related_units", fake.related_units)
-    monkeypatch.setattr(relation_view, "_tool_output", fake.goal_state)
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    fake.install_goal_state_tool(tools)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
     return fake
 
 
@@ -54,7 +66,7 @@ def run_hook(juju: FakeRelations, monkeypatch: pytest.MonkeyPatch, name: str, re
         monkeypatch.setenv("JUJU_RELATION_ID", relation)
     else:
         monkeypatch.delenv("JUJU_RELATION_ID", raising=False)
-    juju.calls.clear()
+    juju.before_hook()
     relation_view.install()
     seen = {}
     for endpoint in sorted(juju.ids):
@@ -80,7 +92,13 @@ def test_a_quiet_hook_after_a_converged_one_asks_only_goal_state(juju, monkeypat
     assert "relation-ids cluster" in juju.calls
 
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
-    assert juju.calls == ["goal-state"]
+    assert juju.calls == []
+    assert juju.goal_state_calls() == ["--format=json", "--format=json"]
+
+
+def test_a_units_first_hook_asks_juju_whatever_hook_it_is(juju, monkeypatch) -> None:
+    assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
+    assert "relation-ids cluster" in juju.calls
 
 
 def test_a_new_unit_is_seen_exactly_when_juju_shows_it(juju, monkeypatch) -> None:
@@ -96,7 +114,7 @@ def test_a_new_unit_is_seen_exactly_when_juju_shows_it(juju, monkeypatch) -> Non
     juju.members["cluster:0"] = ["redis/1"]
     assert run_hook(juju, monkeypatch, "cluster-relation-joined", "cluster:0") == truth(juju)
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
-    assert juju.calls == ["goal-state"]
+    assert juju.calls == []
 
 
 def test_a_new_relation_is_asked_for_until_its_hooks_have_run(juju, monkeypatch) -> None:
@@ -111,7 +129,7 @@ def test_a_new_relation_is_asked_for_until_its_hooks_have_run(juju, monkeypatch)
     juju.members["redis:3"] = ["webapp/0"]
     run_hook(juju, monkeypatch, "redis-relation-joined", "redis:3")
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
-    assert juju.calls == ["goal-state"]
+    assert juju.calls == []
 
 
 def test_a_removed_relation_disappears(juju, monkeypatch) -> None:
@@ -128,7 +146,7 @@ def test_a_removed_relation_disappears(juju, monkeypatch) -> None:
     juju.ids["redis"] = []
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
-    assert juju.calls == ["goal-state"]
+    assert juju.calls == []
 
 
 @pytest.mark.parametrize(
@@ -142,10 +160,15 @@ def test_hooks_that_change_relations_always_ask_juju(juju, monkeypatch, hook: st
 
 
 def test_without_goal_state_every_question_goes_to_juju(juju, monkeypatch) -> None:
-    def missing(command: list[str]) -> str:
-        raise FileNotFoundError(command[0])
-
     run_hook(juju, monkeypatch, "install")
-    monkeypatch.setattr(relation_view, "_tool_output", missing)
+    (juju.tools / "goal-state").unlink()
+    monkeypatch.setenv("PATH", str(juju.tools))
+    assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
+    assert "relation-ids cluster" in juju.calls
+
+
+def test_a_failing_goal_state_is_not_believed_even_if_it_prints_something(juju, monkeypatch) -> None:
+    run_hook(juju, monkeypatch, "install")
+    juju.install_goal_state_tool(juju.tools, exit_code=1)
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
     assert "relation-ids cluster" in juju.calls
