@@ -49,8 +49,20 @@ def test_options_is_still_callable_with_a_section_as_upstream_allows(charm: Path
 
 
 def test_an_option_without_its_section_is_refused(charm: Path) -> None:
-    with pytest.raises(ValueError, match="section"):
+    with pytest.raises(ValueError, match=r"^an option needs its section \(the layer name\)$"):
         options.get(option="packages")
+
+
+@pytest.mark.parametrize("variable", ["JUJU_CHARM_DIR", "CHARM_DIR"])
+def test_the_charm_directory_comes_from_either_variable_juju_sets(
+    charm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    for name in ("JUJU_CHARM_DIR", "CHARM_DIR"):
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, str(charm))
+    assert options.get("basic", "use_venv") is True
+    assert execd.default_execd_dir() == charm / "exec.d"
 
 
 def layer_option(charm: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -83,6 +95,11 @@ def test_execd_steps_run_once_each_in_name_order(charm: Path) -> None:
     execd.execd_preinstall()
     execd.execd_preinstall()
     assert ran.read_text() == "a\nb\n"
+    marker = (charm / "exec.d" / ".b-site_charm-pre-install.done").read_text()
+    assert (
+        marker
+        == f"{charm / 'exec.d' / 'b-site' / 'charm-pre-install'} ran successfully; remove this file to run it again\n"
+    )
     (charm / "exec.d" / ".a-proxy_charm-pre-install.done").unlink()
     execd.execd_preinstall()
     assert ran.read_text() == "a\nb\na\n"
@@ -102,6 +119,21 @@ def test_a_failing_execd_step_blocks_the_unit_and_ends_the_hook_and_runs_again_n
     assert ended.value.code == 0
     assert (tmp_path / "status").read_text() == "blocked Error (3) running exec.d/proxy/charm-pre-install\n"
     assert list(execd.pending(charm / "exec.d"))
+
+
+def test_a_failing_execd_step_ends_the_hook_the_same_when_status_set_fails(
+    charm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "status-set").write_text("#!/bin/sh\nexit 1\n")
+    (tools / "status-set").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    make_step(charm / "exec.d", "proxy", "exit 4")
+    with pytest.raises(SystemExit) as ended:
+        execd.execd_preinstall()
+    assert ended.value.code == 0
+    assert "Error (4) running exec.d/proxy/charm-pre-install" in capfd.readouterr().err
 
 
 def wheel(directory: Path, name: str) -> Path:

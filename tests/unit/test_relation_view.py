@@ -13,12 +13,18 @@ from charms.layer import relation_view
 
 
 class FakeRelations:
-    """A unit's relations as Juju reports them: its own view (relation-ids, relation-list) and goal-state."""
+    """A unit's relations as Juju reports them: its own view (relation-ids, relation-list) and goal-state.
+
+    As Juju's goal-state does, `units` lists the application's own units (this
+    one included) and `relations` the non-peer endpoints' remote applications
+    and units; the peer endpoint `cluster` is not in `relations`.
+    """
 
     def __init__(self) -> None:
         self.ids: dict[str, list[str]] = {"cluster": ["cluster:0"], "redis": [], "nrpe-external-master": []}
         self.members: dict[str, list[str]] = {"cluster:0": []}
-        self.goal: dict[str, dict] = {"cluster": {"redis": {"status": "joined", "since": "t0"}}}
+        self.units: dict[str, dict] = {"redis/0": {"status": "active", "since": "t0"}}
+        self.goal: dict[str, dict] = {}
         self.calls: list[str] = []
 
     def relation_ids(self, reltype: str | None = None) -> list[str]:
@@ -37,7 +43,7 @@ class FakeRelations:
         tool.chmod(0o755)
 
     def before_hook(self) -> None:
-        (self.tools / "goal.json").write_text(json.dumps({"units": {}, "relations": self.goal}))
+        (self.tools / "goal.json").write_text(json.dumps({"units": self.units, "relations": self.goal}))
         self.calls.clear()
 
     def goal_state_calls(self) -> list[str]:
@@ -48,6 +54,7 @@ class FakeRelations:
 @pytest.fixture
 def juju(reactive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeRelations:
     fake = FakeRelations()
+    (tmp_path / "metadata.yaml").write_text("name: redis\npeers:\n  cluster:\n    interface: redis-peers\n")
     tools = tmp_path / "tools"
     tools.mkdir()
     fake.install_goal_state_tool(tools)
@@ -104,7 +111,7 @@ def test_a_units_first_hook_asks_juju_whatever_hook_it_is(juju, monkeypatch) -> 
 def test_a_new_unit_is_seen_exactly_when_juju_shows_it(juju, monkeypatch) -> None:
     run_hook(juju, monkeypatch, "install")
     # Juju's goal moves first: a peer is coming; this unit's view has not changed yet.
-    juju.goal["cluster"]["redis/1"] = {"status": "joining", "since": "t1"}
+    juju.units["redis/1"] = {"status": "waiting", "since": "t1"}
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
     assert "relation-list cluster:0" in juju.calls
     # Still not converged (the goal lists redis/1, the view does not): Juju is asked again.

@@ -11,7 +11,9 @@ only when all of these hold:
 - the hook is not a relation hook, nor install or upgrade-charm (those are the
   hooks in which the unit's view of its relations changes);
 - the recorded view had converged: per recorded endpoint, one relation per
-  related application and exactly the units goal-state lists as members;
+  related application and exactly the units goal-state lists as members (for
+  a peer endpoint, which goal-state's `relations` leaves out, one relation and
+  the application's other units from goal-state's `units`);
 - goal-state now reports exactly what it reported then (statuses and times
   included).
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,17 +44,22 @@ class RelationView:
     ids: dict[str, list[str]] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)
 
-    def converged(self) -> bool:
+    def converged(self, peers: Collection[str], unit: str) -> bool:
         """True when every recorded endpoint matches goal-state: its applications and its member units."""
         for endpoint, relation_ids in self.ids.items():
-            wanted = self.goal.get(endpoint) or {}
-            applications = [name for name in wanted if "/" not in name]
-            units = {name for name in wanted if "/" in name}
-            if len(relation_ids) != len(applications) or any(rid not in self.members for rid in relation_ids):
+            applications, units = self.expected(endpoint, peers, unit)
+            if len(relation_ids) != applications or any(rid not in self.members for rid in relation_ids):
                 return False
-            if {unit for rid in relation_ids for unit in self.members[rid]} != units:
+            if {member for rid in relation_ids for member in self.members[rid]} != units:
                 return False
         return True
+
+    def expected(self, endpoint: str, peers: Collection[str], unit: str) -> tuple[int, set[str]]:
+        """How many relations goal-state says `endpoint` has, and the remote units they hold."""
+        if endpoint in peers:
+            return 1, set(self.goal.get("units") or {}) - {unit}
+        wanted = (self.goal.get("relations") or {}).get(endpoint) or {}
+        return len([name for name in wanted if "/" not in name]), {name for name in wanted if "/" in name}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RelationView:
@@ -62,11 +69,12 @@ class RelationView:
         return {"goal": self.goal, "ids": self.ids, "members": self.members}
 
 
-def read_goal_relations(run: Callable[[list[str]], str] | None = None) -> dict[str, Any] | None:
-    """The `relations` part of `goal-state`, or None when the tool is missing or fails."""
+def read_goal_state(run: Callable[[list[str]], str] | None = None) -> dict[str, Any] | None:
+    """`goal-state`'s `units` and `relations`, or None when the tool is missing or fails."""
     run = run or _tool_output
     try:
-        return dict(json.loads(run(["goal-state", "--format=json"])).get("relations") or {})
+        answer = json.loads(run(["goal-state", "--format=json"]))
+        return {"units": dict(answer.get("units") or {}), "relations": dict(answer.get("relations") or {})}
     except (OSError, ValueError, AttributeError, subprocess.CalledProcessError):
         return None
 
@@ -75,14 +83,19 @@ def _tool_output(command: list[str]) -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
 
-def reusable(recorded: Mapping[str, Any] | None, goal: Mapping[str, Any] | None, environ: Mapping[str, str]) -> bool:
+def reusable(
+    recorded: Mapping[str, Any] | None,
+    goal: Mapping[str, Any] | None,
+    environ: Mapping[str, str],
+    peers: Collection[str] = (),
+) -> bool:
     """Whether the recorded view answers this hook's questions as Juju would."""
     if recorded is None or goal is None:
         return False
     if environ.get("JUJU_RELATION_ID") or environ.get("JUJU_HOOK_NAME") in REFRESHING_HOOKS:
         return False
     view = RelationView.from_dict(recorded)
-    return view.goal == goal and view.converged()
+    return view.goal == goal and view.converged(peers, environ.get("JUJU_UNIT_NAME", ""))
 
 
 class RecordingTools:
@@ -130,15 +143,17 @@ def install(environ: Mapping[str, str] | None = None) -> RecordingTools | None:
     """
     from charmhelpers.core import hookenv, unitdata
 
-    goal = read_goal_relations()
+    goal = read_goal_state()
     if goal is None:
         return None
     recorded = unitdata.kv().get(KV_KEY)
+    peers = list((hookenv.metadata() or {}).get("peers") or {})
+    environ = environ if environ is not None else os.environ
     tools = RecordingTools(
         hookenv.relation_ids,
         hookenv.related_units,
         goal,
-        recorded if reusable(recorded, goal, environ if environ is not None else os.environ) else None,
+        recorded if reusable(recorded, goal, environ, peers) else None,
     )
     hookenv.relation_ids = tools.relation_ids
     hookenv.related_units = tools.related_units
