@@ -179,3 +179,23 @@ def test_a_failing_goal_state_is_not_believed_even_if_it_prints_something(juju, 
     juju.install_goal_state_tool(juju.tools, exit_code=1)
     assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
     assert "relation-ids cluster" in juju.calls
+
+
+def test_a_units_status_does_not_matter_but_a_remade_relation_does(juju, monkeypatch) -> None:
+    juju.ids["redis"] = ["redis:3"]
+    juju.members["redis:3"] = ["webapp/0"]
+    juju.goal["redis"] = {
+        "webapp": {"status": "joined", "since": "t2"},
+        "webapp/0": {"status": "active", "since": "t2"},
+    }
+    run_hook(juju, monkeypatch, "install")
+    juju.units["redis/0"] = {"status": "maintenance", "since": "t5"}
+    juju.goal["redis"]["webapp/0"] = {"status": "waiting", "since": "t5"}
+    assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
+    assert juju.calls == []
+    # The relation was removed and made again with the same application: a new relation id.
+    juju.goal["redis"]["webapp"] = {"status": "joined", "since": "t6"}
+    juju.ids["redis"] = ["redis:4"]
+    juju.members = {"cluster:0": [], "redis:4": ["webapp/0"]}
+    assert run_hook(juju, monkeypatch, "update-status") == truth(juju)
+    assert "relation-ids redis" in juju.calls

@@ -57,7 +57,7 @@ class RelationView:
     def expected(self, endpoint: str, peers: Collection[str], unit: str) -> tuple[int, set[str]]:
         """How many relations goal-state says `endpoint` has, and the remote units they hold."""
         if endpoint in peers:
-            return 1, set(self.goal.get("units") or {}) - {unit}
+            return 1, set(self.goal.get("units") or []) - {unit}
         wanted = (self.goal.get("relations") or {}).get(endpoint) or {}
         return len([name for name in wanted if "/" not in name]), {name for name in wanted if "/" in name}
 
@@ -70,11 +70,22 @@ class RelationView:
 
 
 def read_goal_state(run: Callable[[list[str]], str] | None = None) -> dict[str, Any] | None:
-    """`goal-state`'s `units` and `relations`, or None when the tool is missing or fails."""
+    """What of `goal-state` can change this unit's relations, or None when the tool is missing or fails.
+
+    The application's units and each endpoint's remote units by name only (a
+    unit enters or leaves this unit's view only in a relation hook, so its
+    workload status and the time it changed do not matter), and each related
+    application with its relation's status and since when (a relation removed
+    and made again with the same application differs there).
+    """
     run = run or _tool_output
     try:
         answer = json.loads(run(["goal-state", "--format=json"]))
-        return {"units": dict(answer.get("units") or {}), "relations": dict(answer.get("relations") or {})}
+        relations = {
+            endpoint: {name: None if "/" in name else state for name, state in (entries or {}).items()}
+            for endpoint, entries in (answer.get("relations") or {}).items()
+        }
+        return {"units": sorted(answer.get("units") or {}), "relations": relations}
     except (OSError, ValueError, AttributeError, subprocess.CalledProcessError):
         return None
 
