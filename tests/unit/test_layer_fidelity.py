@@ -105,14 +105,19 @@ def test_execd_steps_run_once_each_in_name_order(charm: Path) -> None:
     assert ran.read_text() == "a\nb\na\n"
 
 
+def fake_status_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """A `status-set` hook tool first on PATH, running `body`."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "status-set").write_text(f"#!/bin/sh\n{body}\n")
+    (tools / "status-set").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+
+
 def test_a_failing_execd_step_blocks_the_unit_and_ends_the_hook_and_runs_again_next_hook(
     charm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    (tools / "status-set").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/status\n')
-    (tools / "status-set").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    fake_status_set(tmp_path, monkeypatch, f'echo "$@" >> {tmp_path}/status')
     make_step(charm / "exec.d", "proxy", "exit 3")
     with pytest.raises(SystemExit) as ended:
         execd.execd_preinstall()
@@ -124,11 +129,7 @@ def test_a_failing_execd_step_blocks_the_unit_and_ends_the_hook_and_runs_again_n
 def test_a_failing_execd_step_ends_the_hook_the_same_when_status_set_fails(
     charm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    (tools / "status-set").write_text("#!/bin/sh\nexit 1\n")
-    (tools / "status-set").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    fake_status_set(tmp_path, monkeypatch, "exit 1")
     make_step(charm / "exec.d", "proxy", "exit 4")
     with pytest.raises(SystemExit) as ended:
         execd.execd_preinstall()
