@@ -33,7 +33,7 @@ TESTS_FOR: dict[str, list[str]] = {
     "lib/charms/layer/redis/tuning.py": [f"{UNIT}/test_tuning.py"],
     "reactive/redis.py": HANDLERS,
     "interfaces/redis/provides.py": [f"{UNIT}/test_interfaces.py", *HANDLERS],
-    "interfaces/redis/requires.py": [f"{UNIT}/test_interfaces.py"],
+    "interfaces/redis/requires.py": [f"{UNIT}/test_interfaces.py", f"{UNIT}/test_redis_requires.py"],
     "interfaces/nrpe-external-master/provides.py": [f"{UNIT}/test_interfaces.py", *HANDLERS],
     "interfaces/redis-peers/peers.py": [f"{UNIT}/test_interfaces.py"],
     "layers/leadership/lib/charms/leadership.py": [

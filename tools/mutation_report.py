@@ -32,6 +32,8 @@ class Equivalent:
     filename: str
     mutated: str
     reason: str
+    # For a mutant that empties its line (a removed decorator): the line it is on.
+    line: int | None = None
 
 
 def load_mutants(cache: Path) -> list[Mutant]:
@@ -44,14 +46,15 @@ def load_mutants(cache: Path) -> list[Mutant]:
 
 
 def load_equivalents(path: Path) -> list[Equivalent]:
-    """Blocks of `file:`, `mutant:` and `reason:` lines, separated by blank lines; # starts a comment."""
+    """Blocks of `file:`, `mutant:`, `reason:` (and for an emptied line `line:`) lines; # starts a comment."""
     entries, block = [], {}
     for line in [*path.read_text().splitlines(), ""]:
         if line.startswith("#"):
             continue
         if not line.strip():
             if block:
-                entries.append(Equivalent(block["file"], block["mutant"], block["reason"]))
+                line_number = int(block["line"]) if "line" in block else None
+                entries.append(Equivalent(block["file"], block["mutant"], block["reason"], line_number))
             block = {}
             continue
         key, _, value = line.partition(":")
@@ -71,7 +74,8 @@ def mutated_line(mutant: Mutant) -> tuple[str, str]:
 
 def explain(mutant: Mutant, mutated: str, equivalents: list[Equivalent]) -> str | None:
     for entry in equivalents:
-        if entry.filename == mutant.filename and entry.mutated == mutated:
+        same_line = entry.line is None or entry.line == mutant.line_number
+        if entry.filename == mutant.filename and entry.mutated == mutated and same_line:
             return entry.reason
     return None
 

@@ -29,6 +29,9 @@ class FakeMachine:
     password: str = ""
     progress: list[str] = field(default_factory=list)
     timeouts: list[float] = field(default_factory=list)
+    intervals: list[float] = field(default_factory=list)
+    # False: the server runs but does not answer PING (e.g. it hangs).
+    answers: bool = True
 
     def systemctl(self, action: str, name: str, *options: str) -> None:
         self.actions.append(" ".join((action, name, *options)))
@@ -49,7 +52,7 @@ class FakeMachine:
         self.password = changes.get("requirepass", self.password)
 
     def health(self, socket: object, password: str) -> admin.Health:
-        if not self.active:
+        if not self.active or not self.answers:
             return admin.Health(ok=False, problem="no answer")
         if password != self.password:
             return admin.Health(ok=False, problem="Redis refused the password")
@@ -65,6 +68,7 @@ class FakeMachine:
 
     def wait_until(self, check: object, timeout: float = 0, interval: float = 0) -> bool:
         self.timeouts.append(timeout)
+        self.intervals.append(interval)
         return check()  # type: ignore[operator]
 
     def attach(self, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -76,7 +76,8 @@ def test_an_environment_without_a_digest_is_not_current(tmp_path: Path) -> None:
 
 
 def test_missing_packages_asks_dpkg_about_each(commands: Path) -> None:
-    stand_in(commands, "dpkg-query", '[ "$3" = python3-yaml ] && printf "install ok installed"; exit 0')
+    # As dpkg-query does, it fails for a package it does not know.
+    stand_in(commands, "dpkg-query", '[ "$3" = python3-yaml ] && printf "install ok installed" && exit 0; exit 1')
     assert basic.missing_packages(["python3-yaml", "python3-venv"]) == ["python3-venv"]
     assert calls(commands) == [
         "dpkg-query -W -f=${Status} python3-yaml",
@@ -120,6 +121,13 @@ def test_apt_install_fails_when_the_refresh_does(commands: Path) -> None:
     assert len(calls(commands)) == 2
 
 
+def test_apt_install_fails_when_install_fails_after_the_refresh(commands: Path) -> None:
+    stand_in(commands, "apt-get", '[ "$1" = update ] || exit 100')
+    with pytest.raises(Exception, match="returned non-zero exit status 100"):
+        basic.apt_install(["python3-venv"])
+    assert [call.split()[1] for call in calls(commands)] == ["install", "update", "install"]
+
+
 def test_a_wheels_data_directories_go_where_an_installer_puts_them(tmp_path: Path) -> None:
     root, scripts = tmp_path / "site", tmp_path / "bin"
     destination = basic._wheel_member_destination
@@ -158,6 +166,14 @@ def test_activate_puts_the_venv_before_the_systems_packages(tmp_path: Path, monk
     assert sys.path == ["/charm/lib", packages, "/usr/lib/python3/dist-packages", "/other"]
     assert os.environ["VIRTUAL_ENV"] == str(venv)
     assert os.environ["PATH"] == f"{venv / 'bin'}{os.pathsep}/usr/bin"
+
+
+def test_activate_goes_before_site_packages_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", ["/charm/lib", "/usr/local/lib/python3.12/site-packages"])
+    monkeypatch.setattr(charms, "__path__", list(charms.__path__))
+    monkeypatch.setenv("PATH", "/usr/bin")
+    basic.activate(tmp_path / ".venv")
+    assert sys.path[1] == str(basic.site_packages(tmp_path / ".venv"))
 
 
 def test_activate_appends_when_there_are_no_system_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,6 +244,40 @@ def test_layer_options_are_the_merged_layer_yaml(tmp_path: Path, monkeypatch: py
     assert options("basic") == {"packages": ["python3-yaml"]}
     assert options("leadership") == {}
     assert options() == {"basic": {"packages": ["python3-yaml"]}, "leadership": None}
+
+
+def test_a_compiled_wheel_is_refused_by_name(tmp_path: Path) -> None:
+    wheel = tmp_path / "fast-1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("fast.py", "")
+    with pytest.raises(ValueError, match=r"^fast-1\.0-cp311-cp311-linux_x86_64\.whl is not a pure-Python wheel$"):
+        basic.install_wheel(wheel, tmp_path / "site", tmp_path / "bin")
+
+
+def test_the_environment_sees_the_systems_packages_gets_scripts_and_replaces_a_stale_one(tmp_path: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    with zipfile.ZipFile(wheelhouse / "tool-1.0-py3-none-any.whl", "w") as archive:
+        archive.writestr("tool.py", "")
+        archive.writestr("tool-1.0.data/scripts/tool", "#!/bin/sh\n")
+    venv = tmp_path / ".venv"
+    stale = tmp_path / ".venv.new"
+    (stale / "junk").mkdir(parents=True)
+    (tmp_path / ".venv.old" / "junk").mkdir(parents=True)  # left by a hook that died
+    basic.make_environment(venv, wheelhouse, "digest")
+    basic.make_environment(venv, wheelhouse, "digest")  # replacing an existing environment
+    assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+    assert stat.S_IMODE((venv / "bin" / "tool").stat().st_mode) == 0o755
+    assert not stale.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".venv", "wheelhouse"]
+
+
+def test_an_environment_python_cannot_make_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "wheelhouse").mkdir()
+    monkeypatch.setattr(sys, "_base_executable", "/bin/false")
+    with pytest.raises(Exception, match="returned non-zero exit status 1"):
+        basic.make_environment(tmp_path / ".venv", tmp_path / "wheelhouse", "digest")
+    assert not (tmp_path / ".venv").exists()
 
 
 def make_charm(tmp_path: Path) -> Path:

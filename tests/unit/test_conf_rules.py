@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def test_plans_and_layouts_are_values_with_their_defaults() -> None:
     plan = conf.Plan()
     assert (plan.live, plan.restart) == ({}, False)
     assert conf.Plan(restart=True) == conf.Plan(restart=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.restart = True  # type: ignore[misc]
     layout = conf.Layout("s", "b", Path("c"), Path("d"), Path("l"), Path("u"), Path("p"))
     assert layout.group == "redis"
     assert hash(layout) == hash(conf.Layout("s", "b", Path("c"), Path("d"), Path("l"), Path("u"), Path("p")))

@@ -451,3 +451,12 @@ def test_a_refused_leader_set_fails_the_hook_without_logging_the_password(unit: 
     password = tried[1].partition("=")[2]
     assert len(password) >= 32
     assert not [line for line in unit.juju.logs if password in line]
+
+
+def test_the_nrpe_endpoint_is_available_while_nrpe_is_related(unit: Unit) -> None:
+    deploy(unit)
+    rid = relate_nrpe(unit)
+    assert "endpoint.nrpe-external-master.available" in unit.flags()
+    del unit.juju.relations[rid].units["nrpe/0"]
+    unit.run_hook("nrpe-external-master-relation-departed", rid, "nrpe/0")
+    assert "endpoint.nrpe-external-master.available" not in unit.flags()

@@ -29,6 +29,7 @@ def test_versions_compare_with_versions_and_strings() -> None:
     assert LooseVersion("3.6.4") <= "3.6.4"
     assert LooseVersion("3.6.4") == "3.6.4" and LooseVersion("3.6.4") != "3.6.5"
     assert LooseVersion("3.6") < "3.6.1"
+    assert not LooseVersion("3.6.4") < "3.6.4"
 
 
 def test_other_types_are_not_versions() -> None:
@@ -47,10 +48,10 @@ def test_entry_points_are_found_by_group_and_name() -> None:
 def test_a_stand_in_serves_what_it_provides_and_refuses_dunders() -> None:
     module = import_shims._stand_in("not_a_real_module_x", {"VALUE": 1})
     assert module.VALUE == 1
-    assert "stand-in" in (module.__doc__ or "")
+    assert module.__doc__ == "Light stand-in registered by charms.layer.import_shims."
     with pytest.raises(AttributeError):
         module.__path__  # noqa: B018
-    with pytest.raises(AttributeError, match="module 'not_a_real_module_x' has no attribute 'OTHER'"):
+    with pytest.raises(AttributeError, match=r"^module 'not_a_real_module_x' has no attribute 'OTHER'$"):
         module.OTHER  # noqa: B018
 
 
@@ -82,3 +83,28 @@ def test_install_registers_both_stand_ins(monkeypatch: pytest.MonkeyPatch) -> No
     assert sys.modules["distutils.version"].LooseVersion is LooseVersion
     assert sys.modules["distutils"].version is sys.modules["distutils.version"]
     assert sys.modules["pkg_resources"].iter_entry_points is import_shims.iter_entry_points
+    names = [sys.modules[name].__name__ for name in ("distutils", "distutils.version", "pkg_resources")]
+    assert names == ["distutils", "distutils.version", "pkg_resources"]
+    assert sys.modules["distutils"].__path__ == []  # a package, so `import distutils.version` works
+
+
+def test_the_real_module_replaces_its_stand_in_and_the_stand_ins_of_its_submodules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [name for name in sys.modules if name == "json" or name.startswith("json.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "json", import_shims._stand_in("json", {}, package=True))
+    monkeypatch.setitem(sys.modules, "json.decoder", import_shims._stand_in("json.decoder", {}))
+    real = import_shims._replace_with_real("json")
+    assert real is sys.modules["json"] and hasattr(real, "__file__")
+    assert hasattr(sys.modules["json.decoder"], "__file__")
+
+
+def test_replacing_a_submodule_brings_back_its_real_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in sys.modules if name == "json" or name.startswith("json.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "json", import_shims._stand_in("json", {}, package=True))
+    monkeypatch.setitem(sys.modules, "json.decoder", import_shims._stand_in("json.decoder", {}))
+    real = import_shims._replace_with_real("json.decoder")
+    assert real is not None and hasattr(real, "JSONDecoder")
+    assert hasattr(sys.modules["json"], "__file__")

@@ -79,6 +79,10 @@ def test_redis_instances_reads_every_remote_unit_that_published_host_and_port(re
     ]
 
 
+def test_instances_are_values(requires: ModuleType) -> None:
+    assert hash(requires.RedisInstance("a/0", "h", 1, "")) == hash(requires.RedisInstance("a/0", "h", 1, ""))
+
+
 def test_redis_instances_prefers_host_over_hostname(requires: ModuleType) -> None:
     redis = endpoint(requires.RedisRequires, relation({"host": "10.0.0.1", "hostname": "10.9.9.9", "port": "1"}))
     assert redis.redis_instances()[0].host == "10.0.0.1"

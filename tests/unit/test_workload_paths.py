@@ -68,6 +68,16 @@ def test_a_stopped_redis_with_an_unchanged_file_is_started(machine: FakeMachine)
 def test_the_final_check_waits_up_to_30_seconds(machine: FakeMachine) -> None:
     converge(machine)
     assert machine.timeouts[-1] == 30.0
+    assert machine.intervals[-1] == 0.2
+
+
+def test_a_live_change_that_leaves_redis_silent_is_reported_not_restored(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    machine.answers = False
+    outcome = converge(machine, timeout=30)
+    assert outcome.status == "blocked" and outcome.message == "Redis is running: no answer"
+    assert machine.actions == []  # no restart was made, so there is nothing to restore
 
 
 def test_a_redis_that_does_not_answer_is_blocked_and_says_whether_it_runs(
@@ -90,7 +100,7 @@ def test_a_failed_first_start_is_retried_and_keeps_nothing_to_restore(machine: F
     outcome = converge(machine, installed=None, databases=99)
     assert outcome.status == "blocked" and outcome.retry
     assert outcome.message == "Redis is not running: no answer"
-    assert outcome.installed == "apt"
+    assert (outcome.installed, outcome.version) == ("apt", "")
 
 
 def test_a_restart_that_fails_outright_restores_the_previous_file(
@@ -114,14 +124,14 @@ def test_a_restart_that_fails_outright_restores_the_previous_file(
     )
     assert machine.config == before
     assert machine.progress == ["Restarting Redis", "Restoring the previous Redis configuration"]
-    assert not outcome.retry
+    assert not outcome.retry and outcome.version == ""
 
 
 def test_when_restoring_fails_too_the_status_says_both(machine: FakeMachine) -> None:
     converge(machine)
     machine.broken_services.add("redis-server")
     outcome = converge(machine, databases=8)
-    assert outcome.status == "blocked" and not outcome.retry
+    assert outcome.status == "blocked" and not outcome.retry and outcome.version == ""
     assert outcome.message == (
         "systemctl restart redis-server failed: Unit redis-server not found.; restoring the previous "
         "configuration failed: systemctl restart redis-server failed: Unit redis-server not found."
@@ -152,6 +162,7 @@ def test_a_failed_install_of_a_new_source_brings_the_previous_one_back(
     monkeypatch.setattr(service, "install_snap", failing_snap)
     outcome = converge(machine, **SNAP)
     assert outcome.status == "blocked" and outcome.retry and outcome.installed == "apt"
+    assert outcome.version == ""
     assert outcome.message == "snap install failed: no snap named redis; the previous Redis keeps serving"
     assert machine.actions[-1] == "enable redis-server --now"
 
@@ -162,6 +173,14 @@ def test_switching_to_the_snap_stops_apt_redis_first(machine: FakeMachine) -> No
     outcome = converge(machine, **SNAP)
     assert outcome.ready and outcome.installed == workload.installation_key(settings.parse({**DEFAULTS, **SNAP}))
     assert machine.actions == ["install snap", "disable redis-server --now", "restart snap.redis.server"]
+
+
+def test_a_new_installation_that_does_not_answer_gives_way_to_the_previous(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.answers = False
+    outcome = converge(machine, **SNAP)
+    assert outcome.status == "blocked" and outcome.version == "" and outcome.installed == "apt"
+    assert outcome.message == "Redis is running: no answer; the previous Redis keeps serving"
 
 
 def test_an_old_service_that_cannot_be_disabled_but_is_stopped_does_not_block(machine: FakeMachine) -> None:
