@@ -37,18 +37,28 @@ TESTS_FOR: dict[str, list[str]] = {
     "interfaces/nrpe-external-master/provides.py": [f"{UNIT}/test_interfaces.py", *HANDLERS],
     "interfaces/redis-peers/peers.py": [f"{UNIT}/test_interfaces.py"],
     "layers/leadership/lib/charms/leadership.py": [
+        f"{UNIT}/test_layer_fidelity.py",
         f"{UNIT}/test_leadership_rules.py",
         f"{UNIT}/test_leadership_layer.py",
         *HANDLERS,
     ],
     "layers/leadership/reactive/leadership.py": HANDLERS,
     "layers/basic/lib/charms/layer/basic.py": [
+        f"{UNIT}/test_layer_fidelity.py",
         f"{UNIT}/test_basic_bootstrap.py",
         f"{UNIT}/test_basic_layer.py",
         *HANDLERS,
     ],
     "layers/basic/lib/charms/layer/import_shims.py": [f"{UNIT}/test_import_shims.py", f"{UNIT}/test_basic_layer.py"],
-    "layers/basic/lib/charms/layer/__init__.py": [f"{UNIT}/test_basic_bootstrap.py", f"{UNIT}/test_basic_layer.py"],
+    "layers/basic/lib/charms/layer/__init__.py": [
+        f"{UNIT}/test_layer_fidelity.py",
+        f"{UNIT}/test_basic_bootstrap.py",
+        f"{UNIT}/test_basic_layer.py",
+    ],
+    "layers/basic/lib/charms/layer/options.py": [f"{UNIT}/test_layer_fidelity.py", f"{UNIT}/test_basic_bootstrap.py"],
+    "layers/basic/lib/charms/layer/execd.py": [f"{UNIT}/test_layer_fidelity.py"],
+    "layers/basic/lib/charms/layer/relation_view.py": [f"{UNIT}/test_relation_view.py"],
+    "layers/basic/lib/charms/layer/hook_trace.py": [f"{UNIT}/test_hook_trace.py", *HANDLERS],
 }
 
 

@@ -14,6 +14,11 @@ ratios, and the same net of the hook tool calls the hook makes (counted with
 wrappers), since the local model's tools (~30 ms each, Python) cost more than
 Juju's.
 
+Beside each figure it prints the same for a previous revision of the charm
+(PREVIOUS, default the revision before the hook-tool savings), built from git
+into a temporary directory with that revision's own layers and deployed in the
+same model, so that both are measured on the same machine at the same time.
+
 The same charm on the upstream layer-basic and layer-leadership is not
 measured: it cannot be built offline. charm-build's wheelhouse for upstream
 layer-basic downloads its pinned sdists from PyPI (pip<19, setuptools<42,
@@ -22,15 +27,26 @@ python3-pip, python3-dev and build-essential and pip-installs them, and those
 pins do not install on Ubuntu 24.04's Python 3.12 (no distutils for pip 18 or
 PyYAML 5.2) at all.
 
-Usage: bench/hook_cost.py [RUNS]   (default 30; run as root, after `make build`)
+Usage: bench/hook_cost.py [RUNS [PREVIOUS]]   (default 30, f69dfd9; run as root, after `make build`)
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from common import redis_model
+import jubilant
+
+from common import ROOT, redis_model
+
+# The last revision whose no-op hook made 11 hook-tool calls.
+PREVIOUS = "f69dfd9"
 
 TIMER = r"""
 import json, os, statistics, subprocess, sys, time
@@ -56,7 +72,7 @@ def count_tool_calls():
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     subprocess.run(["./hooks/pre-series-upgrade"], env=env, check=True, **quiet)
     with open(record) as calls:
-        return len(calls.read().split())
+        return calls.read().split()
 venv_python = os.path.join(os.getcwd(), "..", ".venv", "bin", "python3")
 # As the hook does: the charm lib/ (given as argv[1]) on sys.path, then the stand-ins.
 shimmed = "import sys; sys.path.append(sys.argv[1]); from charms.layer import import_shims; import_shims.install(); "
@@ -64,17 +80,51 @@ hook = median_seconds(["./hooks/pre-series-upgrade"])
 baseline = median_seconds([venv_python, "-c", shimmed + "import charms.reactive", "lib"])
 bare = median_seconds([venv_python, "-c", "import charms.reactive"])
 tool = median_seconds(["is-leader", "--format=json"])
-print(json.dumps({"hook": hook, "import": baseline, "bare": bare, "tool": tool, "calls": count_tool_calls()}))
+calls = count_tool_calls()
+print(json.dumps({"hook": hook, "import": baseline, "bare": bare, "tool": tool, "calls": len(calls), "tools": calls}))
 """
+
+
+@contextmanager
+def previous_charm(revision: str) -> Iterator[Path]:
+    """The charm as `revision` built it: its own layers, interfaces and pinned wheelhouse."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source, out = Path(tmp) / "source", Path(tmp) / "out"
+        source.mkdir()
+        archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+        env = dict(
+            os.environ,
+            CHARM_LAYERS_DIR=str(source / "layers"),
+            CHARM_INTERFACES_DIR=str(source / "interfaces"),
+            CHARM_HIDE_METRICS="1",
+        )
+        build = [str(ROOT / ".venv" / "bin" / "charm-build"), "--log-level", "ERROR", "-o", str(out), str(source)]
+        subprocess.run(build, env=env, check=True, stdout=subprocess.DEVNULL)
+        wheelhouse = [sys.executable, str(ROOT / "tools" / "build_wheelhouse.py")]
+        wheelhouse += [str(source / "requirements" / "wheelhouse.txt"), str(out / "redis" / "wheelhouse")]
+        subprocess.run([*wheelhouse, "--cache", str(ROOT / ".cache" / "wheels")], check=True)
+        yield out / "redis"
+
+
+def measure(juju: jubilant.Juju, unit: str, runs: int) -> dict:
+    return json.loads(juju.exec(f"python3 -c '{TIMER}' {runs}", unit=unit).stdout)
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    with redis_model() as juju:
-        task = juju.exec(f"python3 -c '{TIMER}' {runs}", unit="redis/0")
-    figures = json.loads(task.stdout)
+    revision = sys.argv[2] if len(sys.argv) > 2 else PREVIOUS
+    with previous_charm(revision) as previous, redis_model() as juju:
+        juju.deploy(previous, "redis-previous")
+        juju.wait(jubilant.all_active)
+        figures = measure(juju, "redis/0", runs)
+        before = measure(juju, "redis-previous/0", runs)
     print(f"runs per figure:                      {runs}")
-    print(f"no-op hook (pre-series-upgrade):      {figures['hook'] * 1000:.0f} ms (median)")
+    print(f"{'':38}{'now':>8}{revision:>12}")
+    print(f"no-op hook (pre-series-upgrade), ms:  {figures['hook'] * 1000:8.0f}{before['hook'] * 1000:12.0f}  (median)")
+    print(f"hook-tool calls in the no-op hook:    {figures['calls']:8d}{before['calls']:12d}")
+    print(f"  now:      {' '.join(sorted(figures['tools']))}")
+    print(f"  {revision}: {' '.join(sorted(before['tools']))}")
     print(f"import charms.reactive, hook's shims: {figures['import'] * 1000:.0f} ms (median)")
     print(f"import charms.reactive, no shims:     {figures['bare'] * 1000:.0f} ms (median; what the shims save)")
     print(f"ratio hook / import (like with like): {figures['hook'] / figures['import']:.2f}")

@@ -152,11 +152,12 @@ def test_unit_environment_is_made_from_the_wheelhouse_without_network(charm: Pat
 
 
 # What a built charm holds at its top, and nothing else: the charm's own files,
-# what charm-build adds (hooks, lib of every layer, manifest, version) and the
+# what charm-build adds (hooks, lib of every layer, bin/ of layer:basic, manifest, version) and the
 # wheelhouse `make build` adds.
 ALLOWED_AT_TOP = {
     ".build.manifest",
     "README.md",
+    "bin",
     "config.yaml",
     "copyright",
     "hooks",

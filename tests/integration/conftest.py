@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -62,8 +63,15 @@ def model_dir(juju: jubilant.Juju) -> Path:
 @pytest.fixture
 def juju() -> Iterator[jubilant.Juju]:
     """A fresh local model with a unique name, destroyed at the end of the test."""
-    juju = jubilant.Juju(cli_binary=LOCALJUJU, wait_timeout=60)
-    name = f"test-{secrets.token_hex(4)}"
+    with throwaway_model("test", wait_timeout=60) as juju:
+        yield juju
+
+
+@contextlib.contextmanager
+def throwaway_model(prefix: str, wait_timeout: float = 120) -> Iterator[jubilant.Juju]:
+    """A new local model with a unique name starting with `prefix`, destroyed on exit."""
+    juju = jubilant.Juju(cli_binary=LOCALJUJU, wait_timeout=wait_timeout)
+    name = f"{prefix}-{secrets.token_hex(4)}"
     juju.add_model(name)
     try:
         yield juju

@@ -16,7 +16,7 @@ leader's own writes in the same hook.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from charmhelpers.core import hookenv, unitdata
 
@@ -25,12 +25,25 @@ from charms.reactive import clear_flag, get_flags, set_flag
 KV_PREFIX = "leadership.settings."
 
 
-class NotLeaderError(RuntimeError):
-    """leader_set was called on a unit that is not the leader."""
+class LeaderSetError(subprocess.CalledProcessError, RuntimeError):
+    """Juju refused the leader settings (e.g. leadership lapsed during the hook).
+
+    A CalledProcessError, as upstream's leader_set raises, so callers written
+    for upstream still catch it (and a RuntimeError, as this layer raised
+    before); its command names the keys, never the values.
+    """
+
+    def __init__(self, message: str, keys: Iterable[str], returncode: int = 1) -> None:
+        super().__init__(returncode, ["leader-set", *sorted(keys)])
+        self.message = message
+        self.args = (message,)  # not the constructor's arguments, whose keys may come with values
+
+    def __str__(self) -> str:
+        return self.message
 
 
-class LeaderSetError(RuntimeError):
-    """Juju refused the leader settings (e.g. leadership lapsed during the hook)."""
+class NotLeaderError(LeaderSetError):
+    """leader_set was called on a unit that is not the leader (nothing was written)."""
 
 
 def leader_get(attribute: str | None = None) -> dict[str, str] | str | None:
@@ -49,14 +62,14 @@ def leader_set(settings: Mapping[str, str | None] | None = None, **kwargs: str |
         if value is not None and not isinstance(value, str):
             raise TypeError(f"leader setting {key!r} must be a string or None, not {type(value).__name__}")
     if not hookenv.is_leader():
-        raise NotLeaderError(
-            f"leader_set({', '.join(sorted(changes))}) called on {hookenv.local_unit()}, which is not the leader"
-        )
+        message = f"leader_set({', '.join(sorted(changes))}) called on {hookenv.local_unit()}, which is not the leader"
+        raise NotLeaderError(message, list(changes))
     try:
         hookenv.leader_set(changes)
-    except subprocess.CalledProcessError:
+    except subprocess.CalledProcessError as failure:
         # The error's text holds leader-set's arguments, values included: never let it reach a log.
-        raise LeaderSetError(f"leader-set of {', '.join(sorted(changes))} failed on {hookenv.local_unit()}") from None
+        message = f"leader-set of {', '.join(sorted(changes))} failed on {hookenv.local_unit()}"
+        raise LeaderSetError(message, list(changes), failure.returncode) from None
     previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
     apply_flags(changed_flags(previous, changes), changes)
     remember(changes)

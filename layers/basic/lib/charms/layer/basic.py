@@ -22,6 +22,7 @@ import pkgutil
 import shutil
 import subprocess
 import sys
+import traceback
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,6 +34,9 @@ from charms.layer import import_shims
 # `packages` option of layer:basic.
 BASE_PACKAGES = ("python3-yaml", "python3-venv")
 DIGEST_FILE = ".wheelhouse-digest"
+# Where charm-env and its wrappers go, as upstream: on root's PATH, outside the charm.
+SBIN = "/usr/local/sbin"
+CHARM_ENV_WRAPPERS = ("layer_option",)
 
 
 def charm_dir() -> Path:
@@ -151,6 +155,7 @@ def make_environment(venv: Path, wheelhouse: Path, digest: str) -> None:
     target = site_packages(fresh)
     for wheel in sorted(wheelhouse.glob("*.whl")):
         install_wheel(wheel, target, fresh / "bin")
+    install_venv_shims(target)
     (fresh / DIGEST_FILE).write_text(digest)
     retired = venv.with_name(venv.name + ".old")
     shutil.rmtree(retired, ignore_errors=True)
@@ -158,6 +163,39 @@ def make_environment(venv: Path, wheelhouse: Path, digest: str) -> None:
         venv.rename(retired)
     fresh.rename(venv)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def install_venv_shims(target: Path) -> None:
+    """Make the venv's own python3 register the import stand-ins at start-up, as hooks do.
+
+    Scripts run with `charm-env python3` (actions, operators' scripts) then
+    import charmhelpers on Python 3.12, which has no distutils.
+    """
+    shutil.copy2(Path(import_shims.__file__), target / "_charm_import_shims.py")
+    (target / "_charm_import_shims.pth").write_text("import _charm_import_shims; _charm_import_shims.install()\n")
+
+
+def install_charm_env(charm: Path, sbin: Path) -> None:
+    """Install charm-env in `sbin`, with its wrappers, as upstream does.
+
+    `#!/usr/local/sbin/charm-env python3` runs a script with the charm's
+    environment; `layer_option SECTION OPTION` prints a layer option. The
+    wrappers are links to charm-env, which runs the real command from the venv.
+    """
+    source = charm / "bin" / "charm-env"
+    if not source.is_file():
+        return
+    sbin.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, sbin / "charm-env")
+    (sbin / "charm-env").chmod(0o755)
+    venv_bin = venv_dir(charm) / "bin"
+    for wrapper in CHARM_ENV_WRAPPERS:
+        if (charm / "bin" / wrapper).is_file():
+            shutil.copy2(charm / "bin" / wrapper, venv_bin / wrapper)
+            (venv_bin / wrapper).chmod(0o755)
+        link = sbin / wrapper
+        if not link.is_symlink() and not link.exists():
+            link.symlink_to(sbin / "charm-env")
 
 
 def activate(venv: Path) -> None:
@@ -188,7 +226,10 @@ def _extend_charms_namespace() -> None:
 
 
 def bootstrap_charm_deps() -> None:
-    """Make the unit's environment if it is missing or stale, then use it."""
+    """Run exec.d steps, make the unit's environment if it is missing or stale, then use it."""
+    from charms.layer.execd import execd_preinstall
+
+    execd_preinstall()
     charm = charm_dir()
     venv = venv_dir(charm)
     wheelhouse = charm / "wheelhouse"
@@ -197,14 +238,56 @@ def bootstrap_charm_deps() -> None:
     if upgrading or not environment_is_current(venv, digest):
         with _exclusive(charm.parent / ".venv.lock"):
             if upgrading or not environment_is_current(venv, digest):
+                refuse_unusable_wheelhouse(wheelhouse)
                 apt_install(missing_packages(BASE_PACKAGES))
                 from charms.layer import options
 
-                apt_install(missing_packages(options("basic").get("packages") or []))
+                apt_install(missing_packages(options.get("basic", "packages") or []))
                 make_environment(venv, wheelhouse, digest)
+                install_charm_env(charm, Path(SBIN))
     activate(venv)
     import_shims.install()
     restrict_unit_state(charm)
+
+
+def activate_venv() -> None:
+    """Use the unit's environment in this process: for actions and scripts that do not run as a hook.
+
+    Upstream's name and purpose; here no interpreter is re-executed, the venv's
+    packages are put on sys.path (as every hook does), and the charm's
+    charms.layer modules are imported as upstream's `activate_venv` does.
+    """
+    from charms import layer
+
+    activate(venv_dir(charm_dir()))
+    import_shims.install()
+    layer.import_layer_libs()
+
+
+def unusable_wheelhouse_entries(wheelhouse: Path) -> list[str]:
+    """The wheelhouse's files a unit cannot install offline: source distributions and compiled wheels."""
+    unusable = []
+    for entry in sorted(wheelhouse.iterdir()) if wheelhouse.is_dir() else []:
+        if entry.name.startswith("."):
+            continue
+        if not entry.name.endswith("-none-any.whl"):
+            unusable.append(entry.name)
+    return unusable
+
+
+def refuse_unusable_wheelhouse(wheelhouse: Path) -> None:
+    """Stop the hook with one line if the wheelhouse holds anything but pure-Python wheels.
+
+    Upstream installs sdists with pip (which may build them, or reach the
+    network for their build dependencies); this layer installs offline by
+    unpacking wheels only, and a skipped sdist would leave a missing module.
+    """
+    unusable = unusable_wheelhouse_entries(wheelhouse)
+    if unusable:
+        raise SystemExit(
+            f"layer:basic installs only pure-Python wheels (*-none-any.whl) from wheelhouse/, offline; "
+            f"not installable: {', '.join(unusable)} (build them into pure wheels at charm build time)"
+        )
 
 
 def restrict_unit_state(charm: Path) -> None:
@@ -313,11 +396,56 @@ def clear_config_states() -> None:
 
 
 def run_hook() -> None:
-    """Dispatch this hook to the reactive handlers, with the config flags around it."""
-    from charmhelpers.core import hookenv
+    """Dispatch this hook to the reactive handlers, with the config flags around it.
 
-    from charms.reactive import main
+    This is charms.reactive's `main()` with one difference: the framework's
+    own log lines (the "Reactive main running" line and the flag tracer's
+    lines) are gathered and written in one juju-log call at the end of the
+    hook, and only if a handler ran, a flag changed or the hook failed. A
+    no-op hook (update-status with nothing to do) then makes no juju-log call.
+    Handlers' own log calls, and "Invoking reactive handler", are not held back.
+    """
+    from charmhelpers.core import hookenv, unitdata
 
+    from charms.layer import relation_view
+    from charms.layer.hook_trace import HookTrace
+    from charms.reactive import bus
+    from charms.reactive.trace import install_tracer
+
+    hook = hookenv.hook_name()
+    restricted = hook in ("meter-status-changed", "collect-metrics")
+    os.environ.setdefault("JUJU_HOOK_NAME", hook)
+    trace = HookTrace(f"Reactive main running for hook {hook}")
+    _replace_start_step(install_tracer, trace)
     hookenv.atstart(init_config_states)
     hookenv.atexit(clear_config_states)
-    main()
+    try:
+        bus.discover()
+        if not restricted:
+            relation_view.install()
+            hookenv._run_atstart()
+        bus.dispatch(restricted=restricted)
+    except Exception:
+        trace.note(f"Hook error:\n{traceback.format_exc()}")
+        trace.write(hookenv.ERROR)
+        raise
+    except SystemExit as stop:
+        if stop.code not in (None, 0):
+            trace.write(hookenv.DEBUG)
+            raise
+    if not restricted:
+        hookenv._run_atexit()
+    trace.write(hookenv.DEBUG)
+    unitdata._KV.flush()
+
+
+def _replace_start_step(callback: Any, *args: Any) -> None:
+    """Give charms.reactive's own start step (registered at its import) other arguments, keeping its place."""
+    from charmhelpers.core import hookenv
+
+    steps = hookenv._atstart
+    for index, (registered, _args, kwargs) in enumerate(steps):
+        if registered is callback:
+            steps[index] = (callback, args, kwargs)
+            return
+    hookenv.atstart(callback, *args)
