@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: make the package importable
 
 from localjuju import JUJU_VERSION
 from localjuju.reaper import Reaper
-from localjuju.state import LOCALJUJU_DIR, ModelDir
+from localjuju.state import LOCALJUJU_DIR, ModelDir, home
 
 OVERLAY_TREES = ("/etc", "/var", "/usr", "/opt", "/srv", "/home", "/root")
 TMPFS_TREES = {"/run": "0755", "/tmp": "1777"}
@@ -288,7 +288,10 @@ def launch(model: ModelDir, unit: str, machine: str, address: str, hostname: str
     unit_dir = model.unit_dir(unit)
     unit_dir.mkdir(parents=True, exist_ok=True)
     host_mnt = os.open("/proc/self/ns/mnt", os.O_RDONLY)
-    keep = sorted({str(model.root), str(LOCALJUJU_DIR)})
+    # What hooks run must stay visible through the unit's own /tmp, /root, ... (the compiled hook
+    # tool lives in the local model's home, beside the models).
+    tools_bin = home() / "bin"
+    keep = sorted({str(model.root), str(LOCALJUJU_DIR), *([str(tools_bin)] if tools_bin.is_dir() else [])})
     argv = [
         "unshare", "--mount", "--pid", "--uts", "--fork", "--mount-proc", "--kill-child",
         "--propagation", "private",
