@@ -1,0 +1,485 @@
+"""Carries cluster plans out on real servers: form, add, replicate, move slots, repair, drain, forget, reset.
+
+Every server is reached through a `Connections` factory passed in (redis-py in
+production, `redis_client.RedisConnections`; anything with the same two methods
+in a test). Every call is bounded: commands by the connection's timeout, waits by
+`Limits.wait_timeout`.
+
+Moving a slot follows the documented protocol: SETSLOT IMPORTING on the target,
+SETSLOT MIGRATING on the source, GETKEYSINSLOT + MIGRATE (AUTH2) until the slot
+is empty, then SETSLOT NODE on the target, the source and every other master.
+Slots are moved a round at a time (`Limits.slots_per_round`), each step of a
+round pipelined, so a nearly empty slot costs a fraction of a round trip. A move
+stopped at any point leaves open slots that `repair` finishes without losing a key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from .nodes import SLOTS, ClusterNode, myself, parse_cluster_nodes, parse_info, ranges_of
+from .plan import (
+    FormationPlan,
+    OpenSlot,
+    PlanError,
+    SlotMove,
+    find_open_slots,
+    place_replicas,
+    plan_drain,
+    plan_rebalance,
+    plan_repair,
+)
+from .topology import Node, Role, Topology
+
+CommandArg = str | int | bytes
+T = TypeVar("T")
+# Replies a step may meet when it runs again after an interruption: the work is already done.
+ALREADY_OWNER = "I'm already the owner of hash slot"
+NOT_OWNER = "I'm not the owner of hash slot"
+NOT_MASTER = "Please use SETSLOT only with masters"
+UNKNOWN_NODE = "Unknown node"
+
+
+class ReplyError(Exception):
+    """Redis answered a command with an error."""
+
+
+class Unreachable(Exception):
+    """A server did not answer in time, or refused the connection."""
+
+
+class ClusterTimeout(Exception):
+    """A bounded wait ended before the cluster reached the state waited for."""
+
+
+class ClusterError(Exception):
+    """The cluster is not in a state where the step can be taken safely."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class Connection(Protocol):
+    def command(self, *args: CommandArg) -> Any:
+        """One command's reply; raises ReplyError or Unreachable."""
+
+    def pipeline(self, commands: Sequence[Sequence[CommandArg]]) -> list[Any]:
+        """Every command's reply in order, a ReplyError instance for each that failed; raises Unreachable."""
+
+    def close(self) -> None: ...
+
+
+class Connections(Protocol):
+    def connect(self, endpoint: Endpoint) -> Connection: ...
+
+
+@dataclass(frozen=True)
+class MigrateAuth:
+    """The user MIGRATE authenticates as on the target (AUTH2); the password never appears in a repr."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Limits:
+    keys_per_migrate: int = 1000
+    slots_per_round: int = 64
+    migrate_timeout_ms: int = 10_000
+    wait_timeout: float = 60.0
+    poll_interval: float = 0.1
+
+
+@dataclass(frozen=True)
+class MoveProgress:
+    """Where a move stands for one target: slots finished of those planned, keys moved so far."""
+
+    target: str
+    done: int
+    total: int
+    keys: int
+
+
+Progress = Callable[[MoveProgress], None]
+
+
+def progress_message(progress: MoveProgress, unit_of: Mapping[str, str]) -> str:
+    """Status text such as 'moving slots: 2048 of 5461 to redis/3'."""
+    target = unit_of.get(progress.target, progress.target[:8])
+    return f"moving slots: {progress.done} of {progress.total} to {target}"
+
+
+def endpoint_of(node: ClusterNode) -> Endpoint:
+    return Endpoint(node.host, node.port)
+
+
+def _text(reply: Any) -> str:
+    return reply.decode() if isinstance(reply, bytes) else str(reply)
+
+
+def _check(replies: Iterable[Any], tolerated: tuple[str, ...] = ()) -> None:
+    for reply in replies:
+        if isinstance(reply, ReplyError) and not any(text in str(reply) for text in tolerated):
+            raise reply
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class _Tally:
+    """Slots planned and done per target, and keys moved, for progress reports."""
+
+    progress: Progress | None
+    totals: dict[str, int] = field(default_factory=dict)
+    done: dict[str, int] = field(default_factory=dict)
+    keys: int = 0
+
+    def plan(self, target: str) -> None:
+        self.totals[target] = self.totals.get(target, 0) + 1
+        self.done.setdefault(target, 0)
+
+    def report(self, target: str, moving: int) -> None:
+        """`moving`: keys already moved in the round under way."""
+        if self.progress:
+            self.progress(MoveProgress(target, self.done[target], self.totals[target], self.keys + moving))
+
+
+class ClusterExecutor:
+    """Drives real cluster nodes; one instance per hook, closed at its end."""
+
+    def __init__(
+        self,
+        connections: Connections,
+        auth: MigrateAuth,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._connections = connections
+        self._auth = auth
+        self.limits = limits or Limits()
+        self._clock = clock
+        self._sleep = sleep
+        self._open: dict[Endpoint, Connection] = {}
+
+    def close(self) -> None:
+        for connection in self._open.values():
+            connection.close()
+        self._open.clear()
+
+    def __enter__(self) -> ClusterExecutor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _on(self, endpoint: Endpoint) -> Connection:
+        if endpoint not in self._open:
+            self._open[endpoint] = self._connections.connect(endpoint)
+        return self._open[endpoint]
+
+    # What the nodes say
+
+    def view(self, endpoint: Endpoint) -> tuple[ClusterNode, ...]:
+        """CLUSTER NODES as this node sees the cluster."""
+        return parse_cluster_nodes(_text(self._on(endpoint).command("CLUSTER", "NODES")))
+
+    def info(self, endpoint: Endpoint) -> Mapping[str, str]:
+        return parse_info(_text(self._on(endpoint).command("CLUSTER", "INFO")))
+
+    def node_id(self, endpoint: Endpoint) -> str:
+        return _text(self._on(endpoint).command("CLUSTER", "MYID"))
+
+    def members(self, seed: Endpoint) -> tuple[ClusterNode, ...]:
+        """The nodes `seed` knows, less those it only half knows (handshake, no address)."""
+        return tuple(node for node in self.view(seed) if not node.flags & {"handshake", "noaddr"})
+
+    def ownership(self, seed: Endpoint) -> dict[str, set[int]]:
+        """Master id → slots, as `seed` sees it; refuses while any master is failing."""
+        masters = [node for node in self.members(seed) if node.is_master]
+        failing = [node.node_id[:8] for node in masters if not node.is_healthy]
+        if failing:
+            raise ClusterError(f"master {', '.join(failing)} is failing or unreachable: no slot is moved")
+        return {node.node_id: node.slot_set() for node in masters}
+
+    def topology(self, seed: Endpoint, unit_of: Mapping[Endpoint, str]) -> Topology:
+        """The topology to share: every member whose endpoint belongs to a unit."""
+        nodes = []
+        for node in self.members(seed):
+            unit = unit_of.get(endpoint_of(node))
+            if unit is not None:
+                role = Role.MASTER if node.is_master else Role.REPLICA
+                master = "" if node.is_master else node.master_id
+                nodes.append(Node(unit, node.node_id, node.host, node.port, role, master))
+        return Topology(tuple(nodes))
+
+    def _wait(self, what: str, check: Callable[[], bool], timeout: float | None = None) -> None:
+        deadline = self._clock() + (self.limits.wait_timeout if timeout is None else timeout)
+        while True:
+            try:
+                if check():
+                    return
+            except (Unreachable, ReplyError):
+                pass
+            if self._clock() >= deadline:
+                raise ClusterTimeout(f"gave up waiting for {what}")
+            self._sleep(self.limits.poll_interval)
+
+    def _knows_all(self, endpoint: Endpoint, node_ids: set[str]) -> bool:
+        healthy = {node.node_id for node in self.view(endpoint) if node.is_healthy}
+        return node_ids <= healthy
+
+    def _serving(self, endpoint: Endpoint) -> bool:
+        info = self.info(endpoint)
+        return info.get("cluster_state") == "ok" and info.get("cluster_slots_ok") == str(SLOTS)
+
+    def wait_settled(self, seed: Endpoint, timeout: float | None = None) -> None:
+        """Until every member sees every member healthy, and every member serves all slots."""
+
+        def settled() -> bool:
+            members = self.members(seed)
+            ids = {node.node_id for node in members}
+            return all(self._knows_all(endpoint_of(node), ids) and self._serving(endpoint_of(node)) for node in members)
+
+        self._wait("every node to know every node and cluster_state:ok", settled, timeout)
+
+    # Forming and growing
+
+    def form(self, plan: FormationPlan, endpoints: Mapping[str, Endpoint]) -> Topology:
+        """Slots on the masters, every node met from the first master, replicas attached; resumable.
+
+        Returns the topology once every node knows every node and serves all slots.
+        """
+        units = [share.unit for share in plan.masters] + [replica.unit for replica in plan.replicas]
+        ids = {unit: self.node_id(endpoints[unit]) for unit in units}
+        for epoch, unit in enumerate(units, 1):
+            self._set_first_epoch(endpoints[unit], epoch)
+        for share in plan.masters:
+            self._add_slots(endpoints[share.unit], {slot for r in share.slots for slot in r.slots()})
+        leader = endpoints[plan.masters[0].unit]
+        known = {node.node_id for node in self.view(leader)}
+        for unit in units:
+            if ids[unit] not in known:
+                self._on(leader).command("CLUSTER", "MEET", endpoints[unit].host, endpoints[unit].port)
+        everyone = set(ids.values())
+        self._wait(
+            "every node to know every node",
+            lambda: all(self._knows_all(endpoints[unit], everyone) for unit in units),
+        )
+        for replica in plan.replicas:
+            self.replicate(endpoints[replica.unit], ids[replica.master])
+        self._wait("cluster_state:ok on every node", lambda: all(self._serving(endpoints[u]) for u in units))
+        return self.topology(leader, {endpoints[unit]: unit for unit in units})
+
+    def _set_first_epoch(self, endpoint: Endpoint, epoch: int) -> None:
+        """Distinct config epochs before meeting, so no two masters start with the same (as redis-cli does)."""
+        info = self.info(endpoint)
+        if info.get("cluster_current_epoch") == "0" and info.get("cluster_known_nodes") == "1":
+            self._on(endpoint).command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
+
+    def _add_slots(self, endpoint: Endpoint, slots: set[int]) -> None:
+        missing = slots - myself(self.view(endpoint)).slot_set()
+        commands = [("CLUSTER", "ADDSLOTSRANGE", r.start, r.end) for r in ranges_of(missing)]
+        if commands:
+            _check(self._on(endpoint).pipeline(commands))
+
+    def add_node(self, seed: Endpoint, new: Endpoint) -> str:
+        """Meet `new` from `seed`; return its id once every member sees it and it serves all slots."""
+        new_id = self.node_id(new)
+        if new_id not in {node.node_id for node in self.members(seed)}:
+            self._on(seed).command("CLUSTER", "MEET", new.host, new.port)
+
+        def joined() -> bool:
+            members = self.members(seed)
+            ids = {node.node_id for node in members} | {new_id}
+            seen_by_all = all(self._knows_all(endpoint_of(node), {new_id}) for node in members)
+            return seen_by_all and self._knows_all(new, ids) and self._serving(new)
+
+        self._wait(f"{new} to be known by every node and serve all slots", joined)
+        return new_id
+
+    def replicate(self, replica: Endpoint, master_id: str) -> None:
+        """Make `replica` (an empty master or a replica) replicate `master_id`; wait until its link is up."""
+        if myself(self.view(replica)).master_id != master_id:
+            self._on(replica).command("CLUSTER", "REPLICATE", master_id)
+
+        def linked() -> bool:
+            me = myself(self.view(replica))
+            replication = parse_info(_text(self._on(replica).command("INFO", "replication")))
+            return me.master_id == master_id and replication.get("master_link_status") == "up"
+
+        self._wait(f"{replica} to replicate {master_id[:8]}…", linked)
+
+    # Moving slots
+
+    def move(self, seed: Endpoint, moves: Sequence[SlotMove], progress: Progress | None = None) -> int:
+        """Carry the moves out in rounds; returns the number of keys moved."""
+        nodes = {node.node_id: node for node in self.members(seed)}
+        masters = [node for node in nodes.values() if node.is_master and node.is_healthy]
+        tally = _Tally(progress)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for move in moves:
+            tally.plan(move.target)
+            groups.setdefault((move.source, move.target), []).append(move.slot)
+        for (source_id, target_id), slots in groups.items():
+            source, target = nodes.get(source_id), nodes.get(target_id)
+            if source is None or target is None:
+                raise ClusterError(f"slot {slots[0]} moves between nodes {seed} does not know")
+            others = [endpoint_of(node) for node in masters if node.node_id not in (source_id, target_id)]
+            report = partial(tally.report, target_id)
+            for chunk in _chunks(slots, self.limits.slots_per_round):
+                tally.keys += self._move_round(source, target, chunk, others, report)
+                tally.done[target_id] += len(chunk)
+                report(0)
+        return tally.keys
+
+    def _move_round(
+        self,
+        source: ClusterNode,
+        target: ClusterNode,
+        slots: Sequence[int],
+        others: Sequence[Endpoint],
+        report: Callable[[int], None],
+    ) -> int:
+        to_target, from_source = self._on(endpoint_of(target)), self._on(endpoint_of(source))
+        _check(
+            to_target.pipeline([("CLUSTER", "SETSLOT", s, "IMPORTING", source.node_id) for s in slots]),
+            (ALREADY_OWNER,),
+        )
+        _check(
+            from_source.pipeline([("CLUSTER", "SETSLOT", s, "MIGRATING", target.node_id) for s in slots]),
+            (NOT_OWNER, NOT_MASTER),
+        )
+        moved = self._migrate_keys(from_source, target, slots, report)
+        finish = [("CLUSTER", "SETSLOT", s, "NODE", target.node_id) for s in slots]
+        _check(to_target.pipeline(finish))
+        _check(from_source.pipeline(finish), (NOT_MASTER,))
+        for other in others:
+            # The others learn it by gossip anyway; telling them only makes redirections right sooner.
+            self._on(other).pipeline(finish)
+        return moved
+
+    def _migrate_keys(
+        self, source: Connection, target: ClusterNode, slots: Sequence[int], report: Callable[[int], None]
+    ) -> int:
+        """GETKEYSINSLOT then MIGRATE, pipelined over the round's slots, until every slot is empty."""
+        limits, moved = self.limits, 0
+        pending = list(slots)
+        while pending:
+            found = source.pipeline([("CLUSTER", "GETKEYSINSLOT", s, limits.keys_per_migrate) for s in pending])
+            _check(found)
+            batches = [(slot, keys) for slot, keys in zip(pending, found, strict=True) if keys]
+            if not batches:
+                return moved
+            replies = source.pipeline([self._migrate_command(target, keys) for _, keys in batches])
+            for (slot, _), reply in zip(batches, replies, strict=True):
+                if isinstance(reply, ReplyError):
+                    raise ClusterError(f"MIGRATE of slot {slot} to {target.node_id[:8]}… failed: {reply}")
+            moved += sum(len(keys) for _, keys in batches)
+            report(moved)
+            pending = [slot for slot, _ in batches]
+        return moved
+
+    def _migrate_command(self, target: ClusterNode, keys: Sequence[bytes]) -> tuple[CommandArg, ...]:
+        auth = self._auth
+        timeout = self.limits.migrate_timeout_ms
+        return (
+            "MIGRATE", target.host, target.port, "", 0, timeout,
+            "AUTH2", auth.username, auth.password, "KEYS", *keys,
+        )  # fmt: skip
+
+    def open_slots(self, seed: Endpoint) -> tuple[OpenSlot, ...]:
+        """Slots some master has left migrating or importing."""
+        masters = [node for node in self.members(seed) if node.is_master and node.is_healthy]
+        return find_open_slots({node.node_id: self.view(endpoint_of(node)) for node in masters})
+
+    def repair(self, seed: Endpoint, progress: Progress | None = None) -> tuple[SlotMove, ...]:
+        """Finish every half-done slot move (the step to take before any new one); returns what it finished."""
+        open_slots = self.open_slots(seed)
+        if not open_slots:
+            return ()
+        healthy = {node.node_id for node in self.members(seed) if node.is_master and node.is_healthy}
+        repairs = plan_repair(open_slots, healthy)
+        self.move(seed, repairs, progress)
+        left = self.open_slots(seed)
+        if left:
+            raise ClusterError(f"slot {left[0].slot} is still open after repair")
+        return repairs
+
+    def rebalance(self, seed: Endpoint, progress: Progress | None = None) -> tuple[SlotMove, ...]:
+        """Repair, then give every master (empty new ones included) its fair share of slots."""
+        self.repair(seed, progress)
+        moves = plan_rebalance(self.ownership(seed))
+        self.move(seed, moves, progress)
+        return moves
+
+    # Shrinking
+
+    def drain(self, seed: Endpoint, departing: str, progress: Progress | None = None) -> tuple[SlotMove, ...]:
+        """Repair, move every slot of `departing` to the other masters, give its replicas other masters."""
+        self.repair(seed, progress)
+        ownership = self.ownership(seed)
+        moves = plan_drain(ownership, departing) if departing in ownership else ()
+        self.move(seed, moves, progress)
+        self._rehome_replicas(seed, departing)
+        return moves
+
+    def _rehome_replicas(self, seed: Endpoint, departing: str) -> None:
+        members = self.members(seed)
+        orphans = [node for node in members if node.master_id == departing and node.node_id != departing]
+        if not orphans:
+            return
+        masters = [node for node in members if node.is_master and node.slot_count and node.node_id != departing]
+        if not masters:
+            raise PlanError("no other master left to replicate")
+        counts: dict[str, int] = {}
+        for node in members:
+            if node.master_id:
+                counts[node.master_id] = counts.get(node.master_id, 0) + 1
+        placed = place_replicas([m.node_id for m in masters], counts, [o.node_id for o in orphans])
+        endpoints = {node.node_id: endpoint_of(node) for node in orphans}
+        for assignment in placed:
+            self.replicate(endpoints[assignment.unit], assignment.master)
+
+    def forget(self, seed: Endpoint, node_id: str) -> None:
+        """CLUSTER FORGET `node_id` on every other node `seed` knows, until none of them lists it."""
+        others = [endpoint_of(node) for node in self.members(seed) if node.node_id != node_id]
+        for endpoint in others:
+            try:
+                self._on(endpoint).command("CLUSTER", "FORGET", node_id)
+            except ReplyError as error:
+                if UNKNOWN_NODE not in str(error):
+                    raise
+
+        def forgotten() -> bool:
+            return all(node_id not in {node.node_id for node in self.view(endpoint)} for endpoint in others)
+
+        self._wait(f"every node to forget {node_id[:8]}…", forgotten)
+
+    def reset(self, endpoint: Endpoint) -> None:
+        """CLUSTER RESET HARD on a drained node: it leaves the cluster with a new id and no data."""
+        me = myself(self.view(endpoint))
+        if me.is_master and me.slot_count:
+            raise ClusterError(f"{endpoint} still holds {me.slot_count} slots: drain it first")
+        self._on(endpoint).command("CLUSTER", "RESET", "HARD")
+
+    def retire(self, endpoint: Endpoint, progress: Progress | None = None) -> tuple[SlotMove, ...]:
+        """What a departing unit does for its own node: drain, be forgotten everywhere, reset."""
+        node_id = self.node_id(endpoint)
+        moves = self.drain(endpoint, node_id, progress)
+        self.forget(endpoint, node_id)
+        self.reset(endpoint)
+        return moves
