@@ -32,7 +32,7 @@ class SlotRange:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start <= self.end < SLOTS:
-            raise ClusterNodesError(f"slot range {self.start}-{self.end} is outside 0-{SLOTS - 1}")
+            raise ClusterNodesError(f"slot range {self.start}-{self.end} is not ascending within 0-{SLOTS - 1}")
 
     def __len__(self) -> int:
         return self.end - self.start + 1
