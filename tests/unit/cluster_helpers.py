@@ -117,6 +117,8 @@ class LocalCluster:
                 f"logfile {directory / 'redis.log'}",
                 'save ""',
                 "appendonly no",
+                # A replica syncs at once rather than waiting 5 s for others to share the transfer.
+                "repl-diskless-sync-delay 0",
                 f"requirepass {self.password}",
                 f"masterauth {self.password}",
                 "",

@@ -39,6 +39,8 @@ class RedisConnections:
             socket_timeout=self.command_timeout,
             retry=Retry(NoBackoff(), 0),
         )
+        # Replies as Redis sent them (INFO as text, not a dict), the same for every command.
+        client.response_callbacks.clear()
         return RedisConnection(client, endpoint)
 
 
