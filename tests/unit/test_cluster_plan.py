@@ -194,8 +194,22 @@ def test_drain_spreads_the_departing_masters_slots_over_all_the_others(masters):
 
 
 def test_drain_refuses_to_empty_the_last_master():
-    with pytest.raises(PlanError, match="last master: emptying it would lose every key"):
+    with pytest.raises(PlanError, match="no master would remain: emptying this one would lose every key"):
         plan_drain(formed(1), node_ids(1)[0])
+
+
+def test_drain_refuses_when_every_other_master_leaves_too():
+    first, *others = node_ids(3)
+    with pytest.raises(PlanError, match="no master would remain"):
+        plan_drain(formed(3), first, leaving=others)
+
+
+def test_masters_removed_together_never_receive_each_others_slots():
+    masters = node_ids(6)
+    leaving = masters[3:]
+    for departing in leaving:
+        moves = plan_drain(formed(6), departing, leaving=leaving)
+        assert {move.target for move in moves} == set(masters[:3])
 
 
 def test_draining_an_empty_master_moves_nothing():

@@ -16,7 +16,7 @@ stopped at any point leaves open slots that `repair` finishes without losing a k
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -228,14 +228,15 @@ class ClusterExecutor:
 
     def _wait(self, what: str, check: Callable[[], bool], timeout: float | None = None) -> None:
         deadline = self._clock() + (self.limits.wait_timeout if timeout is None else timeout)
+        last_error = ""
         while True:
             try:
                 if check():
                     return
-            except (Unreachable, ReplyError):
-                pass
+            except (Unreachable, ReplyError) as error:
+                last_error = f" (last error: {error})"
             if self._clock() >= deadline:
-                raise ClusterTimeout(f"gave up waiting for {what}")
+                raise ClusterTimeout(f"gave up waiting for {what}{last_error}")
             self._sleep(self.limits.poll_interval)
 
     def _knows_all(self, endpoint: Endpoint, node_ids: set[str]) -> bool:
@@ -305,8 +306,9 @@ class ClusterExecutor:
         def joined() -> bool:
             members = self.members(seed)
             ids = {node.node_id for node in members} | {new_id}
-            seen_by_all = all(self._knows_all(endpoint_of(node), {new_id}) for node in members)
-            return seen_by_all and self._knows_all(new, ids) and self._serving(new)
+            if not (self._knows_all(new, ids) and self._serving(new)):
+                return False
+            return all(self._knows_all(endpoint_of(node), {new_id}) for node in members)
 
         self._wait(f"{new} to be known by every node and serve all slots", joined)
         return new_id
@@ -428,11 +430,16 @@ class ClusterExecutor:
 
     # Shrinking
 
-    def drain(self, seed: Endpoint, departing: str, progress: Progress | None = None) -> tuple[SlotMove, ...]:
-        """Repair, move every slot of `departing` to the other masters, give its replicas other masters."""
+    def drain(
+        self, seed: Endpoint, departing: str, progress: Progress | None = None, leaving: Collection[str] = ()
+    ) -> tuple[SlotMove, ...]:
+        """Repair, move every slot of `departing` to the other masters, give its replicas other masters.
+
+        `leaving`: other nodes on their way out (several units removed at once), given no slots.
+        """
         self.repair(seed, progress)
         ownership = self.ownership(seed)
-        moves = plan_drain(ownership, departing) if departing in ownership else ()
+        moves = plan_drain(ownership, departing, leaving) if departing in ownership else ()
         self.move(seed, moves, progress)
         self._rehome_replicas(seed, departing)
         return moves
@@ -476,10 +483,16 @@ class ClusterExecutor:
             raise ClusterError(f"{endpoint} still holds {me.slot_count} slots: drain it first")
         self._on(endpoint).command("CLUSTER", "RESET", "HARD")
 
-    def retire(self, endpoint: Endpoint, progress: Progress | None = None) -> tuple[SlotMove, ...]:
-        """What a departing unit does for its own node: drain, be forgotten everywhere, reset."""
+    def retire(
+        self, endpoint: Endpoint, progress: Progress | None = None, leaving: Collection[str] = ()
+    ) -> tuple[SlotMove, ...]:
+        """What a departing unit does for its own node: drain, be forgotten everywhere, reset.
+
+        A client still holding the old slot map gets CLUSTERDOWN from the reset
+        node rather than a redirection, so the service should stop right after.
+        """
         node_id = self.node_id(endpoint)
-        moves = self.drain(endpoint, node_id, progress)
+        moves = self.drain(endpoint, node_id, progress, leaving)
         self.forget(endpoint, node_id)
         self.reset(endpoint)
         return moves

@@ -179,18 +179,22 @@ def plan_rebalance(ownership: Mapping[str, Collection[int]]) -> tuple[SlotMove, 
     return tuple(sorted(moves, key=lambda move: (move.target, move.source, move.slot)))
 
 
-def plan_drain(ownership: Mapping[str, Collection[int]], departing: str) -> tuple[SlotMove, ...]:
+def plan_drain(
+    ownership: Mapping[str, Collection[int]], departing: str, leaving: Collection[str] = ()
+) -> tuple[SlotMove, ...]:
     """Moves that empty `departing`, each slot to whichever remaining master then holds the fewest.
 
     Its slots are spread over all the others (contiguous runs, one per target),
-    never all onto one. Refuses to empty the last master: its keys would go with it.
+    never all onto one, and never onto a master in `leaving` (removed at the same
+    time). Refuses to empty the last master: its keys would go with it.
     """
     if departing not in ownership:
         raise PlanError(f"node {departing[:8]}… is not a master of this cluster")
-    remaining = {node: len(slots) for node, slots in ownership.items() if node != departing}
+    staying = set(ownership) - {departing} - set(leaving)
+    remaining = {node: len(slots) for node, slots in ownership.items() if node in staying}
     leaving = sorted(ownership[departing])
     if not remaining and leaving:
-        raise PlanError("this is the last master: emptying it would lose every key in the cluster")
+        raise PlanError("no master would remain: emptying this one would lose every key in the cluster")
     check_coverage(ownership)
     heap = [(count, node) for node, count in remaining.items()]
     heapq.heapify(heap)
