@@ -54,8 +54,9 @@ def test_three_nodes_form_a_cluster_serving_every_slot(local):
 
 
 def test_six_nodes_with_one_replica_each_master_has_a_replica_on_another_node(local):
-    with formed(local, 6, replicas=1) as executor:
-        topology = executor.topology(local.nodes[0].endpoint, {n.endpoint: n.unit for n in local.nodes})
+    local.start(6)
+    with local.executor() as executor:
+        topology = executor.form(plan_formation(list(local.endpoints), 1), local.endpoints)
         assert len(topology.masters) == 3
         for master in topology.masters:
             (replica,) = topology.replicas_of(master.node_id)

@@ -282,6 +282,8 @@ class ClusterExecutor:
         )
         for replica in plan.replicas:
             self.replicate(endpoints[replica.unit], ids[replica.master])
+        roles = {ids[replica.unit]: ids[replica.master] for replica in plan.replicas}
+        self._wait("the first master to see every replica", lambda: self._sees_roles(leader, roles))
         self._wait("cluster_state:ok on every node", lambda: all(self._serving(endpoints[u]) for u in units))
         return self.topology(leader, {endpoints[unit]: unit for unit in units})
 
@@ -296,6 +298,14 @@ class ClusterExecutor:
         commands = [("CLUSTER", "ADDSLOTSRANGE", r.start, r.end) for r in ranges_of(missing)]
         if commands:
             _check(self._on(endpoint).pipeline(commands))
+
+    def _sees_roles(self, endpoint: Endpoint, master_of: Mapping[str, str]) -> bool:
+        """Whether this node sees each replica id replicating its master id."""
+        view = {node.node_id: node for node in self.view(endpoint)}
+        return all(
+            replica in view and view[replica].is_replica and view[replica].master_id == master
+            for replica, master in master_of.items()
+        )
 
     def add_node(self, seed: Endpoint, new: Endpoint) -> str:
         """Meet `new` from `seed`; return its id once every member sees it and it serves all slots."""
@@ -314,14 +324,20 @@ class ClusterExecutor:
         return new_id
 
     def replicate(self, replica: Endpoint, master_id: str) -> None:
-        """Make `replica` (an empty master or a replica) replicate `master_id`; wait until its link is up."""
+        """Make `replica` (an empty master or a replica) replicate `master_id`.
+
+        Waits until its link is up and the master lists it as its replica.
+        """
         if myself(self.view(replica)).master_id != master_id:
             self._on(replica).command("CLUSTER", "REPLICATE", master_id)
 
         def linked() -> bool:
             me = myself(self.view(replica))
             replication = parse_info(_text(self._on(replica).command("INFO", "replication")))
-            return me.master_id == master_id and replication.get("master_link_status") == "up"
+            if me.master_id != master_id or replication.get("master_link_status") != "up":
+                return False
+            master = next(node for node in self.view(replica) if node.node_id == master_id)
+            return self._sees_roles(endpoint_of(master), {me.node_id: master_id})
 
         self._wait(f"{replica} to replicate {master_id[:8]}…", linked)
 
