@@ -74,8 +74,8 @@ class LocalCluster:
     def connections(self) -> RedisConnections:
         return RedisConnections(password=self.password)
 
-    def executor(self, limits: Limits | None = None) -> ClusterExecutor:
-        return ClusterExecutor(self.connections, MigrateAuth("default", self.password), limits)
+    def executor(self, limits: Limits | None = None, holder: str = "") -> ClusterExecutor:
+        return ClusterExecutor(self.connections, MigrateAuth("default", self.password), limits, holder=holder)
 
     @property
     def endpoints(self) -> Mapping[str, Endpoint]:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from cluster_helpers import LocalCluster, LocalNode, local_cluster, missing_or_wrong, sample_data, write_all
 
-from charms.layer.redis.cluster.executor import ClusterExecutor, Limits, MoveProgress, progress_message
+from charms.layer.redis.cluster.executor import (
+    LOCK_KEY,
+    ClusterExecutor,
+    Limits,
+    MoveInProgress,
+    MoveProgress,
+    progress_message,
+)
 from charms.layer.redis.cluster.nodes import SLOTS, myself
 from charms.layer.redis.cluster.plan import OpenSlot, SlotMove, balance, plan_formation
 from charms.layer.redis.cluster.topology import decode, encode
@@ -178,3 +185,24 @@ def test_an_interrupted_slot_move_is_repaired_without_losing_a_key(local, stoppe
     for node in local.nodes:
         assert owner_of(executor, node, slot) == target
     assert missing_or_wrong(local.client(), data) == []
+
+
+def test_one_mover_at_a_time_and_the_waiting_one_is_told_who_moves(local):
+    formed(local, 3).close()
+    seed = local.nodes[0].endpoint
+    mover = local.executor(holder="redis/4")
+    other = local.executor(holder="redis/0")
+    client = local.client()
+    lock_slot = int(client.keyslot(LOCK_KEY))
+    owner = owner_of(mover, local.nodes[0], lock_slot)
+    target = next(node for node in mover.ownership(seed) if node != owner)
+    with mover.exclusive(seed):
+        # The lock's own slot moving does not free it: the key moves with its slot.
+        mover.move(seed, [SlotMove(lock_slot, owner, target)])
+        with pytest.raises(MoveInProgress, match="redis/4 is moving slots"):
+            other.rebalance(seed)
+        with pytest.raises(MoveInProgress):
+            other.drain(seed, owner)
+        assert 0 < client.pttl(LOCK_KEY) <= 60_000
+    assert client.exists(LOCK_KEY) == 0
+    assert other.rebalance(seed) == ()

@@ -8,15 +8,19 @@ in a test). Every call is bounded: commands by the connection's timeout, waits b
 Moving a slot follows the documented protocol: SETSLOT IMPORTING on the target,
 SETSLOT MIGRATING on the source, GETKEYSINSLOT + MIGRATE (AUTH2) until the slot
 is empty, then SETSLOT NODE on the target, the source and every other master.
-Slots are moved a round at a time (`Limits.slots_per_round`), each step of a
+One mover at a time: `repair`, `rebalance` and `drain` hold a lock kept in the
+cluster itself, so units removed at once, or a leader growing the cluster while
+a unit leaves, take turns. Slots are moved a round at a time (`Limits.slots_per_round`), each step of a
 round pipelined, so a nearly empty slot costs a fraction of a round trip. A move
 stopped at any point leaves open slots that `repair` finishes without losing a key.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -42,10 +46,26 @@ ALREADY_OWNER = "I'm already the owner of hash slot"
 NOT_OWNER = "I'm not the owner of hash slot"
 NOT_MASTER = "Please use SETSLOT only with masters"
 UNKNOWN_NODE = "Unknown node"
+# One mover at a time across the cluster, whichever unit runs it: a key in the
+# cluster itself (so it moves with its slot), set NX with a TTL that a killed
+# hook lets lapse, renewed while slots move, deleted only by its holder.
+LOCK_KEY = "{redis-charm}:moving-slots"
+LOCK_TTL_MS = 60_000
+RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+RENEW_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+REDIRECTS = 4
 
 
 class ReplyError(Exception):
     """Redis answered a command with an error."""
+
+
+class MoveInProgress(Exception):
+    """Another unit holds the cluster's slot-move lock; try again in a later hook."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+        super().__init__(f"{holder or 'another unit'} is moving slots")
 
 
 class Unreachable(Exception):
@@ -167,7 +187,12 @@ class ClusterExecutor:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        holder: str = "",
     ) -> None:
+        """`holder` names who moves slots (the unit), for others to read while they wait."""
+        self.holder = holder
+        self._lock: tuple[Endpoint, str] | None = None
+        self._lock_owner: Endpoint | None = None
         self._connections = connections
         self._auth = auth
         self.limits = limits or Limits()
@@ -341,10 +366,65 @@ class ClusterExecutor:
 
         self._wait(f"{replica} to replicate {master_id[:8]}…", linked)
 
+    # One mover at a time
+
+    @contextmanager
+    def exclusive(self, seed: Endpoint) -> Iterator[None]:
+        """Hold the cluster's slot-move lock; raises MoveInProgress naming the holder if another has it."""
+        if self._lock is not None:
+            yield
+            return
+        value = f"{self.holder or '-'} {os.urandom(8).hex()}"
+        if self._keyed(seed, "SET", LOCK_KEY, value, "NX", "PX", LOCK_TTL_MS) is None:
+            held_by = _text(self._keyed(seed, "GET", LOCK_KEY) or b"")
+            raise MoveInProgress(held_by.split(" ")[0].strip("-"))
+        self._lock = (seed, value)
+        try:
+            yield
+        finally:
+            self._lock = None
+            with suppress(ReplyError, Unreachable, ClusterError):
+                # If this fails, the lock lapses on its own within its TTL.
+                self._keyed(seed, "EVAL", RELEASE_LOCK, 1, LOCK_KEY, value)
+
+    def _renew_lock(self) -> None:
+        if self._lock is not None:
+            seed, value = self._lock
+            if not self._keyed(seed, "EVAL", RENEW_LOCK, 1, LOCK_KEY, value, LOCK_TTL_MS):
+                raise ClusterError("the slot-move lock lapsed: stopping; the next repair finishes what is open")
+
+    def _keyed(self, seed: Endpoint, *command: CommandArg) -> Any:
+        """A command on the lock's key, sent to the master serving it, following MOVED and ASK."""
+        endpoint, asking = self._lock_owner or self._find_lock_owner(seed), False
+        for _ in range(REDIRECTS):
+            replies = self._on(endpoint).pipeline([("ASKING",), command] if asking else [command])
+            reply = replies[-1]
+            if not isinstance(reply, ReplyError):
+                if not asking:
+                    self._lock_owner = endpoint
+                return reply
+            code, _, where = str(reply).partition(" ")
+            if code not in ("MOVED", "ASK"):
+                raise reply
+            host, _, port = where.split(" ")[-1].rpartition(":")
+            endpoint, asking = Endpoint(host, int(port)), code == "ASK"
+        raise ClusterError(f"the slot of {LOCK_KEY} kept redirecting")
+
+    def _find_lock_owner(self, seed: Endpoint) -> Endpoint:
+        slot = int(self._on(seed).command("CLUSTER", "KEYSLOT", LOCK_KEY))
+        owners = [node for node in self.members(seed) if node.is_master and slot in node.slot_set()]
+        if not owners:
+            raise ClusterError(f"no master serves slot {slot}")
+        return endpoint_of(owners[0])
+
     # Moving slots
 
     def move(self, seed: Endpoint, moves: Sequence[SlotMove], progress: Progress | None = None) -> int:
-        """Carry the moves out in rounds; returns the number of keys moved."""
+        """Carry the moves out in rounds; returns the number of keys moved.
+
+        The low-level step: `repair`, `rebalance` and `drain` call it holding the
+        slot-move lock (`exclusive`), which it renews as it goes.
+        """
         nodes = {node.node_id: node for node in self.members(seed)}
         masters = [node for node in nodes.values() if node.is_master and node.is_healthy]
         tally = _Tally(progress)
@@ -407,6 +487,7 @@ class ClusterExecutor:
                 if isinstance(reply, ReplyError):
                     raise ClusterError(f"MIGRATE of slot {slot} to {target.node_id[:8]}… failed: {reply}")
             moved += sum(len(keys) for _, keys in batches)
+            self._renew_lock()
             report(moved)
             pending = [slot for slot, _ in batches]
         return moved
@@ -426,23 +507,25 @@ class ClusterExecutor:
 
     def repair(self, seed: Endpoint, progress: Progress | None = None) -> tuple[SlotMove, ...]:
         """Finish every half-done slot move (the step to take before any new one); returns what it finished."""
-        open_slots = self.open_slots(seed)
-        if not open_slots:
-            return ()
-        healthy = {node.node_id for node in self.members(seed) if node.is_master and node.is_healthy}
-        repairs = plan_repair(open_slots, healthy)
-        self.move(seed, repairs, progress)
-        left = self.open_slots(seed)
-        if left:
-            raise ClusterError(f"slot {left[0].slot} is still open after repair")
-        return repairs
+        with self.exclusive(seed):
+            open_slots = self.open_slots(seed)
+            if not open_slots:
+                return ()
+            healthy = {node.node_id for node in self.members(seed) if node.is_master and node.is_healthy}
+            repairs = plan_repair(open_slots, healthy)
+            self.move(seed, repairs, progress)
+            left = self.open_slots(seed)
+            if left:
+                raise ClusterError(f"slot {left[0].slot} is still open after repair")
+            return repairs
 
     def rebalance(self, seed: Endpoint, progress: Progress | None = None) -> tuple[SlotMove, ...]:
         """Repair, then give every master (empty new ones included) its fair share of slots."""
-        self.repair(seed, progress)
-        moves = plan_rebalance(self.ownership(seed))
-        self.move(seed, moves, progress)
-        return moves
+        with self.exclusive(seed):
+            self.repair(seed, progress)
+            moves = plan_rebalance(self.ownership(seed))
+            self.move(seed, moves, progress)
+            return moves
 
     # Shrinking
 
@@ -453,12 +536,13 @@ class ClusterExecutor:
 
         `leaving`: other nodes on their way out (several units removed at once), given no slots.
         """
-        self.repair(seed, progress)
-        ownership = self.ownership(seed)
-        moves = plan_drain(ownership, departing, leaving) if departing in ownership else ()
-        self.move(seed, moves, progress)
-        self._rehome_replicas(seed, departing)
-        return moves
+        with self.exclusive(seed):
+            self.repair(seed, progress)
+            ownership = self.ownership(seed)
+            moves = plan_drain(ownership, departing, leaving) if departing in ownership else ()
+            self.move(seed, moves, progress)
+            self._rehome_replicas(seed, departing)
+            return moves
 
     def _rehome_replicas(self, seed: Endpoint, departing: str) -> None:
         members = self.members(seed)

@@ -55,7 +55,7 @@ class RedisConnection:
         try:
             return self._client.execute_command(*args)
         except redis.ResponseError as error:
-            raise ReplyError(str(error)) from None
+            raise _reply_error(error) from None
         except redis.RedisError as error:
             raise Unreachable(f"{self._endpoint}: {type(error).__name__}") from None
 
@@ -68,10 +68,16 @@ class RedisConnection:
         try:
             replies = pipe.execute(raise_on_error=False)
         except redis.ResponseError as error:
-            raise ReplyError(str(error)) from None
+            raise _reply_error(error) from None
         except redis.RedisError as error:
             raise Unreachable(f"{self._endpoint}: {type(error).__name__}") from None
-        return [ReplyError(str(r)) if isinstance(r, redis.ResponseError) else r for r in replies]
+        return [_reply_error(r) if isinstance(r, redis.ResponseError) else r for r in replies]
 
     def close(self) -> None:
         self._client.close()
+
+
+def _reply_error(error: Exception) -> ReplyError:
+    """The error as Redis wrote it: redis-py takes codes such as MOVED or ASK off the message."""
+    code = getattr(error, "status_code", None)
+    return ReplyError(f"{code} {error}" if code else str(error))
