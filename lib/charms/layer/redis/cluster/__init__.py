@@ -6,7 +6,8 @@
 - `plan`: pure decisions (slot allocation, replica placement, rebalance, drain,
   repair of open slots), testable with no server.
 - `executor`: carries a plan out on real servers through a connection factory
-  (`Connections`), so handlers and tests can pass a fake.
+  (`Connections`), so handlers and tests can pass a fake; one mover at a time
+  across the cluster (`ClusterExecutor.exclusive`, a lock kept in the cluster).
 - `redis_client`: the factory backed by redis-py, imported only when used.
 
 Nothing here imports redis-py at import time: a hook that never talks to Redis
