@@ -6,6 +6,8 @@ requirepass and masterauth set) and stops them at its end.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,33 @@ def test_one_mover_at_a_time_and_the_waiting_one_is_told_who_moves(local):
         assert 0 < client.pttl(LOCK_KEY) <= 60_000
     assert client.exists(LOCK_KEY) == 0
     assert other.rebalance(seed) == ()
+
+
+def retire_when_free(local: LocalCluster, node: LocalNode, leaving: list[str]) -> None:
+    """What a departing unit's hook does, retried as later hooks would while another unit moves slots."""
+    with local.executor(holder=node.unit) as executor:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                executor.retire(node.endpoint, leaving=leaving)
+                return
+            except MoveInProgress:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+
+
+def test_two_masters_removed_at_once_take_turns_and_lose_nothing(local):
+    executor = formed(local, 5)
+    data = sample_data(10_000)
+    write_all(local.client(), data)
+    departing = local.nodes[3:]
+    leaving = [executor.node_id(node.endpoint) for node in departing]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for done in [pool.submit(retire_when_free, local, node, leaving) for node in departing]:
+            done.result(timeout=180)
+    seed = local.nodes[0].endpoint
+    executor.wait_settled(seed)
+    after = executor.ownership(seed)
+    assert len(after) == 3 and not set(after) & set(leaving)
+    assert balance(after) <= 0.10
+    assert missing_or_wrong(local.client(), data) == []
