@@ -62,6 +62,24 @@ def test_three_nodes_form_a_cluster_serving_every_slot(local):
     assert client.get("greeting") == b"hello"
 
 
+def test_a_formation_stopped_halfway_is_finished_by_the_next_try(local):
+    local.start(3)
+    first, second, _ = local.nodes
+    # As a leader might leave it when its hook was killed: some slots added, one node met.
+    on_first = local.connections.connect(first.endpoint)
+    on_first.command("CLUSTER", "ADDSLOTSRANGE", 0, 1000)
+    on_first.command("CLUSTER", "MEET", "127.0.0.1", second.port)
+    with local.executor() as executor:
+        topology = executor.form(plan_formation(list(local.endpoints), 0), local.endpoints)
+        executor.wait_settled(first.endpoint)
+        assert len(topology.masters) == 3
+        assert sorted(len(executor.ownership(first.endpoint)[node.node_id]) for node in topology.masters) == [
+            5461,
+            5461,
+            5462,
+        ]
+
+
 def test_six_nodes_with_one_replica_each_master_has_a_replica_on_another_node(local):
     local.start(6)
     with local.executor() as executor:
