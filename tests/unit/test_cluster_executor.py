@@ -90,6 +90,10 @@ def test_six_nodes_with_one_replica_each_master_has_a_replica_on_another_node(lo
             assert replica.unit != master.unit and replica.port != master.port
             view = executor.view(local.endpoints[replica.unit])
             assert myself(view).master_id == master.node_id
+        executor.wait_settled(local.nodes[0].endpoint)
+        status = executor.health(local.nodes[5].endpoint)
+        assert status.ok
+        assert status.message == "cluster ok: 3 masters, 3 replicas, 16384 of 16384 slots served"
 
 
 def test_adding_a_master_and_rebalancing_keeps_every_key_and_balances(local):

@@ -7,6 +7,7 @@ import pytest
 from charms.layer.redis.cluster.nodes import (
     ClusterNodesError,
     SlotRange,
+    health,
     myself,
     parse_cluster_nodes,
     parse_info,
@@ -101,3 +102,12 @@ def test_cluster_info_fields():
 def test_ranges_of_joins_neighbours_only():
     assert ranges_of([5, 3, 4, 9, 10, 0]) == (SlotRange(0, 0), SlotRange(3, 5), SlotRange(9, 10))
     assert ranges_of([]) == ()
+
+
+def test_health_counts_masters_with_slots_replicas_and_troubled_nodes():
+    info = {"cluster_state": "fail", "cluster_slots_ok": "16000"}
+    status = health(info, parse_cluster_nodes(SIX_NODES))
+    assert not status.ok
+    assert (
+        status.message == "cluster fail: 3 masters, 3 replicas, 16000 of 16384 slots served, 1 failing or unreachable"
+    )

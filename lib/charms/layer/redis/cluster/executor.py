@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from .nodes import SLOTS, ClusterNode, myself, parse_cluster_nodes, parse_info, ranges_of
+from .nodes import SLOTS, ClusterHealth, ClusterNode, health, myself, parse_cluster_nodes, parse_info, ranges_of
 from .plan import (
     FormationPlan,
     OpenSlot,
@@ -227,6 +227,10 @@ class ClusterExecutor:
 
     def node_id(self, endpoint: Endpoint) -> str:
         return _text(self._on(endpoint).command("CLUSTER", "MYID"))
+
+    def health(self, endpoint: Endpoint) -> ClusterHealth:
+        """The cluster as this node sees it, for update-status."""
+        return health(self.info(endpoint), self.view(endpoint))
 
     def members(self, seed: Endpoint) -> tuple[ClusterNode, ...]:
         """The nodes `seed` knows, less those it only half knows (handshake, no address)."""

@@ -147,6 +147,40 @@ def _parse_slots(
     return tuple(ranges), tuple(migrating), tuple(importing)
 
 
+@dataclass(frozen=True)
+class ClusterHealth:
+    """What update-status says about the cluster, from one node's CLUSTER INFO and CLUSTER NODES."""
+
+    state: str
+    masters: int
+    replicas: int
+    slots_ok: int
+    troubled: int
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok" and self.slots_ok == SLOTS and not self.troubled
+
+    @property
+    def message(self) -> str:
+        trouble = f", {self.troubled} failing or unreachable" if self.troubled else ""
+        return (
+            f"cluster {self.state}: {self.masters} masters, {self.replicas} replicas, "
+            f"{self.slots_ok} of {SLOTS} slots served{trouble}"
+        )
+
+
+def health(info: Mapping[str, str], view: Iterable[ClusterNode]) -> ClusterHealth:
+    nodes = list(view)
+    return ClusterHealth(
+        state=info.get("cluster_state", "unknown"),
+        masters=sum(1 for node in nodes if node.is_master and node.slots),
+        replicas=sum(1 for node in nodes if node.is_replica),
+        slots_ok=int(info.get("cluster_slots_ok", "0")),
+        troubled=sum(1 for node in nodes if not node.is_healthy),
+    )
+
+
 def myself(view: Iterable[ClusterNode]) -> ClusterNode:
     """The asked node's own line."""
     for node in view:
