@@ -471,7 +471,8 @@ class ClusterExecutor:
         _check(from_source.pipeline(finish), (NOT_MASTER,))
         for other in others:
             # The others learn it by gossip anyway; telling them only makes redirections right sooner.
-            self._on(other).pipeline(finish)
+            with suppress(Unreachable):
+                self._on(other).pipeline(finish)
         return moved
 
     def _migrate_keys(
