@@ -312,7 +312,7 @@ class ClusterExecutor:
         for replica in plan.replicas:
             self.replicate(endpoints[replica.unit], ids[replica.master])
         roles = {ids[replica.unit]: ids[replica.master] for replica in plan.replicas}
-        self._wait("the first master to see every replica", lambda: self._sees_roles(leader, roles))
+        self._wait("every node to see every replica", lambda: all(self._sees_roles(endpoints[u], roles) for u in units))
         self._wait("cluster_state:ok on every node", lambda: all(self._serving(endpoints[u]) for u in units))
         return self.topology(leader, {endpoints[unit]: unit for unit in units})
 
