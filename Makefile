@@ -13,7 +13,7 @@ APT_PACKAGES := python3 python3-venv python3-yaml python3-jinja2 redis-server re
 BUILD_ENV := CHARM_LAYERS_DIR=$(CURDIR)/layers CHARM_INTERFACES_DIR=$(CURDIR)/interfaces \
 	CHARM_HIDE_METRICS=1 LAYER_PATH=$(CURDIR)/layers INTERFACE_PATH=$(CURDIR)/interfaces
 
-.PHONY: all build pack test unit lint demo clean deps
+.PHONY: all build pack test test-shuffle unit lint demo clean deps
 
 all: build
 
@@ -42,6 +42,12 @@ pack: build
 test: build lint
 	tools/test-unit-pythons
 	$(BIN)/pytest -q tests
+
+# The integration tests with every model's hooks in an order drawn from SEED (LOCALJUJU_SHUFFLE):
+# `make test-shuffle SEED=3`.
+SEED ?= 1
+test-shuffle: build
+	$(BIN)/pytest -q tests/integration --shuffle=$(SEED)
 
 unit: deps
 	$(BIN)/pytest -q tests/unit

@@ -19,7 +19,7 @@ import jubilant
 import pytest
 import redis
 
-from conftest import CHARMS, LOCALJUJU, TESTS, model_dir
+from conftest import CHARMS, LOCALJUJU, TESTS, model_dir, settled
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def juju() -> Iterator[jubilant.Juju]:
         juju.deploy(CHARM, APP, num_units=2)
         juju.deploy(CHARMS / "redis-client", CLIENT)
         juju.integrate(APP, CLIENT)
-        juju.wait(jubilant.all_active)
+        juju.wait(lambda status: jubilant.all_active(status) and jubilant.all_agents_idle(status))
         yield juju
     finally:
         juju.destroy_model(name, destroy_storage=True, force=True)
@@ -179,6 +179,7 @@ def test_a_hook_that_changes_nothing_restarts_nothing(juju: jubilant.Juju) -> No
     all_ready(juju)
     assert {name: run_id(juju, name) for name in units(juju)} == before
     juju.config(APP, reset=["nagios_context"])
+    all_ready(juju)
 
 
 def client_view(juju: jubilant.Juju) -> dict[str, dict[str, str]]:
@@ -324,6 +325,7 @@ def test_a_port_redis_cannot_take_is_refused_live_and_nothing_changes(juju: jubi
         squatter.listen()
         juju.config(APP, {"port": 6401})
         try:
+            settled(juju)
             status = units(juju)[name].workload_status
             assert status.current == "blocked"
             assert status.message.startswith("Redis refused port: ")
@@ -373,7 +375,13 @@ def test_a_new_leader_keeps_the_password_and_new_units_use_it(juju: jubilant.Juj
     generated = password(juju)
     old_leader = leader(juju)
     juju.remove_unit(old_leader)
-    juju.wait(lambda status: old_leader not in status.apps[APP].units and jubilant.all_active(status))
+    juju.wait(
+        lambda status: (
+            old_leader not in status.apps[APP].units
+            and jubilant.all_active(status)
+            and jubilant.all_agents_idle(status)
+        )
+    )
     assert leader(juju) != old_leader
     assert password(juju) == generated
     juju.add_unit(APP)

@@ -30,7 +30,7 @@ def juju() -> Iterator[jubilant.Juju]:
         juju.deploy(CHARM, APP, config={"nagios_context": "prod", "nagios_servicegroups": "caches"})
         juju.deploy(CHARMS / NRPE, NRPE)
         juju.integrate(f"{APP}:nrpe-external-master", NRPE)
-        juju.wait(jubilant.all_active)
+        juju.wait(lambda status: jubilant.all_active(status) and jubilant.all_agents_idle(status))
         yield juju
     finally:
         juju.destroy_model(name, destroy_storage=True, force=True)

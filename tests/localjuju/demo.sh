@@ -12,14 +12,30 @@ if "$juju" models --format json 2>/dev/null | grep -q "\"$model\""; then
   echo "== removing the previous '$model' model"
   "$juju" destroy-model "$model" --no-prompt --force >/dev/null
 fi
+# Commands return once the change is recorded (as Juju's do); wait until every unit is active
+# and every agent idle, i.e. the hooks that follow have run.
+settle() {
+  local check='import json,sys
+units=[u for a in json.load(sys.stdin)["applications"].values() for u in a.get("units",{}).values()]
+ok=units and all(u["workload-status"]["current"]=="active" and u["juju-status"]["current"]=="idle" for u in units)
+sys.exit(0 if ok else 1)'
+  for _ in $(seq 600); do
+    "$juju" status --model "$model" --format json | python3 -c "$check" && return 0
+    sleep 0.5
+  done
+  echo "the model did not settle within 5 minutes" >&2
+  return 1
+}
+
 "$juju" add-model "$model"
 echo "== deploying redis (3 units) from $charm"
-time "$juju" deploy "$charm" redis -n 3 --model "$model"
+time { "$juju" deploy "$charm" redis -n 3 --model "$model" && settle; }
 echo "== deploying redis-client from $client"
 "$juju" deploy "$client" redis-client --model "$model"
 if ! "$juju" integrate redis redis-client --model "$model"; then
   echo "(redis-client could not be related: does the charm provide the redis interface?)"
 fi
+settle
 echo
 "$juju" status --model "$model"
 address=$("$juju" status --model "$model" --format json |

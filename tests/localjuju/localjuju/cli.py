@@ -1,32 +1,28 @@
-"""The `juju` command of the local model: the subset of Juju 3.6's CLI that jubilant uses."""
+"""The `juju` command of the local model: the subset of Juju 3.6's CLI that jubilant uses.
+
+Each command parses its arguments, calls one function of operations.py (which changes the
+model) or reads the state, and prints what Juju prints. Commands that change the model return
+once the change is recorded; the model's controller runs the hooks (see controller.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
-import signal
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
-from . import JUJU_VERSION, charm, lifecycle, machine, model, render, scheduler
-from .hooktools import TOOLS
-from .state import LOCALJUJU_DIR, ModelDir, State, home, operation_lock, read, transaction, write
+from . import JUJU_VERSION, charm, machine, operations, render, tasks
+from .operations import CommandError, find_model
+from .state import read
 
 EXEC_TIMEOUT = 300.0
-
-
-class CommandError(Exception):
-    """A command failed; the message is printed as one `ERROR ...` line."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,26 +40,31 @@ def _parser(name: str, model_option: bool = True) -> Parser:
     return parser
 
 
+def _flags(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """Accept flags that change nothing here (storage, prompts, placement)."""
+    for flag in flags:
+        parser.add_argument(flag, action="store_true")
+
+
+def _options(parser: argparse.ArgumentParser, *options: str) -> None:
+    for option in options:
+        parser.add_argument(option, action="append")
+
+
+def _print_data(data: Any, fmt: str) -> None:
+    """Print data as JSON or YAML, as --format asks."""
+    if fmt == "json":
+        print(json.dumps(data))
+    else:
+        print(yaml.safe_dump(data, sort_keys=True), end="")
+
+
+def _items(values: list[str]) -> list[str]:
+    """Split comma-separated --reset values."""
+    return [k for item in values for k in item.split(",") if k]
+
+
 # --- models ------------------------------------------------------------------------------------
-
-
-def _bare_name(name: str) -> str:
-    """Strip `controller:` and `user/` from a model reference."""
-    return name.split(":", 1)[-1].split("/", 1)[-1]
-
-
-def current_model(given: str | None) -> ModelDir:
-    """The model named by --model, $JUJU_MODEL or the current-model file; it must exist."""
-    name = given or os.environ.get("JUJU_MODEL")
-    if not name:
-        current = home() / "current-model"
-        name = current.read_text(encoding="utf-8").strip() if current.exists() else ""
-    if not name:
-        raise CommandError("no current model, use --model or `juju switch`")
-    mdl = ModelDir.named(_bare_name(name))
-    if not mdl.exists():
-        raise CommandError(f'model "{_bare_name(name)}" not found')
-    return mdl
 
 
 def cmd_add_model(argv: list[str]) -> None:
@@ -75,82 +76,38 @@ def cmd_add_model(argv: list[str]) -> None:
     parser.add_argument("--controller", "-c")
     parser.add_argument("--credential")
     args = parser.parse_args(argv)
-    name = args.name
-    if not name.replace("-", "").isalnum() or name != name.lower():
-        raise CommandError(f'"{name}" is not a valid model name (lowercase letters, digits and hyphens)')
-    mdl = ModelDir.named(name)
-    if mdl.root.exists():
-        raise CommandError(f'model "{name}" already exists (a stale one is removed by `juju destroy-model {name}`)')
-    mdl.root.mkdir(parents=True)
-    for sub in (mdl.tools, mdl.charms, mdl.contexts, mdl.logs, mdl.root / "units"):
-        sub.mkdir()
-    for tool in TOOLS:
-        (mdl.tools / tool).symlink_to(LOCALJUJU_DIR / "hooktool")
-    state = model.new_state(name)
-    state["config"] = dict(item.split("=", 1) for item in args.config)
-    write(mdl, state)
-    if not args.no_switch:
-        (home() / "current-model").write_text(name + "\n", encoding="utf-8")
-    print(f"Added '{name}' model on localhost/localhost with credential 'local' for user 'admin'", file=sys.stderr)
-
-
-def _kill_strays(mdl: ModelDir) -> None:
-    """Kill any process still mentioning the model directory (a machine whose state was lost)."""
-    needle = str(mdl.root).encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if needle in (entry / "cmdline").read_bytes() and b"localjuju" in (entry / "cmdline").read_bytes():
-                os.kill(int(entry.name), signal.SIGKILL)
+    config = dict(item.split("=", 1) for item in args.config)
+    operations.add_model(args.name, config, switch=not args.no_switch)
+    print(f"Added '{args.name}' model on localhost/localhost with credential 'local' for user 'admin'", file=sys.stderr)
 
 
 def cmd_destroy_model(argv: list[str]) -> None:
     parser = _parser("destroy-model", model_option=False)
     parser.add_argument("name")
-    for flag in ("--no-prompt", "-y", "--destroy-storage", "--force", "--no-wait", "--release-storage"):
-        parser.add_argument(flag, action="store_true")
+    _flags(parser, "--no-prompt", "-y", "--destroy-storage", "--force", "--no-wait", "--release-storage")
     parser.add_argument("--timeout")
-    args = parser.parse_args(argv)
-    mdl = ModelDir.named(_bare_name(args.name))
-    if not mdl.root.exists():
-        raise CommandError(f'model "{args.name}" not found')
-    with contextlib.suppress(OSError, ValueError):
-        state = read(mdl)
-        lifecycle.end_all(mdl, state)
-    _kill_strays(mdl)
-    time.sleep(0.05)
-    shutil.rmtree(mdl.root, ignore_errors=True)
-    if mdl.root.exists():
-        raise CommandError(f"could not remove {mdl.root}")
-    current = home() / "current-model"
-    if current.exists() and current.read_text(encoding="utf-8").strip() == mdl.name:
-        current.unlink()
+    operations.destroy_model(parser.parse_args(argv).name)
 
 
 def cmd_models(argv: list[str]) -> None:
     parser = _parser("models", model_option=False)
     parser.add_argument("--format", default="tabular")
     args = parser.parse_args(argv)
-    root = home() / "models"
-    names = sorted(p.name for p in root.iterdir() if (p / "state.json").exists()) if root.exists() else []
-    current = home() / "current-model"
-    current_name = current.read_text(encoding="utf-8").strip() if current.exists() else ""
+    names, current = operations.model_names(), operations.current_name()
     if args.format == "json":
         models = [{"name": f"admin/{n}", "short-name": n, "owner": "admin", "type": "iaas",
                    "controller-name": "localjuju", "cloud": "localhost", "life": "alive"} for n in names]  # fmt: skip
-        print(json.dumps({"models": models, "current-model": current_name}))
+        print(json.dumps({"models": models, "current-model": current}))
         return
     print("Controller: localjuju\n\nModel")
     for n in names:
-        print(n + ("*" if n == current_name else ""))
+        print(n + ("*" if n == current else ""))
 
 
 def cmd_switch(argv: list[str]) -> None:
     parser = _parser("switch", model_option=False)
     parser.add_argument("name")
-    mdl = current_model(parser.parse_args(argv).name)
-    (home() / "current-model").write_text(mdl.name + "\n", encoding="utf-8")
+    operations.set_current(find_model(parser.parse_args(argv).name).name)
 
 
 def cmd_show_model(argv: list[str]) -> None:
@@ -158,15 +115,7 @@ def cmd_show_model(argv: list[str]) -> None:
     parser.add_argument("name", nargs="?")
     parser.add_argument("--format", default="yaml")
     args = parser.parse_args(argv)
-    state = read(current_model(args.name or args.model))
-    info = {state["name"]: {"name": f"admin/{state['name']}", "short-name": state["name"], "model-uuid":
-            state["uuid"], "model-type": "iaas", "controller-uuid": str(uuid.UUID(int=0)), "controller-name":
-            "localjuju", "is-controller": False, "owner": "admin", "cloud": "localhost", "region": "localhost",
-            "type": "localjuju", "life": "alive", "status": {"current": "available", "since": state["created"]},
-            "agent-version": JUJU_VERSION}}  # fmt: skip
-    print(
-        json.dumps(info) if args.format == "json" else yaml.safe_dump(info), end="\n" if args.format == "json" else ""
-    )
+    _print_data(render.show_model(read(find_model(args.name or args.model))), args.format)
 
 
 def cmd_model_config(argv: list[str]) -> None:
@@ -175,18 +124,12 @@ def cmd_model_config(argv: list[str]) -> None:
     parser.add_argument("--reset", action="append", default=[])
     parser.add_argument("items", nargs="*")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl), transaction(mdl) as state:
-        sets = [i for i in args.items if "=" in i]
-        for item in sets:
-            key, _, value = item.partition("=")
-            state["config"][key] = value
-        for key in ",".join(args.reset).split(","):
-            state["config"].pop(key, None)
-        if sets or args.reset:
-            return
-        values = {"name": state["name"], "uuid": state["uuid"], "type": "localjuju",
-                  "update-status-hook-interval": "5m", **state["config"]}  # fmt: skip
+    mdl = find_model(args.model)
+    sets = dict(item.split("=", 1) for item in args.items if "=" in item)
+    if sets or args.reset:
+        operations.set_model_config(mdl, sets, _items(args.reset))
+        return
+    values = operations.model_config(read(mdl))
     if args.items:
         print(values.get(args.items[0], ""))
     elif args.format == "json":
@@ -199,189 +142,46 @@ def cmd_model_config(argv: list[str]) -> None:
 # --- applications and units --------------------------------------------------------------------
 
 
-def _config_values(ch: charm.Charm, app: str, items: list[str]) -> dict[str, Any]:
-    """Parse --config k=v items and YAML files ({app: {k: v}})."""
-    values: dict[str, Any] = {}
-    for item in items:
-        if "=" in item:
-            key, _, raw = item.partition("=")
-            values[key] = charm.parse_option(ch, key, raw)
-            continue
-        loaded = yaml.safe_load(Path(item).read_text(encoding="utf-8")) or {}
-        for key, value in (loaded.get(app) or {}).items():
-            values[key] = charm.coerce_option(ch, key, value)
-    return values
-
-
-def _start_units(mdl: ModelDir, units: list[str]) -> None:
-    """Start the machines of new units in parallel and record their pids."""
-    state = read(mdl)
-    results: dict[str, tuple[int, str] | Exception] = {}
-
-    def start(unit: str) -> None:
-        record = state["units"][unit]
-        try:
-            results[unit] = lifecycle.start_unit(mdl, record, record["charm_source"])
-        except (machine.MachineError, OSError) as exc:
-            results[unit] = exc
-
-    threads = [threading.Thread(target=start, args=(u,)) for u in units]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    with transaction(mdl) as current:
-        for unit, result in results.items():
-            if isinstance(result, Exception):
-                current["units"][unit]["workload"] = model.status("error", f"machine failed to start: {result}")
-            else:
-                current["units"][unit]["pid"], current["units"][unit]["start"] = result
-    failed = [f"{u}: {r}" for u, r in results.items() if isinstance(r, Exception)]
-    if failed:
-        raise CommandError("; ".join(failed))
-
-
-def _add_units(mdl: ModelDir, state: State, app: str, count: int) -> list[str]:
-    """Record count new units of app (their machines are started afterwards)."""
-    units = []
-    for _ in range(count):
-        placeholder = f"{app}/{state['apps'][app]['next_unit']}"
-        units.append(model.add_unit(state, app, lifecycle.allocate_address(mdl, placeholder)))
-    return units
-
-
 def cmd_deploy(argv: list[str]) -> None:
     parser = _parser("deploy")
     parser.add_argument("charm")
     parser.add_argument("app", nargs="?")
     parser.add_argument("-n", "--num-units", type=int, default=1)
     parser.add_argument("--config", action="append", default=[])
-    for option in ("--base", "--series", "--channel", "--constraints", "--to", "--bind", "--resource", "--storage",
-                   "--revision", "--attach-storage", "--overlay"):  # fmt: skip
-        parser.add_argument(option, action="append")
-    parser.add_argument("--force", action="store_true")
-    parser.add_argument("--trust", action="store_true")
+    _options(parser, "--base", "--series", "--channel", "--constraints", "--to", "--bind", "--resource", "--storage",
+             "--revision", "--attach-storage", "--overlay")  # fmt: skip
+    _flags(parser, "--force", "--trust")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
+    mdl = find_model(args.model)
     source = Path(args.charm).resolve()
-    if not source.exists():
-        raise CommandError(f'cannot deploy "{args.charm}": only local charm paths are supported here')
-    with operation_lock(mdl):
-        staging = mdl.charms / f".staging-{os.getpid()}"
-        charm.copy(source, staging)
-        try:
-            ch = charm.load(staging)
-        except charm.CharmError:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        app = args.app or ch.name
-        if ch.subordinate and (args.num_units != 1 or args.to):
-            shutil.rmtree(staging, ignore_errors=True)
-            raise CommandError("cannot use --num-units or --to with subordinate application")
-        values = _config_values(ch, app, args.config)
-        target = mdl.charms / f"{app}-0"
-        with transaction(mdl) as state:
-            if app in state["apps"]:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise CommandError(f'cannot add application "{app}": application already exists')
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
-            model.add_application(state, app, ch, str(target), values)
-            units = [] if ch.subordinate else _add_units(mdl, state, app, args.num_units)
-        print(f'Deployed "{app}" from local charm "{ch.name}", revision 0', file=sys.stderr)
-        _start_units(mdl, units)
-        scheduler.settle(mdl)
+    deployed = operations.deploy(mdl, source, args.app, args.num_units, args.config, placed=bool(args.to))
+    print(f'Deployed "{deployed.app}" from local charm "{deployed.charm_name}", revision 0', file=sys.stderr)
 
 
 def cmd_add_unit(argv: list[str]) -> None:
     parser = _parser("add-unit")
     parser.add_argument("app")
     parser.add_argument("-n", "--num-units", type=int, default=1)
-    parser.add_argument("--to", action="append")
-    parser.add_argument("--attach-storage", action="append")
+    _options(parser, "--to", "--attach-storage")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        with transaction(mdl) as state:
-            if args.app not in state["apps"]:
-                raise CommandError(f'application "{args.app}" not found')
-            if model.is_subordinate_app(state, args.app):
-                raise CommandError(f'cannot add unit to application "{args.app}": application is subordinate')
-            units = _add_units(mdl, state, args.app, args.num_units)
-        _start_units(mdl, units)
-        scheduler.settle(mdl)
-
-
-def _resolve_unit(state: State, name: str) -> str:
-    """Accept app/N and app/leader."""
-    app, _, number = name.partition("/")
-    if number == "leader" and app in state["apps"] and state["apps"][app]["leader"]:
-        return state["apps"][app]["leader"]
-    if name not in state["units"]:
-        raise CommandError(f'unit "{name}" not found')
-    return name
+    operations.add_unit(find_model(args.model), args.app, args.num_units)
 
 
 def cmd_remove_unit(argv: list[str]) -> None:
     parser = _parser("remove-unit")
     parser.add_argument("units", nargs="+")
-    for flag in ("--no-prompt", "--force", "--destroy-storage", "--no-wait"):
-        parser.add_argument(flag, action="store_true")
+    _flags(parser, "--no-prompt", "--force", "--destroy-storage", "--no-wait")
     parser.add_argument("--num-units", type=int)
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        state = read(mdl)
-        for name in args.units:
-            if state["units"][_resolve_unit(state, name)].get("principal"):
-                raise CommandError(
-                    f'unit "{name}" is a subordinate, to remove use remove-relation. '
-                    "Note: this will remove all units of the subordinate application"
-                )
-        _remove_units(mdl, args.units, args.force)
-
-
-def _remove_units(mdl: ModelDir, names: list[str], force: bool) -> None:
-    """Queue the removal hooks of units (or, with force, end units in error at once)."""
-    forced: list[dict[str, Any]] = []
-    with transaction(mdl) as state:
-        units = [_resolve_unit(state, n) for n in names]
-        for unit in units:
-            if state["units"][unit]["life"] == "alive":
-                model.remove_unit(state, unit)
-            if force and state["units"][unit]["error"] is not None:
-                for sub in [*model.subordinates_of(state, unit), unit]:
-                    forced.append(state["units"][sub])
-                    model.forget_unit(state, sub)
-    for record in forced:
-        lifecycle.end_unit(mdl, record, graceful=False)
-    scheduler.settle(mdl)
+    operations.remove_units(find_model(args.model), args.units, args.force)
 
 
 def cmd_remove_application(argv: list[str]) -> None:
     parser = _parser("remove-application")
     parser.add_argument("apps", nargs="+")
-    for flag in ("--no-prompt", "--force", "--destroy-storage", "--no-wait"):
-        parser.add_argument(flag, action="store_true")
+    _flags(parser, "--no-prompt", "--force", "--destroy-storage", "--no-wait")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        with transaction(mdl) as state:
-            for app in args.apps:
-                if app not in state["apps"]:
-                    raise CommandError(f'application "{app}" not found')
-                for rel in model.relations_of(state, app):
-                    if len(rel["ends"]) > 1:
-                        model.remove_relation(state, rel)
-            units = [u for u, r in state["units"].items() if r["app"] in args.apps]
-        _remove_units(mdl, units, args.force)
-        with transaction(mdl) as state:
-            for app in args.apps:
-                if not any(r["app"] == app for r in state["units"].values()):
-                    del state["apps"][app]
-                    for key, rel in list(state["relations"].items()):
-                        if any(e["app"] == app for e in rel["ends"]):
-                            del state["relations"][key]
+    operations.remove_application(find_model(args.model), args.apps, args.force)
 
 
 def cmd_config(argv: list[str]) -> None:
@@ -392,94 +192,54 @@ def cmd_config(argv: list[str]) -> None:
     parser.add_argument("--reset", action="append", default=[])
     parser.add_argument("--file")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
+    mdl = find_model(args.model)
+    sets = [i for i in args.items if "=" in i]
+    if sets or args.reset or args.file:
+        operations.set_config(mdl, args.app, sets + ([args.file] if args.file else []), _items(args.reset))
+        return
     state = read(mdl)
     if args.app not in state["apps"]:
         raise CommandError(f'application "{args.app}" not found')
-    sets = [i for i in args.items if "=" in i]
-    if not sets and not args.reset and not args.file:
-        _print_config(state, args.app, args.items, args.format)
+    data = render.config(state, args.app)
+    if not args.items:
+        _print_data(data, args.format)
         return
-    with operation_lock(mdl):
-        with transaction(mdl) as state:
-            app = state["apps"][args.app]
-            ch = charm.Charm(Path(app["charm_dir"]), app["charm_name"], {}, app["options"])
-            before = model.effective_config(app)
-            values = _config_values(ch, args.app, sets + ([args.file] if args.file else []))
-            app["config"].update(values)
-            for key in (k for item in args.reset for k in item.split(",") if k):
-                if key not in app["options"]:
-                    raise CommandError(f'unknown option "{key}"')
-                app["config"].pop(key, None)
-            if model.effective_config(app) != before:
-                model.config_changed(state, args.app)
-        scheduler.settle(mdl)
+    entry = data["settings"].get(args.items[0])
+    if entry is None:
+        raise CommandError(f'key "{args.items[0]}" not found in "{args.app}" application config or charm settings.')
+    value = entry.get("value", "")
+    print(json.dumps(value) if args.format == "json" else value)
 
 
-def _print_config(state: State, app: str, keys: list[str], fmt: str) -> None:
-    data = render.config(state, app)
-    if keys:
-        entry = data["settings"].get(keys[0])
-        if entry is None:
-            raise CommandError(f'key "{keys[0]}" not found in "{app}" application config or charm settings.')
-        value = entry.get("value", "")
-        print(json.dumps(value) if fmt == "json" else value)
-        return
-    print(
-        json.dumps(data) if fmt == "json" else yaml.safe_dump(data, sort_keys=True), end="\n" if fmt == "json" else ""
-    )
+def cmd_refresh(argv: list[str]) -> None:
+    parser = _parser("refresh")
+    parser.add_argument("app")
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--config", action="append", default=[])
+    _options(parser, "--base", "--channel", "--revision", "--resource", "--storage")
+    _flags(parser, "--force", "--force-base", "--force-units", "--trust")
+    args = parser.parse_args(argv)
+    name, revision = operations.refresh(find_model(args.model), args.app, Path(args.path), args.config)
+    print(f'Added local charm "{name}", revision {revision}, to the model', file=sys.stderr)
+
+
+def cmd_expose(argv: list[str], exposed: bool = True) -> None:
+    parser = _parser("expose" if exposed else "unexpose")
+    parser.add_argument("app")
+    parser.add_argument("--endpoints")
+    args = parser.parse_args(argv)
+    operations.expose(find_model(args.model), args.app, exposed)
+
+
+def cmd_local_move_leader(argv: list[str]) -> None:
+    """Local-only (no such Juju command): move leadership, as when a leader's lease lapses."""
+    parser = _parser("local-move-leader")
+    parser.add_argument("unit")
+    args = parser.parse_args(argv)
+    operations.move_leader(find_model(args.model), args.unit)
 
 
 # --- relations ---------------------------------------------------------------------------------
-
-
-def _endpoint_candidates(state: State, spec: str) -> list[dict[str, str]]:
-    app, _, endpoint = spec.partition(":")
-    if app not in state["apps"]:
-        raise CommandError(f'application "{app}" not found')
-    eps = state["apps"][app]["endpoints"]
-    return [
-        {
-            "app": app,
-            "endpoint": name,
-            "interface": ep["interface"],
-            "role": ep["role"],
-            "scope": ep.get("scope", "global"),
-        }
-        for name, ep in eps.items()
-        if ep["role"] != "peer" and (not endpoint or name == endpoint)
-    ]
-
-
-def _match(state: State, spec1: str, spec2: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Find the one provider/requirer pair with the same interface between two app[:endpoint]s."""
-    pairs = [
-        (a, b)
-        for a in _endpoint_candidates(state, spec1)
-        for b in _endpoint_candidates(state, spec2)
-        if a["interface"] == b["interface"] and {a["role"], b["role"]} == {"provider", "requirer"}
-    ]
-    if not pairs:
-        raise CommandError(f'no relations found between "{spec1}" and "{spec2}"')
-    if len(pairs) > 1:
-        options = ", ".join(f"{a['app']}:{a['endpoint']} {b['app']}:{b['endpoint']}" for a, b in pairs)
-        raise CommandError(f'ambiguous relation: "{spec1} {spec2}" could refer to {options}')
-    a, b = pairs[0]
-    container = "container" in (a["scope"], b["scope"])
-    if container and not any(model.is_subordinate_app(state, end["app"]) for end in (a, b)):
-        raise CommandError(
-            f'cannot add relation "{a["app"]}:{a["endpoint"]} {b["app"]}:{b["endpoint"]}": '
-            "container scoped relation requires at least one subordinate application"
-        )
-    return a, b
-
-
-def _find_relation(state: State, a: dict[str, str], b: dict[str, str]) -> dict[str, Any] | None:
-    for rel in state["relations"].values():
-        ends = {(e["app"], e["endpoint"]) for e in rel["ends"]}
-        if ends == {(a["app"], a["endpoint"]), (b["app"], b["endpoint"])} and rel["life"] == "alive":
-            return rel
-    return None
 
 
 def cmd_integrate(argv: list[str], name: str = "integrate") -> None:
@@ -488,18 +248,7 @@ def cmd_integrate(argv: list[str], name: str = "integrate") -> None:
     parser.add_argument("app2")
     parser.add_argument("--via")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        with transaction(mdl) as state:
-            a, b = _match(state, args.app1, args.app2)
-            if _find_relation(state, a, b):
-                raise CommandError(f"relation {a['app']}:{a['endpoint']} {b['app']}:{b['endpoint']} already exists")
-            rel = model.add_relation(state, [a, b])
-            for end in (a, b):
-                for unit in model.alive_units(state, end["app"]):
-                    if state["units"][unit]["started"]:
-                        model.enter_scope(state, unit, rel)
-        scheduler.settle(mdl)
+    operations.integrate(find_model(args.model), args.app1, args.app2)
 
 
 def cmd_remove_relation(argv: list[str]) -> None:
@@ -508,17 +257,7 @@ def cmd_remove_relation(argv: list[str]) -> None:
     parser.add_argument("app2", nargs="?")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        with transaction(mdl) as state:
-            if args.app2 is None and args.app1.isdigit():
-                rel = state["relations"].get(args.app1)
-            else:
-                rel = _find_relation(state, *_match(state, args.app1, args.app2 or ""))
-            if rel is None:
-                raise CommandError(f'relation "{args.app1} {args.app2 or ""}" not found')
-            model.remove_relation(state, rel)
-        scheduler.settle(mdl)
+    operations.remove_relation(find_model(args.model), args.app1, args.app2)
 
 
 # --- status ------------------------------------------------------------------------------------
@@ -528,14 +267,11 @@ def cmd_status(argv: list[str]) -> None:
     parser = _parser("status")
     parser.add_argument("filters", nargs="*")
     parser.add_argument("--format", default="tabular")
-    for flag in ("--relations", "--storage", "--integrations", "--color", "--no-color", "--watch"):
-        parser.add_argument(flag, action="store_true")
+    _flags(parser, "--relations", "--storage", "--integrations", "--color", "--no-color", "--watch")
     args = parser.parse_args(argv)
-    state = read(current_model(args.model))
-    if args.format == "json":
-        print(json.dumps(render.status(state)))
-    elif args.format == "yaml":
-        print(yaml.safe_dump(render.status(state)), end="")
+    state = read(find_model(args.model))
+    if args.format in ("json", "yaml"):
+        _print_data(render.status(state), args.format)
     else:
         print(render.status_table(state), end="")
 
@@ -547,29 +283,23 @@ def cmd_show_unit(argv: list[str]) -> None:
     for flag in ("--app", "--endpoint", "--related-unit"):
         parser.add_argument(flag)
     args = parser.parse_args(argv)
-    state = read(current_model(args.model))
-    data = {u: render.show_unit(state, u) for u in (_resolve_unit(state, n) for n in args.units)}
-    print(
-        json.dumps(data) if args.format == "json" else yaml.safe_dump(data), end="\n" if args.format == "json" else ""
-    )
+    state = read(find_model(args.model))
+    units = [operations.resolve_unit(state, n) for n in args.units]
+    _print_data({u: render.show_unit(state, u) for u in units}, args.format)
 
 
 def cmd_debug_log(argv: list[str]) -> None:
     parser = _parser("debug-log")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--include", action="append", default=[])
-    for flag in ("--replay", "--no-tail", "--tail", "--color"):
-        parser.add_argument(flag, action="store_true")
+    _flags(parser, "--replay", "--no-tail", "--tail", "--color")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    lines: list[str] = []
-    for log in sorted(mdl.logs.glob("unit-*.log")):
-        include = {i.replace("/", "-") for i in args.include}
-        if include and not any(log.stem in (f"unit-{i}", i) or log.stem.startswith(f"unit-{i}-") for i in include):
-            continue
-        lines += log.read_text(encoding="utf-8").splitlines()
-    for line in lines[-args.limit :] if args.limit else lines:
-        print(line)
+    mdl = find_model(args.model)
+    for line in render.debug_log(mdl, args.include, args.limit):
+        print(line, flush=True)
+    if args.tail:
+        for line in render.follow_log(mdl, args.include):
+            print(line, flush=True)
 
 
 def cmd_version(argv: list[str]) -> None:
@@ -584,7 +314,7 @@ def cmd_version(argv: list[str]) -> None:
         print(full)
 
 
-# --- running things in units -------------------------------------------------------------------
+# --- tasks: exec, run, show-task, resolve ------------------------------------------------------
 
 
 def _wait_seconds(text: str | None) -> float:
@@ -597,44 +327,22 @@ def _wait_seconds(text: str | None) -> float:
     return float(text)
 
 
-def _run_in_context(
-    mdl: ModelDir, unit: str, argv: list[str], kind: str, extra: dict[str, Any], env: dict[str, str], timeout: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run a command in a unit with a hook context; commit its changes if it exits 0."""
-    state = read(mdl)
-    ctx_id = scheduler.new_context(mdl, unit, kind, extra)
-    full_env = scheduler.base_env(state, mdl, unit, ctx_id) | env
-    request = {"op": "run", "argv": argv, "env": full_env, "cwd": lifecycle.charm_dir(unit), "timeout": timeout}
-    try:
-        reply = machine.request(mdl, unit, request)
-    except machine.MachineError as exc:
-        scheduler.read_context(mdl, ctx_id)
-        raise CommandError(str(exc)) from None
-    ctx = scheduler.read_context(mdl, ctx_id)
-    if reply["rc"] == 0 and not reply.get("timed_out"):
-        with transaction(mdl) as state:
-            model.commit(state, unit, ctx)
-    return reply, ctx
-
-
-def _next_task(mdl: ModelDir) -> str:
-    with transaction(mdl) as state:
-        task = state["next_task"]
-        state["next_task"] += 1
-    return str(task)
-
-
 def _task_failed(task: str, code: int) -> None:
     print(f'ERROR the following task failed:\n id "{task}" with return code {code}\n\n'
           "use 'juju show-task' to inspect the failure", file=sys.stderr)  # fmt: skip
 
 
+def _scheduled(task_id: str) -> None:
+    print(f"Scheduled operation {task_id} with task {task_id}\n"
+          f"Check operation status with 'juju show-operation {task_id}'\n"
+          f"Check task status with 'juju show-task {task_id}'", file=sys.stderr)  # fmt: skip
+
+
 def cmd_exec(argv: list[str]) -> int:
+    command: list[str] = []
     if "--" in argv:
         split = argv.index("--")
         argv, command = argv[:split], argv[split + 1 :]
-    else:
-        command = []
     parser = _parser("exec")
     parser.add_argument("--unit", "-u", action="append", default=[])
     parser.add_argument("--machine", action="append", default=[])
@@ -648,58 +356,39 @@ def cmd_exec(argv: list[str]) -> int:
     command = args.command + command
     if not command:
         raise CommandError("no commands specified")
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        state = read(mdl)
-        units = [_resolve_unit(state, u) for u in args.unit]
-        units += [u for u, r in state["units"].items() if r["machine"] in args.machine]
-        units += [u for a in args.application for u in model.alive_units(state, a)]
-        if args.all:
-            units += list(state["units"])
-        if not units:
-            raise CommandError("you must specify a target, either through --all, --machine, --application or --unit")
-        results, worst = {}, 0
-        for unit in dict.fromkeys(units):
-            task = _next_task(mdl)
-            reply, _ = _run_in_context(mdl, unit, ["/bin/sh", "-c", " ".join(command)], "exec", {}, {},
-                                       _wait_seconds(args.wait))  # fmt: skip
-            if reply.get("timed_out"):
-                print(f"ERROR timed out waiting for results from: unit {unit}", file=sys.stderr)
-                return 1
-            results[unit] = {"id": task, "unit": unit, "status": "completed",
-                             "results": {"return-code": reply["rc"], "stdout": reply["stdout"],
-                                         "stderr": reply["stderr"]}}  # fmt: skip
-            worst = worst or reply["rc"]
-            if reply["rc"] != 0:
-                _task_failed(task, reply["rc"])
-        scheduler.settle(mdl)
-    if args.format == "json":
-        print(json.dumps(results))
-    elif args.format == "yaml":
-        print(yaml.safe_dump(results), end="")
+    mdl = find_model(args.model)
+    timeout = _wait_seconds(args.wait)
+    queued = operations.queue_exec(mdl, args.unit, args.machine, args.application, args.all, " ".join(command),
+                                   timeout)  # fmt: skip
+    if args.background:
+        for _, task_id in queued:
+            _scheduled(task_id)
+        return 0
+    results: dict[str, Any] = {}
+    worst = 0
+    deadline = time.monotonic() + timeout + 30
+    for unit, task_id in queued:
+        task = tasks.wait(mdl, task_id, max(deadline - time.monotonic(), 0))
+        if task is None or task["results"].get("timed-out"):
+            print(f"ERROR timed out waiting for results from: unit {unit}", file=sys.stderr)
+            return 1
+        if task["status"] == "aborted":
+            print(f"ERROR task {task_id} on {unit} aborted: {task['message']}", file=sys.stderr)
+            return 1
+        code = task["results"]["return-code"]
+        results[unit] = {"id": task_id, "unit": unit, "status": "completed",
+                         "results": {"return-code": code, "stdout": task["results"].get("stdout", ""),
+                                     "stderr": task["results"].get("stderr", "")}}  # fmt: skip
+        worst = worst or code
+        if code != 0:
+            _task_failed(task_id, code)
+    if args.format in ("json", "yaml"):
+        _print_data(results, args.format)
     else:
         for result in results.values():
             sys.stdout.write(result["results"]["stdout"])
             sys.stderr.write(result["results"]["stderr"])
     return 1 if worst else 0
-
-
-def _action_params(state: State, unit: str, action: str, items: list[str], params_file: str | None) -> dict[str, Any]:
-    """Action parameters: declared defaults, then --params file, then key=value (YAML values)."""
-    spec = state["apps"][state["units"][unit]["app"]]["actions"].get(action) or {}
-    params = {k: v["default"] for k, v in (spec.get("params") or {}).items() if isinstance(v, dict) and "default" in v}
-    if params_file:
-        params.update(yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {})
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise CommandError(f'argument "{item}" must be of the form key=value')
-        node = params
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value) if value else ""
-    return params
 
 
 def cmd_run(argv: list[str]) -> int:
@@ -712,43 +401,41 @@ def cmd_run(argv: list[str]) -> int:
     parser.add_argument("--params", dest="params_file")
     parser.add_argument("--background", action="store_true")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        state = read(mdl)
-        unit = _resolve_unit(state, args.unit)
-        app = state["apps"][state["units"][unit]["app"]]
-        if args.action not in app["actions"]:
-            raise CommandError(f'action "{args.action}" not defined for unit "{unit}". (not found)')
-        params = _action_params(state, unit, args.action, args.params, args.params_file)
-        task = _next_task(mdl)
-        source = Path(app["charm_dir"])
-        script = "dispatch" if os.access(source / "dispatch", os.X_OK) else f"actions/{args.action}"
-        env = {
-            "JUJU_ACTION_NAME": args.action,
-            "JUJU_ACTION_UUID": str(uuid.uuid4()),
-            "JUJU_ACTION_TAG": f"action-{task}",
-            "JUJU_DISPATCH_PATH": f"actions/{args.action}",
-        }
-        extra = {"action": {"name": args.action, "params": params, "results": {}, "failed": None, "log": []}}
-        argv_run = [f"{lifecycle.charm_dir(unit)}/{script}"]
-        reply, ctx = _run_in_context(mdl, unit, argv_run, "action", extra, env, _wait_seconds(args.wait))
-        scheduler.settle(mdl)
-    action = ctx["action"]
-    failed = action["failed"] is not None or reply["rc"] != 0
-    results = {**action["results"], "return-code": reply["rc"]}
-    for stream in ("stdout", "stderr"):
-        if reply.get(stream):
-            results[stream] = reply[stream]
-    out: dict[str, Any] = {"id": task, "unit": unit, "status": "failed" if failed else "completed", "results": results,
-                           "log": action["log"]}  # fmt: skip
-    if failed:
-        out["message"] = action["failed"] or f"exit status {reply['rc']}"
-        _task_failed(task, reply["rc"])
-    print(
-        json.dumps({unit: out}) if args.format == "json" else yaml.safe_dump({unit: out}),
-        end="\n" if args.format == "json" else "",
-    )
-    return 1 if failed else 0
+    mdl = find_model(args.model)
+    timeout = _wait_seconds(args.wait)
+    unit, task_id = operations.queue_action(mdl, args.unit, args.action, args.params, args.params_file, None)
+    if args.background:
+        _scheduled(task_id)
+        return 0
+    task = tasks.wait(mdl, task_id, timeout)
+    if task is None:
+        print(f"ERROR timed out waiting for results from: unit {unit}", file=sys.stderr)
+        return 1
+    if task["status"] == "aborted":
+        print(f"ERROR task {task_id} on {unit} aborted: {task['message']}", file=sys.stderr)
+        return 1
+    out = render.run_result(task)
+    if task["status"] == "failed":
+        _task_failed(task_id, task["results"]["return-code"])
+    _print_data({unit: out}, args.format)
+    return 1 if task["status"] == "failed" else 0
+
+
+def cmd_show_task(argv: list[str]) -> int:
+    parser = _parser("show-task")
+    parser.add_argument("id")
+    parser.add_argument("--format", default="yaml")
+    parser.add_argument("--wait")
+    _flags(parser, "--watch")
+    args = parser.parse_args(argv)
+    mdl = find_model(args.model)
+    task = tasks.load(mdl, args.id)
+    if task is None:
+        raise CommandError(f'task "{args.id}" not found')
+    if args.wait or args.watch:
+        task = tasks.wait(mdl, args.id, _wait_seconds(args.wait)) or task
+    _print_data(render.show_task(mdl, task), args.format)
+    return 0
 
 
 def cmd_resolve(argv: list[str]) -> None:
@@ -757,62 +444,7 @@ def cmd_resolve(argv: list[str]) -> None:
     parser.add_argument("--no-retry", action="store_true")
     parser.add_argument("--all", action="store_true")
     args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        with transaction(mdl) as state:
-            names = list(state["units"]) if args.all else [_resolve_unit(state, u) for u in args.units]
-            for unit in names:
-                record = state["units"][unit]
-                if record["error"] is None:
-                    if not args.all:
-                        raise CommandError(f'unit "{unit}" is not in an error state')
-                    continue
-                if not args.no_retry:
-                    record["queue"].insert(0, record["error"])
-                record["error"] = None
-                record["workload"] = record.pop("saved_workload", model.status("unknown"))
-        scheduler.settle(mdl)
-
-
-def cmd_refresh(argv: list[str]) -> None:
-    parser = _parser("refresh")
-    parser.add_argument("app")
-    parser.add_argument("--path", required=True)
-    parser.add_argument("--config", action="append", default=[])
-    for option in ("--base", "--channel", "--revision", "--resource", "--storage"):
-        parser.add_argument(option, action="append")
-    for flag in ("--force", "--force-base", "--force-units", "--trust"):
-        parser.add_argument(flag, action="store_true")
-    args = parser.parse_args(argv)
-    mdl = current_model(args.model)
-    with operation_lock(mdl):
-        state = read(mdl)
-        if args.app not in state["apps"]:
-            raise CommandError(f'application "{args.app}" not found')
-        revision = state["apps"][args.app]["revision"] + 1
-        target = mdl.charms / f"{args.app}-{revision}"
-        shutil.rmtree(target, ignore_errors=True)
-        charm.copy(Path(args.path).resolve(), target)
-        ch = charm.load(target)
-        with transaction(mdl) as state:
-            app = state["apps"][args.app]
-            app.update(revision=revision, charm_dir=str(target), options=ch.options, actions=ch.actions)
-            app["endpoints"] = model.endpoint_records(ch)
-            app["config"].update(_config_values(ch, args.app, args.config))
-            for unit in model.alive_units(state, args.app):
-                model.enqueue(state, unit, model.event("upgrade-charm", swap=revision))
-                model.enqueue(state, unit, model.event("config-changed"))
-        print(f'Added local charm "{ch.name}", revision {revision}, to the model', file=sys.stderr)
-        scheduler.settle(mdl)
-
-
-def cmd_expose(argv: list[str], exposed: bool = True) -> None:
-    parser = _parser("expose" if exposed else "unexpose")
-    parser.add_argument("app")
-    parser.add_argument("--endpoints")
-    args = parser.parse_args(argv)
-    with transaction(current_model(args.model)) as state:
-        state["apps"][args.app]["exposed"] = exposed
+    operations.resolve(find_model(args.model), args.units, args.all, args.no_retry)
 
 
 COMMANDS: dict[str, Callable[[list[str]], int | None]] = {
@@ -834,6 +466,7 @@ COMMANDS: dict[str, Callable[[list[str]], int | None]] = {
     "show-unit": cmd_show_unit,
     "exec": cmd_exec,
     "run": cmd_run,
+    "show-task": cmd_show_task,
     "resolve": cmd_resolve,
     "resolved": cmd_resolve,
     "refresh": cmd_refresh,
@@ -841,7 +474,9 @@ COMMANDS: dict[str, Callable[[list[str]], int | None]] = {
     "version": cmd_version,
     "expose": cmd_expose,
     "unexpose": lambda argv: cmd_expose(argv, exposed=False),
+    "local-move-leader": cmd_local_move_leader,
 }
+READ_ONLY = ("version", "models", "status", "show-unit", "show-task", "debug-log", "show-model")
 
 
 def main(argv: list[str]) -> int:
@@ -853,7 +488,7 @@ def main(argv: list[str]) -> int:
     if command is None:
         print(f'ERROR juju: "{argv[0]}" is not a juju command supported by the local model', file=sys.stderr)
         return 1
-    if os.geteuid() != 0 and argv[0] not in ("version", "models", "status"):
+    if os.geteuid() != 0 and argv[0] not in READ_ONLY:
         print("ERROR the local model needs root (namespaces and overlay mounts)", file=sys.stderr)
         return 1
     try:

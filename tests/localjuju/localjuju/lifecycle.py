@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from . import machine
+from .records import Unit
 from .state import ModelDir, State
 
 ADDRESS_DIR = Path("/tmp/.localjuju-addresses")
@@ -52,14 +53,14 @@ def release_address(model: ModelDir, address: str) -> None:
             path.unlink()
 
 
-def start_unit(model: ModelDir, record: dict, charm_source: str) -> tuple[int, str]:
+def start_unit(model: ModelDir, record: Unit, charm_source: str) -> tuple[int, str]:
     """Start a unit's machine and put the charm in its agent directory."""
     pid, start = machine.launch(model, record["name"], record["machine"], record["address"], record["hostname"])
     install_charm(model, record["name"], charm_source, None)
     return pid, start
 
 
-def place_subordinate(model: ModelDir, record: dict, principal: dict) -> None:
+def place_subordinate(model: ModelDir, record: Unit, principal: Unit) -> None:
     """Set a subordinate unit up on its principal's machine: its socket path leads to the
     principal's init (so every request for the unit runs there), the agent's tools link, and its
     own charm directory."""
@@ -92,7 +93,7 @@ def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
-def end_unit(model: ModelDir, record: dict, graceful: bool = True) -> None:
+def end_unit(model: ModelDir, record: Unit, graceful: bool = True) -> None:
     """End a unit's machine (and every process in it) and free its address.
 
     A subordinate unit has no machine of its own: its agent directory is deleted from its
@@ -108,7 +109,7 @@ def end_unit(model: ModelDir, record: dict, graceful: bool = True) -> None:
     release_address(model, record["address"])
 
 
-def _end_subordinate(model: ModelDir, record: dict) -> None:
+def _end_subordinate(model: ModelDir, record: Unit) -> None:
     """Delete a removed subordinate's agent directory and tools link, best effort."""
     name = record["name"].replace("/", "-")
     argv = ["rm", "-rf", f"/var/lib/juju/agents/unit-{name}", f"/var/lib/juju/tools/unit-{name}"]

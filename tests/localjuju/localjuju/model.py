@@ -7,13 +7,14 @@ Hook orders follow juju's uniter (see ../shared/research/juju-hook-semantics.md,
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
 from .charm import Charm
+from .records import Application, Event, HookContext, Relation, RelationEnd, Status, Unit
 from .state import State, timestamp
 
-Event = dict[str, Any]
 COALESCED = ("config-changed", "leader-settings-changed", "update-status")
 ONCE = ("-relation-departed", "-relation-broken")  # never queued twice for the same remote
 
@@ -34,14 +35,20 @@ def new_state(name: str) -> State:
     }
 
 
-def status(current: str, message: str = "") -> dict[str, str]:
+def status(current: str, message: str = "") -> Status:
     """Return a status record as stored in the state."""
     return {"current": current, "message": message, "since": timestamp()}
 
 
-def event(hook: str, rid: int | None = None, remote: str = "", remote_app: str = "", **extra: Any) -> Event:
+def event(hook: str, rid: int | None = None, remote: str = "", remote_app: str = "", *, departing: str = "",
+          swap: int | None = None) -> Event:  # fmt: skip
     """Build a queued hook."""
-    return {"hook": hook, "rid": rid, "remote": remote, "remote_app": remote_app, **extra}
+    ev: Event = {"hook": hook, "rid": rid, "remote": remote, "remote_app": remote_app}
+    if departing:
+        ev["departing"] = departing
+    if swap is not None:
+        ev["swap"] = swap
+    return ev
 
 
 def enqueue(state: State, unit: str, ev: Event) -> None:
@@ -54,7 +61,33 @@ def enqueue(state: State, unit: str, ev: Event) -> None:
     coalesce = ev["hook"] in COALESCED or ev["hook"].endswith(("-relation-changed", *ONCE))
     if coalesce and any(_same(q, ev) for q in queue):
         return
+    if ev["remote"] and ev["hook"].endswith(("-relation-joined", "-relation-changed")) and _departing(queue, ev):
+        return
     queue.append(ev)
+
+
+def _departing(queue: list[Event], ev: Event) -> bool:
+    """Whether a -departed for ev's remote unit is already queued: Juju's uniter never names a unit
+    in a relation hook after its -departed (relation/statetracker.go keeps no member it departed)."""
+    return any(q["hook"].endswith("-relation-departed") and q["rid"] == ev["rid"] and q["remote"] == ev["remote"]
+               for q in queue)  # fmt: skip
+
+
+LEADERSHIP_HOOKS = ("leader-elected", "leader-settings-changed")
+RELATION_HOOKS = ("-relation-joined", "-relation-changed", "-relation-departed", "-relation-broken")
+
+
+def enqueue_leadership(state: State, unit: str, hook: str) -> None:
+    """Queue a leadership hook ahead of pending relation hooks, as Juju's resolver handles
+    leadership before relations (resolver.go): a new leader may run leader-elected before the
+    -departed hooks it has pending."""
+    queue = state["units"][unit]["queue"]
+    if hook == "leader-elected":
+        queue[:] = [q for q in queue if q["hook"] not in LEADERSHIP_HOOKS]
+    elif any(q["hook"] in LEADERSHIP_HOOKS for q in queue):
+        return
+    at = next((i for i, q in enumerate(queue) if q["hook"].endswith(RELATION_HOOKS)), len(queue))
+    queue.insert(at, event(hook))
 
 
 def _same(a: Event, b: Event) -> bool:
@@ -91,18 +124,21 @@ def subordinates_of(state: State, unit: str) -> list[str]:
 
 
 def principal_apps(state: State, app: str) -> list[str]:
-    """The principal applications a subordinate app is attached to by alive container relations."""
+    """The principal applications a subordinate app is attached to by container relations, and
+    those its remaining units still live on while they are torn down (so their units show)."""
     found = {
         end["app"]
-        for rel in relations_of(state, app)
+        for rel in relations_of(state, app, alive_only=False)
         if rel.get("container")
         for end in rel["ends"]
         if end["app"] != app and not is_subordinate_app(state, end["app"])
     }
+    found |= {state["units"][r["principal"]]["app"] for r in state["units"].values()
+              if r["app"] == app and r["principal"] in state["units"]}  # fmt: skip
     return sorted(found)
 
 
-def takes_part(state: State, unit: str, rel: dict[str, Any]) -> bool:
+def takes_part(state: State, unit: str, rel: Relation) -> bool:
     """Whether unit is part of rel: a subordinate unit takes part in a container relation only
     when the other side is its principal's application (or another subordinate one), as Juju's
     uniter ignores container relations with principals on other machines."""
@@ -116,7 +152,7 @@ def takes_part(state: State, unit: str, rel: dict[str, Any]) -> bool:
     )
 
 
-def _ensure_subordinate(state: State, principal: str, rel: dict[str, Any]) -> None:
+def _ensure_subordinate(state: State, principal: str, rel: Relation) -> None:
     """Give a principal unit entering a container relation a unit of the subordinate side, unless
     it already has one (Juju creates subordinate units when their principal enters scope)."""
     if is_subordinate_app(state, state["units"][principal]["app"]):
@@ -129,7 +165,7 @@ def _ensure_subordinate(state: State, principal: str, rel: dict[str, Any]) -> No
             add_unit(state, app, state["units"][principal]["address"], principal=principal)
 
 
-def _lost_principal(state: State, sub: str, rel: dict[str, Any]) -> bool:
+def _lost_principal(state: State, sub: str, rel: Relation) -> bool:
     """Whether removing rel leaves subordinate unit sub with no container relation to its principal."""
     principal_app = state["units"][state["units"][sub]["principal"]]["app"]
     if principal_app not in {end["app"] for end in rel["ends"]}:
@@ -143,22 +179,22 @@ def _lost_principal(state: State, sub: str, rel: dict[str, Any]) -> bool:
 # --- relations ---------------------------------------------------------------------------------
 
 
-def relation(state: State, rid: int | str) -> dict[str, Any]:
+def relation(state: State, rid: int | str) -> Relation:
     return state["relations"][str(rid)]
 
 
-def own_end(rel: dict[str, Any], app: str) -> dict[str, Any]:
+def own_end(rel: Relation, app: str) -> RelationEnd:
     """Return the relation end that belongs to app."""
     return next(end for end in rel["ends"] if end["app"] == app)
 
 
-def remote_app(rel: dict[str, Any], app: str) -> str:
+def remote_app(rel: Relation, app: str) -> str:
     """Return the application on the other side (the app itself for a peer relation)."""
     others = [end["app"] for end in rel["ends"] if end["app"] != app]
     return others[0] if others else app
 
 
-def relations_of(state: State, app: str, alive_only: bool = True) -> list[dict[str, Any]]:
+def relations_of(state: State, app: str, alive_only: bool = True) -> list[Relation]:
     """Return the app's relations, oldest first."""
     rels = [
         rel
@@ -168,15 +204,22 @@ def relations_of(state: State, app: str, alive_only: bool = True) -> list[dict[s
     return sorted(rels, key=lambda rel: rel["id"])
 
 
-def add_relation(state: State, ends: list[dict[str, Any]]) -> dict[str, Any]:
+def add_relation(state: State, ends: list[RelationEnd]) -> Relation:
     """Create a relation between endpoints and queue -created on every unit of both sides.
 
     The relation is container-scoped when either endpoint says `scope: container`.
     """
     rid = state["next_relation"]
     state["next_relation"] += 1
-    rel = {"id": rid, "ends": ends, "units": {}, "apps": {end["app"]: {} for end in ends}, "scope": [], "life": "alive",
-           "container": any(end.get("scope") == "container" for end in ends)}  # fmt: skip
+    rel: Relation = {
+        "id": rid,
+        "ends": ends,
+        "units": {},
+        "apps": {end["app"]: {} for end in ends},
+        "scope": [],
+        "life": "alive",
+        "container": any(end.get("scope") == "container" for end in ends),
+    }
     state["relations"][str(rid)] = rel
     for end in ends:
         for unit in alive_units(state, end["app"]):
@@ -188,14 +231,21 @@ def add_relation(state: State, ends: list[dict[str, Any]]) -> dict[str, Any]:
     return rel
 
 
-def enter_scope(state: State, unit: str, rel: dict[str, Any]) -> None:
-    """Put a started unit in a relation's scope: it and every remote unit in scope meet.
+def in_scope_ready(record: Unit) -> bool:
+    """Whether a unit has entered its relations' scopes: once its install hook has run, as Juju's
+    uniter joins relations after install, not after start (relation/statetracker.go)."""
+    return bool(record.get("installed")) and record["life"] == "alive"
+
+
+def enter_scope(state: State, unit: str, rel: Relation) -> None:
+    """Put an installed unit in a relation's scope: it and every remote unit in scope meet.
 
     In a container relation only units on the same machine meet, and a principal unit entering
     it gets its subordinate unit.
     """
     if unit in rel["scope"] or rel["life"] != "alive" or not takes_part(state, unit, rel):
         return
+    rel["units"].setdefault(unit, initial_unit_data(state["units"][unit]["address"]))
     app = state["units"][unit]["app"]
     machine = state["units"][unit]["machine"]
     peer = len(rel["ends"]) == 1
@@ -211,7 +261,7 @@ def enter_scope(state: State, unit: str, rel: dict[str, Any]) -> None:
         _ensure_subordinate(state, unit, rel)
 
 
-def _meet(state: State, unit: str, remote: str, rel: dict[str, Any]) -> None:
+def _meet(state: State, unit: str, remote: str, rel: Relation) -> None:
     """Queue joined then changed of remote on unit."""
     endpoint = own_end(rel, state["units"][unit]["app"])["endpoint"]
     remote_app_name = state["units"][remote]["app"]
@@ -219,7 +269,7 @@ def _meet(state: State, unit: str, remote: str, rel: dict[str, Any]) -> None:
         state["units"][unit]["queue"].append(event(f"{endpoint}-relation-{kind}", rel["id"], remote, remote_app_name))
 
 
-def leave_scope(state: State, unit: str, rel: dict[str, Any], broken: bool) -> None:
+def leave_scope(state: State, unit: str, rel: Relation, broken: bool) -> None:
     """Take unit out of a relation: it departs from each member it knows, and they from it."""
     rid = rel["id"]
     if unit in rel["scope"]:
@@ -229,10 +279,13 @@ def leave_scope(state: State, unit: str, rel: dict[str, Any], broken: bool) -> N
     endpoint = own_end(rel, app)["endpoint"]
     _drop_pending(record, rid, None)
     known = record["rel"].get(str(rid), [])
+    # Juju's relation resolver names the local unit as the departing one when it (or its
+    # application) is dying, and the remote unit otherwise (relation/resolver.go).
+    self_departing = record["life"] != "alive" or state["apps"][app].get("life", "alive") != "alive"
     for member in known:
-        enqueue(
-            state, unit, event(f"{endpoint}-relation-departed", rid, member, state_app(state, member), departing=member)
-        )
+        departee = unit if self_departing else member
+        enqueue(state, unit, event(f"{endpoint}-relation-departed", rid, member, state_app(state, member),
+                                   departing=departee))  # fmt: skip
     for other, other_rec in state["units"].items():
         if other == unit or (str(rid) not in other_rec["rel"] and not _pending_for(other_rec, rid)):
             continue
@@ -248,11 +301,11 @@ def state_app(state: State, unit: str) -> str:
     return unit.rsplit("/", 1)[0]
 
 
-def _pending_for(record: dict[str, Any], rid: int) -> bool:
+def _pending_for(record: Unit, rid: int) -> bool:
     return any(ev.get("rid") == rid for ev in record["queue"])
 
 
-def _drop_pending(record: dict[str, Any], rid: int, remote: str | None) -> None:
+def _drop_pending(record: Unit, rid: int, remote: str | None) -> None:
     """Forget queued joined/changed hooks of a relation (of one remote unit, or of all)."""
     record["queue"] = [
         ev
@@ -265,7 +318,7 @@ def _drop_pending(record: dict[str, Any], rid: int, remote: str | None) -> None:
     ]
 
 
-def remove_relation(state: State, rel: dict[str, Any]) -> None:
+def remove_relation(state: State, rel: Relation) -> None:
     """Start removing a relation: every unit departs, then runs -broken.
 
     Subordinate units left without a container relation to their principal are removed, as Juju
@@ -281,6 +334,28 @@ def remove_relation(state: State, rel: dict[str, Any]) -> None:
         for unit, record in sorted(state["units"].items()):
             if record.get("principal") and record["life"] == "alive" and _lost_principal(state, unit, rel):
                 remove_unit(state, unit)
+
+
+def remove_application(state: State, app: str) -> None:
+    """Start removing an application: it is dying, so its units depart naming themselves, and its
+    relations go."""
+    state["apps"][app]["life"] = "dying"
+    for rel in relations_of(state, app):
+        if len(rel["ends"]) > 1:
+            remove_relation(state, rel)
+
+
+def forget_dead_applications(state: State) -> None:
+    """Delete dying applications whose last unit is gone, with their relations."""
+    for app, record in list(state["apps"].items()):
+        if record.get("life") != "dying" or any(r["app"] == app for r in state["units"].values()):
+            continue
+        if any(len(rel["ends"]) > 1 for rel in relations_of(state, app, alive_only=False)):
+            continue  # the other side still has -departed/-broken to run
+        del state["apps"][app]
+        for key, rel in list(state["relations"].items()):
+            if any(e["app"] == app for e in rel["ends"]):
+                del state["relations"][key]
 
 
 def forget_dead_relations(state: State) -> None:
@@ -402,7 +477,7 @@ def remove_unit(state: State, unit: str) -> None:
             remove_unit(state, sub)
 
 
-def unit_removed(state: State, unit: str) -> list[dict[str, Any]]:
+def unit_removed(state: State, unit: str) -> list[Unit]:
     """A unit ran its remove hook: forget it; return the records whose machines must now end.
 
     A principal's machine outlives it until its subordinates are gone (Juju keeps a principal
@@ -432,16 +507,26 @@ def forget_unit(state: State, unit: str) -> None:
     app["leader"] = None
     survivors = alive_units(state, record["app"])
     if survivors:
-        elect(state, record["app"], survivors[0])
+        elect(state, record["app"], next_leader(state, survivors))
+
+
+def next_leader(state: State, survivors: list[str]) -> str:
+    """The survivor that wins the next leadership claim: any of them may in Juju (the lease goes to
+    the first agent that claims it); the lowest-numbered here, or one drawn from the shuffle seed."""
+    seed = state.get("shuffle")
+    if not seed:
+        return survivors[0]
+    return random.Random(f"{seed}:{','.join(survivors)}").choice(survivors)
 
 
 def elect(state: State, app: str, leader: str) -> None:
-    """Make leader the app's leader: it runs leader-elected, the rest leader-settings-changed."""
+    """Make leader the app's leader: it runs leader-elected, the other alive units
+    leader-settings-changed (a dying unit skips it, as in Juju)."""
     state["apps"][app]["leader"] = leader
-    enqueue(state, leader, event("leader-elected"))
+    enqueue_leadership(state, leader, "leader-elected")
     for unit in alive_units(state, app):
         if unit != leader:
-            enqueue(state, unit, event("leader-settings-changed"))
+            enqueue_leadership(state, unit, "leader-settings-changed")
 
 
 def leader_settings_changed(state: State, app: str) -> None:
@@ -451,7 +536,7 @@ def leader_settings_changed(state: State, app: str) -> None:
             enqueue(state, unit, event("leader-settings-changed"))
 
 
-def effective_config(app: dict[str, Any]) -> dict[str, Any]:
+def effective_config(app: Application) -> dict[str, Any]:
     """Return the application's config: user values over charm defaults (None if neither)."""
     return {key: app["config"].get(key, option.get("default")) for key, option in app["options"].items()}
 
@@ -464,13 +549,13 @@ def config_changed(state: State, app: str) -> None:
 # --- committing a hook's changes ----------------------------------------------------------------
 
 
-def commit(state: State, unit: str, ctx: dict[str, Any]) -> None:
+def commit(state: State, unit: str, ctx: HookContext) -> None:
     """Apply a successful hook's relation settings and port changes; queue -changed hooks."""
     for rid, bags in ctx.get("relation_sets", {}).items():
         rel = state["relations"].get(rid)
         if rel is None:
             continue
-        if _apply(rel["units"].setdefault(unit, {}), bags.get("unit", {})):
+        if _publishes(state, unit, rel) and _apply(rel["units"].setdefault(unit, {}), bags.get("unit", {})):
             _unit_data_changed(state, unit, rel)
         app = state["units"][unit]["app"]
         if _apply(rel["apps"].setdefault(app, {}), bags.get("app", {})):
@@ -484,6 +569,12 @@ def commit(state: State, unit: str, ctx: dict[str, Any]) -> None:
             ports.remove(port)
 
 
+def _publishes(state: State, unit: str, rel: Relation) -> bool:
+    """Whether a unit's relation settings reach the others: not once it has left the relation's
+    scope (a dying unit's teardown hooks write to a relation the others no longer see it in)."""
+    return state["units"][unit]["life"] == "alive" or unit in rel["scope"]
+
+
 def _apply(bag: dict[str, str], changes: dict[str, str | None]) -> bool:
     """Apply settings (None deletes) to a data bag; return whether anything changed."""
     before = dict(bag)
@@ -495,7 +586,7 @@ def _apply(bag: dict[str, str], changes: dict[str, str | None]) -> bool:
     return bag != before
 
 
-def _unit_data_changed(state: State, unit: str, rel: dict[str, Any]) -> None:
+def _unit_data_changed(state: State, unit: str, rel: Relation) -> None:
     """Queue -changed(unit) on every unit that already knows unit in this relation."""
     for other, record in state["units"].items():
         if other != unit and unit in record["rel"].get(str(rel["id"]), []):
@@ -503,7 +594,7 @@ def _unit_data_changed(state: State, unit: str, rel: dict[str, Any]) -> None:
             enqueue(state, other, event(f"{endpoint}-relation-changed", rel["id"], unit, state_app(state, unit)))
 
 
-def _app_data_changed(state: State, app: str, rel: dict[str, Any]) -> None:
+def _app_data_changed(state: State, app: str, rel: Relation) -> None:
     """Queue -changed on the units of the other side (the other peers for a peer relation)."""
     peer = len(rel["ends"]) == 1
     for other, record in state["units"].items():
@@ -549,7 +640,10 @@ def after_hook(state: State, unit: str, ev: Event) -> None:
     record["agent"] = status("idle")
     if ev["hook"] == "install" and not record["status_set"]:
         record["workload"] = status("unknown")
-    if ev["hook"] == "start" and not record["started"] and record["life"] == "alive":
+    if ev["hook"] == "install" and not record.get("installed"):
+        record["installed"] = True
+        if in_scope_ready(record):
+            for rel in relations_of(state, record["app"]):
+                enter_scope(state, unit, rel)
+    if ev["hook"] == "start":
         record["started"] = True
-        for rel in relations_of(state, record["app"]):
-            enter_scope(state, unit, rel)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from . import JUJU_VERSION, model
-from .state import State, timestamp
+from . import JUJU_VERSION, model, tasks
+from .records import Status, Unit
+from .state import ModelDir, State, timestamp
 
 SEVERITY = ("error", "blocked", "maintenance", "waiting", "active", "unknown")
 BASE = {"name": "ubuntu", "channel": "22.04"}
@@ -33,13 +36,24 @@ def app_status(state: State, app: str) -> dict[str, str]:
     return min(units, key=lambda s: SEVERITY.index(s["current"]) if s["current"] in SEVERITY else len(SEVERITY))
 
 
+def agent_status(record: Unit) -> Status:
+    """The unit agent's status: executing while it has hooks or tasks queued, not only while one
+    runs, so that a wait for idle agents right after a command cannot end before its hooks ran."""
+    agent = record["agent"]
+    if agent["current"] == "idle" and record["error"] is None and (record["queue"] or record.get("tasks")):
+        return {"current": "executing", "message": "", "since": agent["since"]}
+    if agent["current"] == "idle" and record.get("tasks"):
+        return {"current": "executing", "message": "running action", "since": agent["since"]}
+    return agent
+
+
 def _unit_status(state: State, unit: str) -> dict[str, Any]:
     """One unit's status entry; a principal's lists its subordinate units, which (as in Juju)
     show no machine of their own."""
     record = state["units"][unit]
     out: dict[str, Any] = {
         "workload-status": _status(record["workload"]),
-        "juju-status": _status(record["agent"], JUJU_VERSION),
+        "juju-status": _status(agent_status(record), JUJU_VERSION),
         "machine": record["machine"],
         "public-address": record["address"],
     }
@@ -59,16 +73,20 @@ def _unit_status(state: State, unit: str) -> dict[str, Any]:
     return out
 
 
-def _machine_status(record: dict[str, Any]) -> dict[str, Any]:
+def _machine_status(record: Unit) -> dict[str, Any]:
+    """A unit's machine: pending until the controller has started it, as Juju shows provisioning."""
     address = record["address"]
+    started = bool(record.get("pid"))
+    running = {"current": "running", "message": "Running"} if started else {"current": "pending", "message": ""}
+    agent = {"current": "started" if started else "pending", "since": record["agent"]["since"], "version": JUJU_VERSION}
     return {
-        "juju-status": {"current": "started", "since": record["agent"]["since"], "version": JUJU_VERSION},
+        "juju-status": agent,
         "hostname": record["hostname"],
         "dns-name": address,
         "ip-addresses": [address],
         "instance-id": record["hostname"],
         "display-name": "",
-        "machine-status": {"current": "running", "message": "Running", "since": record["agent"]["since"]},
+        "machine-status": {**running, "since": record["agent"]["since"]},
         "modification-status": {"current": "idle", "since": record["agent"]["since"]},
         "base": BASE,
         "network-interfaces": {"lo": {"ip-addresses": [address], "mac-address": "", "is-up": True}},
@@ -173,7 +191,8 @@ def status_table(state: State) -> str:
             units += [_unit_row(sub, s, "  ") for sub, s in u.get("subordinates", {}).items()]
     machines = [["Machine", "State", "Address", "Inst id", "Base", "AZ", "Message"]]
     for mid, m in data["machines"].items():
-        machines.append([mid, "started", m["dns-name"], m["instance-id"], "ubuntu@22.04", "", "Running"])
+        machines.append([mid, m["juju-status"]["current"], m["dns-name"], m["instance-id"], "ubuntu@22.04", "",
+                         m["machine-status"]["message"]])  # fmt: skip
     rels = [["Integration provider", "Requirer", "Interface", "Type"]]
     for rel in sorted(state["relations"].values(), key=lambda r: r["id"]):
         ends = sorted(rel["ends"], key=lambda e: e["role"] != "provider")
@@ -248,3 +267,62 @@ def config(state: State, app: str) -> dict[str, Any]:
              "source": "default", "type": "bool", "value": False}  # fmt: skip
     return {"application": app, "application-config": {"trust": trust}, "charm": record["charm_name"],
             "settings": settings}  # fmt: skip
+
+
+def show_model(state: State) -> dict[str, Any]:
+    """`juju show-model`."""
+    return {state["name"]: {"name": f"admin/{state['name']}", "short-name": state["name"], "model-uuid":
+            state["uuid"], "model-type": "iaas", "controller-uuid": str(uuid.UUID(int=0)), "controller-name":
+            "localjuju", "is-controller": False, "owner": "admin", "cloud": "localhost", "region": "localhost",
+            "type": "localjuju", "life": "alive", "status": {"current": "available", "since": state["created"]},
+            "agent-version": JUJU_VERSION}}  # fmt: skip
+
+
+def run_result(task: tasks.Task) -> dict[str, Any]:
+    """One unit's entry in `juju run --format json`."""
+    out: dict[str, Any] = {"id": task["id"], "unit": task["unit"], "status": task["status"],
+                           "results": dict(task["results"]), "log": list(task["log"])}  # fmt: skip
+    if task["status"] == "failed":
+        out["message"] = task["message"]
+    return out
+
+
+def show_task(mdl: ModelDir, task: tasks.Task) -> dict[str, Any]:
+    """`juju show-task ID` (the log read live while the task runs)."""
+    out: dict[str, Any] = {"id": task["id"], "unit": task["unit"], "status": task["status"],
+                           "timing": {k: task[k] for k in ("enqueued", "started", "completed") if task[k]},
+                           "log": tasks.live_log(mdl, task)}  # fmt: skip
+    if task["status"] in tasks.FINISHED:
+        out["results"] = dict(task["results"])
+    if task["message"]:
+        out["message"] = task["message"]
+    return out
+
+
+def _included(log_stem: str, include: list[str]) -> bool:
+    wanted = {i.replace("/", "-") for i in include}
+    return not wanted or any(log_stem in (f"unit-{i}", i) or log_stem.startswith(f"unit-{i}-") for i in wanted)
+
+
+def debug_log(mdl: ModelDir, include: list[str], limit: int) -> list[str]:
+    """The lines of the units' logs (hooks as they start and end, juju-log, hook output)."""
+    lines: list[str] = []
+    for log in sorted(mdl.logs.glob("unit-*.log")):
+        if _included(log.stem, include):
+            lines += log.read_text(encoding="utf-8").splitlines()
+    return lines[-limit:] if limit else lines
+
+
+def follow_log(mdl: ModelDir, include: list[str]) -> Iterator[str]:
+    """New lines of the units' logs as they are written, until the model is destroyed."""
+    offsets = {log: log.stat().st_size for log in mdl.logs.glob("unit-*.log")}
+    while mdl.exists():
+        for log in sorted(mdl.logs.glob("unit-*.log")):
+            if not _included(log.stem, include):
+                continue
+            with open(log, encoding="utf-8") as f:
+                f.seek(offsets.get(log, 0))
+                text = f.read()
+                offsets[log] = f.tell()
+            yield from text.splitlines()
+        time.sleep(0.2)

@@ -1,14 +1,18 @@
-"""Running queued hooks on units until the model is quiet.
+"""The controller's engine: runs queued hooks and tasks on units, in the background.
 
-Units run in parallel, one hook at a time each, in their queue's order. With
-LOCALJUJU_SHUFFLE=<seed> one hook runs at a time and the next unit is picked at random from
-the seeded generator, so interleavings are varied but reproducible. A hook is a transaction:
-its relation settings and port changes are committed only when it exits 0; otherwise the unit
-is put in error and its queue stops until `juju resolve` retries the hook.
+Units run in parallel, one hook at a time per machine, in their queue's order; a unit's pending
+tasks (exec, actions) run before its next hook. With LOCALJUJU_SHUFFLE=<seed> one operation runs
+at a time in the whole model and the next unit is picked at random from the seeded generator,
+so interleavings are varied but reproducible. A hook is a transaction: its relation settings
+and port changes are committed only when it exits 0; otherwise the unit is put in error and its
+queue stops until the hook is retried (Juju's backoff when automatically-retry-hooks is true,
+at once on `juju resolve`). Idle started units run update-status every
+update-status-hook-interval.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -16,12 +20,15 @@ import queue
 import random
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import JUJU_VERSION, lifecycle, machine, model
+from . import JUJU_VERSION, lifecycle, machine, model, tasks
 from .hooktools import write_log
+from .records import Event, HookContext, Unit
 from .state import ModelDir, State, transaction
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -30,14 +37,16 @@ _counter = itertools.count()
 
 @dataclass
 class Job:
-    """A hook handed to a unit's machine."""
+    """A hook or task handed to a unit's machine."""
 
     unit: str
-    event: dict[str, Any]
+    event: Event
     ctx_id: str
     argv: list[str] | None  # None: the charm has no file for this hook
     env: dict[str, str]
     cwd: str
+    swap: dict[str, str] | None = None
+    task: tasks.Task | None = None
 
 
 def base_env(state: State, mdl: ModelDir, unit: str, ctx_id: str) -> dict[str, str]:
@@ -84,7 +93,7 @@ def new_context(mdl: ModelDir, unit: str, kind: str, extra: dict[str, Any] | Non
     return ctx_id
 
 
-def read_context(mdl: ModelDir, ctx_id: str) -> dict[str, Any]:
+def read_context(mdl: ModelDir, ctx_id: str) -> HookContext:
     """Read and delete a finished hook's context."""
     path = mdl.contexts / f"{ctx_id}.json"
     ctx = json.loads(path.read_text(encoding="utf-8"))
@@ -103,7 +112,7 @@ def hook_argv(state: State, unit: str, hook: str) -> list[str] | None:
     return None
 
 
-def relation_env(state: State, unit: str, ev: dict[str, Any]) -> dict[str, str]:
+def relation_env(state: State, unit: str, ev: Event) -> dict[str, str]:
     """JUJU_RELATION* and JUJU_REMOTE_* for a relation hook."""
     rel = state["relations"].get(str(ev["rid"]))
     if rel is None:
@@ -120,14 +129,23 @@ def relation_env(state: State, unit: str, ev: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def prepare(state: State, mdl: ModelDir, unit: str) -> Job:
-    """Take the next hook off a unit's queue and get it ready to run."""
+def prepare(state: State, mdl: ModelDir, unit: str) -> Job | None:
+    """Take the unit's next task, or else its next hook (none while it is in error), and get it
+    ready to run."""
     record = state["units"][unit]
+    while record.get("tasks"):
+        task = tasks.load(mdl, record["tasks"].pop(0))
+        if task is not None and task["status"] == "pending":
+            return _prepare_task(state, mdl, unit, task)
+    if not record["queue"] or record["error"] is not None:
+        return None
     ev = record["queue"].pop(0)
     record["current"] = ev
+    swap = None
     if ev.get("swap") is not None:
         app = state["apps"][record["app"]]
-        record["pending_swap"] = {"from": record.get("charm_source", app["charm_dir"]), "to": app["charm_dir"]}
+        swap = {"from": record.get("charm_source", app["charm_dir"]), "to": app["charm_dir"]}
+        record["pending_swap"] = swap
     model.before_hook(state, unit, ev)
     ctx_id = new_context(mdl, unit, "hook", {"hook": ev["hook"]})
     env = base_env(state, mdl, unit, ctx_id) | {
@@ -136,26 +154,62 @@ def prepare(state: State, mdl: ModelDir, unit: str) -> Job:
     }
     if ev.get("rid") is not None:
         env |= relation_env(state, unit, ev)
-    return Job(unit, ev, ctx_id, hook_argv(state, unit, ev["hook"]), env, lifecycle.charm_dir(unit))
+    return Job(unit, ev, ctx_id, hook_argv(state, unit, ev["hook"]), env, lifecycle.charm_dir(unit), swap)
 
 
-def run_job(mdl: ModelDir, job: Job, swap: dict[str, str] | None) -> dict[str, Any]:
-    """Run a prepared hook in the unit's machine (after swapping the charm for upgrade-charm)."""
-    if swap is not None:
-        lifecycle.install_charm(mdl, job.unit, swap["to"], swap["from"])
+def _prepare_task(state: State, mdl: ModelDir, unit: str, task: tasks.Task) -> Job:
+    """Get an exec command or an action ready to run with its own hook context."""
+    record = state["units"][unit]
+    cd = lifecycle.charm_dir(unit)
+    if task["kind"] == "exec":
+        ctx_id = new_context(mdl, unit, "exec")
+        argv, env = ["/bin/sh", "-c", task["command"]], {}
+        label = "juju-exec"
+    else:
+        extra = {"action": {"name": task["name"], "params": task["params"], "results": {}, "failed": None, "log": []}}
+        ctx_id = new_context(mdl, unit, "action", extra)
+        source = Path(state["apps"][record["app"]]["charm_dir"])
+        script = "dispatch" if os.access(source / "dispatch", os.X_OK) else f"actions/{task['name']}"
+        argv = [f"{cd}/{script}"]
+        env = {"JUJU_ACTION_NAME": task["name"], "JUJU_ACTION_UUID": str(uuid.uuid4()),
+               "JUJU_ACTION_TAG": f"action-{task['id']}", "JUJU_DISPATCH_PATH": f"actions/{task['name']}"}  # fmt: skip
+        label = f"action {task['name']}"
+    ev = model.event(label)
+    ev["task"] = task["id"]
+    record["current"] = ev
+    tasks.started(mdl, task, ctx_id)
+    return Job(unit, ev, ctx_id, argv, base_env(state, mdl, unit, ctx_id) | env, cd, task=task)
+
+
+def run_job(mdl: ModelDir, job: Job) -> dict[str, Any]:
+    """Run a prepared hook or task in the unit's machine (after swapping the charm for upgrade-charm)."""
+    if job.swap is not None:
+        lifecycle.install_charm(mdl, job.unit, job.swap["to"], job.swap["from"])
     if job.argv is None:
         return {"rc": 0, "stdout": "", "stderr": "", "skipped": True}
-    return machine.request(mdl, job.unit, {"op": "run", "argv": job.argv, "env": job.env, "cwd": job.cwd})
+    request = {"op": "run", "argv": job.argv, "env": job.env, "cwd": job.cwd}
+    if job.task is not None and job.task["timeout"]:
+        request["timeout"] = job.task["timeout"]
+    return machine.request(mdl, job.unit, request)
+
+
+def log_start(mdl: ModelDir, job: Job) -> None:
+    """Say in the unit's log that a hook or task starts, so debug-log shows it as it runs."""
+    what = job.event["hook"] if job.task else f'"{job.event["hook"]}" hook'
+    write_log(mdl, job.unit, "INFO", "uniter.operation", f"running {what}")
 
 
 def log_hook(mdl: ModelDir, job: Job, reply: dict[str, Any]) -> None:
     """Write the hook's output and result to the unit's log, as debug-log shows them."""
     hook = job.event["hook"]
-    for stream, level in (("stdout", "INFO"), ("stderr", "WARNING")):
-        if reply.get(stream):
-            write_log(mdl, job.unit, level, hook, reply[stream].rstrip("\n"))
+    if job.task is None:
+        for stream, level in (("stdout", "INFO"), ("stderr", "WARNING")):
+            if reply.get(stream):
+                write_log(mdl, job.unit, level, hook, reply[stream].rstrip("\n"))
     if reply.get("skipped"):
         result = f'skipped "{hook}" hook (missing)'
+    elif job.task is not None:
+        result = f"ran {hook} (task {job.task['id']}): exit status {reply['rc']}"
     elif reply["rc"] == 0:
         result = f'ran "{hook}" hook (via {"dispatch" if job.argv and job.argv[0].endswith("dispatch") else "hook"})'
     else:
@@ -163,37 +217,140 @@ def log_hook(mdl: ModelDir, job: Job, reply: dict[str, Any]) -> None:
     write_log(mdl, job.unit, "INFO" if reply["rc"] == 0 else "ERROR", "uniter.operation", result)
 
 
-def finish(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any]) -> list[dict[str, Any]]:
-    """Commit or fail a finished hook; return unit records whose machines must now end."""
-    record = state["units"][job.unit]
-    record["current"] = None
+def finish(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any]) -> list[Unit]:
+    """Commit or fail a finished hook or task; return unit records whose machines must now end."""
+    record = state["units"].get(job.unit)
     ctx = read_context(mdl, job.ctx_id)
+    if record is None:
+        return []
+    record["current"] = None
+    if job.task is not None:
+        _finish_task(state, mdl, job, reply, ctx)
+        return []
     swap = record.pop("pending_swap", None)
     if swap is not None:
         record["charm_source"] = swap["to"]
     if reply["rc"] != 0:
-        record["error"] = job.event
-        record["saved_workload"] = record["workload"]
-        record["workload"] = model.status("error", f'hook failed: "{job.event["hook"]}"')
-        record["agent"] = model.status("idle")
+        _fail(state, record, job.event)
         return []
+    record.pop("retry_delay", None)
     model.commit(state, job.unit, ctx)
     model.after_hook(state, job.unit, job.event)
     model.forget_dead_relations(state)
-    if job.event["hook"] == "remove":
-        ended = model.unit_removed(state, job.unit)
-        model.forget_dead_relations(state)
-        return ended
-    return []
+    ended = model.unit_removed(state, job.unit) if job.event["hook"] == "remove" else []
+    model.forget_dead_relations(state)
+    model.forget_dead_applications(state)
+    return ended
+
+
+def _fail(state: State, record: Unit, ev: Event) -> None:
+    """Put a unit in error after a failed hook and, if the model retries hooks, set when."""
+    record["error"] = ev
+    record["saved_workload"] = record.get("saved_workload", record["workload"])
+    record["workload"] = model.status("error", f'hook failed: "{ev["hook"]}"')
+    record["agent"] = model.status("idle")
+    if retries_hooks(state):
+        delay = min(record.get("retry_delay", RETRY_MIN / 2) * 2, RETRY_MAX)
+        record["retry_delay"] = delay
+        record["retry_at"] = time.time() + delay
+
+
+def _finish_task(state: State, mdl: ModelDir, job: Job, reply: dict[str, Any], ctx: HookContext) -> None:
+    """Record a task's results; exec commits whatever its exit status, an action only on success."""
+    task = job.task
+    assert task is not None
+    record = state["units"][job.unit]
+    record["agent"] = model.status("idle") if record["error"] is None else record["agent"]
+    if task["kind"] == "exec" or reply["rc"] == 0:
+        model.commit(state, job.unit, ctx)
+    results: dict[str, Any] = {}
+    failed = reply["rc"] != 0 or bool(reply.get("timed_out"))
+    if task["kind"] == "action":
+        action = ctx.get("action", {})
+        results = dict(action.get("results", {}))
+        task["log"] = list(action.get("log", []))
+        if action.get("failed") is not None:
+            failed = True
+            task["message"] = action["failed"]
+    if failed and not task["message"]:
+        task["message"] = "timed out" if reply.get("timed_out") else f"exit status {reply['rc']}"
+    results["return-code"] = reply["rc"]
+    for stream in ("stdout", "stderr"):
+        if reply.get(stream) or task["kind"] == "exec":
+            results[stream] = reply.get(stream, "")
+    task.update(results=results, completed=tasks.stamp(), status="failed" if failed else "completed")
+    if reply.get("timed_out"):
+        task["results"]["timed-out"] = True
+    tasks.save(mdl, task)
+
+
+# --- timers: update-status and hook retries --------------------------------------------------------
+
+# Juju's hook retry strategy (apiserver/facades/agent/retrystrategy): 5 s, doubling, at most 5 minutes;
+# Juju adds jitter, which is left out here so that a shuffle seed reproduces a run.
+RETRY_MIN = 5.0
+RETRY_MAX = 300.0
+DEFAULT_UPDATE_STATUS = "5m"
+
+
+def duration(text: str) -> float:
+    """Parse a Go-style duration (90s, 5m, 1h30m, 250ms) into seconds."""
+    total, number = 0.0, ""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = "ms" if text.startswith("ms", i) else ch
+        if unit not in units or not number:
+            raise ValueError(f'invalid duration "{text}"')
+        total += float(number) * units[unit]
+        number = ""
+        i += len(unit)
+    if number:
+        raise ValueError(f'invalid duration "{text}": missing unit')
+    return total
+
+
+def update_status_interval(state: State) -> float:
+    text = state["config"].get("update-status-hook-interval", DEFAULT_UPDATE_STATUS)
+    try:
+        return max(duration(text), 1.0)
+    except ValueError:
+        return duration(DEFAULT_UPDATE_STATUS)
+
+
+def retries_hooks(state: State) -> bool:
+    return str(state["config"].get("automatically-retry-hooks", "true")).lower() not in ("false", "0", "no")
+
+
+def retry(record: Unit) -> None:
+    """Put a failed hook back at the head of the unit's queue and leave the error state."""
+    error = record["error"]
+    if error is None:
+        return
+    record["queue"].insert(0, error)
+    record["error"] = None
+    record.pop("retry_at", None)
+    record["workload"] = record.pop("saved_workload", model.status("unknown"))
+
+
+# --- the engine --------------------------------------------------------------------------------
 
 
 def _runnable(state: State, busy: set[str]) -> list[str]:
-    """Units that may start their next hook now: at most one per machine, since Juju's machine
-    lock lets a principal and its subordinates run only one hook at a time between them."""
+    """Units that may start their next hook or task now: at most one per machine, since Juju's
+    machine lock lets a principal and its subordinates run only one hook at a time between them.
+    A unit in error still runs its tasks (exec, actions) but no hooks."""
     taken = {state["units"][u]["machine"] for u in busy if u in state["units"]}
     units = []
     for unit, rec in sorted(state["units"].items()):
-        if unit in busy or not rec["queue"] or rec["error"] is not None or not rec.get("pid"):
+        if unit in busy or not rec.get("pid"):
+            continue
+        if not rec.get("tasks") and (not rec["queue"] or rec["error"] is not None):
             continue
         if rec["machine"] not in taken:
             taken.add(rec["machine"])
@@ -201,7 +358,7 @@ def _runnable(state: State, busy: set[str]) -> list[str]:
     return units
 
 
-def _unplaced_subordinates(state: State) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _unplaced_subordinates(state: State) -> list[tuple[Unit, Unit]]:
     """(subordinate, principal) records of subordinate units not yet set up on their machine."""
     return [
         (rec, state["units"][rec["principal"]])
@@ -238,38 +395,118 @@ def place_subordinates(mdl: ModelDir) -> None:
                 record["workload"] = model.status("error", f"cannot set up the unit: {failure}")
 
 
-def settle(mdl: ModelDir, timeout: float = 3600.0) -> None:
-    """Run hooks until every queue is empty or stopped by an error."""
-    seed = os.environ.get("LOCALJUJU_SHUFFLE")
-    rng = random.Random(seed) if seed else None
-    done: queue.Queue[tuple[Job, dict[str, Any]]] = queue.Queue()
-    busy: set[str] = set()
-    deadline = time.monotonic() + timeout
-    while True:
-        place_subordinates(mdl)
-        with transaction(mdl) as state:
-            units = _runnable(state, busy)
-            if rng is not None:
-                units = [rng.choice(units)] if units and not busy else []
-            jobs = [(prepare(state, mdl, u), state["units"][u].get("pending_swap")) for u in units]
-        for job, swap in jobs:
-            busy.add(job.unit)
-            threading.Thread(target=_worker, args=(mdl, job, swap, done), daemon=True).start()
-        if not busy:
-            return
-        job, reply = done.get(timeout=max(deadline - time.monotonic(), 1))
-        busy.discard(job.unit)
-        log_hook(mdl, job, reply)
-        with transaction(mdl) as state:
-            ended = finish(state, mdl, job, reply)
-        for record in ended:
-            lifecycle.end_unit(mdl, record)
+class Engine:
+    """What a model's controller does each time it wakes: start machines, fire timers, start the
+    next hooks and tasks, and commit finished ones."""
 
+    def __init__(self, mdl: ModelDir, wake: Callable[[], None]) -> None:
+        self.mdl = mdl
+        self.wake = wake
+        self.busy: set[str] = set()
+        self.starting: set[str] = set()
+        self.done: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.idle_since: dict[str, float] = {}
+        with transaction(mdl) as state:
+            seed = state.get("shuffle") or ""
+        self.rng = random.Random(seed) if seed else None
 
-def _worker(mdl: ModelDir, job: Job, swap: dict[str, str] | None, done: queue.Queue) -> None:
-    """Run one job and report its reply (a machine failure counts as a failed hook)."""
-    try:
-        reply = run_job(mdl, job, swap)
-    except machine.MachineError as exc:
-        reply = {"rc": 1, "stdout": "", "stderr": str(exc)}
-    done.put((job, reply))
+    def step(self) -> float:
+        """Do what is due now; return how long to sleep until the next timer."""
+        self._collect()
+        self._start_machines()
+        place_subordinates(self.mdl)
+        with transaction(self.mdl) as state:
+            now = time.time()
+            delay = self._timers(state, now)
+            units = _runnable(state, self.busy)
+            if self.rng is not None:
+                units = [self.rng.choice(units)] if units and not self.busy else []
+            jobs = [job for job in (prepare(state, self.mdl, u) for u in units) if job is not None]
+        for job in jobs:
+            self.busy.add(job.unit)
+            log_start(self.mdl, job)
+            threading.Thread(target=self._work, args=(job,), daemon=True).start()
+        return delay
+
+    def _collect(self) -> None:
+        """Commit every finished job and record every started machine."""
+        while True:
+            try:
+                kind, item = self.done.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "machine":
+                self._machine_started(*item)
+                continue
+            job, reply = item
+            self.busy.discard(job.unit)
+            log_hook(self.mdl, job, reply)
+            with transaction(self.mdl) as state:
+                ended = finish(state, self.mdl, job, reply)
+            for record in ended:
+                tasks.abort_pending(self.mdl, record.get("tasks", []), f"unit {record['name']} was removed")
+                lifecycle.end_unit(self.mdl, record)
+
+    def _timers(self, state: State, now: float) -> float:
+        """Retry failed hooks whose time came and queue update-status on units idle long enough."""
+        interval = update_status_interval(state)
+        retrying = retries_hooks(state)
+        delay = 5.0
+        for unit, rec in state["units"].items():
+            if rec["error"] is not None:
+                if retrying and "retry_at" in rec and rec["retry_at"] <= now:
+                    retry(rec)
+                elif retrying and "retry_at" in rec:
+                    delay = min(delay, rec["retry_at"] - now)
+            if not rec["started"] or rec["life"] != "alive" or rec["error"] is not None:
+                self.idle_since.pop(unit, None)
+                continue
+            since = self.idle_since.setdefault(unit, now)
+            if now - since >= interval:
+                model.enqueue(state, unit, model.event("update-status"))
+                self.idle_since[unit] = now
+            else:
+                delay = min(delay, since + interval - now)
+        for gone in set(self.idle_since) - set(state["units"]):
+            del self.idle_since[gone]
+        return max(delay, 0.0)
+
+    def _start_machines(self) -> None:
+        """Start, in the background, the machine of every new principal unit."""
+        with transaction(self.mdl) as state:
+            new = [copy.copy(r) for u, r in state["units"].items()
+                   if not r.get("principal") and not r.get("pid") and u not in self.starting
+                   and r["agent"]["current"] == "allocating"]  # fmt: skip
+        for record in new:
+            self.starting.add(record["name"])
+            threading.Thread(target=self._launch, args=(record,), daemon=True).start()
+
+    def _launch(self, record: Unit) -> None:
+        try:
+            result: tuple[int, str] | Exception = lifecycle.start_unit(self.mdl, record, record["charm_source"])
+        except (machine.MachineError, OSError) as exc:
+            result = exc
+        self.done.put(("machine", (record["name"], result)))
+        self.wake()
+
+    def _machine_started(self, unit: str, result: tuple[int, str] | Exception) -> None:
+        self.starting.discard(unit)
+        with transaction(self.mdl) as state:
+            record = state["units"].get(unit)
+            if record is None:
+                return
+            if isinstance(result, Exception):
+                record["workload"] = model.status("error", f"machine failed to start: {result}")
+                record["agent"] = model.status("failed", str(result))
+            else:
+                record["pid"], record["start"] = result
+                record["agent"] = model.status("executing" if record["queue"] else "idle")
+
+    def _work(self, job: Job) -> None:
+        """Run one job and report its reply (a machine failure counts as a failed hook)."""
+        try:
+            reply = run_job(self.mdl, job)
+        except machine.MachineError as exc:
+            reply = {"rc": 1, "stdout": "", "stderr": str(exc)}
+        self.done.put(("job", (job, reply)))
+        self.wake()

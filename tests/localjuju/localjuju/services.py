@@ -5,7 +5,10 @@ installed, starts the service's main process as a child of the init (so it is re
 death is noticed), and stops it with its kill signal. Supported keys: Type, ExecStartPre,
 ExecStart, ExecStartPost, ExecStop, ExecReload, User, Group, SupplementaryGroups, UMask,
 RuntimeDirectory(+Mode), StateDirectory, LogsDirectory, WorkingDirectory, Environment,
-EnvironmentFile, PIDFile, KillSignal, TimeoutStopSec, RemainAfterExit, and drop-in files.
+EnvironmentFile, PIDFile, KillSignal, TimeoutStopSec, RemainAfterExit, Restart, RestartSec,
+StartLimitIntervalSec, StartLimitBurst, and drop-in files. As under systemd, a main process that
+dies is started again when Restart= says so (after RestartSec=, at most StartLimitBurst= times in
+StartLimitIntervalSec=), and a stop waits TimeoutStopSec= (default 90 s) before SIGKILL.
 """
 
 from __future__ import annotations
@@ -39,8 +42,17 @@ LIST_KEYS = {
     "LogsDirectory",
     "SupplementaryGroups",
 }
-STOP_TIMEOUT_CAP = 10.0
+DEFAULT_STOP_TIMEOUT = 90.0  # systemd's DefaultTimeoutStopSec
 START_TIMEOUT = 30.0
+RESTART_POLICIES = {
+    "no": lambda code: False,
+    "always": lambda code: True,
+    "on-success": lambda code: code == 0,
+    "on-failure": lambda code: code != 0,
+    "on-abnormal": lambda code: code < 0,
+    "on-abort": lambda code: code < 0 and code not in (-signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP),
+    "on-watchdog": lambda code: False,
+}
 LOG_DIR = Path("/var/log/localjuju")
 
 
@@ -105,17 +117,23 @@ def load_unit(name: str) -> dict[str, dict[str, Any]]:
     return sections
 
 
-def _seconds(value: str | None, default: float) -> float:
-    """Parse a systemd time span like 10, 10s, 1min, 0 or infinity."""
+def _seconds(value: str | None, default: float | None) -> float | None:
+    """Parse a systemd time span like 10, 10s, 1min 30s, 500ms; None for infinity (or 0 where
+    systemd reads 0 as "no timeout")."""
     if not value:
         return default
     value = value.strip()
     if value in ("infinity", "0"):
-        return STOP_TIMEOUT_CAP
-    for suffix, factor in (("ms", 0.001), ("min", 60.0), ("s", 1.0), ("m", 60.0)):
-        if value.endswith(suffix):
-            return min(float(value[: -len(suffix)]) * factor, STOP_TIMEOUT_CAP)
-    return min(float(value), STOP_TIMEOUT_CAP)
+        return None
+    total = 0.0
+    for part in value.split():
+        for suffix, factor in (("ms", 0.001), ("min", 60.0), ("h", 3600.0), ("s", 1.0), ("m", 60.0)):
+            if part.endswith(suffix):
+                total += float(part[: -len(suffix)]) * factor
+                break
+        else:
+            total += float(part)
+    return total
 
 
 def _command(line: str, name: str) -> tuple[list[str], bool]:
@@ -193,8 +211,43 @@ class ServiceManager:
         self._reaper = reaper
         self._running: dict[str, Running] = {}
         self._failed: set[str] = set()
+        self._restarting: dict[str, float] = {}  # service -> when it is due to start again
+        self._restarts: dict[str, list[float]] = {}  # service -> when it was restarted lately
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._shutting_down = False
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self) -> None:
+        """Notice dead main processes and restart them as Restart= says (a daemon thread)."""
+        while not self._shutting_down:
+            time.sleep(0.1)
+            for name in list(self._running) + list(self._restarting):
+                with self._lock(name):
+                    self.state(name)
+                    due = self._restarting.get(name)
+                    if due is not None and time.monotonic() >= due:
+                        del self._restarting[name]
+                        with contextlib.suppress(ServiceError, OSError):
+                            self.start(name)
+
+    def _schedule_restart(self, name: str, code: int) -> bool:
+        """Whether a main process that exited with code is restarted; if so, schedule it."""
+        unit = load_unit(name) if find_unit_file(name) else {}
+        service = unit.get("Service", {})
+        policy = RESTART_POLICIES.get(service.get("Restart", "no"), RESTART_POLICIES["no"])
+        if self._shutting_down or not policy(code):
+            return False
+        settings = unit.get("Unit", {}) | service
+        interval = _seconds(settings.get("StartLimitIntervalSec"), 10.0) or 0.0
+        burst = int(settings.get("StartLimitBurst", "5"))
+        now = time.monotonic()
+        recent = [t for t in self._restarts.get(name, []) if now - t < interval]
+        if len(recent) >= burst:
+            return False  # systemd's start limit: the unit stays failed
+        self._restarts[name] = [*recent, now]
+        self._restarting[name] = now + (_seconds(service.get("RestartSec"), 0.1) or 0.0)
+        return True
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
@@ -222,9 +275,12 @@ class ServiceManager:
                 return {"rc": 5 if "not found" in str(exc) else 1, "out": str(exc)}
 
     def state(self, name: str) -> str:
-        """Return active, inactive or failed, telling the truth about a dead main process."""
+        """Return active, activating (waiting to be restarted), inactive or failed, telling the
+        truth about a dead main process."""
         running = self._running.get(name)
         if running is None:
+            if name in self._restarting:
+                return "activating"
             return "failed" if name in self._failed else "inactive"
         if running.extra.get("remain"):
             return "active"
@@ -233,6 +289,8 @@ class ServiceManager:
             return "active"
         self._reaper.wait(running.pid, 0)
         del self._running[name]
+        if self._schedule_restart(name, code):
+            return "activating"
         if code != 0:
             self._failed.add(name)
             return "failed"
@@ -282,6 +340,7 @@ class ServiceManager:
         """Start the service unless it is active; wait for readiness as its Type says."""
         if self.state(name) == "active":
             return {"rc": 0, "out": ""}
+        self._restarting.pop(name, None)
         service = load_unit(name).get("Service", {})
         account = Account.of(service)
         self._make_directories(service, account)
@@ -448,6 +507,8 @@ class ServiceManager:
             raise ServiceError(f"Failed to stop {name}: Unit {name} not loaded.")
         running = self._running.pop(name, None)
         self._failed.discard(name)
+        self._restarting.pop(name, None)
+        self._restarts.pop(name, None)
         if running is None or running.extra.get("remain") or self._reaper.poll(running.pid) is not None:
             if running is not None and not running.extra.get("remain"):
                 self._reaper.wait(running.pid, 0)
@@ -458,7 +519,8 @@ class ServiceManager:
                 self._run_step(line, name, service, _environment(service) | {"MAINPID": str(running.pid)}, running.log)
         sig = getattr(signal, service.get("KillSignal", "SIGTERM"), signal.SIGTERM)
         self._signal_group(running.pid, sig)
-        if self._reaper.wait(running.pid, _seconds(service.get("TimeoutStopSec"), STOP_TIMEOUT_CAP)) is None:
+        timeout = _seconds(service.get("TimeoutStopSec", service.get("TimeoutSec")), DEFAULT_STOP_TIMEOUT)
+        if self._reaper.wait(running.pid, timeout) is None:
             self._signal_group(running.pid, signal.SIGKILL)
             self._reaper.wait(running.pid, 5)
         return {"rc": 0, "out": ""}
@@ -474,6 +536,8 @@ class ServiceManager:
 
     def stop_all(self) -> None:
         """Stop every running service (machine shutdown)."""
+        self._shutting_down = True
+        self._restarting.clear()
         for name in list(self._running):
             with contextlib.suppress(ServiceError):
                 self.stop(name)

@@ -11,17 +11,19 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from .records import ModelState
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 LOCALJUJU_DIR = PACKAGE_DIR.parent
 REPO_ROOT = LOCALJUJU_DIR.parent.parent
 
-State = dict[str, Any]
+State = ModelState
 
 
 def home() -> Path:
@@ -77,6 +79,20 @@ class ModelDir:
         """Return the unit's log file (what `juju debug-log` shows for it)."""
         return self.logs / f"unit-{unit.replace('/', '-')}.log"
 
+    @property
+    def tasks(self) -> Path:
+        return self.root / "tasks"
+
+    @property
+    def controller_lock(self) -> Path:
+        """Held by the model's controller process for as long as it runs."""
+        return self.root / "controller.lock"
+
+    @property
+    def wakeup(self) -> Path:
+        """A FIFO the controller listens on: commands write a byte to it after a change."""
+        return self.root / "controller.fifo"
+
     def exists(self) -> bool:
         return self.state_file.exists()
 
@@ -84,7 +100,7 @@ class ModelDir:
 @contextlib.contextmanager
 def flock(path: Path, exclusive: bool = True) -> Iterator[None]:
     """Hold an flock on path for the duration of the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
@@ -98,12 +114,18 @@ def read(model: ModelDir) -> State:
         return json.load(f)
 
 
+def private_write(path: Path | os.PathLike[str], text: str) -> None:
+    """Replace a file atomically with text, readable by its owner only (0600)."""
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}-{threading.get_ident()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def write(model: ModelDir, state: State) -> None:
-    """Replace the model state atomically."""
-    tmp = model.state_file.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(state, f, indent=1, sort_keys=True)
-    os.replace(tmp, model.state_file)
+    """Replace the model state atomically (0600: it holds relation data, passwords included)."""
+    private_write(model.state_file, json.dumps(state, indent=1, sort_keys=True))
 
 
 @contextlib.contextmanager
@@ -113,11 +135,6 @@ def transaction(model: ModelDir) -> Iterator[State]:
         state = read(model)
         yield state
         write(model, state)
-
-
-def operation_lock(model: ModelDir) -> contextlib.AbstractContextManager[None]:
-    """Serialize commands that change the model and run hooks (one at a time per model)."""
-    return flock(model.root / "operation.lock")
 
 
 def timestamp() -> str:
