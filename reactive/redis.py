@@ -5,9 +5,14 @@ Flags of this charm:
   password changed, install, upgrade, config-changed, or the last converge
   failed in a way the next hook may get past). Cleared by a converge that
   needs no retry.
-- `redis.ready`: the last converge ended with an authenticated PING; relations
-  and checks may be published.
+- `redis.ready`: the last converge or check ended with an authenticated PING
+  and the configuration in effect; relations and checks may be published.
 - `redis.checks-registered`: the Nagios check is installed on this machine.
+
+Every other hook (update-status included) checks the running Redis instead:
+it answers in bounded time, runs what the configuration asks for, and what
+was changed outside the charm (settings, the default user, the replication
+role, file modes) is put back and said.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from charms.reactive import (
 
 KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
 KV_INSTALLED = "redis.installed"
+# What the last change that did not take effect said: the status until it does.
+KV_PROBLEM = "redis.problem"
+# A hook checks Redis once: converge does when it runs.
+checked_in_this_hook = False
 
 
 def ingress_address() -> str:
@@ -50,7 +59,20 @@ def gather_facts() -> workload.Facts:
         ingress=ingress_address(),
         deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
         installed=kv.get(KV_INSTALLED),
+        machine_memory=service.machine_memory(),
     )
+
+
+def report(outcome: workload.Outcome) -> None:
+    """Set the status; log what was repaired; remember a problem until the configuration is in effect."""
+    global checked_in_this_hook
+    checked_in_this_hook = True
+    if outcome.repaired:
+        hookenv.log(f"Repaired what was changed outside the charm: {', '.join(outcome.repaired)}", hookenv.WARNING)
+    if not outcome.ready:
+        hookenv.log(f"Redis: {outcome.message}", hookenv.WARNING)
+    unitdata.kv().set(KV_PROBLEM, None if outcome.ready else outcome.message)
+    hookenv.status_set(outcome.status, outcome.message)
 
 
 def report_progress(message: str) -> None:
@@ -106,22 +128,21 @@ def converge() -> None:
         set_flag("redis.ready")
     else:
         clear_flag("redis.ready")
-    hookenv.status_set(outcome.status, outcome.message)
+    report(outcome)
     if not outcome.retry:
         clear_flag("redis.pending")
 
 
-@hook("update-status")
+@when_not("redis.pending")
 def check_health() -> None:
-    if is_flag_set("redis.pending"):
-        return  # converge retries in this hook and reports
-    desired = workload.resolve(gather_facts())
-    if isinstance(desired, workload.Outcome):
-        hookenv.status_set(desired.status, desired.message)
+    if checked_in_this_hook or hookenv.hook_name() in ("install", "stop", "remove"):
         return
-    installed = unitdata.kv().get(KV_INSTALLED)
-    outcome = workload.check(desired, workload.layout_of(installed), installed, timeout=2.0)
-    hookenv.status_set(outcome.status, outcome.message)
+    facts = gather_facts()
+    if facts.installed is None:
+        return
+    outcome = workload.report(facts, unitdata.kv().get(KV_PROBLEM), timeout=2.0)
+    (set_flag if outcome.ready else clear_flag)("redis.ready")
+    report(outcome)
 
 
 def publish(desired: workload.Desired, address: str) -> None:

@@ -15,7 +15,7 @@ from charms.layer.redis import conf, service, settings
 from conftest import free_port
 from test_settings import DEFAULTS
 
-BASE = settings.parse({**DEFAULTS, "password": "pw1"})
+BASE = settings.parse({**DEFAULTS, "password": "configured-pw1"})
 REDIS_7 = (7, 0, 15)
 REDIS_6 = (6, 0, 16)
 

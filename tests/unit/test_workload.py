@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+import fake_machine
 import pytest
+from fake_machine import FakeMachine
 
-from charms.layer.redis import admin, conf, service, workload
+from charms.layer.redis import conf, service, workload
 
 from test_settings import DEFAULTS
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
+    return fake_machine.install(monkeypatch)
 
 
 def facts(**config: object) -> workload.Facts:
@@ -26,8 +31,8 @@ def test_the_generated_password_is_used_when_none_is_configured() -> None:
 
 
 def test_a_configured_password_wins() -> None:
-    desired = workload.resolve(workload.Facts({**DEFAULTS, "password": "mine"}, "generated", "10.0.0.1"))
-    assert isinstance(desired, workload.Desired) and desired.password == "mine"
+    desired = workload.resolve(workload.Facts({**DEFAULTS, "password": "mine-long-enough"}, "generated", "10.0.0.1"))
+    assert isinstance(desired, workload.Desired) and desired.password == "mine-long-enough"
 
 
 def test_bad_input_blocks_before_anything_else() -> None:
@@ -62,61 +67,6 @@ def test_installation_key_tells_apt_from_each_snap_setup() -> None:
     assert keys[0] == "apt" and len(set(keys)) == 3
     assert workload.layout_of(keys[1]).service == "snap.redis.server"
     assert workload.layout_of(None) == workload.layout_of("apt") == service.APT_LAYOUT
-
-
-@dataclass
-class FakeMachine:
-    """systemd, the config file and the Redis server of one unit, in memory."""
-
-    config: str | None = None
-    active: bool = True
-    refuse: set[str] = field(default_factory=set)
-    actions: list[str] = field(default_factory=list)
-    live: dict[str, str] = field(default_factory=dict)
-    install_fails: bool = False
-    broken_services: set[str] = field(default_factory=set)
-
-    def systemctl(self, action: str, name: str, *options: str) -> None:
-        self.actions.append(" ".join((action, name, *options)))
-        if name in self.broken_services:
-            raise service.ServiceError(f"systemctl {action} {name} failed: Unit {name} not found.")
-        if action in ("restart", "start"):
-            # This fake Redis cannot start with 99 databases.
-            self.active = "databases 99" not in (self.config or "")
-
-    def config_set(self, socket: object, password: str, changes: dict[str, str]) -> None:
-        for name in changes:
-            if name in self.refuse:
-                raise admin.Refused(f"{name}: Unable to listen on this port")
-        self.live.update(changes)
-
-    def health(self, socket: object, password: str) -> admin.Health:
-        return admin.Health(ok=True, version="7.0.15") if self.active else admin.Health(ok=False, problem="no answer")
-
-    def install_apt(self) -> None:
-        if self.install_fails:
-            raise service.ServiceError("apt-get install failed: Temporary failure resolving")
-        self.actions.append("install apt")
-
-
-@pytest.fixture
-def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
-    fake = FakeMachine()
-
-    def write_config(layout: conf.Layout, text: str) -> None:
-        fake.config = text
-
-    monkeypatch.setattr(service, "systemctl", fake.systemctl)
-    monkeypatch.setattr(service, "is_active", lambda name: fake.active)
-    monkeypatch.setattr(service, "write_config", write_config)
-    monkeypatch.setattr(service, "read_config", lambda layout: fake.config)
-    monkeypatch.setattr(service, "installed_version", lambda layout: (7, 0, 15))
-    monkeypatch.setattr(service, "install_apt", fake.install_apt)
-    monkeypatch.setattr(service, "install_snap", lambda *args: fake.actions.append("install snap"))
-    monkeypatch.setattr(service, "wait_until", lambda check, timeout=0, interval=0: check())
-    monkeypatch.setattr(admin, "config_set", fake.config_set)
-    monkeypatch.setattr(admin, "health", fake.health)
-    return fake
 
 
 def converge(machine: FakeMachine, installed: str | None = "apt", **config: object) -> workload.Outcome:

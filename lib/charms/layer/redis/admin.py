@@ -1,7 +1,8 @@
-"""Talking to the local Redis as its administrator: PING, INFO and CONFIG SET over the unix socket.
+"""Talking to the local Redis as its administrator over the unix socket.
 
 The socket, not TCP, so that a port or bind change never cuts the charm off
-from the server it is reconfiguring.
+from the server it is reconfiguring. Every call has a timeout: a hung Redis
+(stopped, swapping, saving) makes the hook report it, never wait on it.
 
 redis-py is imported only by the functions that talk to Redis: importing it
 costs about 100 ms (it pulls in asyncio), which hooks that never reach Redis
@@ -10,7 +11,10 @@ should not pay.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,13 +22,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import redis
 
+TIMEOUT = 5.0
+# How the charm's Redis must see its default user: on, only the charm's
+# password, every key, channel and command.
+DEFAULT_USER_RULES = ("~*", "&*", "+@all")
+
 
 class Unreachable(Exception):
-    """The server did not answer, or not to this password."""
+    """The server did not answer, or not to this password; the message says which."""
+
+
+class PasswordRefused(Unreachable):
+    """The server answered but refused the password the charm set."""
 
 
 class Refused(Exception):
     """The server answered a CONFIG SET with an error: it will not take that value."""
+
+
+class StillSaving(Exception):
+    """A snapshot or AOF rewrite did not finish within the time a hook may wait."""
+
+
+class CannotSave(Exception):
+    """Redis could not write its data to disk; the message says what failed (no secrets)."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +58,11 @@ class Health:
     problem: str = ""
 
 
-def connect(socket: Path, password: str, timeout: float = 5.0) -> redis.Redis:
+def connect(socket: Path, password: str, timeout: float = TIMEOUT) -> redis.Redis:
+    """A client that gives up after `timeout`: redis-py otherwise retries with back-off (several times as long)."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     return redis.Redis(
         unix_socket_path=str(socket),
@@ -46,27 +70,46 @@ def connect(socket: Path, password: str, timeout: float = 5.0) -> redis.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
     )
 
 
-def health(socket: Path, password: str) -> Health:
+@contextmanager
+def session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iterator[redis.Redis]:
+    """An authenticated client; connection problems become Unreachable saying what happened."""
+    import redis
+
+    client = connect(socket, password, timeout)
+    try:
+        yield client
+    except redis.AuthenticationError:
+        raise PasswordRefused(
+            "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
+        ) from None
+    except redis.TimeoutError:
+        raise Unreachable(f"Redis did not answer within {timeout:g} s") from None
+    except redis.ConnectionError as error:
+        raise Unreachable(f"Redis does not accept connections ({type(error).__name__})") from None
+    finally:
+        client.close()
+
+
+def health(socket: Path, password: str, timeout: float = TIMEOUT) -> Health:
     """PING with the password, then the version and run_id from INFO server."""
     import redis
 
-    client = connect(socket, password)
     try:
-        client.ping()
-        info = client.info("server")
-    except redis.AuthenticationError:
-        return Health(ok=False, problem="Redis refused the password")
-    except redis.RedisError as error:
-        return Health(ok=False, problem=f"Redis does not answer ({type(error).__name__})")
-    finally:
-        client.close()
+        with session(socket, password, timeout) as client:
+            client.ping()
+            info = client.info("server")
+    except Unreachable as error:
+        return Health(ok=False, problem=str(error))
+    except redis.ResponseError as error:  # e.g. LOADING: not ready yet
+        return Health(ok=False, problem=f"Redis answers {str(error).split()[0]}")
     return Health(ok=True, version=str(info.get("redis_version", "")), run_id=str(info.get("run_id", "")))
 
 
-def config_set(socket: Path, password: str, changes: Mapping[str, str]) -> None:
+def config_set(socket: Path, password: str, changes: Mapping[str, str], timeout: float = TIMEOUT) -> None:
     """Apply directives to the running server, authenticated with its current password.
 
     Raises Refused (naming the directive, never its value) when Redis rejects one,
@@ -74,14 +117,135 @@ def config_set(socket: Path, password: str, changes: Mapping[str, str]) -> None:
     """
     import redis
 
-    client = connect(socket, password)
-    try:
+    with session(socket, password, timeout) as client:
         for name, value in changes.items():
             try:
                 client.config_set(name, value)
             except redis.ResponseError as error:
                 raise Refused(f"{name}: {str(error).split(' - ')[-1][:120]}") from None
-    except (redis.ConnectionError, redis.TimeoutError) as error:
-        raise Unreachable(type(error).__name__) from None
-    finally:
-        client.close()
+
+
+def persistence(client: redis.Redis) -> dict[str, str]:
+    return {name: str(value) for name, value in client.info("persistence").items()}
+
+
+def save_problem(info: Mapping[str, str]) -> str:
+    """Why the data on disk is not current, from INFO persistence; empty when it is."""
+    if info.get("aof_enabled") == "1" and info.get("aof_last_write_status", "ok") != "ok":
+        return "its last write to the append-only file failed"
+    if info.get("aof_last_bgrewrite_status", "ok") != "ok":
+        return "its last append-only file rewrite failed"
+    if info.get("rdb_last_bgsave_status", "ok") != "ok":
+        return "its last snapshot failed"
+    return ""
+
+
+def busy_saving(info: Mapping[str, str]) -> bool:
+    return any(info.get(name) == "1" for name in ("rdb_bgsave_in_progress", "aof_rewrite_in_progress")) or (
+        info.get("aof_rewrite_scheduled") == "1"
+    )
+
+
+def wait_idle(client: redis.Redis, wait: float) -> dict[str, str]:
+    """INFO persistence once no snapshot or AOF rewrite runs; StillSaving after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        info = persistence(client)
+        if not busy_saving(info):
+            return info
+        if time.monotonic() >= deadline:
+            raise StillSaving(f"Redis is still writing its data to disk after {wait:g} s")
+        time.sleep(0.1)
+
+
+def make_durable(socket: Path, password: str, wait: float, timeout: float = TIMEOUT) -> None:
+    """Before a restart: make sure what Redis acknowledged is on disk, or say why it cannot be.
+
+    With the append-only file on, Redis reloads from it: its writes must be
+    succeeding. With snapshots only, a fresh snapshot must succeed (Redis takes
+    one more as it stops). Raises CannotSave, StillSaving or Unreachable.
+    """
+    import redis
+
+    with session(socket, password, timeout) as client:
+        info = wait_idle(client, wait)
+        aof = info.get("aof_enabled") == "1"
+        if not aof and not client.config_get("save").get("save"):
+            return  # no persistence configured: nothing on disk to keep current
+        problem = save_problem(info)
+        if problem and not (problem == "its last snapshot failed" and not aof):
+            raise CannotSave(problem)
+        if aof:
+            return
+        started = int(info.get("rdb_last_save_time", "0"))
+        try:
+            client.bgsave()
+        except redis.ResponseError as error:
+            raise CannotSave(f"it refused to take a snapshot ({str(error)[:80]})") from None
+        info = wait_snapshot(client, started, wait)
+        if info.get("rdb_last_bgsave_status") != "ok":
+            raise CannotSave("it could not write a snapshot")
+
+
+def wait_snapshot(client: redis.Redis, started: int, wait: float) -> dict[str, str]:
+    """INFO persistence once the snapshot asked for after `started` has ended (well or not)."""
+    deadline = time.monotonic() + wait
+    while True:
+        info = persistence(client)
+        ended = info.get("rdb_bgsave_in_progress") == "0"
+        if ended and (int(info.get("rdb_last_save_time", "0")) > started or info.get("rdb_last_bgsave_status") != "ok"):
+            return info
+        if ended and info.get("rdb_changes_since_last_save") == "0":
+            return info  # saved within the same second as the previous one
+        if time.monotonic() >= deadline:
+            raise StillSaving(f"Redis is still writing a snapshot after {wait:g} s")
+        time.sleep(0.1)
+
+
+def wait_for_aof(socket: Path, password: str, wait: float, timeout: float = TIMEOUT) -> None:
+    """Once appendonly was set live: wait until the append-only file holds the whole dataset."""
+    with session(socket, password, timeout) as client:
+        info = wait_idle(client, wait)
+        if info.get("aof_enabled") != "1" or info.get("aof_last_bgrewrite_status") != "ok":
+            raise CannotSave("it could not write the append-only file")
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def default_user_drifted(client: redis.Redis, password: str) -> bool:
+    """Whether the default user is anything but on, with only this password, and every right."""
+    reply = client.execute_command("ACL", "GETUSER", "default")
+    # redis-py parses the reply into a dict; a raw reply is a flat list of pairs.
+    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=False))
+    flags = set(fields.get("flags", []))
+    rules = (fields.get("keys"), fields.get("channels"), fields.get("commands"))
+    return (
+        "on" not in flags
+        or "nopass" in flags
+        or list(fields.get("passwords", [])) != [password_hash(password)]
+        or rules != DEFAULT_USER_RULES
+    )
+
+
+def repair_drift(socket: Path, password: str, expected: Mapping[str, str], timeout: float = TIMEOUT) -> list[str]:
+    """Put back what was changed outside the charm; the names of what was repaired (no values).
+
+    `expected` maps the watched directives to the values CONFIG GET must show.
+    The role comes first: a replica of somewhere else refuses writes.
+    """
+    repaired = []
+    with session(socket, password, timeout) as client:
+        if client.info("replication").get("role") != "master":
+            client.execute_command("REPLICAOF", "NO", "ONE")
+            repaired.append("replication role (was a replica)")
+        if default_user_drifted(client, password):
+            secret = f"#{password_hash(password)}"
+            client.execute_command("ACL", "SETUSER", "default", "reset", "on", secret, *DEFAULT_USER_RULES)
+            repaired.append("default user ACL")
+        for name, value in expected.items():
+            if client.config_get(name).get(name) != value:
+                client.config_set(name, value)
+                repaired.append(name)
+    return repaired

@@ -17,7 +17,31 @@ from charms.layer.redis.settings import Settings
 
 # Directives this charm renders that CONFIG SET changes on a running server
 # (src/config.c marks the others IMMUTABLE or they are only read at start-up).
-LIVE_DIRECTIVES = frozenset({"requirepass", "masterauth", "loglevel", "timeout", "tcp-keepalive"})
+LIVE_DIRECTIVES = frozenset(
+    {
+        "requirepass",
+        "masterauth",
+        "loglevel",
+        "timeout",
+        "tcp-keepalive",
+        "save",
+        "appendonly",
+        "appendfsync",
+        "maxmemory",
+        "maxmemory-policy",
+    }
+)
+# What the charm renders and watches on the running server (CONFIG GET), to
+# put back live when something else changed it.
+WATCHED_DIRECTIVES = LIVE_DIRECTIVES | {"port", "bind", "protected-mode"}
+# The config option behind each directive, to name it in a status message.
+OPTION_OF = {
+    "requirepass": "password",
+    "masterauth": "password",
+    "loglevel": "log-level",
+    "cluster-enabled": "cluster-enabled",
+    "bind": "the unit's address",
+}
 # CONFIG SET port re-opens the listener, reliably from Redis 7 on.
 LIVE_PORT_SINCE = (7, 0, 0)
 TEMPLATES = Path(__file__).resolve().parents[4] / "templates"
@@ -43,6 +67,8 @@ class Plan:
 
     live: dict[str, str] = field(default_factory=dict)
     restart: bool = False
+    # The directives that differ, to name what a refused or failed change was about.
+    changed: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def unchanged(self) -> bool:
@@ -81,6 +107,11 @@ def render(settings: Settings, password: str, ingress: str, layout: Layout) -> s
         pidfile=layout.pidfile,
         logfile=layout.logfile,
         data_dir=layout.data_dir,
+        save=" ".join(f"{seconds} {changes}" for seconds, changes in settings.save) or '""',
+        appendonly=settings.appendonly,
+        appendfsync=settings.appendfsync,
+        maxmemory=settings.maxmemory,
+        maxmemory_policy=settings.maxmemory_policy,
     )
 
 
@@ -97,16 +128,45 @@ def directives(text: str) -> dict[str, str]:
     return found
 
 
+def live_value(value: str) -> str:
+    """A directive's value as CONFIG SET takes it and CONFIG GET gives it ('""' is empty)."""
+    return "" if value == '""' else value
+
+
+def watched(text: str) -> dict[str, str]:
+    """The watched directives of a redis.conf, as CONFIG GET shows them on a server running it."""
+    return {name: live_value(value) for name, value in directives(text).items() if name in WATCHED_DIRECTIVES}
+
+
+def options_of(names: set[str] | list[str] | tuple[str, ...]) -> list[str]:
+    """The config options behind these directives, each once, sorted."""
+    return sorted({OPTION_OF.get(name, name) for name in names})
+
+
+def describe(names: tuple[str, ...]) -> str:
+    """The options a change is about, for a status message ("the new configuration" when unknown)."""
+    return ", ".join(options_of(names)) or "the new configuration"
+
+
+def changed_directives(running: str | None, rendered: str) -> set[str]:
+    """The directives whose value differs between two renderings (all of them without a running file)."""
+    after = directives(rendered)
+    if running is None:
+        return set(after)
+    before = directives(running)
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
 def plan(running: str | None, rendered: str, version: Sequence[int]) -> Plan:
     """What applying `rendered` over the `running` file needs on Redis `version`."""
     if running is None:
         return Plan(restart=True)
-    before, after = directives(running), directives(rendered)
-    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    after = directives(rendered)
+    changed = changed_directives(running, rendered)
     live_here = LIVE_DIRECTIVES | ({"port"} if tuple(version) >= LIVE_PORT_SINCE else set())
     if not changed <= live_here or any(name not in after for name in changed):
-        return Plan(restart=True)
-    return Plan(live={name: after[name] for name in sorted(changed)})
+        return Plan(restart=True, changed=tuple(sorted(changed)))
+    return Plan(live={name: live_value(after[name]) for name in sorted(changed)}, changed=tuple(sorted(changed)))
 
 
 def parse_version(text: str) -> tuple[int, int, int]:

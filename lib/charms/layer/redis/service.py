@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import grp
 import os
+import pwd
+import stat
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from charms.layer.redis.conf import Layout, parse_version
@@ -24,10 +27,30 @@ APT_LAYOUT = Layout(
 )
 # snapd's refresh.timer for "max": the last Friday of each month, at night.
 MONTHLY_REFRESH_TIMER = "fri5,23:00-01:00"
+# No hook waits on a command longer than this (package installs and snap
+# downloads), on systemd longer than SYSTEMCTL_TIMEOUT: Debian's redis-server
+# unit waits forever (TimeoutStopSec=0) for a Redis that cannot save as it stops.
+COMMAND_TIMEOUT = 600.0
+SYSTEMCTL_TIMEOUT = 120.0
+QUERY_TIMEOUT = 10.0
 
 
 class ServiceError(RuntimeError):
     """Redis could not be installed, started or reached."""
+
+
+class NoAnswer(ServiceError):
+    """A command did not finish within its time; it may still be at work (a stop waiting for a save)."""
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """The mode and owners a file or directory of the charm must have."""
+
+    path: Path
+    mode: int
+    user: str
+    group: str
 
 
 def snap_layout(snap: str) -> Layout:
@@ -45,12 +68,14 @@ def snap_layout(snap: str) -> Layout:
     )
 
 
-def run(command: list[str], env: dict[str, str] | None = None) -> str:
+def run(command: list[str], env: dict[str, str] | None = None, timeout: float = COMMAND_TIMEOUT) -> str:
     """Run a command; its output, or ServiceError with its last line of output."""
     try:
         result = subprocess.run(
-            command, capture_output=True, text=True, env=dict(os.environ, **(env or {})), check=False
+            command, capture_output=True, text=True, env=dict(os.environ, **(env or {})), check=False, timeout=timeout
         )
+    except subprocess.TimeoutExpired:
+        raise NoAnswer(f"{' '.join(command[:3])} did not answer within {timeout:g} s") from None
     except OSError as error:
         raise ServiceError(f"{command[0]} cannot run: {error.strerror}") from None
     if result.returncode != 0:
@@ -128,6 +153,17 @@ def installed_version(layout: Layout) -> tuple[int, int, int]:
         return (0, 0, 0)
 
 
+def machine_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """This machine's RAM in bytes, None when /proc/meminfo does not say."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def group_id(name: str) -> int:
     """The group's id, or root's (0) while the group does not exist yet."""
     try:
@@ -166,11 +202,54 @@ def read_config(layout: Layout) -> str | None:
 
 
 def systemctl(action: str, service: str, *options: str) -> None:
-    run(["systemctl", action, service, *options])
+    run(["systemctl", action, service, *options], timeout=SYSTEMCTL_TIMEOUT)
 
 
 def is_active(service: str) -> bool:
-    return subprocess.run(["systemctl", "is-active", "--quiet", service], check=False).returncode == 0
+    """Whether systemd runs the service; NoAnswer when systemd does not say in time."""
+    try:
+        command = ["systemctl", "is-active", "--quiet", service]
+        return subprocess.run(command, check=False, timeout=QUERY_TIMEOUT).returncode == 0
+    except subprocess.TimeoutExpired:
+        raise NoAnswer(f"systemctl is-active {service} did not answer within {QUERY_TIMEOUT:g} s") from None
+    except OSError:
+        return False
+
+
+def ownerships(layout: Layout) -> list[Ownership]:
+    """The charm's files and the package's directories, with the modes and owners they must keep."""
+    if layout.group != "redis":  # a snap: its own tree under /var/snap, root's
+        return [Ownership(layout.conf, 0o640, "root", layout.group)]
+    return [
+        Ownership(layout.conf.parent, 0o2770, "redis", "redis"),
+        Ownership(layout.conf, 0o640, "root", "redis"),
+        Ownership(layout.data_dir, 0o750, "redis", "redis"),
+        Ownership(layout.logfile.parent, 0o2750, "redis", "adm"),
+    ]
+
+
+def restore_ownership(wanted: Ownership) -> str:
+    """Put back a path's mode and owners; what was wrong (empty when nothing was, or it is absent)."""
+    try:
+        found = wanted.path.lstat()
+        uid, gid = pwd.getpwnam(wanted.user).pw_uid, grp.getgrnam(wanted.group).gr_gid
+    except (FileNotFoundError, KeyError):
+        return ""
+    mode = stat.S_IMODE(found.st_mode)
+    if (mode, found.st_uid, found.st_gid) == (wanted.mode, uid, gid):
+        return ""
+    was = f"{wanted.path} was {mode:o} {found.st_uid}:{found.st_gid}"
+    try:
+        os.chown(wanted.path, uid, gid, follow_symlinks=False)
+        os.chmod(wanted.path, wanted.mode)
+    except OSError as error:
+        return f"{was}, cannot be restored ({error.strerror})"
+    return was
+
+
+def restore_ownerships(layout: Layout) -> list[str]:
+    """Every hook: the charm's files back to their modes and owners; what was repaired."""
+    return [problem for wanted in ownerships(layout) if (problem := restore_ownership(wanted))]
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:

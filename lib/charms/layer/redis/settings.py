@@ -7,6 +7,7 @@ allowed, so a bad value never reaches redis.conf, systemd or a relation.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,27 @@ INSTALL_SOURCES = ("apt", "snap")
 # Written unquoted into redis.conf and relation data: printable ASCII without
 # whitespace, quotes or backslashes, so no value can break the file's syntax.
 PASSWORD_PATTERN = re.compile(r"^[!#-&(-\[\]-~]{1,512}$")
-NAGIOS_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+MIN_PASSWORD_LENGTH = 12
+# Nagios refuses object names holding any of its default illegal_object_name_chars
+# (`~!$%^&*"|'<>?,()=), and a blank, brace, ';' or '#' breaks the exported
+# service definition: names are kept to letters, digits, '.', '_' and '-'.
+NAGIOS_NAME = r"[A-Za-z0-9_.-]+"
+NAGIOS_NAME_PATTERN = re.compile(rf"^{NAGIOS_NAME}$")
+NAGIOS_GROUPS_PATTERN = re.compile(rf"^{NAGIOS_NAME}(,{NAGIOS_NAME})*$")
+APPENDFSYNC = ("everysec", "always", "no")
+MAXMEMORY_POLICIES = (
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
+# Redis's own size units (memtoll): k, m, g are powers of 1000, kb, mb, gb of 1024.
+MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+MEMORY_PATTERN = re.compile(r"^(\d{1,15})(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE)
 SNAP_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SNAP_CHANNEL_PATTERN = re.compile(r"^[a-z0-9./_-]+$")
 URL_PATTERN = re.compile(r"^https?://[^\s/]+(/\S*)?$")
@@ -56,6 +77,17 @@ class Settings:
     snapd_refresh: str
     nagios_context: str
     nagios_servicegroups: str
+    appendonly: bool = False
+    appendfsync: str = "everysec"
+    # Snapshot points as (seconds, changes); empty: no snapshots.
+    save: tuple[tuple[int, int], ...] = ((3600, 1), (300, 100), (60, 10000))
+    maxmemory: int = 0
+    maxmemory_policy: str = "noeviction"
+
+    @property
+    def persistent(self) -> bool:
+        """Whether Redis keeps its data on disk at all (snapshots or the append-only file)."""
+        return self.appendonly or bool(self.save)
 
 
 def _integer(config: Mapping[str, Any], option: str, low: int, high: int) -> int:
@@ -82,15 +114,87 @@ def _text(config: Mapping[str, Any], option: str, pattern: re.Pattern[str] | Non
     return value
 
 
-def parse(config: Mapping[str, Any], deployed_cluster_enabled: bool | None = None) -> Settings:
+def _boolean(config: Mapping[str, Any], option: str) -> bool:
+    value = config.get(option)
+    if not isinstance(value, bool):
+        raise InvalidOption(option, "must be true or false")
+    return value
+
+
+def _password(config: Mapping[str, Any]) -> str:
+    """The configured password (empty: generated), checked without ever echoing it."""
+    allowed = "must be 1 to 512 printable characters without spaces, quotes or backslashes"
+    value = _text(config, "password", PASSWORD_PATTERN, allowed)
+    if not value:
+        return value
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise InvalidOption("password", f"must be at least {MIN_PASSWORD_LENGTH} characters (or empty to generate one)")
+    if _reads_as_json_value(value):
+        # Reactive consumers of the redis interface JSON-decode relation data.
+        raise InvalidOption("password", "must not read as a JSON number, true, false or null")
+    return value
+
+
+def _reads_as_json_value(value: str) -> bool:
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return False
+    return not isinstance(decoded, str)
+
+
+def _nagios(config: Mapping[str, Any], option: str, pattern: re.Pattern[str], what: str, required: bool) -> str:
+    value = _text(config, option)
+    if (value or required) and not pattern.match(value):
+        raise InvalidOption(option, what)
+    return value
+
+
+def _save(config: Mapping[str, Any]) -> tuple[tuple[int, int], ...]:
+    value = _text(config, "save")
+    numbers = value.split()
+    allowed = 'must be pairs of "<seconds> <changes>" such as "3600 1 300 100", or "" for no snapshots'
+    if len(numbers) % 2 or not all(number.isdigit() and len(number) < 10 for number in numbers):
+        raise InvalidOption("save", allowed)
+    pairs = tuple((int(seconds), int(changes)) for seconds, changes in zip(numbers[::2], numbers[1::2], strict=True))
+    if any(seconds < 1 for seconds, _ in pairs):
+        raise InvalidOption("save", allowed)
+    return pairs
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes in a Redis memory size such as 512mb, 1gb or 0; ValueError when it is none."""
+    found = MEMORY_PATTERN.match(text.strip())
+    if not found:
+        raise ValueError(text)
+    return int(found.group(1)) * MEMORY_UNITS[(found.group(2) or "").lower()]
+
+
+def _maxmemory(config: Mapping[str, Any], machine_memory: int | None) -> int:
+    value = config.get("maxmemory")
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        limit = memory_bytes(text) if isinstance(text, str) else -1
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise InvalidOption("maxmemory", "must be 0 (no limit) or a size such as 512mb or 1gb")
+    if machine_memory and limit > machine_memory:
+        raise InvalidOption("maxmemory", f"must not exceed this machine's memory ({machine_memory // 1024**2}mb)")
+    return limit
+
+
+def parse(
+    config: Mapping[str, Any], deployed_cluster_enabled: bool | None = None, machine_memory: int | None = None
+) -> Settings:
     """Validate `config` (as config-get returns it) into Settings.
 
     `deployed_cluster_enabled` is the value cluster-enabled had when the unit
     first configured Redis (None before that): it cannot change afterwards.
+    `machine_memory` is the machine's RAM in bytes (None: unknown), which
+    maxmemory may not exceed.
     """
-    cluster_enabled = config.get("cluster-enabled")
-    if not isinstance(cluster_enabled, bool):
-        raise InvalidOption("cluster-enabled", "must be true or false")
+    cluster_enabled = _boolean(config, "cluster-enabled")
     if deployed_cluster_enabled is not None and cluster_enabled != deployed_cluster_enabled:
         allowed = f"can only be set at deploy time; set it back to {str(deployed_cluster_enabled).lower()}"
         raise InvalidOption("cluster-enabled", allowed)
@@ -98,12 +202,7 @@ def parse(config: Mapping[str, Any], deployed_cluster_enabled: bool | None = Non
         raise InvalidOption("cluster-enabled", "Redis Cluster is not available in this charm revision; use false")
     return Settings(
         port=_integer(config, "port", LOWEST_PORT, 65535),
-        password=_text(
-            config,
-            "password",
-            PASSWORD_PATTERN,
-            "must be 1 to 512 printable characters without spaces, quotes or backslashes",
-        ),
+        password=_password(config),
         loglevel=_choice(config, "log-level", LOG_LEVELS),
         databases=_integer(config, "databases", 1, MAX_DATABASES),
         timeout=_integer(config, "timeout", 0, 2**31 - 1),
@@ -117,6 +216,19 @@ def parse(config: Mapping[str, Any], deployed_cluster_enabled: bool | None = Non
         snapd_refresh=_text(
             config, "snapd_refresh", REFRESH_TIMER_PATTERN, 'must be "max" or a snapd timer such as fri,23:00-01:00'
         ),
-        nagios_context=_text(config, "nagios_context", NAGIOS_NAME_PATTERN, "must be letters, digits, '.', '_' or '-'"),
-        nagios_servicegroups=_text(config, "nagios_servicegroups"),
+        nagios_context=_nagios(
+            config, "nagios_context", NAGIOS_NAME_PATTERN, "must be letters, digits, '.', '_' or '-'", required=True
+        ),
+        nagios_servicegroups=_nagios(
+            config,
+            "nagios_servicegroups",
+            NAGIOS_GROUPS_PATTERN,
+            "must be comma-separated names of letters, digits, '.', '_' or '-' (empty: nagios_context)",
+            required=False,
+        ),
+        appendonly=_boolean(config, "appendonly"),
+        appendfsync=_choice(config, "appendfsync", APPENDFSYNC),
+        save=_save(config),
+        maxmemory=_maxmemory(config, machine_memory),
+        maxmemory_policy=_choice(config, "maxmemory-policy", MAXMEMORY_POLICIES),
     )

@@ -20,6 +20,13 @@ from charms.layer.redis.conf import Layout
 from charms.layer.redis.settings import Settings
 
 Progress = Callable[[str], None]
+# The longest a hook waits for a snapshot or an AOF rewrite before it postpones
+# what needed it to the next hook.
+SAVE_WAIT = 60.0
+# How long a hook that changed nothing waits for Redis to answer; after a
+# (re)start Redis may be loading its data and gets START_WAIT.
+ANSWER_WAIT = 5.0
+START_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Facts:
     ingress: str
     deployed_cluster_enabled: bool | None = None
     installed: str | None = None
+    machine_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class Outcome:
     # when the previous configuration was restored, which retrying would only
     # restart again and again.
     retry: bool = False
+    # What was found changed outside the charm and put back (names, never values).
+    repaired: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -67,7 +77,7 @@ class Outcome:
 def resolve(facts: Facts) -> Desired | Outcome:
     """The settings to apply, or the blocked/waiting outcome explaining why there are none."""
     try:
-        parsed = settings.parse(facts.config, facts.deployed_cluster_enabled)
+        parsed = settings.parse(facts.config, facts.deployed_cluster_enabled, facts.machine_memory)
     except settings.InvalidOption as invalid:
         return Outcome("blocked", str(invalid), installed=facts.installed)
     password = parsed.password or facts.leader_password
@@ -136,26 +146,53 @@ def bring_back(previous: Layout | None) -> str:
     return "; the previous Redis keeps serving"
 
 
-def apply(plan: conf.Plan, layout: Layout, running: str | None, rendered: str, progress: Progress) -> bool:
+def apply(
+    plan: conf.Plan, layout: Layout, running: str | None, rendered: str, progress: Progress, fresh: bool = False
+) -> bool:
     """Carry out `plan`: CONFIG SET then rewrite the file, or rewrite and (re)start once.
 
     Returns whether Redis was (re)started. A value Redis refuses raises
-    admin.Refused before the file is touched; an unreachable server is
-    (re)started with the new file instead.
+    admin.Refused before the file is touched. A Redis that runs but does not
+    answer raises admin.Unreachable: it is never restarted over, it may be
+    saving. Before restarting a running Redis, what it acknowledged must be on
+    disk (admin.CannotSave, admin.StillSaving otherwise), unless it is a
+    `fresh` installation, which holds no data of the unit's yet.
     """
-    if plan.live:
-        current_password = conf.directives(running or "").get("requirepass", "")
-        try:
-            admin.config_set(layout.unixsocket, current_password, plan.live)
-        except admin.Unreachable:
-            plan = conf.Plan(restart=True)
-    service.write_config(layout, rendered)
+    password = conf.directives(running or "").get("requirepass", "")
     active = service.is_active(layout.service)
+    if plan.live:
+        try:
+            admin.config_set(layout.unixsocket, password, plan.live)
+        except admin.Unreachable:
+            if active:
+                raise
+            plan = conf.Plan(restart=True, changed=plan.changed)
+        else:
+            password = plan.live.get("requirepass", password)
+            if plan.live.get("appendonly") == "yes":
+                admin.wait_for_aof(layout.unixsocket, password, SAVE_WAIT)
+    if plan.restart and active and not fresh:
+        prepare_restart(layout, password, running, rendered)
+    service.write_config(layout, rendered)
     if plan.restart or not active:
         progress("Restarting Redis" if active else "Starting Redis")
         service.systemctl("restart", layout.service)
         return True
     return False
+
+
+def prepare_restart(layout: Layout, password: str, running: str | None, rendered: str) -> None:
+    """Make a restart keep every acknowledged write.
+
+    A Redis that starts with appendonly on loads only the append-only file, so
+    it is switched on live and written out first; otherwise a snapshot must
+    succeed now.
+    """
+    before, after = conf.directives(running or ""), conf.directives(rendered)
+    if before.get("appendonly") != "yes" and after.get("appendonly") == "yes":
+        admin.config_set(layout.unixsocket, password, {"appendonly": "yes"})
+        admin.wait_for_aof(layout.unixsocket, password, SAVE_WAIT)
+    admin.make_durable(layout.unixsocket, password, SAVE_WAIT)
 
 
 def restore(layout: Layout, running: str, progress: Progress) -> None:
@@ -176,22 +213,60 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         if facts.installed != key:
             install(parsed, facts.installed, progress)
     except service.ServiceError as error:
-        message = f"{error}{bring_back(replaced_layout(facts.installed, parsed))}"
+        message = f"install-source: {error}{bring_back(replaced_layout(facts.installed, parsed))}"
         return Outcome("blocked", message, desired, "", facts.installed, retry=True)
+    repaired = tuple(service.restore_ownerships(layout))
     running = service.read_config(layout)
     rendered = conf.render(parsed, desired.password, facts.ingress, layout)
     plan = conf.plan(running, rendered, service.installed_version(layout))
-    if plan.unchanged and service.is_active(layout.service):
-        return check(desired, layout, key)
     try:
-        restarted = apply(plan, layout, running, rendered, progress)
+        unchanged = plan.unchanged and service.is_active(layout.service)
+    except service.NoAnswer as error:
+        return Outcome("blocked", str(error), desired, "", key, retry=True)
+    if unchanged:
+        outcome = watch(desired, layout, rendered, key, ANSWER_WAIT)
+    else:
+        outcome = change(facts, desired, layout, plan, running, rendered, progress)
+    # Again afterwards: a directory the charm had to create gets the package's mode and owners.
+    return with_repairs(outcome, repaired + tuple(service.restore_ownerships(layout)))
+
+
+def change(
+    facts: Facts,
+    desired: Desired,
+    layout: Layout,
+    plan: conf.Plan,
+    running: str | None,
+    rendered: str,
+    progress: Progress,
+) -> Outcome:
+    """Apply a plan that changes something; on failure keep or bring back what ran before."""
+    key = installation_key(desired.settings)
+    options = conf.describe(plan.changed)
+    try:
+        restarted = apply(plan, layout, running, rendered, progress, fresh=facts.installed != key)
     except admin.Refused as refused:
         return Outcome("blocked", f"Redis refused {refused}; it keeps its configuration", desired, "", key)
+    except admin.CannotSave as error:
+        message = (
+            f"{options} needs a restart, refused: Redis cannot save ({error}), a restart would lose data; "
+            f"free space in {layout.data_dir} (the charm retries at each hook)"
+        )
+        return Outcome("blocked", message, desired, "", key, retry=True)
+    except admin.StillSaving as error:
+        return Outcome("waiting", f"{options} waits: {error}", desired, "", key, retry=True)
+    except admin.Unreachable as error:
+        return Outcome(
+            "blocked", f"{options} not applied: {error}; Redis was left running", desired, "", key, retry=True
+        )
+    except service.NoAnswer as error:
+        return Outcome("blocked", f"{options}: {error}", desired, "", key, retry=True)
     except service.ServiceError as error:
-        return switch_back(str(error), facts, desired) or recover(str(error), desired, layout, running, key, progress)
-    outcome = check(desired, layout, key)
+        failed = f"{options} needs a restart, which failed: {error}"
+        return switch_back(failed, facts, desired) or recover(failed, desired, layout, running, key, progress)
+    outcome = watch(desired, layout, rendered, key, START_WAIT if restarted else ANSWER_WAIT)
     if restarted and not outcome.ready:
-        failed = outcome.message
+        failed = f"{options} needs a restart, which did not come up ({outcome.message})"
         return switch_back(failed, facts, desired) or recover(failed, desired, layout, running, key, progress)
     return outcome
 
@@ -217,16 +292,83 @@ def recover(
     return Outcome("blocked", f"{problem}; Redis runs with its previous configuration", desired, "", key)
 
 
-def check(desired: Desired, layout: Layout, installed: str | None, timeout: float = 30.0) -> Outcome:
-    """An authenticated PING, retried while Redis starts: active only if it answers."""
+def check(
+    desired: Desired, layout: Layout, installed: str | None, timeout: float = START_WAIT, password: str | None = None
+) -> Outcome:
+    """An authenticated PING, retried while Redis starts: active only if it answers.
+
+    No single attempt waits longer than `timeout` either, so a hung Redis
+    costs the hook `timeout` seconds and is named in the status.
+    """
     result: list[admin.Health] = []
+    secret = desired.password if password is None else password
 
     def answers() -> bool:
-        result.append(admin.health(layout.unixsocket, desired.password))
+        result.append(admin.health(layout.unixsocket, secret, min(admin.TIMEOUT, timeout)))
         return result[-1].ok
 
     if service.wait_until(answers, timeout=timeout, interval=0.2):
         version = result[-1].version
         return Outcome("active", f"Ready (redis {version})", desired, version, installed)
-    state = "running" if service.is_active(layout.service) else "not running"
+    try:
+        state = "running" if service.is_active(layout.service) else "not running"
+    except service.NoAnswer:
+        state = "in an unknown state (systemd does not answer)"
     return Outcome("blocked", f"Redis is {state}: {result[-1].problem}", desired, "", installed)
+
+
+def watch(desired: Desired, layout: Layout, reference: str, installed: str | None, timeout: float) -> Outcome:
+    """Check Redis answers, and put back live what was changed outside the charm.
+
+    `reference` is the redis.conf Redis should be running with: its watched
+    directives, the default user's ACL and the master role are compared with
+    the running server.
+    """
+    password = conf.directives(reference).get("requirepass", desired.password)
+    outcome = check(desired, layout, installed, timeout, password)
+    if not outcome.ready:
+        return outcome
+    try:
+        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout)
+    except (admin.Unreachable, admin.Refused) as error:
+        return Outcome("blocked", f"Redis drifted from its configuration and {error}", desired, "", installed)
+    return with_repairs(outcome, tuple(repaired))
+
+
+def with_repairs(outcome: Outcome, repaired: tuple[str, ...]) -> Outcome:
+    """The outcome, with `repaired` first among what its message says was repaired."""
+    if not repaired:
+        return outcome
+    names = repaired + outcome.repaired
+    message = f"{outcome.message.split('; repaired: ')[0]}; repaired: {', '.join(names)}"
+    return Outcome(outcome.status, message, outcome.desired, outcome.version, outcome.installed, outcome.retry, names)
+
+
+def pending_options(facts: Facts, desired: Desired, layout: Layout, running: str) -> list[str]:
+    """The options the configuration asks for that are not in effect."""
+    if facts.installed != installation_key(desired.settings):
+        return ["install-source"]
+    rendered = conf.render(desired.settings, desired.password, facts.ingress, layout)
+    return conf.options_of(conf.changed_directives(running, rendered))
+
+
+def report(facts: Facts, problem: str | None, timeout: float = 2.0) -> Outcome:
+    """On a hook that changes nothing: the unit's status, repairing what drifted.
+
+    `problem` is what the last change that did not take effect said; it stays
+    the status for as long as the configuration asks for something not running.
+    """
+    desired = resolve(facts)
+    if isinstance(desired, Outcome):
+        return desired
+    layout = layout_of(facts.installed)
+    repaired = tuple(service.restore_ownerships(layout))
+    running = service.read_config(layout)
+    if running is None:
+        return Outcome("blocked", problem or "Redis is not configured yet", desired, "", facts.installed, retry=True)
+    outcome = with_repairs(watch(desired, layout, running, facts.installed, timeout), repaired)
+    pending = pending_options(facts, desired, layout, running)
+    if outcome.ready and pending:
+        message = problem or f"{', '.join(pending)} not in effect yet"
+        return with_repairs(Outcome("blocked", message, desired, "", facts.installed), outcome.repaired)
+    return outcome

@@ -1,0 +1,107 @@
+"""What integration tests of the redis charm share: reaching a unit's Redis, waiting, counting keys."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jubilant
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+# REDIS_CHARM: another build to test (an older revision, to see a test fail without its fix).
+CHARM = Path(os.environ.get("REDIS_CHARM", ROOT / "build" / "redis"))
+APP = "redis"
+
+
+def ensure_built() -> None:
+    if not (CHARM / "metadata.yaml").exists():
+        subprocess.run(["make", "build"], cwd=ROOT, check=True)
+
+
+def units(juju: jubilant.Juju, app: str = APP) -> dict[str, jubilant.statustypes.UnitStatus]:
+    return juju.status().apps[app].units
+
+
+def leader(juju: jubilant.Juju, app: str = APP) -> str:
+    return next(name for name, unit in units(juju, app).items() if unit.leader)
+
+
+def password(juju: jubilant.Juju, app: str = APP) -> str:
+    """The password every unit uses: the configured one, else the leader's generated one."""
+    configured = juju.config(app).get("password")
+    return configured or juju.exec("leader-get password", unit=leader(juju, app)).stdout.strip()
+
+
+def client(juju: jubilant.Juju, unit: str, auth: str | None = None, port: int | None = None) -> redis.Redis:
+    """A client of the unit's Redis on its address and opened port (the configured port may be refused)."""
+    status = units(juju, unit.split("/")[0])[unit]
+    port = port or int(status.open_ports[0].split("/")[0])
+    return redis.Redis(
+        host=status.public_address,
+        port=port,
+        password=auth if auth is not None else password(juju, unit.split("/")[0]),
+        socket_timeout=10,
+        decode_responses=True,
+    )
+
+
+def wait_idle(juju: jubilant.Juju, condition: Callable[[jubilant.Status], bool] = lambda status: True) -> None:
+    """Every agent idle (the hooks the last command caused have run) and `condition` holds."""
+    juju.wait(lambda status: jubilant.all_agents_idle(status) and condition(status))
+
+
+def wait_active(juju: jubilant.Juju, app: str = APP) -> None:
+    wait_idle(juju, lambda status: jubilant.all_active(status, app))
+
+
+def workload(juju: jubilant.Juju, unit: str) -> jubilant.statustypes.StatusInfo:
+    return units(juju, unit.split("/")[0])[unit].workload_status
+
+
+def unit_status_is(unit: str, current: str, text: str = "") -> Callable[[jubilant.Status], bool]:
+    """A wait condition: the unit's workload status is `current` and its message contains `text`."""
+
+    def holds(status: jubilant.Status) -> bool:
+        found = status.apps[unit.split("/")[0]].units[unit].workload_status
+        return found.current == current and text in found.message
+
+    return holds
+
+
+def run_hook(juju: jubilant.Juju, unit: str, hook: str = "update-status") -> None:
+    """Run a hook now, as the controller's timer would (`juju exec` runs in the charm directory)."""
+    wait_idle(juju)
+    juju.exec(f"hooks/{hook}", unit=unit)
+
+
+def write_keys(conn: redis.Redis, prefix: str, count: int, size: int = 16) -> int:
+    """Write `count` keys of `size` random characters (no compression shrinks them) in batches.
+
+    Returns how many writes Redis acknowledged.
+    """
+    acknowledged = 0
+    for start in range(0, count, 500):
+        batch = range(start, min(start + 500, count))
+        pipe = conn.pipeline(transaction=False)
+        for number in batch:
+            pipe.set(f"{prefix}:{number}", secrets.token_hex(size // 2))
+        results = pipe.execute(raise_on_error=False)
+        acknowledged += sum(result is True for result in results)
+    return acknowledged
+
+
+def count_keys(conn: redis.Redis, prefix: str) -> int:
+    return sum(1 for _ in conn.scan_iter(match=f"{prefix}:*", count=1000))
+
+
+def run_id(conn: redis.Redis) -> str:
+    return conn.info("server")["run_id"]
+
+
+def in_unit(juju: jubilant.Juju, unit: str, command: str) -> str:
+    """Run a shell command as root in the unit's machine; its output."""
+    return juju.exec(command, unit=unit).stdout

@@ -1,0 +1,90 @@
+"""What a related application or an operator changes on the running server is found and put back."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+
+import pytest
+import real_redis
+import redis
+from real_redis import PASSWORD, Server
+
+from charms.layer.redis import admin, conf
+
+
+@pytest.fixture
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with real_redis.running(tmp_path_factory) as started:
+        yield started
+
+
+def connect(server: Server, password: str = PASSWORD) -> redis.Redis:
+    return admin.connect(server.layout.unixsocket, password)
+
+
+def repair(server: Server) -> list[str]:
+    return admin.repair_drift(server.layout.unixsocket, PASSWORD, conf.watched(server.rendered))
+
+
+def test_a_server_as_rendered_needs_no_repair(server: Server) -> None:
+    assert repair(server) == []
+
+
+def test_an_open_default_user_is_closed_again(server: Server) -> None:
+    connect(server).execute_command("ACL", "SETUSER", "default", "nopass")
+    assert connect(server, "").ping()
+    assert repair(server) == ["default user ACL"]
+    with pytest.raises(redis.AuthenticationError):
+        connect(server, "").ping()
+    assert connect(server).ping()
+
+
+def test_a_narrowed_default_user_gets_every_right_back(server: Server) -> None:
+    connect(server).execute_command("ACL", "SETUSER", "default", "-set")
+    assert repair(server) == ["default user ACL"]
+    assert connect(server).set("key", "value")
+
+
+def test_a_replica_of_somewhere_else_becomes_a_master_and_keeps_its_keys(server: Server) -> None:
+    client = connect(server)
+    client.set("kept", "yes")
+    client.execute_command("REPLICAOF", "127.0.0.1", "9")  # a closed loopback port
+    with pytest.raises(redis.ReadOnlyError):
+        client.set("refused", "x")
+    assert repair(server) == ["replication role (was a replica)"]
+    assert client.info("replication")["role"] == "master"
+    assert client.get("kept") == "yes"
+    assert client.set("writable", "again")
+
+
+def test_changed_settings_are_set_back_and_named_without_values(server: Server) -> None:
+    client = connect(server)
+    client.config_set("maxmemory", "1mb")
+    client.config_set("save", "")
+    client.config_set("appendonly", "yes")
+    client.config_set("timeout", "5")
+    assert sorted(repair(server)) == ["appendonly", "maxmemory", "save", "timeout"]
+    found = {name: client.config_get(name)[name] for name in ("maxmemory", "save", "appendonly", "timeout")}
+    assert found == {"maxmemory": "0", "save": "3600 1 300 100 60 10000", "appendonly": "no", "timeout": "0"}
+
+
+def test_a_changed_password_is_reported_not_guessed(server: Server) -> None:
+    connect(server).config_set("requirepass", "someone-elses-pw")
+    with pytest.raises(admin.PasswordRefused, match="Redis refused the password the charm set"):
+        repair(server)
+    health = admin.health(server.layout.unixsocket, PASSWORD)
+    assert not health.ok and health.problem.startswith("Redis refused the password the charm set (changed outside")
+
+
+def test_a_stopped_server_is_named_within_the_timeout(server: Server) -> None:
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        health = admin.health(server.layout.unixsocket, PASSWORD, timeout=0.3)
+        assert not health.ok and health.problem == "Redis did not answer within 0.3 s"
+        with pytest.raises(admin.Unreachable, match=r"did not answer within 0\.3 s"):
+            admin.repair_drift(server.layout.unixsocket, PASSWORD, {}, timeout=0.3)
+        with pytest.raises(admin.Unreachable, match=r"did not answer within 0\.3 s"):
+            admin.make_durable(server.layout.unixsocket, PASSWORD, wait=1, timeout=0.3)
+    finally:
+        server.process.send_signal(signal.SIGCONT)

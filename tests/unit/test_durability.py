@@ -1,0 +1,145 @@
+"""No restart may drop an acknowledged write, and no hook waits on Redis or systemd without end."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from collections.abc import Iterator
+
+import fake_machine
+import pytest
+import real_redis
+from fake_machine import FakeMachine
+from real_redis import PASSWORD, Server
+
+from charms.layer.redis import admin, conf, service, workload
+
+from test_settings import DEFAULTS
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
+    return fake_machine.install(monkeypatch)
+
+
+@pytest.fixture
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with real_redis.running(tmp_path_factory) as started:
+        yield started
+
+
+def converge(machine: FakeMachine, **config: object) -> workload.Outcome:
+    facts = workload.Facts({**DEFAULTS, **config}, "generated-pw", "10.0.0.1", installed="apt")
+    return workload.converge(facts, lambda message: None)
+
+
+def test_a_restart_waits_for_a_successful_snapshot(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    assert converge(machine, databases=32).ready
+    assert machine.actions == ["snapshot", "restart redis-server"]
+
+
+def test_no_restart_while_redis_cannot_save(machine: FakeMachine) -> None:
+    converge(machine)
+    before = machine.config
+    machine.cannot_save = "its last snapshot failed"
+    machine.actions.clear()
+    outcome = converge(machine, databases=32)
+    assert outcome.status == "blocked"
+    assert outcome.message.startswith(
+        "databases needs a restart, refused: Redis cannot save (its last snapshot failed), a restart would lose data"
+    )
+    assert "free space in /var/lib/redis" in outcome.message
+    assert machine.actions == [] and machine.config == before
+    assert outcome.retry  # the next hook tries again, and restarts once the disk has room
+    machine.cannot_save = None
+    assert converge(machine, databases=32).ready
+    assert machine.actions == ["snapshot", "restart redis-server"]
+
+
+def test_a_redis_still_saving_is_never_restarted(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.still_saving = True
+    machine.actions.clear()
+    outcome = converge(machine, databases=32)
+    assert outcome.status == "waiting"
+    assert outcome.message == "databases waits: Redis is still writing its data to disk after 60 s"
+    assert machine.actions == [] and outcome.retry
+
+
+def test_a_running_redis_that_does_not_answer_is_not_restarted_over(machine: FakeMachine) -> None:
+    converge(machine)
+    before = machine.config
+    machine.hung = True
+    machine.actions.clear()
+    outcome = converge(machine, timeout=30)
+    assert outcome.status == "blocked"
+    assert outcome.message == "timeout not applied: Redis did not answer within 5 s; Redis was left running"
+    assert machine.actions == [] and machine.config == before and outcome.retry
+
+
+def test_switching_aof_on_live_writes_the_file_only_once_the_aof_holds_the_data(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.still_saving = True
+    before = machine.config
+    outcome = converge(machine, appendonly=True)
+    assert outcome.status == "waiting" and outcome.retry
+    assert machine.config == before  # a restart now still starts from the snapshot
+    machine.still_saving = False
+    assert converge(machine, appendonly=True).ready
+    assert machine.aof_written and conf.directives(machine.config or "")["appendonly"] == "yes"
+    assert machine.actions[-1] == "aof written"
+
+
+def test_a_restart_that_also_turns_aof_on_writes_the_aof_first(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    assert converge(machine, appendonly=True, databases=32).ready
+    assert machine.live == {"appendonly": "yes"}
+    assert machine.actions == ["aof written", "snapshot", "restart redis-server"]
+
+
+def test_make_durable_takes_a_fresh_snapshot(server: Server) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.set("key", "value")
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    assert (server.layout.data_dir / "dump.rdb").exists()
+    assert client.info("persistence")["rdb_changes_since_last_save"] == 0
+
+
+def test_make_durable_refuses_when_the_snapshot_cannot_be_written(server: Server) -> None:
+    admin.connect(server.layout.unixsocket, PASSWORD).set("key", "value")
+    shutil.rmtree(server.layout.data_dir)  # Redis works in a directory that is gone
+    with pytest.raises(admin.CannotSave, match="could not write a snapshot"):
+        admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    with pytest.raises(admin.CannotSave, match=r"its last snapshot failed|could not write"):
+        admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+
+
+def test_make_durable_does_not_wait_on_a_snapshot_without_end(server: Server) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("rdb-key-save-delay", "1000000")  # each key takes a second to save
+    client.set("key", "value")
+    client.bgsave()
+    try:
+        with pytest.raises(admin.StillSaving, match=r"still writing its data to disk after 0\.5 s"):
+            admin.make_durable(server.layout.unixsocket, PASSWORD, wait=0.5)
+    finally:
+        client.config_set("rdb-key-save-delay", "0")
+
+
+def test_a_command_that_does_not_finish_is_named() -> None:
+    with pytest.raises(service.NoAnswer, match=r"sleep 30 did not answer within 0\.2 s"):
+        service.run(["sleep", "30"], timeout=0.2)
+
+
+def test_the_hook_reports_a_stopped_redis_and_keeps_its_time(server: Server) -> None:
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        desired = workload.Desired(workload.settings.parse(DEFAULTS), PASSWORD)
+        outcome = workload.check(desired, server.layout, "apt", timeout=0.3)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    assert outcome.status == "blocked"
+    assert outcome.message.endswith("Redis did not answer within 0.3 s")
