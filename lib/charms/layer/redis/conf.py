@@ -40,6 +40,7 @@ OPTION_OF = {
     "masterauth": "password",
     "loglevel": "log-level",
     "cluster-enabled": "cluster-enabled",
+    "cluster-announce-ip": "the unit's address",
     "bind": "the unit's address",
 }
 # CONFIG SET port re-opens the listener, reliably from Redis 7 on.
@@ -103,6 +104,7 @@ def render(settings: Settings, password: str, ingress: str, layout: Layout) -> s
         databases=settings.databases,
         password=password,
         cluster_enabled=settings.cluster_enabled,
+        announce_ip=ingress,
         unixsocket=layout.unixsocket,
         pidfile=layout.pidfile,
         logfile=layout.logfile,
