@@ -262,7 +262,8 @@ def cluster_step() -> None:
 
 
 @hook("cluster-relation-departed")
-def leave_cluster() -> None:
+def leave_cluster(*_endpoint: object) -> None:
+    # @hook passes the relation's endpoint; the departing unit's own node is what matters.
     if hookenv.departing_unit() == hookenv.local_unit():
         retire_node()
 

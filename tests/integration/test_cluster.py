@@ -152,3 +152,44 @@ def test_three_units_form_a_cluster_with_the_topology_shared(juju: jubilant.Juju
     client = cluster_client(juju)
     client.set("round-trip", "through the cluster")
     assert client.get("round-trip") == "through the cluster"
+
+
+def assert_balanced(juju: jubilant.Juju) -> None:
+    counts = slot_counts(juju)
+    fair = SLOTS / len(counts)
+    assert all(abs(count - fair) <= 0.1 * fair for count in counts.values()), counts
+    assert sum(counts.values()) == SLOTS
+
+
+def test_added_units_take_their_share_while_a_client_works(juju: jubilant.Juju) -> None:
+    client = cluster_client(juju)
+    keys = write_keys(client, "before-growth", KEYS)
+    with Traffic(cluster_client(juju), "growing") as traffic:
+        juju.add_unit(APP, num_units=3)
+        wait_cluster(juju, 6)
+    assert_healthy(juju)
+    assert_balanced(juju)
+    assert len(slot_counts(juju)) == 6
+    assert sorted(shared_topology(juju).by_unit) == sorted(units(juju))
+    assert missing_keys(client, keys + traffic.written) == []
+    assert traffic.errors == []
+    assert len(traffic.written) > 0
+
+
+def test_removed_units_hand_over_their_keys_leader_included(juju: jubilant.Juju) -> None:
+    client = cluster_client(juju)
+    keys = write_keys(client, "before-shrink", KEYS)
+    first = leader(juju)
+    others = [unit for unit in sorted(units(juju)) if unit != first][:2]
+    with Traffic(cluster_client(juju), "shrinking") as traffic:
+        juju.remove_unit(first, *others)
+        wait_cluster(juju, 3)
+    assert_healthy(juju)
+    assert_balanced(juju)
+    remaining = units(juju)
+    assert first not in remaining and not set(others) & set(remaining)
+    assert len(slot_counts(juju)) == 3
+    assert sorted(shared_topology(juju).by_unit) == sorted(remaining)
+    fresh = cluster_client(juju)
+    assert missing_keys(fresh, keys + traffic.written) == []
+    assert traffic.errors == []
