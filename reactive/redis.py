@@ -217,32 +217,71 @@ def dying_units() -> frozenset[str]:
     return frozenset(unit for unit, state in units.items() if state.get("status") == "dying")
 
 
-def cluster_view(desired: workload.Desired, address: str) -> clustering.View | None:
+def cluster_mode() -> tuple[workload.Facts, workload.Desired] | None:
+    """The facts and settings of a unit in cluster mode; None outside it (or without valid settings)."""
+    facts = gather_facts()
+    desired = workload.resolve(facts)
+    if not isinstance(desired, workload.Desired) or not desired.settings.cluster_enabled:
+        return None
+    return facts, desired
+
+
+def own_view(facts: workload.Facts, desired: workload.Desired) -> clustering.View:
+    """This unit's view of the cluster without asking the peers who is ready."""
+    own = Endpoint(facts.ingress, desired.settings.port)
+    return clustering.View(
+        hookenv.local_unit(), own, desired.password, desired.settings.cluster_replicas, {hookenv.local_unit(): own},
+        shared_topology(), dying_units(),
+    )  # fmt: skip
+
+
+@hook("cluster-relation-departed")
+def leave_cluster(*_endpoint: object) -> None:
+    """The departing unit hands its node over; a staying unit waits until it has, before its status."""
+    # @hook passes the relation's endpoint; what matters is which unit departs.
+    mode = cluster_mode()
+    if mode is None:
+        return
+    if hookenv.departing_unit() == hookenv.local_unit():
+        retire_node()
+    else:
+        clustering.await_departure(own_view(*mode), hookenv.departing_unit(), report_progress)
+
+
+def retire_node() -> None:
+    """Hand this unit's slots over and leave the cluster (a no-op once done, or outside cluster mode)."""
+    mode = cluster_mode()
+    if mode is None:
+        return
+    step = clustering.retire(own_view(*mode), report_progress)
+    hookenv.log(f"Cluster: {step.message}", hookenv.WARNING if step.status == "blocked" else hookenv.INFO)
+    hookenv.status_set(step.status, step.message)
+    if step.retry:
+        raise SystemExit(1)  # the hook fails, and Juju runs it again before the unit goes
+
+
+def cluster_view(facts: workload.Facts, desired: workload.Desired) -> clustering.View | None:
     """This unit's view of the cluster, its node id published to the peers; None if Redis does not answer."""
-    own = Endpoint(address, desired.settings.port)
+    view = own_view(facts, desired)
     try:
-        node_id = clustering.node_id(own, desired.password)
+        node_id = clustering.node_id(view.own, desired.password)
     except clustering.EXPECTED_ERRORS as error:
         hookenv.log(f"Cluster node not answering: {error}", hookenv.WARNING)
         return None
     peers = endpoint_from_name("cluster")
-    peers.publish_node(address, desired.settings.port, node_id)
+    peers.publish_node(view.own.host, view.own.port, node_id)
     ready = {peer.unit: Endpoint(peer.address, peer.port) for peer in peers.peer_units() if peer.node_id and peer.port}
-    ready[hookenv.local_unit()] = own
-    return clustering.View(
-        hookenv.local_unit(), own, desired.password, desired.settings.cluster_replicas, ready,
-        shared_topology(), dying_units(),
-    )  # fmt: skip
+    return replace(view, ready={**ready, view.unit: view.own})
 
 
 @when("redis.ready")
 @when_not("redis.pending")
 def cluster_step() -> None:
-    facts = gather_facts()
-    desired = workload.resolve(facts)
-    if not isinstance(desired, workload.Desired) or not desired.settings.cluster_enabled or leaving_myself():
+    mode = cluster_mode()
+    if mode is None or leaving_myself():
         return
-    view = cluster_view(desired, facts.ingress)
+    facts, desired = mode
+    view = cluster_view(facts, desired)
     if view is None:
         hookenv.status_set("waiting", "waiting for this unit's cluster node to answer")
         return
@@ -259,30 +298,6 @@ def cluster_step() -> None:
     if step.status != "active":
         hookenv.log(f"Cluster: {step.message}", hookenv.WARNING if step.status == "blocked" else hookenv.INFO)
     hookenv.status_set(step.status, step.message)
-
-
-@hook("cluster-relation-departed")
-def leave_cluster(*_endpoint: object) -> None:
-    # @hook passes the relation's endpoint; the departing unit's own node is what matters.
-    if hookenv.departing_unit() == hookenv.local_unit():
-        retire_node()
-
-
-def retire_node() -> None:
-    """Hand this unit's slots over and leave the cluster (a no-op once done, or outside cluster mode)."""
-    facts = gather_facts()
-    desired = workload.resolve(facts)
-    if not isinstance(desired, workload.Desired) or not desired.settings.cluster_enabled:
-        return
-    view = clustering.View(
-        hookenv.local_unit(), Endpoint(facts.ingress, desired.settings.port), desired.password,
-        desired.settings.cluster_replicas, {}, shared_topology(), dying_units(),
-    )  # fmt: skip
-    step = clustering.retire(view, report_progress)
-    hookenv.log(f"Cluster: {step.message}", hookenv.WARNING if step.status == "blocked" else hookenv.INFO)
-    hookenv.status_set(step.status, step.message)
-    if step.retry:
-        raise SystemExit(1)  # the hook fails, and Juju runs it again before the unit goes
 
 
 @hook("stop")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from charms.layer.redis.cluster.executor import (
@@ -189,6 +190,26 @@ def member_status(view: View) -> Step:
     except EXPECTED_ERRORS as error:
         return Step("blocked", f"cluster: {error}")
     return Step("active" if health.ok else "blocked", health.message)
+
+
+def await_departure(view: View, unit: str, say: Say, timeout: float = RETIRE_WAIT) -> None:
+    """On a staying unit hearing `unit` depart: wait while that unit's node hands its slots over.
+
+    The departing unit does the work in its own hooks; waiting here means the
+    status and the shared topology that follow are those of the cluster without it.
+    """
+    gone = view.topology.by_unit.get(unit) if view.topology else None
+    if gone is None:
+        return
+    say(f"waiting for {unit} to hand its slots over and leave the cluster")
+    with executor(view) as cluster:
+
+        def forgotten() -> bool:
+            return gone.node_id not in {node.node_id for node in cluster.members(view.own)}
+
+        # On timeout, the status that follows says what the cluster looks like now.
+        with suppress(ClusterTimeout):
+            cluster.wait_until(f"{unit} to leave the cluster", forgotten, timeout)
 
 
 def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) -> Step:

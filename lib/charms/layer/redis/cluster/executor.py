@@ -268,6 +268,10 @@ class ClusterExecutor:
                 raise ClusterTimeout(f"gave up waiting for {what}{last_error}")
             self._sleep(self.limits.poll_interval)
 
+    def wait_until(self, what: str, check: Callable[[], bool], timeout: float | None = None) -> None:
+        """Poll `check` until it holds; ClusterTimeout naming `what` after `timeout` (default: the limits')."""
+        self._wait(what, check, timeout)
+
     def _knows_all(self, endpoint: Endpoint, node_ids: set[str]) -> bool:
         healthy = {node.node_id for node in self.view(endpoint) if node.is_healthy}
         return node_ids <= healthy
