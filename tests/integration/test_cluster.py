@@ -8,25 +8,25 @@ the units' addresses (127.x loopback).
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
 
 import jubilant
 import pytest
 import redis
-from helpers import APP, CHARM, ensure_built, leader, password, units
+from cluster_client import Traffic, cluster_settled, missing_keys, write_keys
+from helpers import APP, CHARM, ensure_built, in_unit, leader, password, unit_status_is, units, wait_idle
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import AskError, MovedError, TryAgainError
 
 from charms.layer.redis.cluster.nodes import parse_cluster_nodes
 from charms.layer.redis.cluster.topology import Role, decode
 
-from conftest import LOCALJUJU
+from conftest import CHARMS, LOCALJUJU
 
 pytestmark = pytest.mark.integration
 
 SLOTS = 16384
 KEYS = 5000
+CLIENT = "redis-client"
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +40,6 @@ def juju() -> Iterator[jubilant.Juju]:
         yield juju
     finally:
         juju.destroy_model(name, destroy_storage=True, force=True)
-
-
-def cluster_settled(status: jubilant.Status) -> bool:
-    """Every unit idle, active and reporting a healthy cluster."""
-    return jubilant.all_agents_idle(status) and all(
-        unit.workload_status.current == "active" and "cluster ok" in unit.workload_status.message
-        for unit in status.apps[APP].units.values()
-    )
 
 
 def wait_cluster(juju: jubilant.Juju, count: int) -> jubilant.Status:
@@ -86,56 +78,6 @@ def assert_healthy(juju: jubilant.Juju) -> None:
             assert not flags & {"fail", "fail?", "handshake", "noaddr"}, f"{unit} sees {line}"
 
 
-class Traffic:
-    """A client writing and reading keys through RedisCluster in the background; counts its errors."""
-
-    def __init__(self, client: RedisCluster, prefix: str) -> None:
-        self.client, self.prefix = client, prefix
-        self.written: list[str] = []
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        number = 0
-        while not self._stop.is_set():
-            key = f"{self.prefix}:{number}"
-            try:
-                self.client.set(key, key)
-                if self.client.get(key) != key:
-                    self.errors.append(f"{key} read back wrong")
-                self.written.append(key)
-            except (MovedError, AskError, TryAgainError):
-                continue  # redirections RedisCluster retries itself; only their exhaustion reaches here
-            except redis.RedisError as error:
-                self.errors.append(f"{key}: {type(error).__name__}: {error}")
-            number += 1
-            self._stop.wait(0.01)
-
-
-def write_keys(client: RedisCluster, prefix: str, count: int) -> list[str]:
-    keys = [f"{prefix}:{number}" for number in range(count)]
-    for start in range(0, count, 500):
-        client.mset_nonatomic({key: key for key in keys[start : start + 500]})
-    return keys
-
-
-def missing_keys(client: RedisCluster, keys: list[str]) -> list[str]:
-    missing = []
-    for start in range(0, len(keys), 500):
-        batch = keys[start : start + 500]
-        missing += [key for key, value in zip(batch, client.mget_nonatomic(batch), strict=True) if value != key]
-    return missing
-
-
 def test_three_units_form_a_cluster_with_the_topology_shared(juju: jubilant.Juju) -> None:
     wait_cluster(juju, 3)
     assert_healthy(juju)
@@ -152,6 +94,58 @@ def test_three_units_form_a_cluster_with_the_topology_shared(juju: jubilant.Juju
     client = cluster_client(juju)
     client.set("round-trip", "through the cluster")
     assert client.get("round-trip") == "through the cluster"
+
+
+def test_a_related_client_is_told_it_is_a_cluster(juju: jubilant.Juju) -> None:
+    juju.deploy(CHARMS / "redis-client", CLIENT)
+    juju.integrate(APP, CLIENT)
+    juju.wait(lambda status: jubilant.all_active(status, CLIENT) and jubilant.all_agents_idle(status))
+    message = juju.status().apps[CLIENT].units[f"{CLIENT}/0"].workload_status.message
+    nodes = sorted(f"{unit.public_address}:6379" for unit in units(juju).values())
+    assert message.startswith("connected to the cluster at ")
+    assert sorted(message.split("(nodes ")[1].rstrip(")").split(",")) == nodes
+    (relation,) = [r for r in juju.show_unit(f"{CLIENT}/0").relation_info if r.endpoint == "redis"]
+    assert all(data.data["cluster"] == "true" for data in relation.related_units.values())
+    # The client wrote its key through the cluster (redis-cli -c follows the redirection).
+    assert cluster_client(juju).get("localjuju-check") == f"{CLIENT}/0"
+    juju.remove_application(CLIENT)
+    wait_idle(juju, lambda status: CLIENT not in status.apps)
+
+
+def node_ids(juju: jubilant.Juju) -> dict[str, str]:
+    return {unit: node(juju, unit).execute_command("CLUSTER", "MYID") for unit in units(juju)}
+
+
+def test_restarting_each_node_keeps_its_id_and_keys(juju: jubilant.Juju) -> None:
+    client = cluster_client(juju)
+    keys = write_keys(client, "restart", KEYS)
+    before = node_ids(juju)
+    for unit in sorted(units(juju)):
+        in_unit(juju, unit, "systemctl restart redis-server")
+        juju.wait(lambda status, unit=unit: "16384 of 16384" in str(node_health(juju, unit)), delay=0.5)
+    assert node_ids(juju) == before
+    assert missing_keys(cluster_client(juju), keys) == []
+
+
+def node_health(juju: jubilant.Juju, unit: str) -> str:
+    """The unit's node's CLUSTER INFO summary, or the error that stopped asking."""
+    try:
+        info = node(juju, unit).execute_command("CLUSTER", "INFO")
+    except redis.RedisError as error:
+        return f"no answer: {error}"
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    return "ok 16384 of 16384" if fields["cluster_state"] == "ok" and fields["cluster_slots_ok"] == "16384" else info
+
+
+def test_a_port_change_is_refused_in_cluster_mode(juju: jubilant.Juju) -> None:
+    juju.config(APP, {"port": 6390})
+    expected = "invalid port: is fixed at 6379 once the unit is in a Redis Cluster; set it back"
+    for unit in units(juju):
+        juju.wait(unit_status_is(unit, "blocked", expected), delay=0.5)
+    assert all({"6379/tcp", "16379/tcp"} <= set(status.open_ports) for status in units(juju).values())
+    assert cluster_client(juju).ping()
+    juju.config(APP, reset="port")
+    wait_cluster(juju, 3)
 
 
 def assert_balanced(juju: jubilant.Juju) -> None:
@@ -193,3 +187,51 @@ def test_removed_units_hand_over_their_keys_leader_included(juju: jubilant.Juju)
     fresh = cluster_client(juju)
     assert missing_keys(fresh, keys + traffic.written) == []
     assert traffic.errors == []
+
+
+def test_a_new_password_reaches_every_node(juju: jubilant.Juju) -> None:
+    keys = write_keys(cluster_client(juju), "password", KEYS // 5)
+    juju.config(APP, {"password": "a-new-cluster-password"})
+    wait_cluster(juju, 3)
+    for unit in units(juju):
+        conn = node(juju, unit)
+        assert conn.config_get("requirepass")["requirepass"] == "a-new-cluster-password"
+        assert conn.config_get("masterauth")["masterauth"] == "a-new-cluster-password"
+    assert missing_keys(cluster_client(juju), keys) == []
+
+
+@pytest.fixture
+def replicated() -> Iterator[jubilant.Juju]:
+    """A model of its own: six units with one replica a master."""
+    ensure_built()
+    juju = jubilant.Juju(cli_binary=LOCALJUJU, wait_timeout=400)
+    name = f"replicas-{secrets.token_hex(4)}"
+    juju.add_model(name)
+    try:
+        juju.deploy(CHARM, APP, num_units=6, config={"cluster-enabled": True, "cluster-replicas": 1})
+        yield juju
+    finally:
+        juju.destroy_model(name, destroy_storage=True, force=True)
+
+
+def test_replicas_on_other_units_take_over_a_failed_master(replicated: jubilant.Juju) -> None:
+    juju = replicated
+    wait_cluster(juju, 6)
+    assert_healthy(juju)
+    topology = shared_topology(juju)
+    masters = topology.masters
+    assert len(masters) == 3
+    for master in masters:
+        (replica,) = topology.replicas_of(master.node_id)
+        assert replica.unit != master.unit and replica.address != master.address
+    client = cluster_client(juju)
+    keys = write_keys(client, "failover", KEYS)
+    failed = masters[0]
+    (heir,) = topology.replicas_of(failed.node_id)
+    heir_node, failed_node = node(juju, heir.unit), node(juju, failed.unit)
+    # Every write the master acknowledged has reached its replica before it goes.
+    juju.wait(lambda _: heir_node.dbsize() == failed_node.dbsize() > 0, delay=0.2, timeout=60)
+    in_unit(juju, failed.unit, "systemctl stop redis-server")
+    juju.wait(lambda _: "role:master" in heir_node.execute_command("INFO", "replication"), delay=0.5, timeout=60)
+    juju.wait(lambda _: node_health(juju, heir.unit).startswith("ok"), delay=0.5, timeout=60)
+    assert missing_keys(cluster_client(juju), keys) == []
