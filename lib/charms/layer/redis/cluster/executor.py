@@ -52,6 +52,13 @@ UNKNOWN_NODE = "Unknown node"
 LOCK_KEY = "{redis-charm}:moving-slots"
 LOCK_TTL_MS = 60_000
 RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# Hooks of one unit run one at a time: a lock held under this unit's own name was left by
+# a hook that was killed, and the next hook of the unit takes it over at once.
+TAKE_OVER_LOCK = (
+    "local held = redis.call('get', KEYS[1]) "
+    "if held and string.sub(held, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then "
+    "return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return nil"
+)
 RENEW_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 REDIRECTS = 4
 
@@ -383,7 +390,9 @@ class ClusterExecutor:
             yield
             return
         value = f"{self.holder or '-'} {os.urandom(8).hex()}"
-        if self._keyed(seed, "SET", LOCK_KEY, value, "NX", "PX", LOCK_TTL_MS) is None:
+        if self._keyed(seed, "SET", LOCK_KEY, value, "NX", "PX", LOCK_TTL_MS) is None and not self._take_over(
+            seed, value
+        ):
             held_by = _text(self._keyed(seed, "GET", LOCK_KEY) or b"")
             raise MoveInProgress(held_by.split(" ")[0].strip("-"))
         self._lock = (seed, value)
@@ -394,6 +403,12 @@ class ClusterExecutor:
             with suppress(ReplyError, Unreachable, ClusterError):
                 # If this fails, the lock lapses on its own within its TTL.
                 self._keyed(seed, "EVAL", RELEASE_LOCK, 1, LOCK_KEY, value)
+
+    def _take_over(self, seed: Endpoint, value: str) -> bool:
+        """Take the lock over from a killed hook of this same holder (never from another)."""
+        if not self.holder:
+            return False
+        return self._keyed(seed, "EVAL", TAKE_OVER_LOCK, 1, LOCK_KEY, self.holder, value, LOCK_TTL_MS) is not None
 
     def _renew_lock(self) -> None:
         if self._lock is not None:
