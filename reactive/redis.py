@@ -287,7 +287,8 @@ def cluster_step() -> None:
         return
     step = clustering.lead(view, report_progress) if hookenv.is_leader() else None
     if step is not None and step.topology is not None:
-        if encode(step.topology) != leadership.leader_get(TOPOLOGY):
+        # Leadership may have moved during a long step: only the leader may share the topology.
+        if encode(step.topology) != leadership.leader_get(TOPOLOGY) and hookenv.is_leader():
             leadership.leader_set({TOPOLOGY: encode(step.topology)})
             publish(desired, facts.ingress)
         view = replace(view, topology=step.topology)

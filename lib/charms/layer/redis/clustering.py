@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from charms.layer.redis.cluster.executor import (
     ClusterError,
@@ -39,9 +40,12 @@ from charms.layer.redis.cluster.redis_client import RedisConnections
 from charms.layer.redis.cluster.topology import Topology, TopologyError, decode, unit_order
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 # What a step may meet on a cluster that is busy, changing or partly down; the
 # step says so in the status and the next hook tries again.
 EXPECTED_ERRORS = (ClusterError, ClusterTimeout, Unreachable, ReplyError, PlanError, TopologyError, ClusterNodesError)
+# What plan_drain says when the node to empty is the last master.
+LAST_MASTER = "no master would remain"
 # How long a departing unit waits for another unit's slot moves before its own drain.
 RETIRE_WAIT = 600.0
 # Status updates during a long move, at most one per this many seconds.
@@ -104,8 +108,30 @@ def throttled(say: Say, unit_of: Mapping[str, str]) -> Callable[[MoveProgress], 
 def waiting_for_units(view: View) -> Step:
     needed = units_needed(view.replicas)
     return Step(
-        "waiting", f"{len(view.ready)} of {needed} units ready for the cluster ({view.replicas} replicas a master)"
+        "waiting",
+        f"{len(view.ready)} of {needed} units ready for the cluster (3 masters, {view.replicas} replicas each)",
     )
+
+
+def when_free(
+    work: Callable[[], T],
+    say: Say,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `work`, again while another unit holds the slot-move lock, for up to RETIRE_WAIT seconds.
+
+    No later hook may come to try again, so the waiting happens here.
+    """
+    deadline = clock() + RETIRE_WAIT
+    while True:
+        try:
+            return work()
+        except MoveInProgress as busy:
+            if clock() >= deadline:
+                raise ClusterError(f"{busy} for longer than {RETIRE_WAIT:g} s") from None
+            say(f"waiting for the cluster: {busy}")
+            sleep(1.0)
 
 
 def lead(view: View, say: Say) -> Step:
@@ -114,9 +140,7 @@ def lead(view: View, say: Say) -> Step:
         try:
             if view.topology is None and cluster.info(view.own).get("cluster_state") != "ok":
                 return form(view, cluster, say)
-            return grow(view, cluster, say)
-        except MoveInProgress as busy:
-            return Step("waiting", f"{busy}; the cluster is changed when it is done", retry=True)
+            return when_free(lambda: grow(view, cluster, say), say)
         except EXPECTED_ERRORS as error:
             return Step("blocked", f"cluster: {error}", retry=True)
 
@@ -227,17 +251,10 @@ def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) ->
             topology = view.topology or Topology()
             leaving = {node.node_id for node in topology.nodes if node.unit in view.dying and node.node_id != me}
             unit_of = {node.node_id: node.unit for node in topology.nodes}
-            deadline = clock() + RETIRE_WAIT
-            while True:
-                try:
-                    moves = cluster.retire(view.own, throttled(say, unit_of), leaving)
-                    break
-                except MoveInProgress as busy:
-                    if clock() >= deadline:
-                        raise ClusterError(f"{busy} for longer than {RETIRE_WAIT:g} s") from None
-                    say(f"waiting to hand over this node's slots: {busy}")
-                    time.sleep(1.0)
+            moves = when_free(lambda: cluster.retire(view.own, throttled(say, unit_of), leaving), say, clock)
         except PlanError as error:
+            if LAST_MASTER not in str(error):
+                return Step("blocked", f"leaving the cluster failed: {error}", retry=True)
             return Step("blocked", f"this is the last master: its keys go with it ({error})")
         except EXPECTED_ERRORS as error:
             return Step("blocked", f"leaving the cluster failed: {error}", retry=True)
