@@ -97,6 +97,7 @@ def with_charm(keys: int) -> None:
         data += traffic.written
         lost = len(missing_keys(cluster_client(juju, password), data, SIZE))
         print(line("charm", "3 -> 6", seconds, moved, len(traffic.errors), lost), flush=True)
+        print(f"  ASKs redis-py failed to follow, retried: {traffic.unfollowed_asks}; writes: {len(traffic.written)}")
         leaving = [leader, *[unit for unit in sorted(juju.status().apps[APP].units) if unit != leader][:2]]
         moved = dbsize_of(juju, password, leaving)
         with Traffic(cluster_client(juju, password), "shrink") as traffic:
@@ -106,6 +107,7 @@ def with_charm(keys: int) -> None:
             seconds = time.monotonic() - start
         lost = len(missing_keys(cluster_client(juju, password), data + traffic.written, SIZE))
         print(line("charm", "6 -> 3", seconds, moved, len(traffic.errors), lost), flush=True)
+        print(f"  ASKs redis-py failed to follow, retried: {traffic.unfollowed_asks}; writes: {len(traffic.written)}")
         for error in traffic.errors[:5]:
             print(f"  client error: {error}")
     finally:
