@@ -232,6 +232,6 @@ def test_replicas_on_other_units_take_over_a_failed_master(replicated: jubilant.
     # Every write the master acknowledged has reached its replica before it goes.
     juju.wait(lambda _: heir_node.dbsize() == failed_node.dbsize() > 0, delay=0.2, timeout=60)
     in_unit(juju, failed.unit, "systemctl stop redis-server")
-    juju.wait(lambda _: "role:master" in heir_node.execute_command("INFO", "replication"), delay=0.5, timeout=60)
+    juju.wait(lambda _: heir_node.info("replication")["role"] == "master", delay=0.5, timeout=60)
     juju.wait(lambda _: node_health(juju, heir.unit).startswith("ok"), delay=0.5, timeout=60)
     assert missing_keys(cluster_client(juju), keys) == []
