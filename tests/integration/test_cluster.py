@@ -189,6 +189,22 @@ def test_removed_units_hand_over_their_keys_leader_included(juju: jubilant.Juju)
     assert traffic.errors == []
 
 
+def test_leadership_moved_in_the_middle_of_a_rebalance_completes_it(juju: jubilant.Juju) -> None:
+    client = cluster_client(juju)
+    keys = write_keys(client, "failover-of-leadership", KEYS)
+    first = leader(juju)
+    successor = next(unit for unit in sorted(units(juju)) if unit != first)
+    juju.add_unit(APP)
+    juju.wait(unit_status_is(first, "maintenance", "moving slots"), delay=0.2)
+    juju.cli("local-move-leader", successor)
+    wait_cluster(juju, 4)
+    assert leader(juju) == successor
+    assert_healthy(juju)
+    assert_balanced(juju)
+    assert sorted(shared_topology(juju).by_unit) == sorted(units(juju))
+    assert missing_keys(cluster_client(juju), keys) == []
+
+
 def test_a_new_password_reaches_every_node(juju: jubilant.Juju) -> None:
     keys = write_keys(cluster_client(juju), "password", KEYS // 5)
     juju.config(APP, {"password": "a-new-cluster-password"})
