@@ -72,6 +72,11 @@ def dbsize_of(juju: jubilant.Juju, password: str, unit_names: list[str]) -> int:
     )
 
 
+def lost_keys(client: RedisCluster, data: list[str], written: list[str]) -> int:
+    """The bulk keys (padded values) and the writer's keys (unpadded) not readable as written."""
+    return len(missing_keys(client, data, SIZE)) + len(missing_keys(client, written))
+
+
 def settle(juju: jubilant.Juju, count: int) -> None:
     juju.wait(lambda status: len(status.apps[APP].units) == count and cluster_settled(status), delay=0.5)
 
@@ -94,8 +99,8 @@ def with_charm(keys: int) -> None:
             seconds = time.monotonic() - start
         added = sorted(set(juju.status().apps[APP].units) - before)
         moved = dbsize_of(juju, password, added)
-        data += traffic.written
-        lost = len(missing_keys(cluster_client(juju, password), data, SIZE))
+        written = list(traffic.written)  # the writer stores each key under its own name, unpadded
+        lost = lost_keys(cluster_client(juju, password), data, written)
         print(line("charm", "3 -> 6", seconds, moved, len(traffic.errors), lost), flush=True)
         print(f"  ASKs redis-py failed to follow, retried: {traffic.unfollowed_asks}; writes: {len(traffic.written)}")
         leaving = [leader, *[unit for unit in sorted(juju.status().apps[APP].units) if unit != leader][:2]]
@@ -105,7 +110,7 @@ def with_charm(keys: int) -> None:
             juju.remove_unit(*leaving)
             settle(juju, 3)
             seconds = time.monotonic() - start
-        lost = len(missing_keys(cluster_client(juju, password), data + traffic.written, SIZE))
+        lost = lost_keys(cluster_client(juju, password), data, written + traffic.written)
         print(line("charm", "6 -> 3", seconds, moved, len(traffic.errors), lost), flush=True)
         print(f"  ASKs redis-py failed to follow, retried: {traffic.unfollowed_asks}; writes: {len(traffic.written)}")
         for error in traffic.errors[:5]:
