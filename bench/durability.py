@@ -5,7 +5,8 @@ One unit of the charm on the local model. A writer keeps writing new keys over
 one connection and remembers every write Redis acknowledged. Meanwhile each
 scenario runs: a restart the charm makes (databases), live changes, AOF on and
 off, a Redis killed with SIGKILL and started again, a Redis stopped with
-SIGSTOP while a hook runs. After each, every acknowledged key is looked up.
+SIGSTOP while a hook runs, and last a restart asked for while the disk is full.
+After each, every acknowledged key is looked up.
 
 Prints per scenario: the persistence in effect, writes acknowledged, how many of
 them are lost (the goal is 0 wherever persistence covers the fault), errors the
@@ -19,6 +20,7 @@ Usage: bench/durability.py   (run as root, after `make build`)
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -68,8 +70,8 @@ def settle(juju: jubilant.Juju) -> None:
     juju.wait(lambda status: jubilant.all_agents_idle(status) and jubilant.all_active(status), timeout=300)
 
 
-def hook_durations(juju: jubilant.Juju) -> list[float]:
-    """Seconds each hook of the unit took, from the unit log's hook start and end lines."""
+def hook_durations(juju: jubilant.Juju) -> list[tuple[float, str]]:
+    """(seconds, hook) for each hook the model ran on the unit, from the unit log's start and end lines."""
     assert juju.model is not None
     log = ROOT / ".localjuju" / "models" / juju.model / "logs" / f"unit-{UNIT.replace('/', '-')}.log"
     stamp = re.compile(r"^unit-\S+ (\d\d:\d\d:\d\d) ")
@@ -82,9 +84,40 @@ def hook_durations(juju: jubilant.Juju) -> list[float]:
         if "Reactive main running for hook" in line:
             started = moment
         elif ' ran "' in line and started is not None:
-            durations.append((moment - started).total_seconds())
+            durations.append(((moment - started).total_seconds(), line.split(' ran "')[1].split('"')[0]))
             started = None
     return durations
+
+
+def full_disk(juju: jubilant.Juju, connect: Callable[[], redis.Redis], exec_in_unit: Callable[[str], None]) -> None:
+    """A restart asked for while Redis cannot save (a 1 MB data directory): refused, then done once there is room.
+
+    Runs last: Redis restarts into the tmpfs, which stays mounted.
+    """
+    exec_in_unit(
+        "mount -t tmpfs -o size=1m,mode=750 tmpfs /var/lib/redis && chown redis:redis /var/lib/redis"
+        " && systemctl restart redis-server"
+    )
+    conn = connect()
+    keys = [f"full:{number}" for number in range(3000)]
+    pipe = conn.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, secrets.token_hex(512))
+    acknowledged = [key for key, ok in zip(keys, pipe.execute(), strict=True) if ok is True]
+    conn.bgsave()
+    while conn.info("persistence")["rdb_bgsave_in_progress"]:
+        time.sleep(0.1)
+    juju.config("redis", {"databases": 32})
+    juju.wait(lambda status: jubilant.all_agents_idle(status) and jubilant.all_blocked(status, "redis"), timeout=300)
+    message = juju.status().apps["redis"].units[UNIT].workload_status.message
+    refused = lost_keys(connect(), acknowledged)
+    exec_in_unit("mount -o remount,size=64m /var/lib/redis")
+    exec_in_unit("hooks/update-status")
+    settle(juju)
+    after = lost_keys(connect(), acknowledged)
+    print(f"{'full disk: databases=32 refused':38} {'snapshots (failing)':18} {len(acknowledged):7d} {refused:6d}")
+    print(f"  status: {message}")
+    print(f"{'  room again: restarted once':38} {'snapshots':18} {len(acknowledged):7d} {after:6d}")
 
 
 def main() -> None:
@@ -144,8 +177,10 @@ def main() -> None:
             thread.join()
             lost = lost_keys(connect(), writer.acknowledged)
             print(f"{name:38} {persistence:18} {len(writer.acknowledged):7d} {lost:6d} {writer.errors:6d}")
+        full_disk(juju, connect, exec_in_unit)
         durations = hook_durations(juju)
-        print(f"hooks run by the model: {len(durations)}, longest: {max(durations):.0f} s (log resolution 1 s)")
+        longest, hook = max(durations)
+        print(f"hooks run by the model: {len(durations)}, longest: {hook}, {longest:.0f} s (log resolution 1 s)")
         print(f"update-status with Redis stopped (SIGSTOP), juju exec wall clock: {stopped_hook[0]:.1f} s")
 
 

@@ -58,6 +58,24 @@ def wait_active(juju: jubilant.Juju, app: str = APP) -> None:
     wait_idle(juju, lambda status: jubilant.all_active(status, app))
 
 
+def wait_applied(juju: jubilant.Juju, unit: str, directive: str, value: str) -> None:
+    """Every agent idle, the unit active and its Redis running with `directive` at `value`.
+
+    `juju config` may return before any hook ran: the status alone cannot tell
+    an applied change from one still to come.
+    """
+
+    def applied(status: jubilant.Status) -> bool:
+        if not jubilant.all_active(status, unit.split("/")[0]):
+            return False
+        try:
+            return client(juju, unit).config_get(directive).get(directive) == value
+        except redis.RedisError:
+            return False
+
+    wait_idle(juju, applied)
+
+
 def workload(juju: jubilant.Juju, unit: str) -> jubilant.statustypes.StatusInfo:
     return units(juju, unit.split("/")[0])[unit].workload_status
 

@@ -28,6 +28,7 @@ from helpers import (
     run_id,
     unit_status_is,
     wait_active,
+    wait_applied,
     wait_idle,
     workload,
     write_keys,
@@ -208,7 +209,7 @@ def test_persistence_options_apply_live_and_aof_keeps_every_key(
         "maxmemory-policy": "allkeys-lru",
     }
     juju.config(APP, options)
-    wait_active(juju)
+    wait_applied(juju, unit, "appendonly", "yes")
     conn = client(juju, unit)
     assert run_id(conn) == before
     found = {name: conn.config_get(name)[name] for name in ("appendonly", "appendfsync", "save", "maxmemory")}
@@ -226,7 +227,7 @@ def test_persistence_options_apply_live_and_aof_keeps_every_key(
     wait_idle(juju)
     assert count_keys(client(juju, unit), prefix) == written
     juju.config(APP, reset=list(options))
-    wait_active(juju)
+    wait_applied(juju, unit, "appendonly", "no")
 
 
 def test_maxmemory_above_the_machines_memory_is_refused(juju: jubilant.Juju, unit: str, keys: tuple[str, int]) -> None:
@@ -298,5 +299,5 @@ def test_no_restart_while_redis_cannot_save(juju: jubilant.Juju, unit: str) -> N
     assert run_id(conn) != before
     assert count_keys(conn, "full-disk") == written
     juju.config(APP, reset=["databases"])
-    wait_active(juju)
+    wait_applied(juju, unit, "databases", "16")
     assert count_keys(client(juju, unit), "full-disk") == written

@@ -143,3 +143,22 @@ def test_the_hook_reports_a_stopped_redis_and_keeps_its_time(server: Server) -> 
         server.process.send_signal(signal.SIGCONT)
     assert outcome.status == "blocked"
     assert outcome.message.endswith("Redis did not answer within 0.3 s")
+
+
+def test_make_durable_waits_for_a_snapshot_redis_started_itself(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("rdb-key-save-delay", "200000")  # a fifth of a second per key
+    client.set("key", "value")
+    idle = admin.wait_idle
+
+    def start_a_snapshot_meanwhile(redis_client: object, wait: float) -> dict[str, str]:
+        found = idle(redis_client, wait)
+        client.bgsave()
+        return found
+
+    monkeypatch.setattr(admin, "wait_idle", start_a_snapshot_meanwhile)
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    assert client.info("persistence")["rdb_bgsave_in_progress"] == 0
+    assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"

@@ -32,7 +32,6 @@ if __package__ in (None, ""):  # run as a script: make the package importable
 
 from localjuju import JUJU_VERSION
 from localjuju.reaper import Reaper
-from localjuju.services import ServiceManager
 from localjuju.state import LOCALJUJU_DIR, ModelDir
 
 OVERLAY_TREES = ("/etc", "/var", "/usr", "/opt", "/srv", "/home", "/root")
@@ -154,6 +153,8 @@ class Init:
     """The unit's PID 1: reaps orphans, supervises services and serves requests."""
 
     def __init__(self) -> None:
+        from localjuju.services import ServiceManager  # only the unit's init needs it, not every CLI call
+
         self.reaper = Reaper()
         self.services = ServiceManager(self.reaper)
         threading.Thread(target=self.reaper.run_forever, daemon=True).start()
