@@ -207,8 +207,9 @@ def test_leadership_moved_in_the_middle_of_a_rebalance_completes_it(juju: jubila
 
 def test_a_new_password_reaches_every_node(juju: jubilant.Juju) -> None:
     keys = write_keys(cluster_client(juju), "password", KEYS // 5)
+    count = len(units(juju))
     juju.config(APP, {"password": "a-new-cluster-password"})
-    wait_cluster(juju, 3)
+    wait_cluster(juju, count)
     for unit in units(juju):
         conn = node(juju, unit)
         assert conn.config_get("requirepass")["requirepass"] == "a-new-cluster-password"
