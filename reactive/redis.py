@@ -9,17 +9,17 @@ Flags of this charm:
   and the configuration in effect; relations and checks may be published.
 - `redis.checks-registered`: the Nagios check is installed on this machine.
 
+Every other hook (update-status included) checks the running Redis instead:
+it answers in bounded time, runs what the configuration asks for, and what
+was changed outside the charm (settings, the default user, the replication
+role, file modes) is put back and said.
+
 In cluster mode (cluster-enabled, fixed at deploy), `cluster_step` runs after
 the check on every hook but stop and remove: each unit tells its peers its node
 id; the leader forms the cluster once enough units are ready, brings new units
 in and balances the slots, and shares the topology (leader setting
 `cluster-topology`); every unit reports the cluster's health. A unit being
 removed hands its slots over in its own peer -departed (or stop) hook.
-
-Every other hook (update-status included) checks the running Redis instead:
-it answers in bounded time, runs what the configuration asks for, and what
-was changed outside the charm (settings, the default user, the replication
-role, file modes) is put back and said.
 """
 
 from __future__ import annotations
