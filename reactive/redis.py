@@ -13,16 +13,26 @@ Every other hook (update-status included) checks the running Redis instead:
 it answers in bounded time, runs what the configuration asks for, and what
 was changed outside the charm (settings, the default user, the replication
 role, file modes) is put back and said.
+
+In cluster mode (cluster-enabled, fixed at deploy), `cluster_step` runs after
+the check on every hook but stop and remove: each unit tells its peers its node
+id; the leader forms the cluster once enough units are ready, brings new units
+in and balances the slots, and shares the topology (leader setting
+`cluster-topology`); every unit reports the cluster's health. A unit being
+removed hands its slots over in its own peer -departed (or stop) hook.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import monitoring, service, tuning, workload
+from charms.layer.redis import clustering, monitoring, service, tuning, workload
+from charms.layer.redis.cluster.executor import Endpoint
+from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
 from charms.reactive import (
     clear_flag,
     data_changed,
@@ -37,6 +47,9 @@ from charms.reactive import (
 
 KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
 KV_INSTALLED = "redis.installed"
+# The port this unit's cluster node joined with: it cannot change afterwards.
+KV_CLUSTER_PORT = "redis.cluster-port"
+TOPOLOGY = "cluster-topology"
 # What the last change that did not take effect said: the status until it does.
 KV_PROBLEM = "redis.problem"
 # A hook checks Redis once: converge does when it runs.
@@ -60,6 +73,7 @@ def gather_facts() -> workload.Facts:
         deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
         installed=kv.get(KV_INSTALLED),
         machine_memory=service.machine_memory(),
+        cluster_port=kv.get(KV_CLUSTER_PORT),
     )
 
 
@@ -79,13 +93,15 @@ def report_progress(message: str) -> None:
     hookenv.status_set("maintenance", message)
 
 
-def open_only(port: int) -> None:
-    """Open `port` and close whatever other port an earlier configuration opened."""
+def open_only(port: int, cluster: bool) -> None:
+    """Open `port` (and the cluster bus port, port + 10000) and close whatever else an earlier configuration opened."""
+    wanted = {port, port + 10000} if cluster else {port}
     for opened in hookenv.opened_ports():
         number, _, protocol = opened.partition("/")
-        if number != str(port) and protocol.lower() == "tcp":
+        if number.isdigit() and int(number) not in wanted and protocol.lower() == "tcp":
             hookenv.close_port(int(number))
-    hookenv.open_port(port)
+    for number in sorted(wanted):
+        hookenv.open_port(number)
 
 
 @hook("install", "upgrade-charm", "config-changed")
@@ -122,7 +138,7 @@ def converge() -> None:
     if outcome.installed:
         kv.set(KV_INSTALLED, outcome.installed)
     if outcome.ready:
-        open_only(outcome.desired.settings.port)
+        open_only(outcome.desired.settings.port, outcome.desired.settings.cluster_enabled)
         hookenv.application_version_set(outcome.version)
         publish(outcome.desired, facts.ingress)
         set_flag("redis.ready")
@@ -150,7 +166,10 @@ def publish(desired: workload.Desired, address: str) -> None:
     clients = endpoint_from_name("redis")
     if clients.is_joined:
         # Endpoint only writes relation data that changed.
-        clients.publish(address, desired.settings.port, desired.password)
+        clients.publish(address, desired.settings.port, desired.password, desired.settings.cluster_enabled)
+        topology = shared_topology()
+        if desired.settings.cluster_enabled and topology is not None and hookenv.is_leader():
+            clients.publish_cluster_nodes([f"{node.address}:{node.port}" for node in topology.nodes])
     nrpe = endpoint_from_name("nrpe-external-master")
     if nrpe.is_joined:
         config = hookenv.config()
@@ -177,8 +196,114 @@ def unregister_checks() -> None:
     clear_flag("redis.checks-registered")
 
 
+def shared_topology() -> Topology | None:
+    try:
+        return clustering.read_topology(leadership.leader_get(TOPOLOGY))
+    except TopologyError as error:
+        hookenv.log(f"Ignoring the shared cluster topology: {error}", hookenv.WARNING)
+        return None
+
+
+def leaving_myself() -> bool:
+    """Whether this unit is being removed: its own -departed hooks, stop, remove."""
+    return hookenv.hook_name() in ("stop", "remove") or hookenv.departing_unit() == hookenv.local_unit()
+
+
+def dying_units() -> frozenset[str]:
+    try:
+        units = hookenv.goal_state().get("units", {})
+    except (NotImplementedError, ValueError):
+        return frozenset()
+    return frozenset(unit for unit, state in units.items() if state.get("status") == "dying")
+
+
+def cluster_mode() -> tuple[workload.Facts, workload.Desired] | None:
+    """The facts and settings of a unit in cluster mode; None outside it (or without valid settings)."""
+    facts = gather_facts()
+    desired = workload.resolve(facts)
+    if not isinstance(desired, workload.Desired) or not desired.settings.cluster_enabled:
+        return None
+    return facts, desired
+
+
+def own_view(facts: workload.Facts, desired: workload.Desired) -> clustering.View:
+    """This unit's view of the cluster without asking the peers who is ready."""
+    own = Endpoint(facts.ingress, desired.settings.port)
+    return clustering.View(
+        hookenv.local_unit(), own, desired.password, desired.settings.cluster_replicas, {hookenv.local_unit(): own},
+        shared_topology(), dying_units(),
+    )  # fmt: skip
+
+
+@hook("cluster-relation-departed")
+def leave_cluster(*_endpoint: object) -> None:
+    """The departing unit hands its node over; a staying unit waits until it has, before its status."""
+    # @hook passes the relation's endpoint; what matters is which unit departs.
+    mode = cluster_mode()
+    if mode is None:
+        return
+    if hookenv.departing_unit() == hookenv.local_unit():
+        retire_node()
+    else:
+        clustering.await_departure(own_view(*mode), hookenv.departing_unit(), report_progress)
+
+
+def retire_node() -> None:
+    """Hand this unit's slots over and leave the cluster (a no-op once done, or outside cluster mode)."""
+    mode = cluster_mode()
+    if mode is None:
+        return
+    step = clustering.retire(own_view(*mode), report_progress)
+    hookenv.log(f"Cluster: {step.message}", hookenv.WARNING if step.status == "blocked" else hookenv.INFO)
+    hookenv.status_set(step.status, step.message)
+    if step.retry:
+        raise SystemExit(1)  # the hook fails, and Juju runs it again before the unit goes
+
+
+def cluster_view(facts: workload.Facts, desired: workload.Desired) -> clustering.View | None:
+    """This unit's view of the cluster, its node id published to the peers; None if Redis does not answer."""
+    view = own_view(facts, desired)
+    try:
+        node_id = clustering.node_id(view.own, desired.password)
+    except clustering.EXPECTED_ERRORS as error:
+        hookenv.log(f"Cluster node not answering: {error}", hookenv.WARNING)
+        return None
+    peers = endpoint_from_name("cluster")
+    peers.publish_node(view.own.host, view.own.port, node_id)
+    ready = {peer.unit: Endpoint(peer.address, peer.port) for peer in peers.peer_units() if peer.node_id and peer.port}
+    return replace(view, ready={**ready, view.unit: view.own})
+
+
+@when("redis.ready")
+@when_not("redis.pending")
+def cluster_step() -> None:
+    mode = cluster_mode()
+    if mode is None or leaving_myself():
+        return
+    facts, desired = mode
+    view = cluster_view(facts, desired)
+    if view is None:
+        hookenv.status_set("waiting", "waiting for this unit's cluster node to answer")
+        return
+    step = clustering.lead(view, report_progress) if hookenv.is_leader() else None
+    if step is not None and step.topology is not None:
+        # Leadership may have moved during a long step: only the leader may share the topology.
+        if encode(step.topology) != leadership.leader_get(TOPOLOGY) and hookenv.is_leader():
+            leadership.leader_set({TOPOLOGY: encode(step.topology)})
+            publish(desired, facts.ingress)
+        view = replace(view, topology=step.topology)
+    if step is None or step.status == "active":
+        step = clustering.member_status(view)
+    if view.topology is not None and view.unit in view.topology.by_unit:
+        unitdata.kv().set(KV_CLUSTER_PORT, desired.settings.port)
+    if step.status != "active":
+        hookenv.log(f"Cluster: {step.message}", hookenv.WARNING if step.status == "blocked" else hookenv.INFO)
+    hookenv.status_set(step.status, step.message)
+
+
 @hook("stop")
 def stop_redis() -> None:
+    retire_node()
     layout = workload.layout_of(unitdata.kv().get(KV_INSTALLED))
     try:
         if service.is_active(layout.service):

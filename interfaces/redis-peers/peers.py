@@ -1,15 +1,26 @@
-"""Peers side of the `redis-peers` interface: each unit's address, known to the others.
+"""Peers side of the `redis-peers` interface: each unit's address, port and cluster node id.
 
 charms.reactive's Endpoint gives the flags `endpoint.<name>.joined`,
-`.changed`, `.changed.address` and `.departed`; this class adds publishing and
-reading of the addresses. The charm does not call them yet: in this revision
-every unit runs a standalone Redis and the peer relation carries no data. They
-are here for Redis Cluster mode, which will need each unit's address.
+`.changed`, `.changed.<field>` and `.departed`; this class adds publishing and
+reading of what each unit tells the others. A unit publishes its node id once
+its Redis runs in cluster mode: that is what "ready" means for the cluster.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from charms.reactive import Endpoint
+
+
+@dataclass(frozen=True)
+class PeerUnit:
+    """What another unit published: where its Redis listens and its cluster node id ("" if none yet)."""
+
+    unit: str
+    address: str
+    port: int
+    node_id: str
 
 
 class RedisPeers(Endpoint):
@@ -20,12 +31,23 @@ class RedisPeers(Endpoint):
         for relation in self.relations:
             relation.to_publish_raw["address"] = address
 
+    def publish_node(self, address: str, port: int, node_id: str) -> None:
+        """Tell every peer where this unit's cluster node listens, and its id."""
+        for relation in self.relations:
+            relation.to_publish_raw.update({"address": address, "port": str(port), "node-id": node_id})
+
     def peer_addresses(self) -> dict[str, str]:
         """The address each other unit published, by unit name."""
-        addresses = {}
+        return {peer.unit: peer.address for peer in self.peer_units()}
+
+    def peer_units(self) -> list[PeerUnit]:
+        """Every other unit that published an address."""
+        found = []
         for relation in self.relations:
             for unit in relation.joined_units:
-                address = unit.received_raw.get("address")
+                data = unit.received_raw
+                address, port = data.get("address"), data.get("port", "")
                 if address:
-                    addresses[unit.unit_name] = address
-        return addresses
+                    number = int(port) if port.isdigit() else 0
+                    found.append(PeerUnit(unit.unit_name, address, number, data.get("node-id", "")))
+        return found

@@ -4,6 +4,10 @@ Each unit publishes, in its own unit data bag on every relation, the raw
 strings `host` and `hostname` (the address to connect to), `port` and
 `password`. Raw means unquoted: ops charms read them as they are, and reactive
 consumers that JSON-decode first fall back to the raw string.
+
+In cluster mode each unit adds `cluster: "true"`, and the leader writes in the
+application bag `cluster: "true"` and `nodes`, a comma-separated list of every
+node's host:port, for a cluster client to start from.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from charms.reactive import Endpoint
 class RedisProvides(Endpoint):
     """The `redis` endpoint of the Redis charm."""
 
-    def publish(self, host: str, port: int, password: str) -> None:
+    def publish(self, host: str, port: int, password: str, cluster: bool = False) -> None:
         """Publish the connection details on every relation of this endpoint."""
         for relation in self.relations:
             relation.to_publish_raw.update({"host": host, "hostname": host, "port": str(port), "password": password})
+            if cluster:
+                relation.to_publish_raw["cluster"] = "true"
+
+    def publish_cluster_nodes(self, nodes: list[str]) -> None:
+        """The leader's part in cluster mode: every node's host:port in the application bag."""
+        for relation in self.relations:
+            relation.to_publish_app_raw.update({"cluster": "true", "nodes": ",".join(nodes)})

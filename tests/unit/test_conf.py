@@ -46,9 +46,12 @@ def test_loopback_ingress_is_bound_alone() -> None:
 
 
 def test_cluster_mode_adds_the_cluster_directives() -> None:
-    found = conf.directives(render(replace(BASE, cluster_enabled=True)))
+    found = conf.directives(render(replace(BASE, cluster_enabled=True), ingress="127.0.1.5"))
     assert found["cluster-enabled"] == "yes"
-    assert found["cluster-config-file"] == "nodes.conf"
+    assert found["cluster-config-file"] == "/var/lib/redis/nodes.conf"
+    assert found["cluster-announce-ip"] == "127.0.1.5"
+    assert found["cluster-allow-replica-migration"] == "no"
+    assert found["masterauth"] == found["requirepass"]
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed")

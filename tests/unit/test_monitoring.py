@@ -108,3 +108,22 @@ def test_nrpe_command_and_nagios_export_use_context_and_servicegroups() -> None:
     assert "host_name            prod-redis-3" in export
     assert "servicegroups        dbs,cache" in export
     assert "check_command        check_nrpe!check_redis" in export
+
+
+def test_cluster_node_is_critical_until_every_slot_is_served(tmp_path: Path) -> None:
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed")
+    from cluster_helpers import local_cluster
+
+    from charms.layer.redis.cluster.plan import plan_formation
+
+    with local_cluster(tmp_path / "nodes") as cluster:
+        first = cluster.start(3)[0]
+        lone = run_plugin(tmp_path, "127.0.0.1", first.port, cluster.password)
+        assert lone.returncode == 2, lone.stdout
+        assert "cluster_state=fail slots_ok=0/16384" in lone.stdout
+        with cluster.executor() as executor:
+            executor.form(plan_formation(list(cluster.endpoints), 0), cluster.endpoints)
+        formed = run_plugin(tmp_path, "127.0.0.1", first.port, cluster.password)
+        assert formed.returncode == 0, formed.stdout
+        assert "cluster_state=ok slots_ok=16384/16384" in formed.stdout

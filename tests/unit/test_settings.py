@@ -64,9 +64,14 @@ def test_cluster_enabled_cannot_change_after_deploy() -> None:
     assert not settings.parse(DEFAULTS, deployed_cluster_enabled=False).cluster_enabled
 
 
-def test_cluster_mode_is_refused_until_it_is_implemented() -> None:
-    with pytest.raises(settings.InvalidOption, match="invalid cluster-enabled: Redis Cluster is not available"):
-        settings.parse({**DEFAULTS, "cluster-enabled": True})
+def test_cluster_mode_takes_replicas_and_needs_persistence() -> None:
+    parsed = settings.parse({**DEFAULTS, "cluster-enabled": True, "cluster-replicas": 1})
+    assert parsed.cluster_enabled and parsed.cluster_replicas == 1
+    with pytest.raises(settings.InvalidOption, match="invalid save: must keep snapshots"):
+        settings.parse({**DEFAULTS, "cluster-enabled": True, "save": "", "appendonly": False})
+    assert settings.parse({**DEFAULTS, "cluster-enabled": True, "save": "", "appendonly": True}).appendonly
+    with pytest.raises(settings.InvalidOption, match="invalid cluster-replicas: must be a whole number from 0 to 5"):
+        settings.parse({**DEFAULTS, "cluster-enabled": True, "cluster-replicas": -1})
 
 
 def test_valid_snap_options() -> None:

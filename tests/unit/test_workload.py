@@ -34,6 +34,18 @@ def test_bad_input_blocks_before_anything_else() -> None:
     assert outcome.status == "blocked" and outcome.message.startswith("invalid port: ")
 
 
+def test_a_cluster_node_keeps_its_port() -> None:
+    cluster = {**DEFAULTS, "cluster-enabled": True, "port": 6380}
+    outcome = workload.resolve(workload.Facts(cluster, "generated", "10.0.0.1", cluster_port=6379))
+    assert isinstance(outcome, workload.Outcome)
+    assert outcome.status == "blocked"
+    assert outcome.message == "invalid port: is fixed at 6379 once the unit is in a Redis Cluster; set it back"
+    same = workload.resolve(workload.Facts({**cluster, "port": 6379}, "generated", "10.0.0.1", cluster_port=6379))
+    assert isinstance(same, workload.Desired)
+    before = workload.resolve(workload.Facts(cluster, "generated", "10.0.0.1"))
+    assert isinstance(before, workload.Desired)
+
+
 def test_snapd_options_become_snap_set_commands() -> None:
     commands = service.snapd_commands("http://proxy:3128", "max")
     assert ["snap", "set", "system", "proxy.http=http://proxy:3128"] in commands

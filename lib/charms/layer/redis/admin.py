@@ -235,11 +235,14 @@ def repair_drift(socket: Path, password: str, expected: Mapping[str, str], timeo
     """Put back what was changed outside the charm; the names of what was repaired (no values).
 
     `expected` maps the watched directives to the values CONFIG GET must show.
-    The role comes first: a replica of somewhere else refuses writes.
+    The role comes first: a replica of somewhere else refuses writes. A
+    cluster node's role is the cluster's business (its replicas are placed by
+    the charm), so it is left alone there.
     """
     repaired = []
     with session(socket, password, timeout) as client:
-        if client.info("replication").get("role") != "master":
+        cluster = client.info("cluster").get("cluster_enabled") == 1
+        if not cluster and client.info("replication").get("role") != "master":
             client.execute_command("REPLICAOF", "NO", "ONE")
             repaired.append("replication role (was a replica)")
         if default_user_drifted(client, password):

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Nagios plugin: is this unit's Redis answering, with the right password, and not short of memory?
 
+In cluster mode it is CRITICAL as well when the node's cluster_state is not ok
+or some of the 16384 slots are not served.
+
 Installed by the redis charm as /usr/local/lib/nagios/plugins/check_redis_charm
 and run by NRPE. It reads where Redis listens and its password from a JSON file
 (root-owned, readable by the nagios group) so the password never appears in a
@@ -18,6 +21,7 @@ import sys
 from dataclasses import dataclass
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+SLOTS = 16384
 LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 DEFAULT_CONFIG = "/etc/nagios/check_redis_charm.json"
 
@@ -83,6 +87,15 @@ def judge(info: dict[str, str], warn: float, crit: float) -> Verdict:
     return Verdict(OK, summary)
 
 
+def judge_cluster(cluster_info: dict[str, str], verdict: Verdict) -> Verdict:
+    """A cluster node's verdict: CRITICAL unless its cluster is ok with every slot served."""
+    state, served = cluster_info.get("cluster_state", "?"), cluster_info.get("cluster_slots_ok", "0")
+    summary = f"{verdict.message} cluster_state={state} slots_ok={served}/{SLOTS}"
+    if state != "ok" or served != str(SLOTS):
+        return Verdict(CRITICAL, summary)
+    return Verdict(verdict.code, summary)
+
+
 def check(host: str, port: int, password: str, warn: float, crit: float, timeout: float) -> Verdict:
     try:
         with socket.create_connection((host, port), timeout=timeout) as connection:
@@ -95,7 +108,13 @@ def check(host: str, port: int, password: str, warn: float, crit: float, timeout
             stream.flush()
             if read_reply(stream) != "PONG":
                 return Verdict(CRITICAL, "Redis did not answer PING with PONG")
-            return judge(parse_info(str(read_reply(stream))), warn, crit)
+            info = parse_info(str(read_reply(stream)))
+            verdict = judge(info, warn, crit)
+            if info.get("cluster_enabled") != "1":
+                return verdict
+            stream.write(encode("CLUSTER", "INFO"))
+            stream.flush()
+            return judge_cluster(parse_info(str(read_reply(stream))), verdict)
     except RedisReplyError as error:
         return Verdict(CRITICAL, f"Redis refused: {str(error).split(' ')[0]}")
     except (OSError, ConnectionError) as error:

@@ -40,6 +40,7 @@ OPTION_OF = {
     "masterauth": "password",
     "loglevel": "log-level",
     "cluster-enabled": "cluster-enabled",
+    "cluster-announce-ip": "the unit's address",
     "bind": "the unit's address",
     # Where the files are is the installation's: only install-source moves them.
     "dir": "install-source",
@@ -108,6 +109,7 @@ def render(settings: Settings, password: str, ingress: str, layout: Layout) -> s
         databases=settings.databases,
         password=password,
         cluster_enabled=settings.cluster_enabled,
+        announce_ip=ingress,
         unixsocket=layout.unixsocket,
         pidfile=layout.pidfile,
         logfile=layout.logfile,

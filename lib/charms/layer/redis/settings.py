@@ -47,6 +47,7 @@ REFRESH_TIMER_PATTERN = re.compile(r"^(max|[a-z0-9,:.~-]+)$")
 # Redis runs as the unprivileged redis user: it cannot listen below 1024.
 LOWEST_PORT = 1024
 MAX_DATABASES = 1_000_000
+MAX_CLUSTER_REPLICAS = 5
 
 
 class InvalidOption(ValueError):
@@ -83,6 +84,7 @@ class Settings:
     save: tuple[tuple[int, int], ...] = ((3600, 1), (300, 100), (60, 10000))
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
+    cluster_replicas: int = 0
 
     @property
     def persistent(self) -> bool:
@@ -198,8 +200,11 @@ def parse(
     if deployed_cluster_enabled is not None and cluster_enabled != deployed_cluster_enabled:
         allowed = f"can only be set at deploy time; set it back to {str(deployed_cluster_enabled).lower()}"
         raise InvalidOption("cluster-enabled", allowed)
-    if cluster_enabled:
-        raise InvalidOption("cluster-enabled", "Redis Cluster is not available in this charm revision; use false")
+    save = _save(config)
+    appendonly = _boolean(config, "appendonly")
+    if cluster_enabled and not (save or appendonly):
+        # A cluster node restarted without its data would serve its slots empty.
+        raise InvalidOption("save", 'must keep snapshots (or set appendonly=true) with cluster-enabled, not ""')
     return Settings(
         port=_integer(config, "port", LOWEST_PORT, 65535),
         password=_password(config),
@@ -226,9 +231,10 @@ def parse(
             "must be comma-separated names of letters, digits, '.', '_' or '-' (empty: nagios_context)",
             required=False,
         ),
-        appendonly=_boolean(config, "appendonly"),
+        appendonly=appendonly,
         appendfsync=_choice(config, "appendfsync", APPENDFSYNC),
-        save=_save(config),
+        save=save,
+        cluster_replicas=_integer(config, "cluster-replicas", 0, MAX_CLUSTER_REPLICAS),
         maxmemory=_maxmemory(config, machine_memory),
         maxmemory_policy=_choice(config, "maxmemory-policy", MAXMEMORY_POLICIES),
     )

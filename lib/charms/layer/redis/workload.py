@@ -43,6 +43,8 @@ class Facts:
     deployed_cluster_enabled: bool | None = None
     installed: str | None = None
     machine_memory: int | None = None
+    # The port this unit's cluster node was formed or joined with (None: not in a cluster).
+    cluster_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,10 @@ def resolve(facts: Facts) -> Desired | Outcome:
         parsed = settings.parse(facts.config, facts.deployed_cluster_enabled, facts.machine_memory)
     except settings.InvalidOption as invalid:
         return Outcome("blocked", str(invalid), installed=facts.installed)
+    if parsed.cluster_enabled and facts.cluster_port not in (None, parsed.port):
+        # Every node stores its peers' ports in nodes.conf: a new one would cut this node off.
+        allowed = f"is fixed at {facts.cluster_port} once the unit is in a Redis Cluster; set it back"
+        return Outcome("blocked", str(settings.InvalidOption("port", allowed)), installed=facts.installed)
     password = parsed.password or facts.leader_password
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)

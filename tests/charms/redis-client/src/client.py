@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """redis-client: connect to the related Redis with redis-cli and report it in the status.
 
+When the Redis units say `cluster: "true"`, it is a cluster client (`redis-cli -c`,
+following MOVED/ASK redirections) and names the nodes the application bag lists.
+
 The password goes to redis-cli through REDISCLI_AUTH, never on its command line or in logs.
 Relation values may be raw strings or JSON-quoted strings (as reactive charms publish them).
 """
@@ -42,8 +45,16 @@ def endpoint() -> dict[str, str] | None:
             host = decode(data.get("host") or data.get("hostname"))
             port = decode(data.get("port"))
             if host and port:
-                return {"host": host, "port": port, "password": decode(data.get("password"))}
+                cluster = decode(data.get("cluster")) in ("true", "True")
+                nodes = cluster_nodes(rid, unit) if cluster else ""
+                return {"host": host, "port": port, "password": decode(data.get("password")), "nodes": nodes}
     return None
+
+
+def cluster_nodes(rid: str, unit: str) -> str:
+    """The comma-separated host:port list the Redis leader published in the application bag."""
+    data = json.loads(tool("relation-get", "-r", rid, "--app", "--format=json", "-", unit)) or {}
+    return decode(data.get("nodes")) or "?"
 
 
 def check(target: dict[str, str], key: str) -> str | None:
@@ -53,6 +64,8 @@ def check(target: dict[str, str], key: str) -> str | None:
     if target["password"]:
         env["REDISCLI_AUTH"] = target["password"]
     base = ["redis-cli", "-h", target["host"], "-p", target["port"], "--no-auth-warning"]
+    if target["nodes"]:
+        base.append("-c")
     value = os.environ["JUJU_UNIT_NAME"]
     deadline = time.monotonic() + RETRY_SECONDS
     reason = "not tried"
@@ -84,7 +97,9 @@ def main() -> int:
     key = json.loads(tool("config-get", "key", "--format=json"))
     reason = check(target, key)
     where = f"{target['host']}:{target['port']}"
-    if reason is None:
+    if reason is None and target["nodes"]:
+        status("active", f"connected to the cluster at {where} (nodes {target['nodes']})")
+    elif reason is None:
         status("active", f"connected to {where}")
     else:
         status("waiting", f"cannot reach {where}: {reason}")

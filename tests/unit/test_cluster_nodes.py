@@ -1,0 +1,113 @@
+"""CLUSTER NODES and CLUSTER INFO output read into typed records."""
+
+from __future__ import annotations
+
+import pytest
+
+from charms.layer.redis.cluster.nodes import (
+    ClusterNodesError,
+    SlotRange,
+    health,
+    myself,
+    parse_cluster_nodes,
+    parse_info,
+    ranges_of,
+)
+
+A, B, C, D = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
+
+SIX_NODES = f"""\
+{D} 127.0.0.1:30004@40004,redis-3 slave {A} 0 1426238317239 4 connected
+{B} 127.0.0.1:30002@40002,redis-1 master - 0 1426238316232 2 connected 5461-10922
+{C} 127.0.0.1:30003@40003 master - 0 1426238318243 3 connected 10923-16383
+{"e" * 40} 127.0.0.1:30005@40005 slave {B} 0 1426238316232 5 connected
+{"f" * 40} 127.0.0.1:30006@40006 slave,fail {C} 1426238317741 1426238317741 6 disconnected
+{A} 127.0.0.1:30001@40001,redis-0 myself,master - 0 0 1 connected 0-5459 5460 [5460->-{B}] [16000-<-{C}]
+"""
+
+
+def test_roles_addresses_and_slots():
+    view = {node.node_id: node for node in parse_cluster_nodes(SIX_NODES)}
+    me = view[A]
+    assert me.is_myself and me.is_master and not me.is_replica
+    assert (me.host, me.port, me.bus_port, me.hostname) == ("127.0.0.1", 30001, 40001, "redis-0")
+    assert me.slots == (SlotRange(0, 5459), SlotRange(5460, 5460))
+    assert me.slot_count == 5461
+    assert view[D].is_replica and view[D].master_id == A
+    assert view[B].master_id == "" and view[B].slot_count == 5462
+    assert view[C].hostname == ""
+
+
+def test_open_slots_appear_on_the_asked_nodes_line():
+    me = myself(parse_cluster_nodes(SIX_NODES))
+    assert me.migrating == ((5460, B),)
+    assert me.importing == ((16000, C),)
+    assert 16000 not in me.slot_set()
+
+
+@pytest.mark.parametrize(
+    ("flags", "link", "healthy"),
+    [
+        ("master", "connected", True),
+        ("master", "disconnected", False),
+        ("master,fail?", "connected", False),
+        ("master,fail", "connected", False),
+        ("handshake", "connected", False),
+        ("master,noaddr", "connected", False),
+        ("myself,master", "disconnected", True),
+        ("slave,nofailover", "connected", True),
+    ],
+)
+def test_health_follows_flags_and_link(flags, link, healthy):
+    (node,) = parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 {flags} - 0 0 1 {link}")
+    assert node.is_healthy is healthy
+
+
+def test_a_node_without_address_and_an_ipv6_node():
+    noaddr, ipv6 = parse_cluster_nodes(
+        f"{A} :0@0 master,fail,noaddr - 1 1 3 disconnected\n{B} fd00::12:7000@17000 master - 0 0 2 connected 0-10"
+    )
+    assert (noaddr.host, noaddr.port) == ("", 0)
+    assert (ipv6.host, ipv6.port, ipv6.slot_count) == ("fd00::12", 7000, 11)
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        (f"{A} 127.0.0.1:7000@17000 master - 0 0", "line 1 has 6 fields"),
+        ("xyz 127.0.0.1:7000@17000 master - 0 0 1 connected", "'xyz' is not a node id"),
+        (f"{A} 127.0.0.1@17000 master - 0 0 1 connected", "not ip:port@cport"),
+        (f"{A} 127.0.0.1:7000@17000 master,weird - 0 0 1 connected", "unknown flags \\['weird'\\]"),
+        (f"{A} 127.0.0.1:7000@17000 master - 0 0 one connected", "config epoch 'one'"),
+        (f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected 5-x", "slot field '5-x'"),
+        (f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected 16380-16384", "not ascending within 0-16383"),
+        (f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected 9-3", "not ascending within 0-16383"),
+    ],
+)
+def test_unreadable_output_is_refused_naming_the_line(text, complaint):
+    with pytest.raises(ClusterNodesError, match=complaint):
+        parse_cluster_nodes(text)
+
+
+def test_a_view_without_myself_is_refused():
+    with pytest.raises(ClusterNodesError, match="no 'myself' line"):
+        myself(parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected"))
+
+
+def test_cluster_info_fields():
+    info = parse_info("cluster_state:ok\r\ncluster_slots_assigned:16384\r\n# comment:x\r\n")
+    assert info == {"cluster_state": "ok", "cluster_slots_assigned": "16384"}
+
+
+def test_ranges_of_joins_neighbours_only():
+    assert ranges_of([5, 3, 4, 9, 10, 0]) == (SlotRange(0, 0), SlotRange(3, 5), SlotRange(9, 10))
+    assert ranges_of([]) == ()
+
+
+def test_health_counts_masters_with_slots_replicas_and_troubled_nodes():
+    info = {"cluster_state": "fail", "cluster_slots_ok": "16000"}
+    status = health(info, parse_cluster_nodes(SIX_NODES))
+    assert not status.ok
+    assert (
+        status.message == "cluster fail: 3 masters, 3 replicas, 16000 of 16384 slots served, 1 failing or unreachable"
+    )

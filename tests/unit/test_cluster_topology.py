@@ -1,0 +1,141 @@
+"""The cluster topology shared in leader settings: typed, consistent, compact, and strict when read."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import zlib
+
+import pytest
+
+from charms.layer.redis.cluster.topology import Node, Role, Topology, TopologyError, decode, encode
+
+
+def node_id() -> str:
+    return os.urandom(20).hex()
+
+
+def large_topology(units: int, replicas_per_master: int, seed: int = 9) -> Topology:
+    """`units` units on scattered 10.x addresses (worst case for compression), every master with replicas."""
+    chooser = random.Random(seed)
+    nodes: list[Node] = []
+    masters: list[Node] = []
+    for number in range(units):
+        address = f"10.{chooser.randint(0, 255)}.{chooser.randint(0, 255)}.{chooser.randint(1, 254)}"
+        if number % (1 + replicas_per_master) == 0:
+            node = Node(f"redis/{number}", node_id(), address, 6379, Role.MASTER)
+            masters.append(node)
+        else:
+            node = Node(f"redis/{number}", node_id(), address, 6379, Role.REPLICA, masters[-1].node_id)
+        nodes.append(node)
+    return Topology.of(nodes)
+
+
+def test_round_trip_keeps_every_field():
+    topology = large_topology(12, 1)
+    assert decode(encode(topology)) == topology
+
+
+@pytest.mark.parametrize("replicas", [0, 1, 2])
+def test_a_hundred_units_fit_in_4_kib(replicas):
+    topology = large_topology(100, replicas)
+    encoded = encode(topology)
+    assert len(encoded.encode()) < 4096
+    assert decode(encoded) == topology
+
+
+def test_encoding_is_ascii_that_never_reads_as_json():
+    encoded = encode(large_topology(6, 1))
+    assert encoded.isascii() and encoded.startswith("v1:")
+    assert not set(encoded) & set(" \\'\"\n")
+
+
+def test_units_sort_by_number_not_text():
+    nodes = [Node(f"redis/{n}", node_id(), "10.0.0.1", 6379, Role.MASTER) for n in (10, 2, 9)]
+    assert [node.unit for node in Topology.of(nodes).nodes] == ["redis/2", "redis/9", "redis/10"]
+
+
+def test_replica_of_a_missing_master_is_refused():
+    orphan = Node("redis/1", node_id(), "10.0.0.2", 6379, Role.REPLICA, node_id())
+    with pytest.raises(TopologyError, match="redis/1 replicates"):
+        Topology.of([orphan])
+
+
+def test_the_same_node_id_on_two_units_is_refused():
+    shared = node_id()
+    with pytest.raises(TopologyError, match=r"node id .* appears twice"):
+        Topology.of([Node(f"redis/{n}", shared, "10.0.0.1", 6379, Role.MASTER) for n in (0, 1)])
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"unit": "redis"}, "application/number"),
+        ({"node_id": "abc"}, "40 lowercase hex"),
+        ({"address": "example.com"}, "not an IP address"),
+        ({"port": 0}, "not in 1..65535"),
+        ({"master_id": "f" * 40}, "a replica names its master"),
+    ],
+)
+def test_bad_node_fields_are_refused(changes, complaint):
+    fields = {"unit": "redis/0", "node_id": node_id(), "address": "10.0.0.1", "port": 6379, "role": Role.MASTER}
+    with pytest.raises(TopologyError, match=complaint):
+        Node(**{**fields, **changes})
+
+
+def test_moving_and_removing_units():
+    topology = large_topology(6, 1)
+    master = topology.by_unit["redis/0"]
+    replica = topology.replicas_of(master.node_id)[0]
+    other = topology.by_unit["redis/2"]
+    moved = topology.moved(replica.unit, master_id=other.node_id)
+    assert replica.unit in [node.unit for node in moved.replicas_of(other.node_id)]
+    assert moved.replicas_of(master.node_id) == ()
+    assert "redis/0" not in moved.without("redis/0").by_unit
+
+
+def pack(raw: bytes) -> str:
+    return "v1:" + base64.b85encode(zlib.compress(raw)).decode()
+
+
+ONE_NODE = b"redis\0" + b"\x00" + b"\xaa" * 20 + b"\x04" + bytes([10, 0, 0, 1]) + b"\x18\xeb"
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("", "version ''"),
+        ("v2:abcd", "version 'v2'"),
+        ('{"redis/0": "x"}', "version"),
+        ("v1:not base85 because of spaces", "not readable"),
+        ("v1:" + base64.b85encode(b"not zlib").decode(), "not readable"),
+        ("v1:" + base64.b85encode(zlib.compress(b"x" * 40)[:-4]).decode(), "truncated"),
+        (pack(b"no application name"), "no application name"),
+        (pack(ONE_NODE[:-3]), "ends in the middle of a record"),
+        (pack(ONE_NODE.replace(b"\x04\x0a", b"\x05\x0a") + b"\x00"), "neither IPv4 nor IPv6"),
+        (pack(ONE_NODE + b"\x07"), "replicates node 7 of a topology of 1"),
+        (pack(ONE_NODE + b"\x01"), "redis/0 replicates"),
+        (pack(b"redis\0\x00" + b"\xaa" * 20 + b"\x04" + bytes(4) + b"\x00\x00\x00"), "not in 1..65535"),
+        (pack(b"redis\0" + b"\xff" * 6), "too large"),
+    ],
+)
+def test_garbage_is_refused_with_a_reason(text, complaint):
+    with pytest.raises(TopologyError, match=complaint):
+        decode(text)
+
+
+def test_a_decompression_bomb_is_refused():
+    bomb = "v1:" + base64.b85encode(zlib.compress(b"a" * (4 << 20))).decode()
+    with pytest.raises(TopologyError, match="too large"):
+        decode(bomb)
+
+
+def test_a_valid_record_decodes():
+    (node,) = decode(pack(ONE_NODE + b"\x00")).nodes
+    assert (node.unit, node.address, node.port, node.role) == ("redis/0", "10.0.0.1", 6379, Role.MASTER)
+
+
+def test_ipv6_addresses_round_trip():
+    topology = Topology.of([Node("redis/3", node_id(), "fd42::1:2", 7000, Role.MASTER)])
+    assert decode(encode(topology)) == topology
