@@ -219,6 +219,8 @@ def dying_units() -> frozenset[str]:
 
 def cluster_mode() -> tuple[workload.Facts, workload.Desired] | None:
     """The facts and settings of a unit in cluster mode; None outside it (or without valid settings)."""
+    if not hookenv.config().get("cluster-enabled"):
+        return None  # a standalone unit asks Juju nothing more
     facts = gather_facts()
     desired = workload.resolve(facts)
     if not isinstance(desired, workload.Desired) or not desired.settings.cluster_enabled:
