@@ -7,7 +7,13 @@ here, so that code reads `unit["queue"]` against a known shape rather than a fre
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+import sys
+from typing import Any, Literal, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # Ubuntu 22.04's host Python: annotations stay strings here, so the name is all they need.
+    NotRequired = Any
 
 Life = Literal["alive", "dying"]
 Bag = dict[str, str]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
+from .records import NotRequired
 from .state import ModelDir, State, private_write
 
 TaskStatus = Literal["pending", "running", "completed", "failed", "aborted"]
