@@ -53,8 +53,8 @@ class FakeJuju:
     config: dict[str, Any]
     unit: str = "redis/0"
     leader: bool = True
-    address: str = "10.1.2.3"  # the ingress address network-get gives
-    private_address: str = "10.1.9.9"  # unit-get private-address: another interface of the machine
+    address: str = "127.1.2.3"  # the ingress address network-get gives
+    private_address: str = "127.1.9.9"  # unit-get private-address: another interface of the machine
     leader_settings: dict[str, str] = field(default_factory=dict)
     relations: dict[str, Relation] = field(default_factory=dict)
     ports: set[str] = field(default_factory=set)

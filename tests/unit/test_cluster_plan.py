@@ -115,11 +115,13 @@ def test_a_replica_never_replicates_itself():
 def topology_with_replicas(replica_counts: list[int]) -> Topology:
     nodes, number = [], 0
     for count in replica_counts:
-        master = Node(f"redis/{number}", f"{number + 1:040x}", "10.0.0.1", 6379, Role.MASTER)
+        master = Node(f"redis/{number}", f"{number + 1:040x}", "127.0.0.11", 6379, Role.MASTER)
         nodes.append(master)
         number += 1
         for _ in range(count):
-            nodes.append(Node(f"redis/{number}", f"{number + 1:040x}", "10.0.0.1", 6379, Role.REPLICA, master.node_id))
+            nodes.append(
+                Node(f"redis/{number}", f"{number + 1:040x}", "127.0.0.11", 6379, Role.REPLICA, master.node_id)
+            )
             number += 1
     return Topology.of(nodes)
 

@@ -22,7 +22,7 @@ def large_topology(units: int, replicas_per_master: int, seed: int = 9) -> Topol
     nodes: list[Node] = []
     masters: list[Node] = []
     for number in range(units):
-        address = f"10.{chooser.randint(0, 255)}.{chooser.randint(0, 255)}.{chooser.randint(1, 254)}"
+        address = f"127.{chooser.randint(0, 255)}.{chooser.randint(0, 255)}.{chooser.randint(1, 254)}"
         if number % (1 + replicas_per_master) == 0:
             node = Node(f"redis/{number}", node_id(), address, 6379, Role.MASTER)
             masters.append(node)
@@ -52,12 +52,12 @@ def test_encoding_is_ascii_that_never_reads_as_json():
 
 
 def test_units_sort_by_number_not_text():
-    nodes = [Node(f"redis/{n}", node_id(), "10.0.0.1", 6379, Role.MASTER) for n in (10, 2, 9)]
+    nodes = [Node(f"redis/{n}", node_id(), "127.0.0.11", 6379, Role.MASTER) for n in (10, 2, 9)]
     assert [node.unit for node in Topology.of(nodes).nodes] == ["redis/2", "redis/9", "redis/10"]
 
 
 def test_replica_of_a_missing_master_is_refused():
-    orphan = Node("redis/1", node_id(), "10.0.0.2", 6379, Role.REPLICA, node_id())
+    orphan = Node("redis/1", node_id(), "127.0.0.12", 6379, Role.REPLICA, node_id())
     with pytest.raises(TopologyError, match="redis/1 replicates"):
         Topology.of([orphan])
 
@@ -65,7 +65,7 @@ def test_replica_of_a_missing_master_is_refused():
 def test_the_same_node_id_on_two_units_is_refused():
     shared = node_id()
     with pytest.raises(TopologyError, match=r"node id .* appears twice"):
-        Topology.of([Node(f"redis/{n}", shared, "10.0.0.1", 6379, Role.MASTER) for n in (0, 1)])
+        Topology.of([Node(f"redis/{n}", shared, "127.0.0.11", 6379, Role.MASTER) for n in (0, 1)])
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_the_same_node_id_on_two_units_is_refused():
     ],
 )
 def test_bad_node_fields_are_refused(changes, complaint):
-    fields = {"unit": "redis/0", "node_id": node_id(), "address": "10.0.0.1", "port": 6379, "role": Role.MASTER}
+    fields = {"unit": "redis/0", "node_id": node_id(), "address": "127.0.0.11", "port": 6379, "role": Role.MASTER}
     with pytest.raises(TopologyError, match=complaint):
         Node(**{**fields, **changes})
 
@@ -99,7 +99,7 @@ def pack(raw: bytes) -> str:
     return "v1:" + base64.b85encode(zlib.compress(raw)).decode()
 
 
-ONE_NODE = b"redis\0" + b"\x00" + b"\xaa" * 20 + b"\x04" + bytes([10, 0, 0, 1]) + b"\x18\xeb"
+ONE_NODE = b"redis\0" + b"\x00" + b"\xaa" * 20 + b"\x04" + bytes([127, 0, 0, 11]) + b"\x18\xeb"
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ ONE_NODE = b"redis\0" + b"\x00" + b"\xaa" * 20 + b"\x04" + bytes([10, 0, 0, 1]) 
         ("v1:" + base64.b85encode(zlib.compress(b"x" * 40)[:-4]).decode(), "truncated"),
         (pack(b"no application name"), "no application name"),
         (pack(ONE_NODE[:-3]), "ends in the middle of a record"),
-        (pack(ONE_NODE.replace(b"\x04\x0a", b"\x05\x0a") + b"\x00"), "neither IPv4 nor IPv6"),
+        (pack(ONE_NODE.replace(b"\x04\x7f", b"\x05\x7f") + b"\x00"), "neither IPv4 nor IPv6"),
         (pack(ONE_NODE + b"\x07"), "replicates node 7 of a topology of 1"),
         (pack(ONE_NODE + b"\x01"), "redis/0 replicates"),
         (pack(b"redis\0\x00" + b"\xaa" * 20 + b"\x04" + bytes(4) + b"\x00\x00\x00"), "not in 1..65535"),
@@ -133,7 +133,7 @@ def test_a_decompression_bomb_is_refused():
 
 def test_a_valid_record_decodes():
     (node,) = decode(pack(ONE_NODE + b"\x00")).nodes
-    assert (node.unit, node.address, node.port, node.role) == ("redis/0", "10.0.0.1", 6379, Role.MASTER)
+    assert (node.unit, node.address, node.port, node.role) == ("redis/0", "127.0.0.11", 6379, Role.MASTER)
 
 
 def test_ipv6_addresses_round_trip():

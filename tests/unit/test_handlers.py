@@ -159,7 +159,7 @@ def test_a_follower_waits_for_the_password_then_converges_when_the_leader_shares
 def test_install_converges_opens_the_port_and_records_what_was_installed(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     facts = redis.converged[-1]
-    assert (facts.ingress, facts.installed, facts.deployed_cluster_enabled) == ("10.1.2.3", "apt", False)
+    assert (facts.ingress, facts.installed, facts.deployed_cluster_enabled) == ("127.1.2.3", "apt", False)
     assert facts.config == unit.juju.config
     assert unit.juju.ports == {"6379/tcp"}
     assert unit.juju.version == "7.0.15"
@@ -237,8 +237,8 @@ def test_clients_receive_host_port_and_password_raw(unit: Unit) -> None:
     unit.run_hook("redis-relation-joined", rid, "webapp/0")
     password = unit.juju.leader_settings["password"]
     assert unit.juju.relations[rid].local == {
-        "host": "10.1.2.3",
-        "hostname": "10.1.2.3",
+        "host": "127.1.2.3",
+        "hostname": "127.1.2.3",
         "port": "6379",
         "password": password,
     }
@@ -352,7 +352,7 @@ def test_nrpe_gets_the_check_with_host_port_and_password(unit: Unit, redis: Fake
     rid = relate_nrpe(unit)
     check, host, port, password = redis.checks[-1]
     assert check == monitoring.make_check("juju", "", "redis/0")
-    assert (host, port, password) == ("10.1.2.3", 6379, unit.juju.leader_settings["password"])
+    assert (host, port, password) == ("127.1.2.3", 6379, unit.juju.leader_settings["password"])
     assert unit.juju.relations[rid].local["monitors"] == "monitors:\n  remote:\n    nrpe:\n      redis: check_redis\n"
     assert "redis.checks-registered" in unit.flags()
 
