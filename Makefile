@@ -31,7 +31,8 @@ deps: $(BIN)/.installed
 # staged copy of these (without bytecode) and caches, venvs or notes lying in
 # the repository never reach the charm. The layers and interfaces come from
 # layers/ and interfaces/ through BUILD_ENV.
-CHARM_SOURCES := README.md copyright config.yaml metadata.yaml layer.yaml reactive lib templates
+CHARM_SOURCES := README.md copyright config.yaml metadata.yaml layer.yaml reactive lib templates \
+	$(wildcard actions.yaml actions)
 
 build: deps
 	$(MAKE) --no-print-directory charm-tree
