@@ -14,7 +14,9 @@ import pytest
 from charms.layer.redis import admin, conf, service, settings
 
 from conftest import free_port
-from test_settings import DEFAULTS
+from fakejuju import config_defaults
+
+DEFAULTS = config_defaults()
 
 PASSWORD = "unit-test-password-1"
 
@@ -51,11 +53,13 @@ def start(tmp_path: Path, **options: object) -> Server:
 
 
 @contextmanager
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A redis-server for one test, killed afterwards; the test is skipped without redis-server."""
+def running(tmp_path_factory: pytest.TempPathFactory, **options: object) -> Iterator[Server]:
+    """A redis-server for one test with charm `options` (config.yaml names), killed afterwards.
+
+    The test is skipped without redis-server."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server not installed")
-    started = start(tmp_path_factory.mktemp("r"))
+    started = start(tmp_path_factory.mktemp("r"), **options)
     try:
         yield started
     finally:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+import real_redis
 import redis
 
 from charms.layer.redis import conf, service, settings
 
-from conftest import free_port
-from test_settings import DEFAULTS
+from fakejuju import config_defaults
+
+DEFAULTS = config_defaults()
 
 BASE = settings.parse({**DEFAULTS, "password": "configured-pw1"})
 REDIS_7 = (7, 0, 15)
@@ -54,34 +53,19 @@ def test_cluster_mode_adds_the_cluster_directives() -> None:
     assert found["masterauth"] == found["requirepass"]
 
 
-@pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed")
-def test_rendered_file_is_what_a_real_redis_server_runs_with(tmp_path: Path) -> None:
-    layout = conf.Layout(
-        service="redis-server",
-        binary="redis-server",
-        conf=tmp_path / "redis.conf",
-        data_dir=tmp_path,
-        logfile=tmp_path / "redis.log",
-        unixsocket=tmp_path / "redis.sock",
-        pidfile=tmp_path / "redis.pid",
-    )
-    parsed = replace(BASE, port=free_port(), loglevel="verbose", databases=3, timeout=7)
-    layout.conf.write_text(conf.render(parsed, "pw1", "127.0.0.1", layout))
-    server = subprocess.Popen(["redis-server", str(layout.conf), "--supervised", "no"])
-    try:
-        client = redis.Redis(unix_socket_path=str(layout.unixsocket), password="pw1", decode_responses=True)
-        assert service.wait_until(lambda: layout.unixsocket.exists(), timeout=10)
+def test_rendered_file_is_what_a_real_redis_server_runs_with(tmp_path_factory: pytest.TempPathFactory) -> None:
+    options = {"log-level": "verbose", "databases": 3, "timeout": 7}
+    with real_redis.running(tmp_path_factory, **options) as server:
+        socket = str(server.layout.unixsocket)
+        client = redis.Redis(unix_socket_path=socket, password=real_redis.PASSWORD, decode_responses=True)
         assert client.ping()
-        assert client.config_get("port")["port"] == str(parsed.port)
+        assert client.config_get("port")["port"] == conf.directives(server.rendered)["port"]
         assert client.config_get("loglevel")["loglevel"] == "verbose"
         assert client.config_get("databases")["databases"] == "3"
         assert client.config_get("timeout")["timeout"] == "7"
         with pytest.raises(redis.AuthenticationError):
-            redis.Redis(unix_socket_path=str(layout.unixsocket), password="wrong").ping()
+            redis.Redis(unix_socket_path=socket, password="wrong-password").ping()
         client.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_nothing_changed_means_nothing_to_do() -> None:

@@ -13,7 +13,9 @@ from real_redis import PASSWORD, Server
 
 from charms.layer.redis import admin, conf, service, workload
 
-from test_settings import DEFAULTS
+from fakejuju import config_defaults
+
+DEFAULTS = config_defaults()
 
 
 @pytest.fixture

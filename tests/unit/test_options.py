@@ -6,7 +6,9 @@ import pytest
 
 from charms.layer.redis import conf, service, settings
 
-from test_settings import DEFAULTS
+from fakejuju import config_defaults
+
+DEFAULTS = config_defaults()
 
 GIB = 1024**3
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from charms.layer.redis import settings
 
+from fakejuju import config_defaults
+
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULTS = {
-    name: spec.get("default") for name, spec in yaml.safe_load((ROOT / "config.yaml").read_text())["options"].items()
-}
+DEFAULTS = config_defaults()
 
 
 def test_defaults_are_valid() -> None:

@@ -6,7 +6,9 @@ from fake_machine import FakeMachine
 
 from charms.layer.redis import workload
 
-from test_settings import DEFAULTS
+from fakejuju import config_defaults
+
+DEFAULTS = config_defaults()
 
 
 def facts(installed: str = "apt", **config: object) -> workload.Facts:

@@ -7,7 +7,9 @@ from fake_machine import FakeMachine
 
 from charms.layer.redis import conf, service, workload
 
-from test_settings import DEFAULTS
+from fakejuju import config_defaults
+
+DEFAULTS = config_defaults()
 
 
 def facts(**config: object) -> workload.Facts:

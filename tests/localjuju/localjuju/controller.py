@@ -17,19 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .state import PACKAGE_DIR, ModelDir
-
-
-def _is_running(mdl: ModelDir) -> bool:
-    """Whether a controller holds the model's controller lock."""
-    fd = os.open(mdl.controller_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+from .state import PACKAGE_DIR, ModelDir, lock_is_held
 
 
 def wake(mdl: ModelDir) -> None:
@@ -44,7 +32,7 @@ def wake(mdl: ModelDir) -> None:
 
 def ensure_running(mdl: ModelDir) -> None:
     """Wake the model's controller, starting it first if it is not running."""
-    if _is_running(mdl):
+    if lock_is_held(mdl.controller_lock):
         wake(mdl)
         return
     pid = os.fork()

@@ -108,6 +108,18 @@ def flock(path: Path, exclusive: bool = True) -> Iterator[None]:
         os.close(fd)
 
 
+def lock_is_held(path: Path) -> bool:
+    """Whether some process holds the exclusive lock on `path` (a daemon's "I am running")."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def read(model: ModelDir) -> State:
     """Read the model state without locking (writers replace the file atomically)."""
     with open(model.state_file, encoding="utf-8") as f:

@@ -32,7 +32,7 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from .state import LOCALJUJU_DIR, ModelDir, home
+from .state import LOCALJUJU_DIR, ModelDir, home, lock_is_held
 
 SOCKET_NAME = "tools.sock"
 LOCK_NAME = "tools.lock"
@@ -65,7 +65,7 @@ def tool_program() -> Path:
 
 def ensure(mdl: ModelDir) -> None:
     """Start the model's tool server unless one runs (it holds tools.lock while it serves)."""
-    if _running(mdl):
+    if lock_is_held(mdl.root / LOCK_NAME):
         return
     subprocess.Popen(
         ["/usr/bin/python3", str(PYTHON_TOOL), "--serve", str(mdl.root)],
@@ -76,17 +76,6 @@ def ensure(mdl: ModelDir) -> None:
         close_fds=True,
         cwd="/",
     )
-
-
-def _running(mdl: ModelDir) -> bool:
-    fd = os.open(mdl.root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def serve(root: str) -> int:
