@@ -256,7 +256,7 @@ def test_databases_restarts_once_and_keeps_the_data(juju: jubilant.Juju) -> None
         ("databases", 0, "invalid databases: must be a whole number from 1 to"),
         ("log-level", "loud", "invalid log-level: must be one of debug, verbose, notice, warning"),
         ("install-source", "tarball", "invalid install-source: must be one of apt, snap"),
-        ("password", "has space", "invalid password: must be 1 to 512 printable characters"),
+        ("password", "has space", "invalid password: must be 12 to 512 printable characters"),
         ("password", "new\nline", "invalid password: must be text without control characters"),
         ("cluster-enabled", True, "invalid cluster-enabled: can only be set at deploy time"),
         ("snap_proxy", "proxy:3128", "invalid snap_proxy: must be an http:// or https:// address"),

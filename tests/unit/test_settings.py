@@ -34,7 +34,7 @@ def test_defaults_are_valid() -> None:
         ("password", "two words", "without spaces, quotes or backslashes"),
         ("password", "line\nbreak", "without control characters"),
         ("password", 'quo"te', "without spaces, quotes or backslashes"),
-        ("password", "x" * 513, "1 to 512"),
+        ("password", "x" * 513, "12 to 512"),
         ("nagios_context", "has space", "letters, digits"),
         ("snap-channel", "latest stable", "channel"),
         ("snapd_refresh", "fri\n", "without control characters"),

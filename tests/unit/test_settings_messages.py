@@ -44,7 +44,7 @@ def test_whole_numbers_are_taken_at_both_ends_of_their_range_and_refused_beyond(
         (
             "password",
             "two words",
-            "invalid password: must be 1 to 512 printable characters without spaces, quotes or backslashes",
+            "invalid password: must be 12 to 512 printable characters without spaces, quotes or backslashes",
         ),
         ("password", "tab\there", "invalid password: must be text without control characters"),
         ("password", "del\x7f", "invalid password: must be text without control characters"),
@@ -91,7 +91,7 @@ def test_printable_ascii_passwords_are_taken_from_12_up_to_512_characters() -> N
     assert refusal(password="x" * 11) == too_short
     assert refusal(password="x") == too_short
     for refused in ("'", "\\", " ", "é"):
-        assert refusal(password=f"a{refused}b").startswith("invalid password: must be 1 to 512")
+        assert refusal(password=f"a{refused}b").startswith("invalid password: must be 12 to 512")
 
 
 def test_unset_text_options_are_empty() -> None:

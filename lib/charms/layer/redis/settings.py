@@ -125,7 +125,7 @@ def _boolean(config: Mapping[str, Any], option: str) -> bool:
 
 def _password(config: Mapping[str, Any]) -> str:
     """The configured password (empty: generated), checked without ever echoing it."""
-    allowed = "must be 1 to 512 printable characters without spaces, quotes or backslashes"
+    allowed = f"must be {MIN_PASSWORD_LENGTH} to 512 printable characters without spaces, quotes or backslashes"
     value = _text(config, "password", PASSWORD_PATTERN, allowed)
     if not value:
         return value
