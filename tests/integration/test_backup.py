@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import jubilant
 import pytest
 import redis
+from cluster_client import cluster_settled
 from helpers import APP, CHARM, client, ensure_built, password, wait_active, wait_applied, write_keys
 
 from conftest import throwaway_model
@@ -140,3 +141,68 @@ def test_cluster_status_is_refused_outside_cluster_mode(juju: jubilant.Juju) -> 
     with pytest.raises(jubilant.TaskError) as failed:
         juju.run(UNIT, "cluster-status")
     assert "not in cluster mode" in failed.value.task.message
+
+
+# --- cluster mode ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[jubilant.Juju]:
+    """A second model: three units forming a Redis Cluster."""
+    ensure_built()
+    with throwaway_model("backup-cluster", wait_timeout=300) as juju:
+        juju.deploy(CHARM, APP, num_units=3, config={"cluster-enabled": True})
+        juju.wait(cluster_settled, delay=0.5)
+        yield juju
+
+
+def test_cluster_status_names_every_node_by_unit(cluster: jubilant.Juju) -> None:
+    status = cluster.status().apps[APP].units
+    report = cluster.run(UNIT, "cluster-status").results
+    assert report["cluster-state"] == "ok"
+    assert (report["masters"], report["replicas"]) == ("3", "0")
+    assert report["slots-covered"] == "16384 of 16384"
+    for unit, seen in status.items():
+        node = report["nodes"][unit.replace("/", "-")]
+        assert node["unit"] == unit and node["role"] == "master" and node["health"] == "ok"
+        assert node["address"] == f"{seen.public_address}:6379"
+
+
+def test_in_cluster_mode_a_node_restores_its_own_backup_and_refuses_another_nodes(cluster: jubilant.Juju) -> None:
+    node = client(cluster, UNIT)
+    own = [key for key in (f"c:{number}" for number in range(3000)) if is_served_by(node, key)]
+    each(node, "set", own, upper=True)
+    made = cluster.run(UNIT, "backup").results["backup"]
+    assert made["keys"] == str(len(own)) and made["node-id"] == node.execute_command("CLUSTER", "MYID")
+    copy_backup(cluster, made, UNIT, f"{APP}/1")
+    with pytest.raises(jubilant.TaskError) as failed:
+        cluster.run(f"{APP}/1", "restore", {"name": made["name"]})
+    assert f"was taken on cluster node {made['node-id'][:8]}" in failed.value.task.message
+    each(node, "delete", own)
+    cluster.run(UNIT, "restore", {"name": made["name"]})
+    assert each(client(cluster, UNIT), "get", own) == [key.upper() for key in own]
+    cluster.wait(cluster_settled, delay=0.5)
+
+
+def each(node: redis.Redis, command: str, keys: list[str], upper: bool = False) -> list[object]:
+    """One command per key in a pipeline (a cluster node takes no multi-key command across slots)."""
+    pipe = node.pipeline(transaction=False)
+    for key in keys:
+        getattr(pipe, command)(key, *([key.upper()] if upper else []))
+    return pipe.execute()
+
+
+def is_served_by(node: redis.Redis, key: str) -> bool:
+    slot = node.cluster("KEYSLOT", key)
+    mine = next(line for line in node.execute_command("CLUSTER", "NODES").splitlines() if "myself" in line)
+    ranges = [field.split("-") for field in mine.split()[8:]]
+    return any(int(bounds[0]) <= slot <= int(bounds[-1]) for bounds in ranges)
+
+
+def copy_backup(juju: jubilant.Juju, made: dict[str, str], source: str, target: str) -> None:
+    """Copy a backup's three files from one unit's machine to another's backup directory."""
+    for suffix in (".rdb", ".rdb.sha256", ".json"):
+        path = f"/var/backups/redis/{made['name']}{suffix}"
+        encoded = juju.exec(f"base64 -w0 {path}", unit=source).stdout.strip()
+        command = f"install -d -m 700 -o redis /var/backups/redis && echo {encoded} | base64 -d > {path}"
+        juju.exec(command, unit=target)
