@@ -158,10 +158,17 @@ def test_the_backup_directory_is_created_private_and_an_open_one_is_refused(tmp_
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     shared.chmod(0o755)
-    with pytest.raises(BackupError, match=r"backup-dir: .*shared is open to others \(mode 755\)"):
+    with pytest.raises(BackupError, match=r"backup directory .*shared is open to others \(mode 755\)"):
         backup.prepare_directory(shared, (os.getuid(), os.getgid()))
-    with pytest.raises(BackupError, match="not an absolute path"):
-        backup.prepare_directory(Path("relative"), (0, 0))
+
+
+def test_the_dir_parameter_overrides_the_option_and_either_must_be_absolute() -> None:
+    assert backup.chosen_directory("/srv/b", Path("/var/backups/redis")) == Path("/srv/b")
+    assert backup.chosen_directory("", Path("/var/backups/redis")) == Path("/var/backups/redis")
+    with pytest.raises(BackupError, match=r"^dir: 'relative' is not an absolute path"):
+        backup.chosen_directory("relative", Path("/var/backups/redis"))
+    with pytest.raises(BackupError, match=r"^backup-dir: 'x' is not an absolute path"):
+        backup.chosen_directory(None, Path("x"))
 
 
 def test_listing_skips_what_does_not_read_and_sorts_by_time(tmp_path: Path) -> None:

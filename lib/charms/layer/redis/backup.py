@@ -286,20 +286,26 @@ def owner_ids(layout: Layout) -> tuple[int, int]:
     return (entry.pw_uid, entry.pw_gid) if entry else (0, 0)
 
 
+def chosen_directory(given: object, configured: Path) -> Path:
+    """The action's `dir` parameter when given, else the backup-dir option; either must be absolute."""
+    option, value = ("dir", str(given)) if given else ("backup-dir", str(configured))
+    if not value.startswith("/"):
+        raise BackupError(f"{option}: {value[:80]!r} is not an absolute path; give a directory such as {DEFAULT_DIR}")
+    return Path(value)
+
+
 def prepare_directory(directory: Path, owner: tuple[int, int]) -> None:
     """Create the backup directory 0700; refuse one that others can read."""
-    if not directory.is_absolute():
-        raise BackupError(f"backup-dir: {str(directory)[:80]!r} is not an absolute path")
     if not directory.exists():
         directory.mkdir(parents=True, mode=0o700)
         os.chown(directory, *owner)
         os.chmod(directory, 0o700)
     found = directory.stat()
     if not stat.S_ISDIR(found.st_mode):
-        raise BackupError(f"backup-dir: {directory} is not a directory")
+        raise BackupError(f"backup directory {directory} is not a directory")
     if stat.S_IMODE(found.st_mode) & 0o077:
         raise BackupError(
-            f"backup-dir: {directory} is open to others (mode {stat.S_IMODE(found.st_mode):o}); "
+            f"backup directory {directory} is open to others (mode {stat.S_IMODE(found.st_mode):o}); "
             "use a new directory or one with mode 700"
         )
 
@@ -407,10 +413,16 @@ def cluster_node(client: redis.Redis) -> NodeIdentity | None:
     return node_identity(str(client.execute_command("CLUSTER", "NODES")))
 
 
-def start_snapshot(client: redis.Redis, wait: float) -> tuple[Snapshot, int]:
+def saves_counted(client: redis.Redis) -> int | None:
+    """How many snapshots Redis took since it started; None on Redis 6, which does not count them."""
+    counted = admin.persistence(client).get("rdb_saves")
+    return None if counted is None else int(counted)
+
+
+def start_snapshot(client: redis.Redis, wait: float) -> tuple[Snapshot, int | None]:
     """BGSAVE, with the key count and the node's slots taken at the same instant; the saves counted before."""
     admin.wait_idle(client, wait)
-    before = int(admin.persistence(client).get("rdb_saves", "0"))
+    before = saves_counted(client)
     cluster = in_cluster_mode(client)
     pipe = client.pipeline(transaction=True)  # MULTI: nothing changes between the count and the fork
     pipe.info("keyspace")
@@ -418,12 +430,19 @@ def start_snapshot(client: redis.Redis, wait: float) -> tuple[Snapshot, int]:
         pipe.execute_command("CLUSTER", "NODES")
     pipe.bgsave()
     replies = pipe.execute()
+    if before is None and "scheduled" in str(replies[-1]):
+        # Redis 6 cannot tell when a postponed snapshot ended.
+        raise BackupError("Redis is rewriting its append-only file; run backup again once it is done")
     node = node_identity(str(replies[1])) if cluster else None
     return Snapshot(keyspace_of(replies[0]), node), before
 
 
-def wait_for_snapshot(client: redis.Redis, before: int, wait: float, say: Say) -> None:
-    """Until the BGSAVE that followed `before` saves ended; progress lines meanwhile."""
+def wait_for_snapshot(client: redis.Redis, before: int | None, wait: float, say: Say) -> None:
+    """Until the BGSAVE that followed `before` saves ended; progress lines meanwhile.
+
+    BGSAVE forks before it answers, so on Redis 6 (no count of saves) the
+    first poll that finds no snapshot in progress finds ours ended.
+    """
     started = time.monotonic()
     last = started
     while True:
@@ -431,7 +450,7 @@ def wait_for_snapshot(client: redis.Redis, before: int, wait: float, say: Say) -
         if info.get("rdb_bgsave_in_progress") == "0":
             if info.get("rdb_last_bgsave_status") != "ok":
                 raise BackupError("Redis could not write the snapshot (see its log); nothing was backed up")
-            if int(info.get("rdb_saves", "0")) > before:
+            if before is None or int(info.get("rdb_saves", "0")) > before:
                 return
         now = time.monotonic()
         if now - started > wait:
@@ -443,9 +462,9 @@ def wait_for_snapshot(client: redis.Redis, before: int, wait: float, say: Say) -
         time.sleep(0.1)
 
 
-def saves_done(client: redis.Redis) -> tuple[str, str]:
+def saves_done(client: redis.Redis) -> tuple[str, str, str]:
     info = admin.persistence(client)
-    return info.get("rdb_saves", "0"), info.get("rdb_bgsave_in_progress", "0")
+    return info.get("rdb_saves", ""), info.get("rdb_last_save_time", ""), info.get("rdb_bgsave_in_progress", "")
 
 
 @dataclass(frozen=True)
@@ -467,7 +486,7 @@ def take(unit: Unit, directory: Path, say: Say, taken: datetime | None = None) -
     if (directory / f"{name}.json").exists():
         raise BackupError(f"a backup named {name} exists already; try again in a second")
     with admin.session(unit.layout.unixsocket, unit.password, admin.TIMEOUT) as client:
-        data_file = Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
+        data_file = data_files(client).snapshot
         say("asking Redis for a snapshot (BGSAVE)")
         snapshot, before = start_snapshot(client, SNAPSHOT_WAIT)
         wait_for_snapshot(client, before, SNAPSHOT_WAIT, say)
@@ -519,11 +538,16 @@ class SystemdControl:
 
 @dataclass(frozen=True)
 class DataFiles:
-    """Where the running Redis keeps its data: the snapshot and the append-only directory."""
+    """Where the running Redis keeps its data: the snapshot, and the append-only file or directory."""
 
     snapshot: Path
-    append_dir: Path
+    # Redis 7 keeps its append-only files in a directory, Redis 6 (jammy) in one file beside the snapshot.
+    append_only: tuple[Path, ...]
     appendonly: bool
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return (self.snapshot, *self.append_only)
 
     @property
     def aside(self) -> Path:
@@ -534,35 +558,38 @@ class DataFiles:
         if self.aside.exists():
             shutil.rmtree(self.aside)
         self.aside.mkdir(mode=0o700)
-        for path in (self.snapshot, self.append_dir):
+        for path in self.paths:
             if path.exists():
                 path.rename(self.aside / path.name)
 
     def put_back(self) -> None:
-        """The data files as they were before the restore."""
-        for path in (self.snapshot, self.append_dir):
+        """The data files as they were before the restore; what the restore wrote is removed."""
+        for path in self.paths:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
             kept = self.aside / path.name
             if kept.exists():
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink(missing_ok=True)
                 kept.rename(path)
-            elif path.is_file():
-                path.unlink()
         self.forget_aside()
 
     def forget_aside(self) -> None:
         shutil.rmtree(self.aside, ignore_errors=True)
 
 
+def config_value(client: redis.Redis, name: str) -> str:
+    """One directive's value (Redis 6 takes one name per CONFIG GET); empty when Redis has no such directive."""
+    return str(client.config_get(name).get(name, ""))
+
+
 def data_files(client: redis.Redis) -> DataFiles:
-    found = client.config_get("dir", "dbfilename", "appenddirname", "appendonly")
-    directory = Path(found["dir"])
+    directory = Path(config_value(client, "dir"))
+    append_only = [directory / config_value(client, "appendfilename")]
+    if config_value(client, "appenddirname"):
+        append_only.append(directory / config_value(client, "appenddirname"))
     return DataFiles(
-        directory / found["dbfilename"],
-        directory / found.get("appenddirname", "appendonlydir"),
-        found["appendonly"] == "yes",
+        directory / config_value(client, "dbfilename"), tuple(append_only), config_value(client, "appendonly") == "yes"
     )
 
 
@@ -638,8 +665,8 @@ def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Keyspace:
         files = data_files(client)
         if not files.appendonly:
             say("saving the current data, to keep it until the restore is verified")
-            before = int(admin.persistence(client).get("rdb_saves", "0"))
             admin.wait_idle(client, SNAPSHOT_WAIT)
+            before = saves_counted(client)
             client.bgsave()
             wait_for_snapshot(client, before, SNAPSHOT_WAIT, say)
     try:
@@ -694,7 +721,7 @@ def reported_errors() -> Iterator[None]:
 def backup_action(params: Mapping[str, Any]) -> dict[str, Any]:
     with reported_errors():
         unit = this_unit()
-        directory = Path(str(params.get("dir") or unit.backup_dir))
+        directory = chosen_directory(params.get("dir"), unit.backup_dir)
         made = take(unit, directory, action_say())
     return {"backup": describe(made)}
 
@@ -702,7 +729,7 @@ def backup_action(params: Mapping[str, Any]) -> dict[str, Any]:
 def list_backups_action(params: Mapping[str, Any]) -> dict[str, Any]:
     with reported_errors():
         unit = this_unit()
-        directory = Path(str(params.get("dir") or unit.backup_dir))
+        directory = chosen_directory(params.get("dir"), unit.backup_dir)
         backups, unreadable = listed(directory)
     say = action_say()
     for problem in unreadable:
@@ -718,7 +745,7 @@ def list_backups_action(params: Mapping[str, Any]) -> dict[str, Any]:
 def restore_action(params: Mapping[str, Any]) -> dict[str, Any]:
     with reported_errors():
         unit = this_unit()
-        directory = Path(str(params.get("dir") or unit.backup_dir))
+        directory = chosen_directory(params.get("dir"), unit.backup_dir)
         chosen = load(directory, str(params.get("name", "")))
         loaded = restore(unit, chosen, SystemdControl(unit.layout), action_say())
     return {"restored": chosen.name, "keys": loaded.keys, "backup-keys": chosen.keys}
