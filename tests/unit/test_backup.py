@@ -321,3 +321,19 @@ def test_a_restore_with_appendonly_on_rebuilds_the_append_only_file(appendonly_s
     control.start()
     assert service.wait_until(lambda: admin.health(server.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
     assert keys_now(server) == 500
+
+
+def test_data_files_moved_aside_come_back_as_they_were_and_what_the_restore_wrote_goes(tmp_path: Path) -> None:
+    """Redis 7 keeps an append-only directory, Redis 6 one file beside the snapshot: both are kept aside."""
+    files = backup.DataFiles(tmp_path / "dump.rdb", (tmp_path / "appendonly.aof", tmp_path / "appendonlydir"), True)
+    files.snapshot.write_text("old snapshot")
+    (tmp_path / "appendonly.aof").write_text("old aof")
+    files.move_aside()
+    assert not files.snapshot.exists() and not (tmp_path / "appendonly.aof").exists()
+    files.snapshot.write_text("restored snapshot")
+    (tmp_path / "appendonlydir").mkdir()
+    (tmp_path / "appendonlydir" / "x.aof").write_text("rewritten")
+    files.put_back()
+    assert files.snapshot.read_text() == "old snapshot"
+    assert (tmp_path / "appendonly.aof").read_text() == "old aof"
+    assert not (tmp_path / "appendonlydir").exists() and not files.aside.exists()
