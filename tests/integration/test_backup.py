@@ -1,6 +1,7 @@
 """Backup and restore actions on the local model: real hooks, a real redis-server, `juju run` as operators use it.
 
-One model for the module: one Redis unit. Tests run in file order: the first
+Two models for the module: one Redis unit, and a three-unit Redis Cluster that
+forms while the first model's tests run. Tests run in file order: the first
 writes 100k keys and backs them up, the next ones restore that backup.
 """
 
@@ -24,8 +25,16 @@ KEYS = 100_000
 
 
 @pytest.fixture(scope="module")
-def juju() -> Iterator[jubilant.Juju]:
+def forming_cluster() -> Iterator[jubilant.Juju]:
+    """A second model: three units forming a Redis Cluster while the first model's tests run."""
     ensure_built()
+    with throwaway_model("backup-cluster", wait_timeout=300) as juju:
+        juju.deploy(CHARM, APP, num_units=3, config={"cluster-enabled": True})
+        yield juju
+
+
+@pytest.fixture(scope="module")
+def juju(forming_cluster: jubilant.Juju) -> Iterator[jubilant.Juju]:
     with throwaway_model("backup", wait_timeout=180) as juju:
         juju.deploy(CHARM, APP)
         wait_active(juju)
@@ -147,13 +156,9 @@ def test_cluster_status_is_refused_outside_cluster_mode(juju: jubilant.Juju) -> 
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[jubilant.Juju]:
-    """A second model: three units forming a Redis Cluster."""
-    ensure_built()
-    with throwaway_model("backup-cluster", wait_timeout=300) as juju:
-        juju.deploy(CHARM, APP, num_units=3, config={"cluster-enabled": True})
-        juju.wait(cluster_settled, delay=0.5)
-        yield juju
+def cluster(forming_cluster: jubilant.Juju) -> jubilant.Juju:
+    forming_cluster.wait(cluster_settled, delay=0.5)
+    return forming_cluster
 
 
 def test_cluster_status_names_every_node_by_unit(cluster: jubilant.Juju) -> None:
@@ -179,7 +184,8 @@ def test_in_cluster_mode_a_node_restores_its_own_backup_and_refuses_another_node
         cluster.run(f"{APP}/1", "restore", {"name": made["name"]})
     assert f"was taken on cluster node {made['node-id'][:8]}" in failed.value.task.message
     each(node, "delete", own)
-    cluster.run(UNIT, "restore", {"name": made["name"]})
+    restored = cluster.run(UNIT, "restore", {"name": made["name"]}).results
+    assert restored["keys"] == str(len(own)) and restored["cluster-state"] == "ok"
     assert each(client(cluster, UNIT), "get", own) == [key.upper() for key in own]
     cluster.wait(cluster_settled, delay=0.5)
 

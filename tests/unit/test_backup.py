@@ -274,8 +274,8 @@ def test_a_restore_brings_back_the_backed_up_keys(redis_server: Running, tmp_pat
     with admin.session(server.layout.unixsocket, PASSWORD) as client:
         client.flushall()
         client.set("written-after", "1")
-    loaded = backup.restore(unit, made, control, QUIET)
-    assert loaded.keys == 1000 and keys_now(server) == 1000
+    restored = backup.restore(unit, made, control, QUIET)
+    assert restored.keyspace.keys == 1000 and restored.cluster_state == "" and keys_now(server) == 1000
     with admin.session(server.layout.unixsocket, PASSWORD) as client:
         assert client.get("k:999") == "value-999" and client.get("written-after") is None
     assert not (server.layout.data_dir / backup.ASIDE).exists()

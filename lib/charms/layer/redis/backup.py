@@ -49,6 +49,8 @@ MANIFEST_VERSION = 1
 # The longest a backup waits for its snapshot, and a restore for Redis to load one.
 SNAPSHOT_WAIT = 600.0
 LOAD_WAIT = 300.0
+# How long a restore on a cluster node waits for the cluster to see the node again.
+CLUSTER_WAIT = 60.0
 PROGRESS_EVERY = 2.0
 CHUNK = 1 << 20
 # Where the service's data files wait, during a restore, until the restored data is verified.
@@ -468,6 +470,14 @@ def saves_done(client: redis.Redis) -> tuple[str, str, str]:
 
 
 @dataclass(frozen=True)
+class Restored:
+    """What a restore loaded, and the node's cluster_state afterwards (empty outside cluster mode)."""
+
+    keyspace: Keyspace
+    cluster_state: str = ""
+
+
+@dataclass(frozen=True)
 class Unit:
     """What an action needs to know about this unit's Redis, gathered at the edge."""
 
@@ -651,7 +661,7 @@ def roll_back(unit: Unit, files: DataFiles, control: Control, running: str, say:
     return f"the previous data was put back ({loaded.keys} keys)"
 
 
-def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Keyspace:
+def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Restored:
     """Replace this unit's data with the backup's; on any failure the previous data is put back."""
     verify(backup)
     say(f"{backup.name}: checksum verified")
@@ -659,7 +669,8 @@ def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Keyspace:
     if running is None:
         raise BackupError("Redis is not configured by the charm yet; nothing was restored")
     with admin.session(unit.layout.unixsocket, unit.password, admin.TIMEOUT) as client:
-        refusal = restore_refusal(backup, cluster_node(client))
+        node = cluster_node(client)
+        refusal = restore_refusal(backup, node)
         if refusal:
             raise BackupError(f"refused: {refusal}")
         files = data_files(client)
@@ -671,11 +682,39 @@ def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Keyspace:
             wait_for_snapshot(client, before, SNAPSHOT_WAIT, say)
     try:
         loaded = swap_in(unit, backup, files, control, running, say)
+        if node is not None:
+            same_node(unit, node)
     except Exception as error:  # every failure puts the old data back
         outcome = roll_back(unit, files, control, running, say)
         raise BackupError(f"restore of {backup.name} failed: {error}; {outcome}") from None
     files.forget_aside()
-    return loaded
+    return Restored(loaded, "" if node is None else wait_cluster_ok(unit, CLUSTER_WAIT, say))
+
+
+def same_node(unit: Unit, before: NodeIdentity) -> None:
+    """After the restart the node must be the same cluster node, serving the same slots (nodes.conf kept)."""
+    with admin.session(unit.layout.unixsocket, unit.password, admin.TIMEOUT) as client:
+        after = cluster_node(client)
+    if after != before:
+        found = f"node {after.node_id[:8]} serving {slots_text(after.slots) or 'no slots'}" if after else "no node"
+        raise BackupError(f"after the restart Redis is {found}, not node {before.node_id[:8]}")
+
+
+def wait_cluster_ok(unit: Unit, wait: float, say: Say) -> str:
+    """The node's cluster_state once it is ok again after the restart, or as it is after `wait` seconds."""
+    say("waiting for the cluster to see this node again")
+    state = [""]
+
+    def ok() -> bool:
+        try:
+            with admin.session(unit.layout.unixsocket, unit.password, admin.TIMEOUT) as client:
+                state[0] = str(client.execute_command("CLUSTER", "INFO")).split("cluster_state:", 1)[1].split()[0]
+        except Exception:  # not answering yet: ask again until `wait` is over
+            return False
+        return state[0] == "ok"
+
+    service.wait_until(ok, timeout=wait, interval=0.2)
+    return state[0] or "unknown"
 
 
 # --- the actions (Juju at the edge) --------------------------------------------------------------
@@ -747,5 +786,8 @@ def restore_action(params: Mapping[str, Any]) -> dict[str, Any]:
         unit = this_unit()
         directory = chosen_directory(params.get("dir"), unit.backup_dir)
         chosen = load(directory, str(params.get("name", "")))
-        loaded = restore(unit, chosen, SystemdControl(unit.layout), action_say())
-    return {"restored": chosen.name, "keys": loaded.keys, "backup-keys": chosen.keys}
+        restored = restore(unit, chosen, SystemdControl(unit.layout), action_say())
+    results: dict[str, Any] = {"restored": chosen.name, "keys": restored.keyspace.keys, "backup-keys": chosen.keys}
+    if restored.cluster_state:
+        results["cluster-state"] = restored.cluster_state
+    return results
