@@ -337,3 +337,18 @@ def test_data_files_moved_aside_come_back_as_they_were_and_what_the_restore_wrot
     assert files.snapshot.read_text() == "old snapshot"
     assert (tmp_path / "appendonly.aof").read_text() == "old aof"
     assert not (tmp_path / "appendonlydir").exists() and not files.aside.exists()
+
+
+def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
+    redis_server: Running, tmp_path: Path
+) -> None:
+    server, control = redis_server
+    fill(server, 10)
+    unit = unit_of(server, tmp_path)
+    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    kept = server.layout.data_dir / backup.ASIDE
+    kept.mkdir()
+    (kept / "dump.rdb").write_text("the only copy")
+    with pytest.raises(BackupError, match="left from a restore that did not finish"):
+        backup.restore(unit, made, control, QUIET)
+    assert (kept / "dump.rdb").read_text() == "the only copy" and control.process.poll() is None

@@ -565,8 +565,6 @@ class DataFiles:
 
     def move_aside(self) -> None:
         """Keep the current data files under `aside` until the restored data is verified."""
-        if self.aside.exists():
-            shutil.rmtree(self.aside)
         self.aside.mkdir(mode=0o700)
         for path in self.paths:
             if path.exists():
@@ -674,6 +672,11 @@ def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Restored:
         if refusal:
             raise BackupError(f"refused: {refusal}")
         files = data_files(client)
+        if files.aside.exists():
+            raise BackupError(
+                f"refused: {files.aside} is left from a restore that did not finish and may hold the only copy "
+                "of the data from before it; move it elsewhere, then run restore again"
+            )
         if not files.appendonly:
             say("saving the current data, to keep it until the restore is verified")
             admin.wait_idle(client, SNAPSHOT_WAIT)
