@@ -140,12 +140,20 @@ def test_a_cluster_node_restores_only_its_own_backup_with_the_same_slots() -> No
     assert "not taken in cluster mode" in backup.restore_refusal(sample(), NodeIdentity(NODE, slots))
 
 
+def test_a_replica_refuses_any_restore_its_master_would_overwrite() -> None:
+    replica = NodeIdentity(NODE, (), replica_of=OTHER_NODE)
+    refusal = backup.restore_refusal(sample(node_id=NODE), replica)
+    assert "is a replica of bbbbbbbb" in refusal and "restore on the master's unit" in refusal
+
+
 def test_a_node_id_and_slots_come_from_the_myself_line() -> None:
     nodes = (
         f"{NODE} 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-100 200\n"
         f"{OTHER_NODE} 127.0.0.2:7000@17000 master - 0 0 2 connected 101-199\n"
     )
     assert backup.node_identity(nodes) == NodeIdentity(NODE, (SlotRange(0, 100), SlotRange(200, 200)))
+    replica = f"{NODE} 127.0.0.1:7000@17000 myself,slave {OTHER_NODE} 0 0 1 connected\n"
+    assert backup.node_identity(replica) == NodeIdentity(NODE, (), replica_of=OTHER_NODE)
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -352,3 +360,17 @@ def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
     with pytest.raises(BackupError, match="left from a restore that did not finish"):
         backup.restore(unit, made, control, QUIET)
     assert (kept / "dump.rdb").read_text() == "the only copy" and control.process.poll() is None
+
+
+def test_a_restore_whose_key_count_does_not_match_puts_the_previous_data_back(
+    redis_server: Running, tmp_path: Path
+) -> None:
+    server, control = redis_server
+    fill(server, 100)
+    unit = unit_of(server, tmp_path)
+    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    fill(server, 150)
+    claims_more = dataclasses.replace(made, keys=120)  # as if keys went missing from the snapshot
+    with pytest.raises(BackupError, match=r"loaded 100 keys, the backup holds 120; the previous data was put back"):
+        backup.restore(unit, claims_more, control, QUIET)
+    assert keys_now(server) == 150

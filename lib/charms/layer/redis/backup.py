@@ -104,10 +104,11 @@ class Backup:
 
 @dataclass(frozen=True)
 class NodeIdentity:
-    """A cluster node as a restore checks it: its id and the slots it serves."""
+    """A cluster node as a restore checks it: its id, the slots it serves, the master it replicates."""
 
     node_id: str
     slots: tuple[SlotRange, ...]
+    replica_of: str = ""
 
 
 # --- names, manifests, checksums (pure) ----------------------------------------------------------
@@ -225,6 +226,11 @@ def restore_refusal(backup: Backup, node: NodeIdentity | None) -> str:
     """
     if node is None:
         return ""
+    if node.replica_of:
+        return (
+            f"this unit's node {node.node_id[:8]} is a replica of {node.replica_of[:8]}, which would overwrite "
+            "what is restored: restore on the master's unit"
+        )
     if not backup.node_id:
         return f"{backup.name} was not taken in cluster mode; this unit is cluster node {node.node_id[:8]}"
     if backup.node_id != node.node_id:
@@ -401,7 +407,7 @@ class Snapshot:
 
 def node_identity(nodes_text: str) -> NodeIdentity:
     me = myself(parse_cluster_nodes(nodes_text))
-    return NodeIdentity(me.node_id, ranges_of(me.slot_set()))
+    return NodeIdentity(me.node_id, ranges_of(me.slot_set()), me.master_id if me.is_replica else "")
 
 
 def in_cluster_mode(client: redis.Redis) -> bool:
