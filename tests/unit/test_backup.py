@@ -202,6 +202,9 @@ class ProcessControl:
     process: subprocess.Popen[bytes]
     fail_start: bool = False
 
+    def running(self) -> bool:
+        return self.process.poll() is None
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -374,3 +377,21 @@ def test_a_restore_whose_key_count_does_not_match_puts_the_previous_data_back(
     with pytest.raises(BackupError, match=r"loaded 100 keys, the backup holds 120; the previous data was put back"):
         backup.restore(unit, claims_more, control, QUIET)
     assert keys_now(server) == 150
+
+
+def test_a_redis_that_is_not_running_is_restored_from_what_its_redis_conf_says(
+    redis_server: Running, tmp_path: Path
+) -> None:
+    server, control = redis_server
+    fill(server, 100)
+    unit = unit_of(server, tmp_path)
+    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    control.stop()
+    (server.layout.data_dir / "dump.rdb").write_bytes(b"REDIS0009 not a snapshot")  # Redis could not start on it
+    restored = backup.restore(unit, made, control, QUIET)
+    assert restored.keyspace.keys == 100 and keys_now(server) == 100
+
+
+def test_a_stopped_cluster_node_is_not_restored_without_checking_its_identity() -> None:
+    with pytest.raises(BackupError, match="Redis is not running, and a cluster node's id"):
+        backup.inspect_stopped("dir /var/lib/redis\ncluster-enabled yes\n")

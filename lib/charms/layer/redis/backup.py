@@ -529,6 +529,8 @@ def take(unit: Unit, directory: Path, say: Say, taken: datetime | None = None) -
 class Control(Protocol):
     """Starting and stopping this unit's Redis, and replacing its configuration file."""
 
+    def running(self) -> bool: ...
+
     def stop(self) -> None: ...
 
     def start(self) -> None: ...
@@ -541,6 +543,9 @@ class SystemdControl:
     """The unit's Redis service under systemd, as the charm runs it."""
 
     layout: Layout
+
+    def running(self) -> bool:
+        return service.is_active(self.layout.service)
 
     def stop(self) -> None:
         service.systemctl("stop", self.layout.service)
@@ -672,23 +677,12 @@ def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Restored:
     running = service.read_config(unit.layout)
     if running is None:
         raise BackupError("Redis is not configured by the charm yet; nothing was restored")
-    with admin.session(unit.layout.unixsocket, unit.password, admin.TIMEOUT) as client:
-        node = cluster_node(client)
-        refusal = restore_refusal(backup, node)
-        if refusal:
-            raise BackupError(f"refused: {refusal}")
-        files = data_files(client)
-        if files.aside.exists():
-            raise BackupError(
-                f"refused: {files.aside} is left from a restore that did not finish and may hold the only copy "
-                "of the data from before it; move it elsewhere, then run restore again"
-            )
-        if not files.appendonly:
-            say("saving the current data, to keep it until the restore is verified")
-            admin.wait_idle(client, SNAPSHOT_WAIT)
-            before = saves_counted(client)
-            client.bgsave()
-            wait_for_snapshot(client, before, SNAPSHOT_WAIT, say)
+    files, node = inspect_running(unit, backup, say) if control.running() else inspect_stopped(running)
+    if files.aside.exists():
+        raise BackupError(
+            f"refused: {files.aside} is left from a restore that did not finish and may hold the only copy "
+            "of the data from before it; move it elsewhere, then run restore again"
+        )
     try:
         loaded = swap_in(unit, backup, files, control, running, say)
         if node is not None:
@@ -698,6 +692,37 @@ def restore(unit: Unit, backup: Backup, control: Control, say: Say) -> Restored:
         raise BackupError(f"restore of {backup.name} failed: {error}; {outcome}") from None
     files.forget_aside()
     return Restored(loaded, "" if node is None else wait_cluster_ok(unit, CLUSTER_WAIT, say))
+
+
+def inspect_running(unit: Unit, backup: Backup, say: Say) -> tuple[DataFiles, NodeIdentity | None]:
+    """Where the running Redis keeps its data and which cluster node it is; its data saved to keep aside."""
+    with admin.session(unit.layout.unixsocket, unit.password, admin.TIMEOUT) as client:
+        node = cluster_node(client)
+        refusal = restore_refusal(backup, node)
+        if refusal:
+            raise BackupError(f"refused: {refusal}")
+        files = data_files(client)
+        if not files.appendonly:
+            say("saving the current data, to keep it until the restore is verified")
+            admin.wait_idle(client, SNAPSHOT_WAIT)
+            before = saves_counted(client)
+            client.bgsave()
+            wait_for_snapshot(client, before, SNAPSHOT_WAIT, say)
+    return files, node
+
+
+def inspect_stopped(running: str) -> tuple[DataFiles, None]:
+    """Where a stopped Redis keeps its data, from its redis.conf (a Redis that cannot start is restored too)."""
+    found = conf.directives(running)
+    if found.get("cluster-enabled") == "yes":
+        raise BackupError(
+            "refused: Redis is not running, and a cluster node's id and slots must be checked against the backup; "
+            "start Redis first"
+        )
+    directory = Path(found.get("dir", "/var/lib/redis"))
+    append_only = (directory / found.get("appendfilename", "appendonly.aof").strip('"'), directory / "appendonlydir")
+    snapshot = directory / found.get("dbfilename", "dump.rdb").strip('"')
+    return DataFiles(snapshot, append_only, found.get("appendonly") == "yes"), None
 
 
 def same_node(unit: Unit, before: NodeIdentity) -> None:
