@@ -263,6 +263,16 @@ Running = tuple[real_redis.Server, ProcessControl]
 QUIET = print  # progress lines go to the test's captured output
 
 
+def backed_up(
+    running: Running, tmp_path: Path, keys: int
+) -> tuple[real_redis.Server, ProcessControl, backup.Unit, Backup]:
+    """A running server holding `keys` keys, and a backup of them."""
+    server, control = running
+    fill(server, keys)
+    unit = unit_of(server, tmp_path)
+    return server, control, unit, backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+
+
 def test_a_backup_holds_the_snapshot_its_checksum_and_description(redis_server: Running, tmp_path: Path) -> None:
     server, _ = redis_server
     fill(server, 1000)
@@ -278,10 +288,7 @@ def test_a_backup_holds_the_snapshot_its_checksum_and_description(redis_server: 
 
 
 def test_a_restore_brings_back_the_backed_up_keys(redis_server: Running, tmp_path: Path) -> None:
-    server, control = redis_server
-    fill(server, 1000)
-    unit = unit_of(server, tmp_path)
-    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    server, control, unit, made = backed_up(redis_server, tmp_path, 1000)
     with admin.session(server.layout.unixsocket, PASSWORD) as client:
         client.flushall()
         client.set("written-after", "1")
@@ -293,10 +300,7 @@ def test_a_restore_brings_back_the_backed_up_keys(redis_server: Running, tmp_pat
 
 
 def test_a_corrupted_backup_is_refused_and_redis_keeps_its_data(redis_server: Running, tmp_path: Path) -> None:
-    server, control = redis_server
-    fill(server, 100)
-    unit = unit_of(server, tmp_path)
-    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
     with made.path.open("r+b") as handle:
         handle.seek(made.size // 2)
         handle.write(b"\xff\xff\xff\xff")
@@ -307,10 +311,7 @@ def test_a_corrupted_backup_is_refused_and_redis_keeps_its_data(redis_server: Ru
 
 
 def test_a_failed_restore_puts_the_previous_data_back(redis_server: Running, tmp_path: Path) -> None:
-    server, control = redis_server
-    fill(server, 100)
-    unit = unit_of(server, tmp_path)
-    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
     fill(server, 300)
     control.fail_start = True
     with pytest.raises(BackupError, match=r"failed: .*start refused; the previous data was put back \(300 keys\)"):
@@ -319,10 +320,7 @@ def test_a_failed_restore_puts_the_previous_data_back(redis_server: Running, tmp
 
 
 def test_a_restore_with_appendonly_on_rebuilds_the_append_only_file(appendonly_server: Running, tmp_path: Path) -> None:
-    server, control = appendonly_server
-    fill(server, 500)
-    unit = unit_of(server, tmp_path)
-    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    server, control, unit, made = backed_up(appendonly_server, tmp_path, 500)
     with admin.session(server.layout.unixsocket, PASSWORD) as client:
         client.flushall()
     backup.restore(unit, made, control, QUIET)
@@ -353,10 +351,7 @@ def test_data_files_moved_aside_come_back_as_they_were_and_what_the_restore_wrot
 def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
     redis_server: Running, tmp_path: Path
 ) -> None:
-    server, control = redis_server
-    fill(server, 10)
-    unit = unit_of(server, tmp_path)
-    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    server, control, unit, made = backed_up(redis_server, tmp_path, 10)
     kept = server.layout.data_dir / backup.ASIDE
     kept.mkdir()
     (kept / "dump.rdb").write_text("the only copy")
@@ -368,10 +363,7 @@ def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
 def test_a_restore_whose_key_count_does_not_match_puts_the_previous_data_back(
     redis_server: Running, tmp_path: Path
 ) -> None:
-    server, control = redis_server
-    fill(server, 100)
-    unit = unit_of(server, tmp_path)
-    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
     fill(server, 150)
     claims_more = dataclasses.replace(made, keys=120)  # as if keys went missing from the snapshot
     with pytest.raises(BackupError, match=r"loaded 100 keys, the backup holds 120; the previous data was put back"):
@@ -382,10 +374,7 @@ def test_a_restore_whose_key_count_does_not_match_puts_the_previous_data_back(
 def test_a_redis_that_is_not_running_is_restored_from_what_its_redis_conf_says(
     redis_server: Running, tmp_path: Path
 ) -> None:
-    server, control = redis_server
-    fill(server, 100)
-    unit = unit_of(server, tmp_path)
-    made = backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
     control.stop()
     (server.layout.data_dir / "dump.rdb").write_bytes(b"REDIS0009 not a snapshot")  # Redis could not start on it
     restored = backup.restore(unit, made, control, QUIET)
