@@ -508,8 +508,9 @@ def take(unit: Unit, directory: Path, say: Say, taken: datetime | None = None) -
         wait_for_snapshot(client, before, SNAPSHOT_WAIT, say)
         saved = saves_done(client)
         with data_file.open("rb") as source:
-            # Another snapshot ending between ours and this open would have replaced the file.
-            if saves_done(client) != saved:
+            # Another snapshot ending after ours, before this open, would have replaced the file.
+            now = saves_done(client)
+            if now != saved or (before is not None and now[0] != str(before + 1)):
                 raise BackupError("another snapshot replaced this one before it was copied; try again")
             say(f"copying the snapshot to {directory}")
             target = directory / f"{name}.rdb"
