@@ -201,11 +201,15 @@ class ProcessControl:
     layout: service.Layout
     process: subprocess.Popen[bytes]
     fail_start: bool = False
+    fail_stop: bool = False
 
     def running(self) -> bool:
         return self.process.poll() is None
 
     def stop(self) -> None:
+        if self.fail_stop:
+            self.fail_stop = False
+            raise service.NoAnswer("systemctl stop redis-server did not answer within 120 s")
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=30)
@@ -384,3 +388,12 @@ def test_a_redis_that_is_not_running_is_restored_from_what_its_redis_conf_says(
 def test_a_stopped_cluster_node_is_not_restored_without_checking_its_identity() -> None:
     with pytest.raises(BackupError, match="Redis is not running, and a cluster node's id"):
         backup.inspect_stopped("dir /var/lib/redis\ncluster-enabled yes\n")
+
+
+def test_a_restore_whose_stop_fails_leaves_the_data_files_alone(redis_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
+    fill(server, 200)
+    control.fail_stop = True
+    with pytest.raises(BackupError, match="did not answer within 120 s; the previous data was put back"):
+        backup.restore(unit, made, control, QUIET)
+    assert keys_now(server) == 200 and (server.layout.data_dir / "dump.rdb").exists()

@@ -55,6 +55,8 @@ PROGRESS_EVERY = 2.0
 CHUNK = 1 << 20
 # Where the service's data files wait, during a restore, until the restored data is verified.
 ASIDE = ".pre-restore"
+# In ASIDE: the data files that did not exist before the restore.
+ABSENT = ".absent"
 
 
 class BackupError(ActionRefused):
@@ -576,26 +578,45 @@ class DataFiles:
         return self.snapshot.parent / ASIDE
 
     def move_aside(self) -> None:
-        """Keep the current data files under `aside` until the restored data is verified."""
+        """Keep the current data files under `aside` until the restored data is verified.
+
+        The files that did not exist are listed there too: the restore may
+        create them (an append-only directory), and a roll-back removes them.
+        """
         self.aside.mkdir(mode=0o700)
+        absent = [path.name for path in self.paths if not path.exists()]
+        (self.aside / ABSENT).write_text("".join(f"{name}\n" for name in absent))
         for path in self.paths:
             if path.exists():
                 path.rename(self.aside / path.name)
 
     def put_back(self) -> None:
-        """The data files as they were before the restore; what the restore wrote is removed."""
+        """The data files as they were before the restore; what the restore wrote is removed.
+
+        Only what was moved aside (or listed absent) is touched: a restore that
+        failed before moving anything leaves the data files as they are.
+        """
+        if not self.aside.is_dir():
+            return
+        listed = self.aside / ABSENT
+        absent = set(listed.read_text().split()) if listed.exists() else set()
         for path in self.paths:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
             kept = self.aside / path.name
+            if kept.exists() or path.name in absent:
+                remove(path)
             if kept.exists():
                 kept.rename(path)
         self.forget_aside()
 
     def forget_aside(self) -> None:
         shutil.rmtree(self.aside, ignore_errors=True)
+
+
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def config_value(client: redis.Redis, name: str) -> str:
