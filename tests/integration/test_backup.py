@@ -14,7 +14,7 @@ import jubilant
 import pytest
 import redis
 from cluster_client import cluster_settled
-from helpers import APP, CHARM, client, ensure_built, password, wait_active, wait_applied, write_keys
+from helpers import APP, CHARM, client, command_lines, ensure_built, password, wait_active, wait_applied, write_keys
 
 from conftest import throwaway_model
 
@@ -100,11 +100,14 @@ def test_restore_after_flushall_brings_back_every_key_identical(
     conn = client(juju, UNIT)
     conn.flushall()
     assert conn.dbsize() == 0
-    task = juju.run(UNIT, "restore", {"name": name})
+    with command_lines() as seen:
+        task = juju.run(UNIT, "restore", {"name": name})
     assert task.results["keys"] == str(KEYS)
     assert dataset_digest(client(juju, UNIT)) == before
     secret = password(juju)
     assert secret not in repr(task) and secret not in repr(juju.run(UNIT, "list-backups"))
+    assert any(b"action-log" in line for line in seen)  # the sampler saw the action at work
+    assert not [line for line in seen if secret.encode() in line]
     wait_active(juju)
 
 
