@@ -499,7 +499,7 @@ def take(unit: Unit, directory: Path, say: Say, taken: datetime | None = None) -
     """Snapshot Redis and copy the snapshot to `directory` with its checksum and description."""
     owner = owner_ids(unit.layout)
     prepare_directory(directory, owner)
-    when = taken or datetime.now(timezone.utc)
+    when = (taken or datetime.now(timezone.utc)).replace(microsecond=0)
     name = backup_name(unit.name, when)
     if (directory / f"{name}.json").exists():
         raise BackupError(f"a backup named {name} exists already; try again in a second")
