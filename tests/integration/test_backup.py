@@ -106,7 +106,7 @@ def test_restore_after_flushall_brings_back_every_key_identical(
     assert dataset_digest(client(juju, UNIT)) == before
     secret = password(juju)
     assert secret not in repr(task) and secret not in repr(juju.run(UNIT, "list-backups"))
-    assert any(b"action-log" in line for line in seen)  # the sampler saw the action at work
+    assert any(b"actions/restore" in line for line in seen)  # the sampler saw the action at work
     assert not [line for line in seen if secret.encode() in line]
     wait_active(juju)
 
