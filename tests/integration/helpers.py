@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jubilant
@@ -123,3 +125,25 @@ def run_id(conn: redis.Redis) -> str:
 def in_unit(juju: jubilant.Juju, unit: str, command: str) -> str:
     """Run a shell command as root in the unit's machine; its output."""
     return juju.exec(command, unit=unit).stdout
+
+
+@contextlib.contextmanager
+def command_lines() -> Iterator[set[bytes]]:
+    """Every distinct process command line on this machine (units' included), sampled until the block ends."""
+    seen: set[bytes] = set()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                with contextlib.suppress(OSError):  # the process ended meanwhile
+                    seen.add(cmdline.read_bytes())
+            done.wait(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        sampler.join()

@@ -16,7 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 # Action name → "module:function" under charms.layer.redis.
-ACTIONS: dict[str, str] = {}
+ACTIONS: dict[str, str] = {
+    "backup": "backup:backup_action",
+    "list-backups": "backup:list_backups_action",
+    "restore": "backup:restore_action",
+    "cluster-status": "cluster_status:cluster_status_action",
+}
 
 
 class ActionRefused(Exception):
