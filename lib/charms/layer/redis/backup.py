@@ -25,7 +25,6 @@ import pwd
 import re
 import shutil
 import stat
-import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -34,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from charms.layer.redis import admin, conf, service
+from charms.layer.redis import admin, conf, run_action, service
 from charms.layer.redis.cluster.nodes import SlotRange, myself, parse_cluster_nodes, ranges_of
 from charms.layer.redis.conf import Layout
 from charms.layer.redis.run_action import ActionRefused
@@ -801,15 +800,6 @@ def this_unit() -> Unit:
     return Unit(hookenv.local_unit(), layout, password, Path(configured))
 
 
-def action_say() -> Say:
-    """Progress lines through Juju's action-log (charmhelpers has no wrapper for it)."""
-
-    def say(line: str) -> None:
-        subprocess.run(["action-log", line], check=False, timeout=30)
-
-    return say
-
-
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Redis and file errors as one readable line (no secrets: the password never is in one)."""
@@ -825,7 +815,7 @@ def backup_action(params: Mapping[str, Any]) -> dict[str, Any]:
     with reported_errors():
         unit = this_unit()
         directory = chosen_directory(params.get("dir"), unit.backup_dir)
-        made = take(unit, directory, action_say())
+        made = take(unit, directory, run_action.progress)
     return {"backup": describe(made)}
 
 
@@ -834,7 +824,7 @@ def list_backups_action(params: Mapping[str, Any]) -> dict[str, Any]:
         unit = this_unit()
         directory = chosen_directory(params.get("dir"), unit.backup_dir)
         backups, unreadable = listed(directory)
-    say = action_say()
+    say = run_action.progress
     for problem in unreadable:
         say(f"skipped {problem}")
     results: dict[str, Any] = {"count": len(backups), "dir": str(directory)}
@@ -850,7 +840,7 @@ def restore_action(params: Mapping[str, Any]) -> dict[str, Any]:
         unit = this_unit()
         directory = chosen_directory(params.get("dir"), unit.backup_dir)
         chosen = load(directory, str(params.get("name", "")))
-        restored = restore(unit, chosen, SystemdControl(unit.layout), action_say())
+        restored = restore(unit, chosen, SystemdControl(unit.layout), run_action.progress)
     results: dict[str, Any] = {"restored": chosen.name, "keys": restored.keyspace.keys, "backup-keys": chosen.keys}
     if restored.cluster_state:
         results["cluster-state"] = restored.cluster_state

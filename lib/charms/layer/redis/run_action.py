@@ -3,7 +3,7 @@
 Every `actions/<name>` script is the same three lines: it puts `lib` on the path
 and calls `run("<name>")`. An action's function takes the action's parameters
 (a dict, as `action-get` gives them) and returns the results to set; it reports
-progress with `hookenv.action_log`. A refusal is raised as `ActionRefused` with
+progress with `progress(line)`. A refusal is raised as `ActionRefused` with
 one line saying what and why: the action fails with that line, and nothing else
 is printed. Any other error fails the action with its type and message (never a
 traceback with a password in its locals).
@@ -12,6 +12,7 @@ traceback with a password in its locals).
 from __future__ import annotations
 
 import importlib
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,14 @@ def run(name: str) -> None:
         return
     if results:
         hookenv.action_set(flatten(results))
+
+
+def progress(line: str) -> None:
+    """A progress line of the running action, as `juju run` and `juju show-task` show it.
+
+    charmhelpers has no wrapper for Juju's action-log; a line that cannot be logged is not worth
+    failing the action for."""
+    subprocess.run(["action-log", line], check=False, timeout=30)
 
 
 def flatten(results: dict[str, Any], prefix: str = "") -> dict[str, str]:
