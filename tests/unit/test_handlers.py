@@ -62,8 +62,10 @@ class FakeRedis:
         self.tuned += 1
         return tuning.TuningResult(self.tuning_refused)
 
-    def install_check(self, check: monitoring.Check, host: str, port: int, password: str) -> dict[str, str]:
-        self.checks.append((check, host, port, password))
+    def install_check(
+        self, check: monitoring.Check, host: str, port: int, password: str, ca: str = ""
+    ) -> dict[str, str]:
+        self.checks.append((check, host, port, password) + ((ca,) if ca else ()))
         return {"redis": "check_redis"}
 
     def remove_checks(self) -> None:
