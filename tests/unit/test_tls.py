@@ -150,6 +150,13 @@ def test_the_plain_port_is_kept_when_asked_and_without_a_certificate() -> None:
     assert conf.served_ports(BASE, None) == [6379]
 
 
+def test_a_cluster_node_keeps_its_plain_port_for_its_peers() -> None:
+    node = replace(BASE, cluster_enabled=True)
+    found = conf.directives(conf.render(node, PASSWORD, "10.1.2.3", service.APT_LAYOUT, FILES))
+    assert (found["port"], found["tls-port"]) == ("6379", "6380")
+    assert conf.served_ports(node, FILES) == [6379, 6380]
+
+
 def test_turning_tls_on_and_renewing_are_live_changes() -> None:
     plain = conf.render(BASE, PASSWORD, "10.1.2.3", service.APT_LAYOUT)
     first = conf.render(BASE, PASSWORD, "10.1.2.3", service.APT_LAYOUT, FILES)

@@ -108,8 +108,13 @@ def bind_addresses(ingress: str) -> list[str]:
 
 
 def plain_port(settings: Settings, tls: Files | None) -> int:
-    """The port Redis serves without TLS: 0 (none) once TLS is up, unless the operator keeps it."""
-    return settings.port if tls is None or settings.tls_keep_plain_port else 0
+    """The port Redis serves without TLS: 0 (none) once TLS is up, unless the operator keeps it.
+
+    A cluster node keeps it: its peers, its replicas and the charm's cluster
+    steps reach it there (the cluster bus is that port + 10000, fixed at forming).
+    """
+    kept = settings.tls_keep_plain_port or settings.cluster_enabled
+    return settings.port if tls is None or kept else 0
 
 
 def served_ports(settings: Settings, tls: Files | None) -> list[int]:
