@@ -174,8 +174,7 @@ def publish(desired: workload.Desired, address: str) -> None:
     clients = endpoint_from_name("redis")
     if clients.is_joined:
         # Endpoint only writes relation data that changed.
-        offer = tls_offer(desired.settings)
-        port = conf.served_ports(desired.settings, offer and tls_files())[0]
+        port, offer = client_port(desired.settings)
         clients.publish(address, port, desired.password, desired.settings.cluster_enabled, offer)
         topology = shared_topology()
         if desired.settings.cluster_enabled and topology is not None and hookenv.is_leader():
@@ -184,9 +183,8 @@ def publish(desired: workload.Desired, address: str) -> None:
     if nrpe.is_joined:
         config = hookenv.config()
         check = monitoring.make_check(config["nagios_context"], config["nagios_servicegroups"], hookenv.local_unit())
-        files = tls_files()
-        port = conf.served_ports(desired.settings, files)[0]
-        ca = files.ca.read_text() if files and port == desired.settings.tls_port else ""
+        port, offer = client_port(desired.settings)
+        ca = offer.ca if offer and offer.required else ""
         target = (check, address, port, desired.password, service.group_id("nagios"), ca)
         if data_changed("redis.nrpe-check", repr(target)) or not is_flag_set("redis.checks-registered"):
             nrpe.publish_checks(monitoring.install(check, address, port, desired.password, ca))
@@ -347,12 +345,13 @@ def tls_files() -> tls.Files | None:
     return tls.decode_files(unitdata.kv().get(KV_TLS_FILES))
 
 
-def tls_offer(settings: Settings) -> tls.Offer | None:
-    """What clients are told about TLS: None before a certificate arrived."""
+def client_port(settings: Settings) -> tuple[int, tls.Offer | None]:
+    """The port clients and the Nagios check connect to, and what they are told about TLS (None: no TLS)."""
     files = tls_files()
+    port = conf.served_ports(settings, files)[0]
     if files is None:
-        return None
-    return tls.Offer(settings.tls_port, files.ca.read_text().strip(), conf.plain_port(settings, files) == 0)
+        return port, None
+    return port, tls.Offer(settings.tls_port, files.ca.read_text().strip(), port == settings.tls_port)
 
 
 @hook("config-changed")

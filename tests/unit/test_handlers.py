@@ -586,3 +586,17 @@ def test_when_the_ca_leaves_redis_serves_plain_again(unit: Unit, redis: FakeRedi
     assert unit.juju.ports == {"6379/tcp"}
     told = unit.juju.relations[clients].local
     assert told["port"] == "6379" and not any(key in told for key in tls.CLIENT_KEYS)
+
+
+def test_the_nagios_check_follows_redis_to_tls_and_back_to_plain(
+    unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
+) -> None:
+    deploy(unit)
+    relate_nrpe(unit)
+    rid = relate_ca(unit)
+    sign(unit, rid, ca, 1)
+    _, host, port, _, told_ca = redis.checks[-1]
+    assert (host, port, told_ca) == ("127.1.2.3", 6380, ca.pem)
+    unit.juju.config["tls-keep-plain-port"] = True
+    unit.run_hook("config-changed")
+    assert redis.checks[-1][2] == 6379 and len(redis.checks[-1]) == 4  # plain, no CA
