@@ -367,12 +367,14 @@ def request_certificate() -> None:
     if kv.get(KV_INSTALLED) is None:
         return  # the key belongs to the redis user, which the installation makes
     identity = tls.Identity(ingress_address(), socket.gethostname())
+    # A key lost on the machine is made again, and so is the request.
+    key = tls.ensure_key(tls_dir(), workload.layout_of(kv.get(KV_INSTALLED)).group)
+    wanted = [identity.address, identity.hostname, tls.fingerprint(key)]
     stored = kv.get(KV_TLS_REQUEST) or {}
     request = stored.get("request")
-    if request is None or stored.get("identity") != [identity.address, identity.hostname]:
-        key = tls.ensure_key(tls_dir(), workload.layout_of(kv.get(KV_INSTALLED)).group)
+    if request is None or stored.get("identity") != wanted:
         request = tls.make_request(key, tls.common_name(hookenv.local_unit()), identity)
-        kv.set(KV_TLS_REQUEST, {"request": request, "identity": [identity.address, identity.hostname]})
+        kv.set(KV_TLS_REQUEST, {"request": request, "identity": wanted})
         hookenv.log(f"Requesting a certificate for {identity.address} and {identity.hostname}")
     endpoint_from_name("certificates").request(request)
     set_flag("redis.tls.requested")

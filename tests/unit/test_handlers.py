@@ -541,6 +541,17 @@ def test_the_request_is_made_again_only_when_the_address_changes(unit: Unit, tls
     assert moved.public_key().public_numbers() == first.public_key().public_numbers()  # the same key
 
 
+def test_a_key_lost_on_the_machine_is_made_again_with_a_new_request(unit: Unit, tls_files: Path) -> None:
+    deploy(unit)
+    rid = relate_ca(unit)
+    first = published_request(unit, rid)
+    (tls_files / "redis.key").unlink()
+    unit.run_hook("config-changed")
+    again = published_request(unit, rid)
+    assert (tls_files / "redis.key").exists()
+    assert again.public_key().public_numbers() != first.public_key().public_numbers()
+
+
 def test_a_certificate_turns_tls_on_and_clients_are_told(
     unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
 ) -> None:
