@@ -19,7 +19,7 @@ import jubilant
 import pytest
 import redis
 from cryptography import x509
-from helpers import APP, CHARM, ensure_built, password, units, wait_idle
+from helpers import APP, CHARM, ensure_built, in_unit, password, units, wait_idle
 
 from conftest import CHARMS, throwaway_model
 
@@ -30,6 +30,8 @@ CLIENT = "redis-client"
 UNIT = f"{APP}/0"
 TLS_PORT = 6380
 PLAIN_PORT = 6379
+NRPE = "nrpe-standin"
+CHECK_CONFIG = "/etc/nagios/check_redis_charm.json"
 
 
 def serves_tls_only(status: jubilant.Status) -> bool:
@@ -169,6 +171,20 @@ def test_a_renewed_certificate_is_loaded_without_a_restart(juju: jubilant.Juju, 
     after = tls_client(juju, ca_file).info("server")
     assert (after["process_id"], after["run_id"]) == (before["process_id"], before["run_id"])
     assert after["uptime_in_seconds"] >= before["uptime_in_seconds"]
+
+
+def test_the_nagios_check_reaches_redis_over_tls(juju: jubilant.Juju, ca_file: Path) -> None:
+    juju.deploy(CHARMS / NRPE, NRPE)
+    juju.integrate(f"{APP}:nrpe-external-master", NRPE)
+    wait_idle(juju, lambda status: bool(status.apps[APP].units[UNIT].subordinates))
+    # The stand-in makes the nagios group in its install, maybe after redis installed its check.
+    juju.exec("hooks/update-status", unit=UNIT)
+    wait_idle(juju, lambda status: in_unit(juju, UNIT, f"stat -c %G {CHECK_CONFIG}").strip() == "nagios")
+    target = json.loads(in_unit(juju, UNIT, f"cat {CHECK_CONFIG}"))
+    assert (target["port"], target["ca"].strip()) == (TLS_PORT, ca_file.read_text().strip())
+    subordinate = next(iter(units(juju)[UNIT].subordinates))
+    result = json.loads(juju.run(subordinate, "run-checks").results["results"])["check_redis"]
+    assert result["code"] == 0 and result["output"].startswith("REDIS OK: redis "), result
 
 
 def test_keeping_the_plain_port_serves_both_and_tells_clients_the_plain_one(juju: jubilant.Juju, ca_file: Path) -> None:
