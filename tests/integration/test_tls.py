@@ -160,7 +160,7 @@ def test_clients_are_told_tls_the_port_and_the_ca(juju: jubilant.Juju, ca_file: 
 
 def test_a_renewed_certificate_is_loaded_without_a_restart(juju: jubilant.Juju, ca_file: Path) -> None:
     conn = tls_client(juju, ca_file)
-    before = conn.info("server")
+    before, before_id = conn.info("server"), conn.client_id()
     served = served_certificate(juju, ca_file).serial_number
     juju.config(CA_APP, {"generation": 1})
 
@@ -170,6 +170,8 @@ def test_a_renewed_certificate_is_loaded_without_a_restart(juju: jubilant.Juju, 
     juju.wait(renewed, delay=0.5)
     after = tls_client(juju, ca_file).info("server")
     assert (after["process_id"], after["run_id"]) == (before["process_id"], before["run_id"])
+    # The connection made before the renewal was not dropped.
+    assert conn.client_id() == before_id
     assert after["uptime_in_seconds"] >= before["uptime_in_seconds"]
 
 
