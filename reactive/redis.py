@@ -8,6 +8,10 @@ Flags of this charm:
 - `redis.ready`: the last converge or check ended with an authenticated PING
   and the configuration in effect; relations and checks may be published.
 - `redis.checks-registered`: the Nagios check is installed on this machine.
+- `redis.tls.requested`: this unit's certificate request is published on
+  `certificates`. Cleared by config-changed (the unit's address may have
+  changed: the request is made again only if it did) and when the relation
+  is gone, which also turns TLS off.
 
 Every other hook (update-status included) checks the running Redis instead:
 it answers in bounded time, runs what the configuration asks for, and what
@@ -25,14 +29,17 @@ removed hands its slots over in its own peer -departed (or stop) hook.
 from __future__ import annotations
 
 import secrets
+import socket
 from dataclasses import replace
+from pathlib import Path
 
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import clustering, monitoring, service, tuning, workload
+from charms.layer.redis import clustering, conf, monitoring, service, tls, tuning, workload
 from charms.layer.redis.cluster.executor import Endpoint
 from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
+from charms.layer.redis.settings import Settings
 from charms.reactive import (
     clear_flag,
     data_changed,
@@ -74,6 +81,7 @@ def gather_facts() -> workload.Facts:
         installed=kv.get(KV_INSTALLED),
         machine_memory=service.machine_memory(),
         cluster_port=kv.get(KV_CLUSTER_PORT),
+        tls=tls.decode_files(kv.get(KV_TLS_FILES)),
     )
 
 
@@ -93,9 +101,9 @@ def report_progress(message: str) -> None:
     hookenv.status_set("maintenance", message)
 
 
-def open_only(port: int, cluster: bool) -> None:
-    """Open `port` (and the cluster bus port, port + 10000) and close whatever else an earlier configuration opened."""
-    wanted = {port, port + 10000} if cluster else {port}
+def open_only(ports: list[int], cluster: bool) -> None:
+    """Open `ports` (and the cluster bus port, first port + 10000) and close whatever else was opened before."""
+    wanted = set(ports) | ({ports[0] + 10000} if cluster else set())
     for opened in hookenv.opened_ports():
         number, _, protocol = opened.partition("/")
         if number.isdigit() and int(number) not in wanted and protocol.lower() == "tcp":
@@ -138,7 +146,7 @@ def converge() -> None:
     if outcome.installed:
         kv.set(KV_INSTALLED, outcome.installed)
     if outcome.ready:
-        open_only(outcome.desired.settings.port, outcome.desired.settings.cluster_enabled)
+        open_only(conf.served_ports(outcome.desired.settings, facts.tls), outcome.desired.settings.cluster_enabled)
         hookenv.application_version_set(outcome.version)
         publish(outcome.desired, facts.ingress)
         set_flag("redis.ready")
@@ -166,7 +174,8 @@ def publish(desired: workload.Desired, address: str) -> None:
     clients = endpoint_from_name("redis")
     if clients.is_joined:
         # Endpoint only writes relation data that changed.
-        clients.publish(address, desired.settings.port, desired.password, desired.settings.cluster_enabled)
+        port, offer = client_port(desired.settings)
+        clients.publish(address, port, desired.password, desired.settings.cluster_enabled, offer)
         topology = shared_topology()
         if desired.settings.cluster_enabled and topology is not None and hookenv.is_leader():
             clients.publish_cluster_nodes([f"{node.address}:{node.port}" for node in topology.nodes])
@@ -174,9 +183,11 @@ def publish(desired: workload.Desired, address: str) -> None:
     if nrpe.is_joined:
         config = hookenv.config()
         check = monitoring.make_check(config["nagios_context"], config["nagios_servicegroups"], hookenv.local_unit())
-        target = (check, address, desired.settings.port, desired.password, service.group_id("nagios"))
+        port, offer = client_port(desired.settings)
+        ca = offer.ca if offer and offer.required else ""
+        target = (check, address, port, desired.password, service.group_id("nagios"), ca)
         if data_changed("redis.nrpe-check", repr(target)) or not is_flag_set("redis.checks-registered"):
-            nrpe.publish_checks(monitoring.install(check, address, desired.settings.port, desired.password))
+            nrpe.publish_checks(monitoring.install(check, address, port, desired.password, ca))
             set_flag("redis.checks-registered")
 
 
@@ -313,3 +324,82 @@ def stop_redis() -> None:
     except service.ServiceError as error:
         hookenv.log(f"Stopping Redis failed: {error}", level=hookenv.WARNING)
     clear_flag("redis.ready")
+
+
+# ---------------------------------------------------------------------------
+# TLS: the `certificates` relation (tls-certificates interface, requirer side).
+# This unit asks the related CA to sign a request for its key; the certificate
+# that comes back is written beside the key and redis.conf is converged with
+# it (TLS on tls-port, the plain port off unless tls-keep-plain-port). A
+# renewed certificate is a new file, loaded live.
+
+KV_TLS_REQUEST = "redis.tls-request"
+KV_TLS_FILES = "redis.tls-files"
+
+
+def tls_dir() -> Path:
+    return workload.layout_of(unitdata.kv().get(KV_INSTALLED)).conf.parent / "tls"
+
+
+def tls_files() -> tls.Files | None:
+    return tls.decode_files(unitdata.kv().get(KV_TLS_FILES))
+
+
+def client_port(settings: Settings) -> tuple[int, tls.Offer | None]:
+    """The port clients and the Nagios check connect to, and what they are told about TLS (None: no TLS)."""
+    files = tls_files()
+    port = conf.served_ports(settings, files)[0]
+    if files is None:
+        return port, None
+    return port, tls.Offer(settings.tls_port, files.ca.read_text().strip(), port == settings.tls_port)
+
+
+@hook("config-changed")
+def recheck_certificate_request() -> None:
+    # config-changed also comes when the unit's address changed: the request must name the new one.
+    clear_flag("redis.tls.requested")
+
+
+@when("endpoint.certificates.joined")
+@when_not("redis.tls.requested")
+def request_certificate() -> None:
+    kv = unitdata.kv()
+    if kv.get(KV_INSTALLED) is None:
+        return  # the key belongs to the redis user, which the installation makes
+    identity = tls.Identity(ingress_address(), socket.gethostname())
+    # A key lost on the machine is made again, and so is the request.
+    key = tls.ensure_key(tls_dir(), workload.layout_of(kv.get(KV_INSTALLED)).group)
+    wanted = [identity.address, identity.hostname, tls.fingerprint(key)]
+    stored = kv.get(KV_TLS_REQUEST) or {}
+    request = stored.get("request")
+    if request is None or stored.get("identity") != wanted:
+        request = tls.make_request(key, tls.common_name(hookenv.local_unit()), identity)
+        kv.set(KV_TLS_REQUEST, {"request": request, "identity": wanted})
+        hookenv.log(f"Requesting a certificate for {identity.address} and {identity.hostname}")
+    endpoint_from_name("certificates").request(request)
+    set_flag("redis.tls.requested")
+
+
+@when("endpoint.certificates.changed.certificates")
+def receive_certificate() -> None:
+    clear_flag("endpoint.certificates.changed.certificates")
+    stored = unitdata.kv().get(KV_TLS_REQUEST) or {}
+    issued = endpoint_from_name("certificates").issued(stored.get("request", "")) if stored else None
+    if issued is None:
+        return
+    files = tls.install(tls_dir(), issued)
+    if tls.encode_files(files) != unitdata.kv().get(KV_TLS_FILES):
+        hookenv.log(f"Certificate received ({files.cert.name}); Redis serves TLS with it")
+        unitdata.kv().set(KV_TLS_FILES, tls.encode_files(files))
+        set_flag("redis.pending")
+
+
+@when_not("endpoint.certificates.joined")
+@when("redis.tls.requested")
+def stop_tls() -> None:
+    """The CA is gone: serve without TLS again (on the plain port) and forget the request."""
+    clear_flag("redis.tls.requested")
+    unitdata.kv().unset(KV_TLS_REQUEST)
+    if unitdata.kv().get(KV_TLS_FILES) is not None:
+        unitdata.kv().unset(KV_TLS_FILES)
+        set_flag("redis.pending")

@@ -44,6 +44,8 @@ class Relation:
     remote_app: str
     units: dict[str, dict[str, str]] = field(default_factory=dict)
     local: dict[str, str] = field(default_factory=dict)
+    # The remote application's data bag.
+    app: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,9 +150,9 @@ class FakeJuju:
 
     def tool_relation_get(self, args: list[str]) -> str:
         relation = self.relations[option(args, "-r")]
+        positional = [a for a in args if a not in ("-r", option(args, "-r"), "--app")]
         if "--app" in args:
-            return json.dumps({})
-        positional = [a for a in args if a not in ("-r", option(args, "-r"))]
+            return json.dumps(dict(relation.app) if positional[1:] == [relation.remote_app] else {})
         key, unit = positional[0], positional[1]
         data = relation.local if unit == self.unit else relation.units.get(unit, {})
         return json.dumps(dict(data) if key == "-" else data.get(key))
@@ -204,7 +206,7 @@ def make_charm_dir(path: Path) -> Path:
     (path / "hooks" / "relations").mkdir(parents=True)
     (path / "reactive" / "redis.py").symlink_to(ROOT / "reactive" / "redis.py")
     (path / "reactive" / "leadership.py").symlink_to(ROOT / "layers" / "leadership" / "reactive" / "leadership.py")
-    for interface in ("redis", "redis-peers", "nrpe-external-master"):
+    for interface in ("redis", "redis-peers", "nrpe-external-master", "tls-certificates"):
         (path / "hooks" / "relations" / interface).symlink_to(ROOT / "interfaces" / interface)
     for name in ("metadata.yaml", "config.yaml"):
         (path / name).symlink_to(ROOT / name)

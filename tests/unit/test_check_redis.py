@@ -185,7 +185,10 @@ def test_main_passes_its_config_and_default_options_to_the_check(
     config = tmp_path / "check.json"
     config.write_text(json.dumps({"host": "127.0.0.1", "port": "6380"}))
     assert check_redis.main(["--config", str(config)]) == check_redis.OK
-    assert asked == [("127.0.0.1", 6380, "", 0.8, 0.9, 5.0)]
+    assert asked == [("127.0.0.1", 6380, "", 0.8, 0.9, 5.0, "")]
+    config.write_text(json.dumps({"host": "127.0.0.1", "port": "6380", "ca": "PEM"}))
+    check_redis.main(["--config", str(config)])
+    assert asked[-1] == ("127.0.0.1", 6380, "", 0.8, 0.9, 5.0, "PEM")
 
 
 def test_help_says_what_the_plugin_and_each_option_is(capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,6 +31,13 @@ def test_the_directives_redis_changes_at_runtime() -> None:
         "save",
         "tcp-keepalive",
         "timeout",
+        "tls-auth-clients",
+        "tls-ca-cert-file",
+        "tls-cert-file",
+        "tls-cluster",
+        "tls-key-file",
+        "tls-port",
+        "tls-replication",
     ]
     assert conf.LIVE_PORT_SINCE == (7, 0, 0)
     assert conf.TEMPLATES == ROOT / "templates"

@@ -8,14 +8,20 @@ settings and relation data.
 
 from __future__ import annotations
 
+import getpass
+import json
 import re
+import socket
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from ca_helpers import UnitCa
+from cryptography import x509
 
-from charms.layer.redis import monitoring, service, tuning, workload
+from charms.layer.redis import monitoring, service, tls, tuning, workload
 
 from fakejuju import FakeJuju, Unit, attach, config_defaults
 
@@ -62,8 +68,10 @@ class FakeRedis:
         self.tuned += 1
         return tuning.TuningResult(self.tuning_refused)
 
-    def install_check(self, check: monitoring.Check, host: str, port: int, password: str) -> dict[str, str]:
-        self.checks.append((check, host, port, password))
+    def install_check(
+        self, check: monitoring.Check, host: str, port: int, password: str, ca: str = ""
+    ) -> dict[str, str]:
+        self.checks.append((check, host, port, password) + ((ca,) if ca else ()))
         return {"redis": "check_redis"}
 
     def remove_checks(self) -> None:
@@ -462,3 +470,144 @@ def test_the_nrpe_endpoint_is_available_while_nrpe_is_related(unit: Unit) -> Non
     del unit.juju.relations[rid].units["nrpe/0"]
     unit.run_hook("nrpe-external-master-relation-departed", rid, "nrpe/0")
     assert "endpoint.nrpe-external-master.available" not in unit.flags()
+
+
+# TLS: the certificates relation.
+
+
+@pytest.fixture
+def tls_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The unit's key and certificates go to a temporary directory (owned by this user), not /etc/redis/tls."""
+    real_key, real_install = tls.ensure_key, tls.install
+    directory = tmp_path / "tls"
+    monkeypatch.setattr(tls, "ensure_key", lambda _directory, _owner: real_key(directory, getpass.getuser()))
+    monkeypatch.setattr(tls, "install", lambda _directory, issued: real_install(directory, issued))
+    return directory
+
+
+def relate_ca(unit: Unit) -> str:
+    rid = unit.juju.relate("certificates", "ca/0")
+    unit.run_hook("certificates-relation-joined", rid, "ca/0")
+    return rid
+
+
+def published_request(unit: Unit, rid: str) -> x509.CertificateSigningRequest:
+    entries = json.loads(unit.juju.relations[rid].local["certificate_signing_requests"])
+    assert [entry["ca"] for entry in entries] == [False]
+    return x509.load_pem_x509_csr(entries[0]["certificate_signing_request"].encode())
+
+
+@pytest.fixture(scope="module")
+def ca() -> UnitCa:
+    return UnitCa()
+
+
+def sign(unit: Unit, rid: str, ca: UnitCa, serial: int) -> None:
+    """The CA answers in its application data; the unit's -changed hook follows."""
+    request = unit.juju.relations[rid].local["certificate_signing_requests"]
+    pem = json.loads(request)[0]["certificate_signing_request"]
+    certificate = ca.sign(pem) + f"\n{'#' * serial}"  # a distinct text per issue
+    entry = {"certificate": certificate, "certificate_signing_request": pem, "ca": ca.pem, "chain": [certificate]}
+    unit.juju.relations[rid].app["certificates"] = json.dumps([entry])
+    unit.run_hook("certificates-relation-changed", rid, "ca/0")
+
+
+def test_a_unit_requests_a_certificate_naming_its_address_and_host_and_keeps_the_key(
+    unit: Unit, tls_files: Path
+) -> None:
+    deploy(unit)
+    rid = relate_ca(unit)
+    request = published_request(unit, rid)
+    sans = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.1.2.3"]
+    assert sans.get_values_for_type(x509.DNSName) == [socket.gethostname()]
+    assert stat.S_IMODE((tls_files / "redis.key").stat().st_mode) == 0o600
+    everything_said = json.dumps([unit.juju.relations[rid].local, unit.juju.logs, unit.juju.calls])
+    assert "PRIVATE KEY" not in everything_said
+
+
+def test_the_request_is_made_again_only_when_the_address_changes(unit: Unit, tls_files: Path) -> None:
+    deploy(unit)
+    rid = relate_ca(unit)
+    first = published_request(unit, rid)
+    unit.run_hook("config-changed")
+    assert published_request(unit, rid) == first
+    assert sum("Requesting a certificate" in line for line in unit.juju.logs) == 1
+    unit.juju.address = "127.1.2.4"
+    unit.run_hook("config-changed")
+    moved = published_request(unit, rid)
+    sans = moved.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.1.2.4"]
+    assert moved.public_key().public_numbers() == first.public_key().public_numbers()  # the same key
+
+
+def test_a_key_lost_on_the_machine_is_made_again_with_a_new_request(unit: Unit, tls_files: Path) -> None:
+    deploy(unit)
+    rid = relate_ca(unit)
+    first = published_request(unit, rid)
+    (tls_files / "redis.key").unlink()
+    unit.run_hook("config-changed")
+    again = published_request(unit, rid)
+    assert (tls_files / "redis.key").exists()
+    assert again.public_key().public_numbers() != first.public_key().public_numbers()
+
+
+def test_a_certificate_turns_tls_on_and_clients_are_told(
+    unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
+) -> None:
+    deploy(unit)
+    clients = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", clients, "webapp/0")
+    rid = relate_ca(unit)
+    assert redis.converged[-1].tls is None
+    sign(unit, rid, ca, 1)
+    files = redis.converged[-1].tls
+    assert files is not None and files.cert.parent == tls_files
+    assert unit.juju.ports == {"6380/tcp"}
+    told = unit.juju.relations[clients].local
+    assert (told["tls"], told["port"], told["tls-port"]) == ("true", "6380", "6380")
+    assert told["tls-ca"] == told["ca"] == ca.pem
+
+
+def test_a_renewed_certificate_converges_with_its_new_file(
+    unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
+) -> None:
+    deploy(unit)
+    rid = relate_ca(unit)
+    sign(unit, rid, ca, 1)
+    first = redis.converged[-1].tls
+    converged = len(redis.converged)
+    unit.run_hook("certificates-relation-changed", rid, "ca/0")  # nothing new: nothing to do
+    assert len(redis.converged) == converged
+    sign(unit, rid, ca, 2)
+    renewed = redis.converged[-1].tls
+    assert renewed is not None and first is not None
+    assert renewed.cert != first.cert and renewed.key == first.key
+
+
+def test_when_the_ca_leaves_redis_serves_plain_again(unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa) -> None:
+    deploy(unit)
+    clients = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", clients, "webapp/0")
+    rid = relate_ca(unit)
+    sign(unit, rid, ca, 1)
+    del unit.juju.relations[rid]
+    unit.run_hook("certificates-relation-broken", rid)
+    assert redis.converged[-1].tls is None
+    assert unit.juju.ports == {"6379/tcp"}
+    told = unit.juju.relations[clients].local
+    assert told["port"] == "6379" and not any(key in told for key in tls.CLIENT_KEYS)
+
+
+def test_the_nagios_check_follows_redis_to_tls_and_back_to_plain(
+    unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
+) -> None:
+    deploy(unit)
+    relate_nrpe(unit)
+    rid = relate_ca(unit)
+    sign(unit, rid, ca, 1)
+    _, host, port, _, told_ca = redis.checks[-1]
+    assert (host, port, told_ca) == ("127.1.2.3", 6380, ca.pem)
+    unit.juju.config["tls-keep-plain-port"] = True
+    unit.run_hook("config-changed")
+    assert redis.checks[-1][2] == 6379 and len(redis.checks[-1]) == 4  # plain, no CA

@@ -7,7 +7,8 @@ or some of the 16384 slots are not served.
 Installed by the redis charm as /usr/local/lib/nagios/plugins/check_redis_charm
 and run by NRPE. It reads where Redis listens and its password from a JSON file
 (root-owned, readable by the nagios group) so the password never appears in a
-command line. Standard library only: it runs with the machine's python3.
+command line. With `ca` (the PEM of the CA) in that file, it connects with
+TLS and verifies the server's certificate. Standard library only: it runs with the machine's python3.
 
 Exit codes follow the Nagios plugin API: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import ssl
 import sys
 from dataclasses import dataclass
 
@@ -96,9 +98,21 @@ def judge_cluster(cluster_info: dict[str, str], verdict: Verdict) -> Verdict:
     return Verdict(verdict.code, summary)
 
 
-def check(host: str, port: int, password: str, warn: float, crit: float, timeout: float) -> Verdict:
+def connect(host: str, port: int, timeout: float, ca: str = "") -> socket.socket:
+    """A connection to Redis: TLS verified against `ca` (PEM) when given, else plain TCP."""
+    connection = socket.create_connection((host, port), timeout=timeout)
+    if not ca:
+        return connection
     try:
-        with socket.create_connection((host, port), timeout=timeout) as connection:
+        return ssl.create_default_context(cadata=ca).wrap_socket(connection, server_hostname=host)
+    except BaseException:
+        connection.close()
+        raise
+
+
+def check(host: str, port: int, password: str, warn: float, crit: float, timeout: float, ca: str = "") -> Verdict:
+    try:
+        with connect(host, port, timeout, ca) as connection:
             stream = connection.makefile("rwb")
             if password:
                 stream.write(encode("AUTH", password))
@@ -132,7 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.config) as handle:
             target = json.load(handle)
         verdict = check(
-            target["host"], int(target["port"]), target.get("password", ""), args.warn, args.crit, args.timeout
+            target["host"],
+            int(target["port"]),
+            target.get("password", ""),
+            args.warn,
+            args.crit,
+            args.timeout,
+            target.get("ca", ""),
         )
     except (OSError, ValueError, KeyError) as error:
         verdict = Verdict(UNKNOWN, f"cannot read {args.config}: {error}")

@@ -12,8 +12,12 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from charms.layer.redis.settings import Settings
+
+if TYPE_CHECKING:
+    from charms.layer.redis.tls import Files
 
 # Directives this charm renders that CONFIG SET changes on a running server
 # (src/config.c marks the others IMMUTABLE or they are only read at start-up).
@@ -29,6 +33,15 @@ LIVE_DIRECTIVES = frozenset(
         "appendfsync",
         "maxmemory",
         "maxmemory-policy",
+        # TLS: CONFIG SET of any of these rebuilds the TLS context from the files
+        # (measured on Redis 7.0), so a renewed certificate is loaded live.
+        "tls-port",
+        "tls-cert-file",
+        "tls-key-file",
+        "tls-ca-cert-file",
+        "tls-auth-clients",
+        "tls-replication",
+        "tls-cluster",
     }
 )
 # What the charm renders and watches on the running server (CONFIG GET), to
@@ -47,6 +60,12 @@ OPTION_OF = {
     "logfile": "install-source",
     "pidfile": "install-source",
     "unixsocket": "install-source",
+    "tls-cert-file": "the certificates relation",
+    "tls-key-file": "the certificates relation",
+    "tls-ca-cert-file": "the certificates relation",
+    "tls-auth-clients": "the certificates relation",
+    "tls-replication": "the certificates relation",
+    "tls-cluster": "the certificates relation",
 }
 # CONFIG SET port re-opens the listener, reliably from Redis 7 on.
 LIVE_PORT_SINCE = (7, 0, 0)
@@ -88,8 +107,24 @@ def bind_addresses(ingress: str) -> list[str]:
     return [ingress, "127.0.0.1"]
 
 
-def render(settings: Settings, password: str, ingress: str, layout: Layout) -> str:
-    """The complete redis.conf for these settings."""
+def plain_port(settings: Settings, tls: Files | None) -> int:
+    """The port Redis serves without TLS: 0 (none) once TLS is up, unless the operator keeps it.
+
+    A cluster node keeps it: its peers, its replicas and the charm's cluster
+    steps reach it there (the cluster bus is that port + 10000, fixed at forming).
+    """
+    kept = settings.tls_keep_plain_port or settings.cluster_enabled
+    return settings.port if tls is None or kept else 0
+
+
+def served_ports(settings: Settings, tls: Files | None) -> list[int]:
+    """The TCP ports Redis listens on for clients, plain first."""
+    ports = [plain_port(settings, tls)] + ([settings.tls_port] if tls is not None else [])
+    return [port for port in ports if port]
+
+
+def render(settings: Settings, password: str, ingress: str, layout: Layout, tls: Files | None = None) -> str:
+    """The complete redis.conf for these settings (with TLS when `tls` names the certificate files)."""
     import jinja2
 
     environment = jinja2.Environment(
@@ -102,7 +137,9 @@ def render(settings: Settings, password: str, ingress: str, layout: Layout) -> s
     return environment.get_template("redis.conf.j2").render(
         bind=bind,
         loopback=len(bind) > 1,
-        port=settings.port,
+        port=plain_port(settings, tls),
+        tls=tls,
+        tls_port=settings.tls_port,
         timeout=settings.timeout,
         tcp_keepalive=settings.tcp_keepalive,
         loglevel=settings.loglevel,

@@ -60,12 +60,15 @@ def nagios_service(check: Check) -> str:
     )
 
 
-def install(check: Check, host: str, port: int, password: str) -> dict[str, str]:
-    """Install the plugin, its config and the NRPE and export files; return {shortname: command}."""
+def install(check: Check, host: str, port: int, password: str, ca: str = "") -> dict[str, str]:
+    """Install the plugin, its config and the NRPE and export files; return {shortname: command}.
+
+    With `ca` (PEM), the port speaks TLS: the check verifies the server against that CA.
+    """
     PLUGIN.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(__file__).with_name("check_redis.py"), PLUGIN)
     PLUGIN.chmod(0o755)
-    target = json.dumps({"host": host, "port": port, "password": password})
+    target = json.dumps({"host": host, "port": port, "password": password, **({"ca": ca} if ca else {})})
     service.write_restricted(PLUGIN_CONFIG, target, "nagios")
     NRPE_DIR.mkdir(parents=True, exist_ok=True)
     (NRPE_DIR / f"{CHECK_NAME}.cfg").write_text(nrpe_command(check))

@@ -174,11 +174,16 @@ def group_id(name: str) -> int:
 
 def write_restricted(path: Path, text: str, group: str) -> None:
     """Replace a file holding a secret atomically: mode 0640, owned by root and `group`."""
+    write_file(path, text, 0o640, 0, group_id(group))
+
+
+def write_file(path: Path, text: str, mode: int, uid: int, gid: int) -> None:
+    """Replace `path` atomically with `text`, created with `mode` and owners (never readable more widely)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        os.fchmod(descriptor, 0o640)
-        os.fchown(descriptor, 0, group_id(group))
+        os.fchmod(descriptor, mode)
+        os.fchown(descriptor, uid, gid)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
         os.replace(temporary, path)

@@ -85,6 +85,10 @@ class Settings:
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
     cluster_replicas: int = 0
+    # Where Redis serves TLS once a certificate arrived over `certificates`, and
+    # whether the plain port stays open beside it.
+    tls_port: int = 6380
+    tls_keep_plain_port: bool = False
 
     @property
     def persistent(self) -> bool:
@@ -237,4 +241,6 @@ def parse(
         cluster_replicas=_integer(config, "cluster-replicas", 0, MAX_CLUSTER_REPLICAS),
         maxmemory=_maxmemory(config, machine_memory),
         maxmemory_policy=_choice(config, "maxmemory-policy", MAXMEMORY_POLICIES),
+        tls_port=_integer(config, "tls-port", LOWEST_PORT, 65535),
+        tls_keep_plain_port=_boolean(config, "tls-keep-plain-port"),
     )

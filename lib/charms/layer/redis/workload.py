@@ -18,6 +18,7 @@ from typing import Any
 from charms.layer.redis import admin, conf, service, settings
 from charms.layer.redis.conf import Layout
 from charms.layer.redis.settings import Settings
+from charms.layer.redis.tls import Files
 
 Progress = Callable[[str], None]
 # The longest a hook waits for a snapshot or an AOF rewrite before it postpones
@@ -45,6 +46,8 @@ class Facts:
     machine_memory: int | None = None
     # The port this unit's cluster node was formed or joined with (None: not in a cluster).
     cluster_port: int | None = None
+    # The certificate files once a provider issued this unit's certificate (None: no TLS).
+    tls: Files | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,10 @@ def resolve(facts: Facts) -> Desired | Outcome:
         # Every node stores its peers' ports in nodes.conf: a new one would cut this node off.
         allowed = f"is fixed at {facts.cluster_port} once the unit is in a Redis Cluster; set it back"
         return Outcome("blocked", str(settings.InvalidOption("port", allowed)), installed=facts.installed)
+    if facts.tls is not None and parsed.tls_port == parsed.port:
+        # Only with a certificate: a unit without TLS never listens on tls-port.
+        allowed = f"must differ from port ({parsed.port}) while a certificate provider is related"
+        return Outcome("blocked", str(settings.InvalidOption("tls-port", allowed)), installed=facts.installed)
     password = parsed.password or facts.leader_password
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
@@ -223,7 +230,7 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         return Outcome("blocked", message, desired, "", facts.installed, retry=True)
     repaired = tuple(service.restore_ownerships(layout))
     running = service.read_config(layout)
-    rendered = conf.render(parsed, desired.password, facts.ingress, layout)
+    rendered = conf.render(parsed, desired.password, facts.ingress, layout, facts.tls)
     plan = conf.plan(running, rendered, service.installed_version(layout))
     try:
         unchanged = plan.unchanged and service.is_active(layout.service)
@@ -354,7 +361,7 @@ def pending_options(facts: Facts, desired: Desired, layout: Layout, running: str
     """The options the configuration asks for that are not in effect."""
     if facts.installed != installation_key(desired.settings):
         return ["install-source"]
-    rendered = conf.render(desired.settings, desired.password, facts.ingress, layout)
+    rendered = conf.render(desired.settings, desired.password, facts.ingress, layout, facts.tls)
     return conf.options_of(conf.changed_directives(running, rendered))
 
 

@@ -6,6 +6,8 @@ following MOVED/ASK redirections) and names the nodes the application bag lists.
 
 The password goes to redis-cli through REDISCLI_AUTH, never on its command line or in logs.
 Relation values may be raw strings or JSON-quoted strings (as reactive charms publish them).
+When Redis says `tls: "true"`, it connects with `redis-cli --tls`, verifying the server against
+the CA published in `tls-ca`.
 """
 
 import json
@@ -16,6 +18,7 @@ import sys
 import time
 
 RETRY_SECONDS = 5.0
+CA_FILE = "redis-ca.pem"
 
 
 def tool(*argv: str) -> str:
@@ -47,7 +50,8 @@ def endpoint() -> dict[str, str] | None:
             if host and port:
                 cluster = decode(data.get("cluster")) in ("true", "True")
                 nodes = cluster_nodes(rid, unit) if cluster else ""
-                return {"host": host, "port": port, "password": decode(data.get("password")), "nodes": nodes}
+                ca = str(data.get("tls-ca") or "") if decode(data.get("tls")) in ("true", "True") else ""
+                return {"host": host, "port": port, "password": decode(data.get("password")), "nodes": nodes, "ca": ca}
     return None
 
 
@@ -64,6 +68,11 @@ def check(target: dict[str, str], key: str) -> str | None:
     if target["password"]:
         env["REDISCLI_AUTH"] = target["password"]
     base = ["redis-cli", "-h", target["host"], "-p", target["port"], "--no-auth-warning"]
+    if target["ca"]:
+        # TLS, the server verified against the CA Redis published.
+        with open(CA_FILE, "w") as handle:
+            handle.write(target["ca"] + "\n")
+        base += ["--tls", "--cacert", CA_FILE]
     if target["nodes"]:
         base.append("-c")
     value = os.environ["JUJU_UNIT_NAME"]
@@ -100,7 +109,7 @@ def main() -> int:
     if reason is None and target["nodes"]:
         status("active", f"connected to the cluster at {where} (nodes {target['nodes']})")
     elif reason is None:
-        status("active", f"connected to {where}")
+        status("active", f"connected to {where}{' with TLS' if target['ca'] else ''}")
     else:
         status("waiting", f"cannot reach {where}: {reason}")
     return 0
