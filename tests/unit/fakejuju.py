@@ -44,6 +44,8 @@ class Relation:
     remote_app: str
     units: dict[str, dict[str, str]] = field(default_factory=dict)
     local: dict[str, str] = field(default_factory=dict)
+    # This application's data bag (what the leader wrote with relation-set --app).
+    local_app: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,11 +162,12 @@ class FakeJuju:
             return "usage: relation-set [options] key=value [key=value ...]\n  --file  (= )\n"
         relation = self.relations[option(args, "-r")]
         settings = yaml.safe_load(Path(option(args, "--file")).read_text()) or {}
+        bag = relation.local_app if "--app" in args else relation.local
         for key, value in settings.items():
             if value in (None, ""):
-                relation.local.pop(key, None)
+                bag.pop(key, None)
             else:
-                relation.local[key] = str(value)
+                bag[key] = str(value)
         return ""
 
 

@@ -8,6 +8,7 @@ settings and relation data.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from charms.layer.redis import monitoring, service, tuning, workload
+from charms.layer.redis import metrics, monitoring, service, tuning, workload
 
 from fakejuju import FakeJuju, Unit, attach, config_defaults
 
@@ -39,6 +40,9 @@ class FakeRedis:
     # (installed, problem, timeout) of each health check a hook that changes nothing made.
     checked: list[tuple[str | None, str | None, float]] = field(default_factory=list)
     groups: dict[str, int] = field(default_factory=lambda: {"nagios": 117})
+    # What prometheus-redis-exporter was configured with, each time; how often it was stopped.
+    exporters: list[metrics.Exporter] = field(default_factory=list)
+    exporter_stops: int = 0
 
     def converge(self, facts: workload.Facts, progress: Callable[[str], None]) -> workload.Outcome:
         self.converged.append(facts)
@@ -69,6 +73,13 @@ class FakeRedis:
     def remove_checks(self) -> None:
         self.removed_checks += 1
 
+    def configure_exporter(self, exporter: metrics.Exporter) -> bool:
+        self.exporters.append(exporter)
+        return True
+
+    def stop_exporter(self) -> None:
+        self.exporter_stops += 1
+
     def systemctl(self, action: str, name: str, *options: str) -> None:
         self.stopped.append(f"{action} {name}")
 
@@ -82,6 +93,8 @@ class FakeRedis:
         monkeypatch.setattr(service, "is_active", lambda name: self.active)
         monkeypatch.setattr(service, "systemctl", self.systemctl)
         monkeypatch.setattr(service, "group_id", lambda name: self.groups.get(name, 0))
+        monkeypatch.setattr(metrics, "configure", self.configure_exporter)
+        monkeypatch.setattr(metrics, "stop", self.stop_exporter)
 
 
 @pytest.fixture
@@ -462,3 +475,130 @@ def test_the_nrpe_endpoint_is_available_while_nrpe_is_related(unit: Unit) -> Non
     del unit.juju.relations[rid].units["nrpe/0"]
     unit.run_hook("nrpe-external-master-relation-departed", rid, "nrpe/0")
     assert "endpoint.nrpe-external-master.available" not in unit.flags()
+
+
+# Metrics: prometheus-redis-exporter and the scrape targets on metrics-endpoint and prometheus.
+
+
+@pytest.fixture
+def model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's name and UUID, which Juju gives every hook in its environment."""
+    monkeypatch.setenv("JUJU_MODEL_NAME", "prod")
+    monkeypatch.setenv("JUJU_MODEL_UUID", "4d5f7a1e-0c3b-4f7e-9a51-2b8c6d0e1f23")
+
+
+def relate_scraper(unit: Unit, endpoint: str = "metrics-endpoint", remote: str = "prometheus/0") -> str:
+    rid = unit.juju.relate(endpoint, remote)
+    unit.run_hook(f"{endpoint}-relation-joined", rid, remote)
+    return rid
+
+
+def test_the_exporter_scrapes_this_units_redis_with_its_password(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    password = unit.juju.leader_settings["password"]
+    assert redis.exporters[-1] == metrics.Exporter("127.1.2.3", 6379, password, 9121)
+
+
+def test_a_password_change_reaches_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.config["password"] = "operator-chosen-1"
+    unit.run_hook("config-changed")
+    assert redis.exporters[-1].password == "operator-chosen-1"
+
+
+def test_a_new_redis_port_and_metrics_port_reach_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.config.update({"port": 6380, "metrics-port": 9200})
+    unit.run_hook("config-changed")
+    assert (redis.exporters[-1].redis_port, redis.exporters[-1].port) == (6380, 9200)
+
+
+def test_a_metrics_port_taken_by_redis_is_refused_by_name(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    configured = len(redis.exporters)
+    unit.juju.config["metrics-port"] = 6379
+    unit.run_hook("config-changed")
+    status, message = unit.juju.status
+    assert status == "blocked" and "metrics-port" in message and "must differ from port" in message
+    assert len(redis.exporters) == configured
+
+
+def test_a_hook_where_nothing_changed_leaves_the_exporter_and_its_relations_alone(
+    unit: Unit, redis: FakeRedis, model: None
+) -> None:
+    deploy(unit)
+    relate_scraper(unit)
+    relate_scraper(unit, "prometheus", "prometheus2/0")
+    configured = len(redis.exporters)
+    unit.juju.calls.clear()
+    unit.run_hook("update-status")
+    assert len(redis.exporters) == configured
+    tools = [call[0] for call in unit.juju.calls]
+    assert "relation-set" not in tools
+    assert ["relation-ids", "metrics-endpoint"] not in [call[:2] for call in unit.juju.calls]
+
+
+def test_metrics_endpoint_gets_the_scrape_job_and_the_units_address(unit: Unit, redis: FakeRedis, model: None) -> None:
+    deploy(unit)
+    rid = relate_scraper(unit)
+    relation = unit.juju.relations[rid]
+    assert relation.local == {"prometheus_scrape_unit_address": "127.1.2.3", "prometheus_scrape_unit_name": "redis/0"}
+    assert json.loads(relation.local_app["scrape_jobs"]) == [
+        {"job_name": "redis", "metrics_path": "/metrics", "static_configs": [{"targets": ["*:9121"]}]}
+    ]
+    assert json.loads(relation.local_app["scrape_metadata"]) == {
+        "model": "prod",
+        "model_uuid": "4d5f7a1e-0c3b-4f7e-9a51-2b8c6d0e1f23",
+        "application": "redis",
+        "unit": "redis/0",
+        "charm_name": "redis",
+    }
+
+
+def test_a_follower_publishes_its_address_but_not_the_applications_job(
+    unit: Unit, redis: FakeRedis, model: None
+) -> None:
+    unit.juju.leader = False
+    unit.juju.leader_settings["password"] = "shared-by-the-leader"
+    deploy(unit)
+    rid = relate_scraper(unit)
+    assert unit.juju.relations[rid].local["prometheus_scrape_unit_address"] == "127.1.2.3"
+    assert unit.juju.relations[rid].local_app == {}
+
+
+def test_prometheus_over_http_gets_hostname_and_port(unit: Unit, redis: FakeRedis, model: None) -> None:
+    deploy(unit)
+    rid = relate_scraper(unit, "prometheus", "prometheus2/0")
+    assert unit.juju.relations[rid].local == {"hostname": "127.1.2.3", "port": "9121"}
+
+
+def test_a_new_metrics_port_is_published_again(unit: Unit, redis: FakeRedis, model: None) -> None:
+    deploy(unit)
+    scrape = relate_scraper(unit)
+    http = relate_scraper(unit, "prometheus", "prometheus2/0")
+    unit.juju.config["metrics-port"] = 9200
+    unit.run_hook("config-changed")
+    assert "*:9200" in unit.juju.relations[scrape].local_app["scrape_jobs"]
+    assert unit.juju.relations[http].local["port"] == "9200"
+
+
+def test_an_exporter_that_cannot_be_configured_is_tried_again_next_hook(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(exporter: metrics.Exporter) -> bool:
+        raise service.ServiceError("apt-get install -y failed: no network")
+
+    monkeypatch.setattr(metrics, "configure", failing)
+    deploy(unit)
+    assert any("prometheus-redis-exporter not configured" in line for line in unit.juju.logs)
+    assert "redis.exporter-pending" in unit.flags()
+    assert unit.juju.status == ("active", READY)  # Redis itself serves
+    monkeypatch.setattr(metrics, "configure", redis.configure_exporter)
+    unit.run_hook("update-status")
+    assert redis.exporters and "redis.exporter-pending" not in unit.flags()
+
+
+def test_stop_stops_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.run_hook("stop")
+    assert redis.exporter_stops == 1

@@ -85,6 +85,8 @@ class Settings:
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
     cluster_replicas: int = 0
+    # Where prometheus-redis-exporter serves /metrics on the unit's address.
+    metrics_port: int = 9121
 
     @property
     def persistent(self) -> bool:
@@ -237,4 +239,15 @@ def parse(
         cluster_replicas=_integer(config, "cluster-replicas", 0, MAX_CLUSTER_REPLICAS),
         maxmemory=_maxmemory(config, machine_memory),
         maxmemory_policy=_choice(config, "maxmemory-policy", MAXMEMORY_POLICIES),
+        metrics_port=_metrics_port(config, cluster_enabled),
     )
+
+
+def _metrics_port(config: Mapping[str, Any], cluster_enabled: bool) -> int:
+    """The exporter's port: unprivileged (it runs as `prometheus`), apart from Redis's own ports."""
+    value = _integer(config, "metrics-port", LOWEST_PORT, 65535)
+    redis_port = config.get("port")
+    taken = {redis_port, redis_port + 10000} if cluster_enabled and isinstance(redis_port, int) else {redis_port}
+    if value in taken:
+        raise InvalidOption("metrics-port", "must differ from port (and, with cluster-enabled, from port + 10000)")
+    return value
