@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,3 +124,12 @@ def run_id(conn: redis.Redis) -> str:
 def in_unit(juju: jubilant.Juju, unit: str, command: str) -> str:
     """Run a shell command as root in the unit's machine; its output."""
     return juju.exec(command, unit=unit).stdout
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> None:
+    """Poll `condition` (something outside the model's status: a scrape, a probe) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{getattr(condition, '__name__', 'condition')} did not hold within {timeout:g} s")
+        time.sleep(interval)

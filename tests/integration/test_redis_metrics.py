@@ -14,7 +14,18 @@ from collections.abc import Iterator
 
 import jubilant
 import pytest
-from helpers import APP, CHARM, client, ensure_built, in_unit, password, units, wait_active, write_keys
+from helpers import (
+    APP,
+    CHARM,
+    client,
+    ensure_built,
+    eventually,
+    in_unit,
+    password,
+    units,
+    wait_active,
+    write_keys,
+)
 
 from conftest import CHARMS, throwaway_model
 
@@ -68,24 +79,24 @@ def exporter_process(juju: jubilant.Juju) -> dict[str, str]:
         juju,
         UNIT,
         "pid=$(pgrep -xo prometheus-redi); tr '\\0' ' ' < /proc/$pid/cmdline; echo; "
-        "tr '\\0' '\\n' < /proc/$pid/environ | grep '^REDIS'",
+        "tr '\\0' '\\n' < /proc/$pid/environ | grep '^REDIS'; true",
     )
     arguments, _, environment = found.partition("\n")
     return {"arguments": arguments, **dict(line.split("=", 1) for line in environment.split())}
 
 
 def test_the_exporter_reports_redis_up_on_the_units_address(juju: jubilant.Juju) -> None:
-    juju.wait(lambda status: sample(scrape(juju), "redis_up") == 1)
+    eventually(lambda: sample(scrape(juju), "redis_up") == 1)
     assert in_unit(juju, UNIT, "systemctl is-active prometheus-redis-exporter").strip() == "active"
 
 
 def test_the_key_count_follows_writes(juju: jubilant.Juju) -> None:
-    juju.wait(lambda status: db0_keys(juju) is not None or sample(scrape(juju), "redis_up") == 1)
+    eventually(lambda: sample(scrape(juju), "redis_up") == 1)
     before = db0_keys(juju) or 0
     assert write_keys(client(juju, UNIT), "scraped", 250) == 250
-    juju.wait(lambda status: db0_keys(juju) == before + 250)
+    eventually(lambda: db0_keys(juju) == before + 250)
     client(juju, UNIT).delete(*(f"scraped:{number}" for number in range(100)))
-    juju.wait(lambda status: db0_keys(juju) == before + 150)
+    eventually(lambda: db0_keys(juju) == before + 150)
 
 
 def test_the_password_reaches_the_exporter_only_through_a_root_only_file(juju: jubilant.Juju) -> None:
@@ -103,12 +114,12 @@ def test_a_password_change_reaches_the_exporter(juju: jubilant.Juju) -> None:
     juju.config(APP, {"password": "metrics-rotated-1"})
     try:
         wait_active(juju)
-        juju.wait(lambda status: exporter_process(juju).get("REDIS_PASSWORD") == "metrics-rotated-1")
-        juju.wait(lambda status: sample(scrape(juju), "redis_up") == 1)
+        eventually(lambda: exporter_process(juju).get("REDIS_PASSWORD") == "metrics-rotated-1")
+        eventually(lambda: sample(scrape(juju), "redis_up") == 1)
     finally:
         juju.config(APP, reset=["password"])
         wait_active(juju)
-    juju.wait(lambda status: exporter_process(juju).get("REDIS_PASSWORD") == password(juju))
+    eventually(lambda: exporter_process(juju).get("REDIS_PASSWORD") == password(juju))
 
 
 def test_prometheus_is_told_the_scrape_job_and_each_units_address(juju: jubilant.Juju) -> None:
@@ -137,7 +148,7 @@ def test_a_new_metrics_port_moves_the_exporter_and_is_published(juju: jubilant.J
     juju.config(APP, {"metrics-port": 9131})
     try:
         wait_active(juju)
-        juju.wait(lambda status: sample(scrape(juju, 9131), "redis_up") == 1)
+        eventually(lambda: sample(scrape(juju, 9131), "redis_up") == 1)
         assert "*:9131" in relation_info(juju)["metrics-endpoint"]["application-data"]["scrape_jobs"]
         assert scrape(juju, 9121) == ""
     finally:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import jubilant
 import pytest
+from helpers import eventually
 
 from conftest import CHARMS, LOCALJUJU, TESTS
 
@@ -117,14 +118,14 @@ def test_the_real_nrpe_daemon_answers_check_nrpe_ok_then_critical_with_redis_sto
         " && install -d -o nagios -g nagios /run/nagios && systemctl start nagios-nrpe-server",
     )
     try:
-        juju.wait(lambda status: check_nrpe(address)[0] == OK)
+        eventually(lambda: check_nrpe(address)[0] == OK)
         assert check_nrpe(address)[1].startswith("REDIS OK: redis ")
         juju.exec("systemctl stop redis-server", unit=f"{APP}/0")
         try:
-            juju.wait(lambda status: check_nrpe(address)[0] == CRITICAL)
+            eventually(lambda: check_nrpe(address)[0] == CRITICAL)
         finally:
             juju.exec("systemctl start redis-server", unit=f"{APP}/0")
-        juju.wait(lambda status: check_nrpe(address)[0] == OK)
+        eventually(lambda: check_nrpe(address)[0] == OK)
     finally:
         on_unit(juju, "systemctl stop nagios-nrpe-server")
 
