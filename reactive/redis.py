@@ -369,18 +369,13 @@ def publish_scrape_targets() -> None:
     if target is None:
         return  # configure_exporter asks again once the exporter runs
     unit = hookenv.local_unit()
-    scrape_relations = hookenv.relation_ids("metrics-endpoint")
-    if scrape_relations and hookenv.is_leader():
-        application = hookenv.application_name()
-        metadata = metrics.ScrapeMetadata(
-            hookenv.model_name(), hookenv.model_uuid(), application, unit, hookenv.charm_name()
-        )
-        for relation in scrape_relations:
-            hookenv.relation_set(relation, metrics.scrape_app_data(target["port"], metadata), app=True)
-    for relation in scrape_relations:
-        hookenv.relation_set(relation, metrics.scrape_unit_data(target["address"], unit))
-    for relation in hookenv.relation_ids("prometheus"):
-        hookenv.relation_set(relation, metrics.http_unit_data(target["address"], target["port"]))
+    metadata = metrics.ScrapeMetadata(
+        hookenv.model_name(), hookenv.model_uuid(), hookenv.application_name(), unit, hookenv.charm_name()
+    )
+    endpoint_from_name("metrics-endpoint").publish(
+        metrics.scrape_app_data(target["port"], metadata), metrics.scrape_unit_data(target["address"], unit)
+    )
+    endpoint_from_name("prometheus").publish(target["address"], target["port"])
     clear_flag("redis.metrics-publish")
 
 

@@ -55,6 +55,8 @@ class FakeJuju:
     config: dict[str, Any]
     unit: str = "redis/0"
     leader: bool = True
+    model: str = "prod"
+    model_uuid: str = "4d5f7a1e-0c3b-4f7e-9a51-2b8c6d0e1f23"
     address: str = "127.1.2.3"  # the ingress address network-get gives
     private_address: str = "127.1.9.9"  # unit-get private-address: another interface of the machine
     leader_settings: dict[str, str] = field(default_factory=dict)
@@ -207,7 +209,7 @@ def make_charm_dir(path: Path) -> Path:
     (path / "hooks" / "relations").mkdir(parents=True)
     (path / "reactive" / "redis.py").symlink_to(ROOT / "reactive" / "redis.py")
     (path / "reactive" / "leadership.py").symlink_to(ROOT / "layers" / "leadership" / "reactive" / "leadership.py")
-    for interface in ("redis", "redis-peers", "nrpe-external-master"):
+    for interface in ("redis", "redis-peers", "nrpe-external-master", "prometheus_scrape", "http"):
         (path / "hooks" / "relations" / interface).symlink_to(ROOT / "interfaces" / interface)
     for name in ("metadata.yaml", "config.yaml"):
         (path / name).symlink_to(ROOT / name)
@@ -228,6 +230,8 @@ class Unit:
         environment = {
             "JUJU_HOOK_NAME": hook,
             "JUJU_UNIT_NAME": self.juju.unit,
+            "JUJU_MODEL_NAME": self.juju.model,
+            "JUJU_MODEL_UUID": self.juju.model_uuid,
             "CHARM_DIR": str(self.charm_dir),
             "JUJU_CHARM_DIR": str(self.charm_dir),
             "UNIT_STATE_DB": str(self.charm_dir / ".unit-state.db"),

@@ -480,13 +480,6 @@ def test_the_nrpe_endpoint_is_available_while_nrpe_is_related(unit: Unit) -> Non
 # Metrics: prometheus-redis-exporter and the scrape targets on metrics-endpoint and prometheus.
 
 
-@pytest.fixture
-def model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The model's name and UUID, which Juju gives every hook in its environment."""
-    monkeypatch.setenv("JUJU_MODEL_NAME", "prod")
-    monkeypatch.setenv("JUJU_MODEL_UUID", "4d5f7a1e-0c3b-4f7e-9a51-2b8c6d0e1f23")
-
-
 def relate_scraper(unit: Unit, endpoint: str = "metrics-endpoint", remote: str = "prometheus/0") -> str:
     rid = unit.juju.relate(endpoint, remote)
     unit.run_hook(f"{endpoint}-relation-joined", rid, remote)
@@ -523,9 +516,7 @@ def test_a_metrics_port_taken_by_redis_is_refused_by_name(unit: Unit, redis: Fak
     assert len(redis.exporters) == configured
 
 
-def test_a_hook_where_nothing_changed_leaves_the_exporter_and_its_relations_alone(
-    unit: Unit, redis: FakeRedis, model: None
-) -> None:
+def test_a_hook_where_nothing_changed_leaves_the_exporter_and_its_relations_alone(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     unit.juju.calls.clear()
     unit.run_hook("update-status")
@@ -537,9 +528,10 @@ def test_a_hook_where_nothing_changed_leaves_the_exporter_and_its_relations_alon
     unit.run_hook("update-status")
     assert len(redis.exporters) == configured
     assert unit.juju.calls == unrelated  # the scrape relations cost no hook-tool call
+    assert not [line for line in unit.juju.logs if "Unable to find implementation" in line]
 
 
-def test_metrics_endpoint_gets_the_scrape_job_and_the_units_address(unit: Unit, redis: FakeRedis, model: None) -> None:
+def test_metrics_endpoint_gets_the_scrape_job_and_the_units_address(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     rid = relate_scraper(unit)
     relation = unit.juju.relations[rid]
@@ -556,9 +548,7 @@ def test_metrics_endpoint_gets_the_scrape_job_and_the_units_address(unit: Unit, 
     }
 
 
-def test_a_follower_publishes_its_address_but_not_the_applications_job(
-    unit: Unit, redis: FakeRedis, model: None
-) -> None:
+def test_a_follower_publishes_its_address_but_not_the_applications_job(unit: Unit, redis: FakeRedis) -> None:
     unit.juju.leader = False
     unit.juju.leader_settings["password"] = "shared-by-the-leader"
     deploy(unit)
@@ -567,13 +557,13 @@ def test_a_follower_publishes_its_address_but_not_the_applications_job(
     assert unit.juju.relations[rid].local_app == {}
 
 
-def test_prometheus_over_http_gets_hostname_and_port(unit: Unit, redis: FakeRedis, model: None) -> None:
+def test_prometheus_over_http_gets_hostname_and_port(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     rid = relate_scraper(unit, "prometheus", "prometheus2/0")
     assert unit.juju.relations[rid].local == {"hostname": "127.1.2.3", "port": "9121"}
 
 
-def test_a_new_metrics_port_is_published_again(unit: Unit, redis: FakeRedis, model: None) -> None:
+def test_a_new_metrics_port_is_published_again(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     scrape = relate_scraper(unit)
     http = relate_scraper(unit, "prometheus", "prometheus2/0")

@@ -57,7 +57,6 @@ def test_the_scrape_job_targets_every_units_address_at_the_metrics_port() -> Non
         "prometheus_scrape_unit_address": "127.1.2.3",
         "prometheus_scrape_unit_name": "cache/2",
     }
-    assert metrics.http_unit_data("127.1.2.3", 9200) == {"hostname": "127.1.2.3", "port": "9200"}
 
 
 @dataclass

@@ -107,11 +107,6 @@ def scrape_unit_data(address: str, unit: str) -> dict[str, str]:
     return {"prometheus_scrape_unit_address": address, "prometheus_scrape_unit_name": unit}
 
 
-def http_unit_data(address: str, port: int) -> dict[str, str]:
-    """Each unit's data on `prometheus` (interface http)."""
-    return {"hostname": address, "port": str(port)}
-
-
 def replace_if_changed(path: Path, text: str, mode: int) -> bool:
     """Write `text` to a root-owned file unless it already holds it; whether it was written."""
     try:
