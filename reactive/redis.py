@@ -347,6 +347,8 @@ def configure_exporter() -> None:
     exporter = metrics.Exporter(facts.ingress, desired.settings.port, desired.password, desired.settings.metrics_port)
     try:
         metrics.configure(exporter)
+    except metrics.NotServing as error:
+        hookenv.log(str(error), hookenv.WARNING)  # trying again would not free the port; a new metrics-port will
     except service.ServiceError as error:
         hookenv.log(f"prometheus-redis-exporter not configured, tried again next hook: {error}", hookenv.WARNING)
         return

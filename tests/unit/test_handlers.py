@@ -95,6 +95,7 @@ class FakeRedis:
         monkeypatch.setattr(service, "group_id", lambda name: self.groups.get(name, 0))
         monkeypatch.setattr(metrics, "configure", self.configure_exporter)
         monkeypatch.setattr(metrics, "stop", self.stop_exporter)
+        monkeypatch.setattr(metrics, "serving", lambda exporter: True)
 
 
 @pytest.fixture
@@ -593,3 +594,16 @@ def test_stop_stops_the_exporter(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     unit.run_hook("stop")
     assert redis.exporter_stops == 1
+
+
+def test_an_exporter_whose_port_is_taken_is_said_once_and_still_published(unit: Unit, redis: FakeRedis) -> None:
+    def not_serving(exporter: metrics.Exporter) -> bool:
+        raise metrics.NotServing("prometheus-redis-exporter does not serve http://127.1.2.3:9121/metrics")
+
+    redis.configure_exporter = not_serving  # type: ignore[method-assign]
+    redis.attach(unit.monkeypatch)
+    deploy(unit)
+    rid = relate_scraper(unit)
+    assert "prometheus-redis-exporter does not serve http://127.1.2.3:9121/metrics" in unit.juju.logs
+    assert "redis.exporter-pending" not in unit.flags()
+    assert unit.juju.relations[rid].local["prometheus_scrape_unit_address"] == "127.1.2.3"

@@ -64,6 +64,7 @@ class FakeSystemd:
     """The commands configure() ran, and whether the exporter runs."""
 
     active: bool = True
+    serving: bool = True
     commands: list[str] = field(default_factory=list)
 
     def run(self, command: list[str], env: dict[str, str] | None = None, timeout: float = 0) -> str:
@@ -84,6 +85,8 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
     monkeypatch.setattr(service, "run", fake.run)
     monkeypatch.setattr(service, "systemctl", fake.systemctl)
     monkeypatch.setattr(service, "is_active", lambda name: fake.active)
+    monkeypatch.setattr(metrics, "serving", lambda exporter: fake.serving)
+    monkeypatch.setattr(metrics, "SERVE_TIMEOUT", 0.3)
     return fake
 
 
@@ -125,3 +128,14 @@ def test_an_exporter_that_stopped_is_started_again(systemd: FakeSystemd) -> None
     systemd.commands.clear()
     assert metrics.configure(EXPORTER)
     assert systemd.commands[-1] == "systemctl restart prometheus-redis-exporter"
+
+
+def test_an_exporter_that_does_not_serve_after_its_restart_is_reported(systemd: FakeSystemd) -> None:
+    systemd.serving = False
+    with pytest.raises(metrics.NotServing, match=r"does not serve http://127.1.2.3:9121/metrics: is the port taken"):
+        metrics.configure(EXPORTER)
+
+
+def test_serving_means_redis_metrics_at_the_exporters_url_not_any_answer() -> None:
+    nothing_there = metrics.Exporter("127.0.0.1", 6379, "pw", 1)  # port 1: closed on loopback
+    assert not metrics.serving(nothing_there)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,12 @@ ENV_FILE = Path("/etc/prometheus-redis-exporter/redis-charm.env")
 DROPIN = Path(f"/etc/systemd/system/{SERVICE}.service.d/redis-charm.conf")
 METRICS_PATH = "/metrics"
 JOB_NAME = "redis"
+# How long a restarted exporter may take to serve its first scrape.
+SERVE_TIMEOUT = 10.0
+
+
+class NotServing(service.ServiceError):
+    """The exporter runs but does not serve Redis's metrics where it should (its port may be taken)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,10 @@ class Exporter:
     @property
     def redis_url(self) -> str:
         return f"redis://{bracketed(self.address)}:{self.redis_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.listen_address}{METRICS_PATH}"
 
 
 @dataclass(frozen=True)
@@ -133,8 +144,19 @@ def configure(exporter: Exporter) -> bool:
         service.systemctl("enable", SERVICE)
     if changed or not service.is_active(SERVICE):
         service.systemctl("restart", SERVICE)
+        if not service.wait_until(lambda: serving(exporter), timeout=SERVE_TIMEOUT):
+            raise NotServing(f"prometheus-redis-exporter does not serve {exporter.metrics_url}: is the port taken?")
         return True
     return False
+
+
+def serving(exporter: Exporter) -> bool:
+    """Whether the exporter answers a scrape at its address (not some other program on its port)."""
+    try:
+        with urllib.request.urlopen(exporter.metrics_url, timeout=2) as response:
+            return b"\nredis_up " in response.read()
+    except OSError:
+        return False
 
 
 def stop() -> None:
