@@ -10,7 +10,8 @@ CHARM := build/redis
 # units use the host's Python), Redis itself, what the local model runs on (gcc
 # builds its hook-tool client; pip vendors the ops test charm).
 APT_PACKAGES := python3 python3-venv python3-yaml python3-jinja2 redis-server redis-tools \
-	util-linux procps iproute2 git make gcc libc6-dev python3-pip python3-cryptography openssl
+	util-linux procps iproute2 git make gcc libc6-dev python3-pip python3-cryptography openssl \
+	prometheus-redis-exporter nagios-nrpe-server nagios-nrpe-plugin
 BUILD_ENV := CHARM_LAYERS_DIR=$(CURDIR)/layers CHARM_INTERFACES_DIR=$(CURDIR)/interfaces \
 	CHARM_HIDE_METRICS=1 LAYER_PATH=$(CURDIR)/layers INTERFACE_PATH=$(CURDIR)/interfaces
 

@@ -12,6 +12,12 @@ Flags of this charm:
   `certificates`. Cleared by config-changed (the unit's address may have
   changed: the request is made again only if it did) and when the relation
   is gone, which also turns TLS off.
+- `redis.exporter-pending`: prometheus-redis-exporter must be given Redis's
+  address, password and its port again (install, upgrade, config-changed, the
+  leader's password changed). Cleared once the exporter runs with them.
+- `redis.metrics-publish`: the scrape targets must be published again on
+  metrics-endpoint and prometheus (a unit joined, leadership came, the
+  exporter's address or port changed). Cleared once published.
 
 Every other hook (update-status included) checks the running Redis instead:
 it answers in bounded time, runs what the configuration asks for, and what
@@ -36,7 +42,7 @@ from pathlib import Path
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import clustering, conf, monitoring, service, tls, tuning, workload
+from charms.layer.redis import clustering, conf, metrics, monitoring, service, tls, tuning, workload
 from charms.layer.redis.cluster.executor import Endpoint
 from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
 from charms.layer.redis.settings import Settings
@@ -403,3 +409,71 @@ def stop_tls() -> None:
     if unitdata.kv().get(KV_TLS_FILES) is not None:
         unitdata.kv().unset(KV_TLS_FILES)
         set_flag("redis.pending")
+
+
+# Metrics: prometheus-redis-exporter on every unit, and where to scrape it. Only
+# flags set by the hooks that change something lead here, so a hook where
+# nothing changed makes no hook-tool call for metrics.
+KV_EXPORTER = "redis.exporter"
+
+
+@hook("install", "upgrade-charm", "config-changed")
+def request_exporter_on_lifecycle() -> None:
+    set_flag("redis.exporter-pending")
+
+
+@when_any("config.changed", "leadership.changed.password")
+def request_exporter_on_change() -> None:
+    set_flag("redis.exporter-pending")
+
+
+@when("redis.ready", "redis.exporter-pending")
+@when_not("redis.pending")
+def configure_exporter() -> None:
+    facts = gather_facts()
+    desired = workload.resolve(facts)
+    if not isinstance(desired, workload.Desired):
+        return
+    exporter = metrics.Exporter(facts.ingress, desired.settings.port, desired.password, desired.settings.metrics_port)
+    try:
+        metrics.configure(exporter)
+    except metrics.NotServing as error:
+        hookenv.log(str(error), hookenv.WARNING)  # trying again would not free the port; a new metrics-port will
+    except service.ServiceError as error:
+        hookenv.log(f"prometheus-redis-exporter not configured, tried again next hook: {error}", hookenv.WARNING)
+        return
+    target = {"address": exporter.address, "port": exporter.port}
+    if unitdata.kv().get(KV_EXPORTER) != target:
+        unitdata.kv().set(KV_EXPORTER, target)
+        set_flag("redis.metrics-publish")
+    clear_flag("redis.exporter-pending")
+
+
+@hook("metrics-endpoint-relation-joined", "prometheus-relation-joined", "leader-elected")
+def request_metrics_publish(*_relation: object) -> None:
+    set_flag("redis.metrics-publish")
+
+
+@when("redis.metrics-publish")
+@when_not("redis.exporter-pending")
+def publish_scrape_targets() -> None:
+    target = unitdata.kv().get(KV_EXPORTER)
+    if target is None:
+        return  # configure_exporter asks again once the exporter runs
+    unit = hookenv.local_unit()
+    metadata = metrics.ScrapeMetadata(
+        hookenv.model_name(), hookenv.model_uuid(), hookenv.application_name(), unit, hookenv.charm_name()
+    )
+    endpoint_from_name("metrics-endpoint").publish(
+        metrics.scrape_app_data(target["port"], metadata), metrics.scrape_unit_data(target["address"], unit)
+    )
+    endpoint_from_name("prometheus").publish(target["address"], target["port"])
+    clear_flag("redis.metrics-publish")
+
+
+@hook("stop")
+def stop_exporter() -> None:
+    try:
+        metrics.stop()
+    except service.ServiceError as error:
+        hookenv.log(f"Stopping prometheus-redis-exporter failed: {error}", level=hookenv.WARNING)

@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -147,3 +148,12 @@ def command_lines() -> Iterator[set[bytes]]:
     finally:
         done.set()
         sampler.join()
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> None:
+    """Poll `condition` (something outside the model's status: a scrape, a probe) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{getattr(condition, '__name__', 'condition')} did not hold within {timeout:g} s")
+        time.sleep(interval)

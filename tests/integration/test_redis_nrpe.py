@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import jubilant
 import pytest
+from helpers import eventually
 
 from conftest import CHARMS, LOCALJUJU, TESTS
 
@@ -33,13 +34,17 @@ def juju() -> Iterator[jubilant.Juju]:
     juju.add_model(name)
     try:
         juju.deploy(CHARM, APP, config={"nagios_context": "prod", "nagios_servicegroups": "caches"})
-        juju.deploy(CHARMS / NRPE, NRPE)
+        # The nrpe charm may install its packages (which make the nagios user) after this charm
+        # published its check, and no hook of this charm need follow: the stand-in makes the user
+        # only when told to, on a machine that has no nagios user or group yet.
+        juju.deploy(CHARMS / NRPE, NRPE, config={"create-nagios-user": False})
+        juju.wait(lambda status: jubilant.all_active(status, APP) and jubilant.all_agents_idle(status))
+        on_unit(juju, "userdel nagios 2>/dev/null; groupdel nagios 2>/dev/null; true")
         juju.integrate(f"{APP}:nrpe-external-master", NRPE)
+        juju.wait(lambda status: jubilant.all_agents_idle(status) and file_group(juju, CHECK_CONFIG) != "")
+        assert on_unit(juju, "id -u nagios 2>/dev/null || echo none").strip() == "none"
+        juju.run(nrpe_unit(juju), "install-packages")
         juju.wait(lambda status: jubilant.all_active(status) and jubilant.all_agents_idle(status))
-        # The stand-in's install (like the nrpe package) makes the nagios group, possibly after the
-        # charm installed its check; the charm's next hook installs the check again for that group.
-        juju.exec("hooks/update-status", unit=f"{APP}/0")
-        juju.wait(lambda status: file_group(juju, CHECK_CONFIG) == "nagios")
         yield juju
     finally:
         juju.destroy_model(name, destroy_storage=True, force=True)
@@ -62,10 +67,12 @@ def exports(juju: jubilant.Juju) -> list[str]:
     return on_unit(juju, f"ls {EXPORT_DIR} 2>/dev/null || true").split()
 
 
+def nrpe_unit(juju: jubilant.Juju) -> str:
+    return next(iter(next(iter(juju.status().apps[APP].units.values())).subordinates))
+
+
 def run_checks(juju: jubilant.Juju) -> dict:
-    unit = next(iter(juju.status().apps[APP].units.values())).subordinates
-    task = juju.run(next(iter(unit)), "run-checks")
-    return json.loads(task.results["results"])
+    return json.loads(juju.run(nrpe_unit(juju), "run-checks").results["results"])
 
 
 def test_check_is_registered_with_context_and_servicegroups(juju: jubilant.Juju) -> None:
@@ -91,6 +98,48 @@ def test_the_checks_config_is_0640_group_nagios_and_readable_by_nagios_only(juju
     assert on_unit(juju, readable.format(user="nobody", path=CHECK_CONFIG)).strip() == "refused"
     # The check ran as nagios, and that user is not in root's group.
     assert "0" not in on_unit(juju, "id -G nagios").split()
+
+
+def test_the_checks_config_is_readable_once_nrpe_installs_after_the_check_was_published(
+    juju: jubilant.Juju,
+) -> None:
+    # The fixture published the check before the nagios user existed; no redis hook ran since.
+    group, nagios_primary_group = on_unit(juju, f"stat -c %G {CHECK_CONFIG}; id -gn nagios").split()
+    assert group == nagios_primary_group == "nagios"
+    assert run_checks(juju)["check_redis"]["code"] == 0
+
+
+def test_the_real_nrpe_daemon_answers_check_nrpe_ok_then_critical_with_redis_stopped(juju: jubilant.Juju) -> None:
+    address = next(iter(juju.status().apps[APP].units.values())).public_address
+    # What the nrpe charm configures: listen on the unit's address, answer only loopback and that address.
+    on_unit(
+        juju,
+        f"printf 'server_address={address}\\nallowed_hosts=127.0.0.1,{address}\\n' > /etc/nagios/nrpe_local.cfg"
+        " && install -d -o nagios -g nagios /run/nagios && systemctl start nagios-nrpe-server",
+    )
+    try:
+        eventually(lambda: check_nrpe(address)[0] == OK)
+        assert check_nrpe(address)[1].startswith("REDIS OK: redis ")
+        juju.exec("systemctl stop redis-server", unit=f"{APP}/0")
+        try:
+            eventually(lambda: check_nrpe(address)[0] == CRITICAL)
+        finally:
+            juju.exec("systemctl start redis-server", unit=f"{APP}/0")
+        eventually(lambda: check_nrpe(address)[0] == OK)
+    finally:
+        on_unit(juju, "systemctl stop nagios-nrpe-server")
+
+
+OK, CRITICAL = 0, 2
+CHECK_NRPE = "/usr/lib/nagios/plugins/check_nrpe"
+
+
+def check_nrpe(address: str) -> tuple[int, str]:
+    """Ask the unit's NRPE daemon to run check_redis, from the host, as Nagios does: (exit code, output)."""
+    done = subprocess.run(
+        [CHECK_NRPE, "-H", address, "-c", "check_redis", "-t", "20"], capture_output=True, text=True, check=False
+    )
+    return done.returncode, done.stdout.strip()
 
 
 def test_check_is_critical_when_redis_is_stopped(juju: jubilant.Juju) -> None:

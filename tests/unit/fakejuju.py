@@ -46,6 +46,8 @@ class Relation:
     local: dict[str, str] = field(default_factory=dict)
     # The remote application's data bag.
     app: dict[str, str] = field(default_factory=dict)
+    # This application's data bag (what the leader wrote with relation-set --app).
+    local_app: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +57,8 @@ class FakeJuju:
     config: dict[str, Any]
     unit: str = "redis/0"
     leader: bool = True
+    model: str = "prod"
+    model_uuid: str = "4d5f7a1e-0c3b-4f7e-9a51-2b8c6d0e1f23"
     address: str = "127.1.2.3"  # the ingress address network-get gives
     private_address: str = "127.1.9.9"  # unit-get private-address: another interface of the machine
     leader_settings: dict[str, str] = field(default_factory=dict)
@@ -162,11 +166,12 @@ class FakeJuju:
             return "usage: relation-set [options] key=value [key=value ...]\n  --file  (= )\n"
         relation = self.relations[option(args, "-r")]
         settings = yaml.safe_load(Path(option(args, "--file")).read_text()) or {}
+        bag = relation.local_app if "--app" in args else relation.local
         for key, value in settings.items():
             if value in (None, ""):
-                relation.local.pop(key, None)
+                bag.pop(key, None)
             else:
-                relation.local[key] = str(value)
+                bag[key] = str(value)
         return ""
 
 
@@ -206,7 +211,7 @@ def make_charm_dir(path: Path) -> Path:
     (path / "hooks" / "relations").mkdir(parents=True)
     (path / "reactive" / "redis.py").symlink_to(ROOT / "reactive" / "redis.py")
     (path / "reactive" / "leadership.py").symlink_to(ROOT / "layers" / "leadership" / "reactive" / "leadership.py")
-    for interface in ("redis", "redis-peers", "nrpe-external-master", "tls-certificates"):
+    for interface in ("redis", "redis-peers", "nrpe-external-master", "tls-certificates", "prometheus_scrape", "http"):
         (path / "hooks" / "relations" / interface).symlink_to(ROOT / "interfaces" / interface)
     for name in ("metadata.yaml", "config.yaml"):
         (path / name).symlink_to(ROOT / name)
@@ -227,6 +232,8 @@ class Unit:
         environment = {
             "JUJU_HOOK_NAME": hook,
             "JUJU_UNIT_NAME": self.juju.unit,
+            "JUJU_MODEL_NAME": self.juju.model,
+            "JUJU_MODEL_UUID": self.juju.model_uuid,
             "CHARM_DIR": str(self.charm_dir),
             "JUJU_CHARM_DIR": str(self.charm_dir),
             "UNIT_STATE_DB": str(self.charm_dir / ".unit-state.db"),

@@ -21,7 +21,7 @@ import pytest
 from ca_helpers import UnitCa
 from cryptography import x509
 
-from charms.layer.redis import monitoring, service, tls, tuning, workload
+from charms.layer.redis import metrics, monitoring, service, tls, tuning, workload
 
 from fakejuju import FakeJuju, Unit, attach, config_defaults
 
@@ -45,6 +45,9 @@ class FakeRedis:
     # (installed, problem, timeout) of each health check a hook that changes nothing made.
     checked: list[tuple[str | None, str | None, float]] = field(default_factory=list)
     groups: dict[str, int] = field(default_factory=lambda: {"nagios": 117})
+    # What prometheus-redis-exporter was configured with, each time; how often it was stopped.
+    exporters: list[metrics.Exporter] = field(default_factory=list)
+    exporter_stops: int = 0
 
     def converge(self, facts: workload.Facts, progress: Callable[[str], None]) -> workload.Outcome:
         self.converged.append(facts)
@@ -77,6 +80,13 @@ class FakeRedis:
     def remove_checks(self) -> None:
         self.removed_checks += 1
 
+    def configure_exporter(self, exporter: metrics.Exporter) -> bool:
+        self.exporters.append(exporter)
+        return True
+
+    def stop_exporter(self) -> None:
+        self.exporter_stops += 1
+
     def systemctl(self, action: str, name: str, *options: str) -> None:
         self.stopped.append(f"{action} {name}")
 
@@ -90,6 +100,9 @@ class FakeRedis:
         monkeypatch.setattr(service, "is_active", lambda name: self.active)
         monkeypatch.setattr(service, "systemctl", self.systemctl)
         monkeypatch.setattr(service, "group_id", lambda name: self.groups.get(name, 0))
+        monkeypatch.setattr(metrics, "configure", self.configure_exporter)
+        monkeypatch.setattr(metrics, "stop", self.stop_exporter)
+        monkeypatch.setattr(metrics, "serving", lambda exporter: True)
 
 
 @pytest.fixture
@@ -611,3 +624,134 @@ def test_the_nagios_check_follows_redis_to_tls_and_back_to_plain(
     unit.juju.config["tls-keep-plain-port"] = True
     unit.run_hook("config-changed")
     assert redis.checks[-1][2] == 6379 and len(redis.checks[-1]) == 4  # plain, no CA
+
+
+# Metrics: prometheus-redis-exporter and the scrape targets on metrics-endpoint and prometheus.
+
+
+def relate_scraper(unit: Unit, endpoint: str = "metrics-endpoint", remote: str = "prometheus/0") -> str:
+    rid = unit.juju.relate(endpoint, remote)
+    unit.run_hook(f"{endpoint}-relation-joined", rid, remote)
+    return rid
+
+
+def test_the_exporter_scrapes_this_units_redis_with_its_password(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    password = unit.juju.leader_settings["password"]
+    assert redis.exporters[-1] == metrics.Exporter("127.1.2.3", 6379, password, 9121)
+
+
+def test_a_password_change_reaches_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.config["password"] = "operator-chosen-1"
+    unit.run_hook("config-changed")
+    assert redis.exporters[-1].password == "operator-chosen-1"
+
+
+def test_a_new_redis_port_and_metrics_port_reach_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.config.update({"port": 6380, "metrics-port": 9200})
+    unit.run_hook("config-changed")
+    assert (redis.exporters[-1].redis_port, redis.exporters[-1].port) == (6380, 9200)
+
+
+def test_a_metrics_port_taken_by_redis_is_refused_by_name(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    configured = len(redis.exporters)
+    unit.juju.config["metrics-port"] = 6379
+    unit.run_hook("config-changed")
+    status, message = unit.juju.status
+    assert status == "blocked" and "metrics-port" in message and "must differ from port" in message
+    assert len(redis.exporters) == configured
+
+
+def test_a_hook_where_nothing_changed_leaves_the_exporter_and_its_relations_alone(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.calls.clear()
+    unit.run_hook("update-status")
+    unrelated = list(unit.juju.calls)
+    relate_scraper(unit)
+    relate_scraper(unit, "prometheus", "prometheus2/0")
+    configured = len(redis.exporters)
+    unit.juju.calls.clear()
+    unit.run_hook("update-status")
+    assert len(redis.exporters) == configured
+    assert unit.juju.calls == unrelated  # the scrape relations cost no hook-tool call
+    assert not [line for line in unit.juju.logs if "Unable to find implementation" in line]
+
+
+def test_metrics_endpoint_gets_the_scrape_job_and_the_units_address(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    rid = relate_scraper(unit)
+    relation = unit.juju.relations[rid]
+    assert relation.local == {"prometheus_scrape_unit_address": "127.1.2.3", "prometheus_scrape_unit_name": "redis/0"}
+    assert json.loads(relation.local_app["scrape_jobs"]) == [
+        {"job_name": "redis", "metrics_path": "/metrics", "static_configs": [{"targets": ["*:9121"]}]}
+    ]
+    assert json.loads(relation.local_app["scrape_metadata"]) == {
+        "model": "prod",
+        "model_uuid": "4d5f7a1e-0c3b-4f7e-9a51-2b8c6d0e1f23",
+        "application": "redis",
+        "unit": "redis/0",
+        "charm_name": "redis",
+    }
+
+
+def test_a_follower_publishes_its_address_but_not_the_applications_job(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.leader_settings["password"] = "shared-by-the-leader"
+    deploy(unit)
+    rid = relate_scraper(unit)
+    assert unit.juju.relations[rid].local["prometheus_scrape_unit_address"] == "127.1.2.3"
+    assert unit.juju.relations[rid].local_app == {}
+
+
+def test_prometheus_over_http_gets_hostname_and_port(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    rid = relate_scraper(unit, "prometheus", "prometheus2/0")
+    assert unit.juju.relations[rid].local == {"hostname": "127.1.2.3", "port": "9121"}
+
+
+def test_a_new_metrics_port_is_published_again(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    scrape = relate_scraper(unit)
+    http = relate_scraper(unit, "prometheus", "prometheus2/0")
+    unit.juju.config["metrics-port"] = 9200
+    unit.run_hook("config-changed")
+    assert "*:9200" in unit.juju.relations[scrape].local_app["scrape_jobs"]
+    assert unit.juju.relations[http].local["port"] == "9200"
+
+
+def test_an_exporter_that_cannot_be_configured_is_tried_again_next_hook(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(exporter: metrics.Exporter) -> bool:
+        raise service.ServiceError("apt-get install -y failed: no network")
+
+    monkeypatch.setattr(metrics, "configure", failing)
+    deploy(unit)
+    assert any("prometheus-redis-exporter not configured" in line for line in unit.juju.logs)
+    assert "redis.exporter-pending" in unit.flags()
+    assert unit.juju.status == ("active", READY)  # Redis itself serves
+    monkeypatch.setattr(metrics, "configure", redis.configure_exporter)
+    unit.run_hook("update-status")
+    assert redis.exporters and "redis.exporter-pending" not in unit.flags()
+
+
+def test_stop_stops_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.run_hook("stop")
+    assert redis.exporter_stops == 1
+
+
+def test_an_exporter_whose_port_is_taken_is_said_once_and_still_published(unit: Unit, redis: FakeRedis) -> None:
+    def not_serving(exporter: metrics.Exporter) -> bool:
+        raise metrics.NotServing("prometheus-redis-exporter does not serve http://127.1.2.3:9121/metrics")
+
+    redis.configure_exporter = not_serving  # type: ignore[method-assign]
+    redis.attach(unit.monkeypatch)
+    deploy(unit)
+    rid = relate_scraper(unit)
+    assert "prometheus-redis-exporter does not serve http://127.1.2.3:9121/metrics" in unit.juju.logs
+    assert "redis.exporter-pending" not in unit.flags()
+    assert unit.juju.relations[rid].local["prometheus_scrape_unit_address"] == "127.1.2.3"

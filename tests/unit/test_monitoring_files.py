@@ -18,6 +18,8 @@ def nagios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(monitoring, "PLUGIN_CONFIG", tmp_path / "etc/nagios/check_redis_charm.json")
     monkeypatch.setattr(monitoring, "NRPE_DIR", tmp_path / "etc/nagios/nrpe.d")
     monkeypatch.setattr(monitoring, "EXPORT_DIR", tmp_path / "var/lib/nagios/export")
+    # The host's groups are not the tests' to change.
+    monkeypatch.setattr(monitoring, "ensure_nagios_group", lambda: None)
     return tmp_path
 
 
@@ -48,7 +50,9 @@ def test_install_writes_plugin_config_command_and_export(nagios: Path) -> None:
 
 def test_the_checks_config_is_written_for_the_nagios_group(nagios: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[tuple[Path, str]] = []
-    monkeypatch.setattr(service, "write_restricted", lambda path, text, group: written.append((path, group)))
+    monkeypatch.setattr(
+        service, "write_restricted", lambda path, text, group, mode=0o640: written.append((path, group))
+    )
     monitoring.install(monitoring.make_check("juju", "", "redis/0"), "10.1.2.3", 6379, "pw")
     assert written == [(monitoring.PLUGIN_CONFIG, "nagios")]
 
@@ -101,3 +105,28 @@ def test_the_nagios_service_definition_in_full() -> None:
     assert monitoring.nrpe_command(check) == (
         f"# Written by the redis charm.\ncommand[check_redis]={monitoring.PLUGIN} --config {monitoring.PLUGIN_CONFIG}\n"
     )
+
+
+def test_the_nagios_group_is_made_when_nrpe_is_not_installed_yet() -> None:
+    commands: list[list[str]] = []
+    monitoring.ensure_nagios_group(group_id=lambda name: 0, run=commands.append)
+    assert commands == [["groupadd", "--system", "nagios"]]
+
+
+def test_an_existing_nagios_group_is_kept() -> None:
+    commands: list[list[str]] = []
+    monitoring.ensure_nagios_group(group_id=lambda name: 120 if name == "nagios" else 0, run=commands.append)
+    assert commands == []
+
+
+def test_install_makes_the_nagios_group_before_writing_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: list[str] = []
+    monkeypatch.setattr(monitoring, "PLUGIN", tmp_path / "plugin")
+    monkeypatch.setattr(monitoring, "NRPE_DIR", tmp_path / "nrpe.d")
+    monkeypatch.setattr(monitoring, "EXPORT_DIR", tmp_path / "export")
+    monkeypatch.setattr(monitoring, "ensure_nagios_group", lambda: steps.append("group"))
+    monkeypatch.setattr(service, "write_restricted", lambda path, text, group, mode=0o640: steps.append(group))
+    monitoring.install(monitoring.make_check("juju", "", "redis/0"), "127.0.0.1", 6379, "pw")
+    assert steps == ["group", "nagios"]

@@ -88,3 +88,25 @@ def test_valid_snap_options() -> None:
 def test_booleans_are_not_numbers() -> None:
     with pytest.raises(settings.InvalidOption, match="invalid port"):
         settings.parse({**DEFAULTS, "port": True})
+
+
+def test_metrics_port_defaults_to_the_exporters_own_9121() -> None:
+    assert settings.parse(DEFAULTS).metrics_port == 9121
+
+
+@pytest.mark.parametrize(
+    ("changes", "allowed"),
+    [
+        ({"metrics-port": 80}, "must be a whole number from 1024 to 65535"),
+        ({"metrics-port": 6379}, "must differ from port"),
+        ({"metrics-port": 16379, "cluster-enabled": True}, "must differ from port"),
+    ],
+)
+def test_a_metrics_port_redis_needs_or_a_privileged_one_is_refused(changes: dict, allowed: str) -> None:
+    with pytest.raises(settings.InvalidOption) as refused:
+        settings.parse({**DEFAULTS, **changes})
+    assert refused.value.option == "metrics-port" and allowed in refused.value.allowed
+
+
+def test_the_cluster_bus_port_is_free_for_metrics_outside_cluster_mode() -> None:
+    assert settings.parse({**DEFAULTS, "metrics-port": 16379}).metrics_port == 16379

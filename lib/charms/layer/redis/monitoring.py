@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ NRPE_DIR = Path("/etc/nagios/nrpe.d")
 EXPORT_DIR = Path("/var/lib/nagios/export")
 CHECK_NAME = "check_redis"
 SHORTNAME = "redis"
+NAGIOS_GROUP = "nagios"
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,31 @@ def nagios_service(check: Check) -> str:
     )
 
 
+def ensure_nagios_group(
+    group_id: Callable[[str], int] = service.group_id, run: Callable[[list[str]], object] = service.run
+) -> None:
+    """Create the system group `nagios` unless it exists, so the check's config can belong to it now.
+
+    The nrpe charm may install nagios-nrpe-server after this charm installed its
+    check, and no hook of this charm need follow. The package's preinst adopts
+    an existing system group (`adduser --system --group nagios` makes the user
+    with that group as its own), so NRPE's checks can read the config at once.
+    """
+    if group_id(NAGIOS_GROUP) == 0:
+        run(["groupadd", "--system", NAGIOS_GROUP])
+
+
 def install(check: Check, host: str, port: int, password: str, ca: str = "") -> dict[str, str]:
     """Install the plugin, its config and the NRPE and export files; return {shortname: command}.
 
     With `ca` (PEM), the port speaks TLS: the check verifies the server against that CA.
     """
+    ensure_nagios_group()
     PLUGIN.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(__file__).with_name("check_redis.py"), PLUGIN)
     PLUGIN.chmod(0o755)
     target = json.dumps({"host": host, "port": port, "password": password, **({"ca": ca} if ca else {})})
-    service.write_restricted(PLUGIN_CONFIG, target, "nagios")
+    service.write_restricted(PLUGIN_CONFIG, target, NAGIOS_GROUP)
     NRPE_DIR.mkdir(parents=True, exist_ok=True)
     (NRPE_DIR / f"{CHECK_NAME}.cfg").write_text(nrpe_command(check))
     EXPORT_DIR.mkdir(parents=True, exist_ok=True)

@@ -84,9 +84,9 @@ def run(command: list[str], env: dict[str, str] | None = None, timeout: float = 
     return result.stdout
 
 
-def install_apt() -> None:
-    """Install Redis from the archive (a no-op when it is already installed)."""
-    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES]
+def install_apt(packages: tuple[str, ...] = APT_PACKAGES) -> None:
+    """Install Redis (or `packages`) from the archive (a no-op when it is already installed)."""
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
         run(command, env)
@@ -172,9 +172,9 @@ def group_id(name: str) -> int:
         return 0
 
 
-def write_restricted(path: Path, text: str, group: str) -> None:
-    """Replace a file holding a secret atomically: mode 0640, owned by root and `group`."""
-    write_file(path, text, 0o640, 0, group_id(group))
+def write_restricted(path: Path, text: str, group: str, mode: int = 0o640) -> None:
+    """Replace a file holding a secret atomically: `mode` (0640), owned by root and `group`."""
+    write_file(path, text, mode, 0, group_id(group))
 
 
 def write_file(path: Path, text: str, mode: int, uid: int, gid: int) -> None:

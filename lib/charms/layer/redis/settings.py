@@ -89,6 +89,8 @@ class Settings:
     # whether the plain port stays open beside it.
     tls_port: int = 6380
     tls_keep_plain_port: bool = False
+    # Where prometheus-redis-exporter serves /metrics on the unit's address.
+    metrics_port: int = 9121
 
     @property
     def persistent(self) -> bool:
@@ -243,4 +245,15 @@ def parse(
         maxmemory_policy=_choice(config, "maxmemory-policy", MAXMEMORY_POLICIES),
         tls_port=_integer(config, "tls-port", LOWEST_PORT, 65535),
         tls_keep_plain_port=_boolean(config, "tls-keep-plain-port"),
+        metrics_port=_metrics_port(config, cluster_enabled),
     )
+
+
+def _metrics_port(config: Mapping[str, Any], cluster_enabled: bool) -> int:
+    """The exporter's port: unprivileged (it runs as `prometheus`), apart from Redis's own ports."""
+    value = _integer(config, "metrics-port", LOWEST_PORT, 65535)
+    redis_port = config.get("port")
+    taken = {redis_port, redis_port + 10000} if cluster_enabled and isinstance(redis_port, int) else {redis_port}
+    if value in taken:
+        raise InvalidOption("metrics-port", "must differ from port (and, with cluster-enabled, from port + 10000)")
+    return value

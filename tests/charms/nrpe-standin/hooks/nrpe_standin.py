@@ -3,9 +3,9 @@
 
 Every hook (and the run-checks action) reads the `monitors` document the
 principal published, finds each listed command in /etc/nagios/nrpe.d, runs its
-command line as the unprivileged `nagios` user (as the NRPE daemon does; the
-install hook creates the user and group, as the nagios-nrpe-server package
-would) and records the results in /var/lib/nrpe-standin/results.json.
+command line as the unprivileged `nagios` user (as the NRPE daemon does; each
+hook creates the user and group unless told not to, as the nagios-nrpe-server
+package would; the install-packages action does it then) and records the results in /var/lib/nrpe-standin/results.json.
 """
 
 from __future__ import annotations
@@ -53,11 +53,27 @@ def monitored_commands() -> list[str]:
 
 
 def ensure_nagios_user() -> None:
-    """The user and group NRPE runs checks as, made as the Debian package makes them."""
+    """The user and group NRPE runs checks as, made as nagios-nrpe-server's preinst makes them.
+
+    Like the package, it adopts a system group `nagios` that exists already.
+    """
+    if not has_nagios_user():
+        command = ["adduser", "--system", "--group", "--home", "/var/lib/nagios", "--no-create-home", "--quiet", NAGIOS]
+        subprocess.run(command, check=True)
+
+
+def has_nagios_user() -> bool:
     try:
         pwd.getpwnam(NAGIOS)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", NAGIOS], check=True)
+        return False
+    return True
+
+
+def creates_nagios_user() -> bool:
+    return os.environ.get("JUJU_ACTION_NAME") == "install-packages" or json.loads(
+        tool("config-get", "--format=json", "create-nagios-user")
+    )
 
 
 def run_checks() -> dict[str, dict[str, object]]:
@@ -66,6 +82,9 @@ def run_checks() -> dict[str, dict[str, object]]:
     for name in monitored_commands():
         if name not in commands:
             results[name] = {"code": None, "output": "not registered in /etc/nagios/nrpe.d"}
+            continue
+        if not has_nagios_user():
+            results[name] = {"code": None, "output": "no nagios user: NRPE is not installed yet"}
             continue
         done = subprocess.run(
             shlex.split(commands[name]),
@@ -83,7 +102,10 @@ def run_checks() -> dict[str, dict[str, object]]:
 
 
 def main() -> None:
-    ensure_nagios_user()
+    if creates_nagios_user():
+        ensure_nagios_user()
+    if os.environ.get("JUJU_ACTION_NAME") == "install-packages":
+        return
     results = run_checks()
     summary = " ".join(f"{name}={result['code']}" for name, result in results.items()) or "no checks"
     if os.environ.get("JUJU_ACTION_NAME"):

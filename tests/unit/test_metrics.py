@@ -1,0 +1,141 @@
+"""prometheus-redis-exporter's settings file and service, and the scrape targets the charm publishes."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from charms.layer.redis import metrics, service
+
+EXPORTER = metrics.Exporter("127.1.2.3", 6379, "s3cret-Pass_word", 9121)
+
+
+def environment(text: str) -> dict[str, str]:
+    """An EnvironmentFile's assignments, read with the shell's quoting rules systemd follows."""
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return dict(shlex.split(line)[0].split("=", 1) for line in lines)
+
+
+def test_the_env_file_gives_the_exporter_redis_its_password_and_where_to_listen() -> None:
+    assert environment(metrics.env_file_text(EXPORTER)) == {
+        "REDIS_ADDR": "redis://127.1.2.3:6379",
+        "REDIS_PASSWORD": "s3cret-Pass_word",
+        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": "127.1.2.3:9121",
+    }
+
+
+def test_a_password_with_shell_characters_is_kept_literally() -> None:
+    exporter = metrics.Exporter("127.1.2.3", 6379, "a$HOME;b&c|d`e", 9121)
+    assert environment(metrics.env_file_text(exporter))["REDIS_PASSWORD"] == "a$HOME;b&c|d`e"
+
+
+def test_ipv6_addresses_are_bracketed_before_the_port() -> None:
+    exporter = metrics.Exporter("fd00::7", 6380, "pw", 9200)
+    assert (exporter.redis_url, exporter.listen_address) == ("redis://[fd00::7]:6380", "[fd00::7]:9200")
+    assert metrics.bracketed("redis-0.example") == "redis-0.example"
+
+
+def test_the_scrape_job_targets_every_units_address_at_the_metrics_port() -> None:
+    metadata = metrics.ScrapeMetadata("prod", "4d5f7a1e-0c3b", "cache", "cache/2", "redis")
+    data = metrics.scrape_app_data(9200, metadata)
+    assert json.loads(data["scrape_jobs"]) == [
+        {"job_name": "redis", "metrics_path": "/metrics", "static_configs": [{"targets": ["*:9200"]}]}
+    ]
+    assert json.loads(data["scrape_metadata"]) == {
+        "model": "prod",
+        "model_uuid": "4d5f7a1e-0c3b",
+        "application": "cache",
+        "unit": "cache/2",
+        "charm_name": "redis",
+    }
+    assert metrics.scrape_unit_data("127.1.2.3", "cache/2") == {
+        "prometheus_scrape_unit_address": "127.1.2.3",
+        "prometheus_scrape_unit_name": "cache/2",
+    }
+
+
+@dataclass
+class FakeSystemd:
+    """The commands configure() ran, and whether the exporter runs."""
+
+    active: bool = True
+    serving: bool = True
+    commands: list[str] = field(default_factory=list)
+
+    def run(self, command: list[str], env: dict[str, str] | None = None, timeout: float = 0) -> str:
+        self.commands.append(" ".join(command))
+        return ""
+
+    def systemctl(self, action: str, name: str, *options: str) -> None:
+        self.commands.append(f"systemctl {action} {name}")
+        self.active = self.active or action in ("start", "restart")
+
+
+@pytest.fixture
+def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
+    fake = FakeSystemd()
+    monkeypatch.setattr(metrics, "ENV_FILE", tmp_path / "etc/prometheus-redis-exporter/redis-charm.env")
+    monkeypatch.setattr(metrics, "DROPIN", tmp_path / "etc/systemd/system/exporter.service.d/redis-charm.conf")
+    monkeypatch.setattr(metrics, "BINARY", tmp_path / "usr/bin/prometheus-redis-exporter")
+    monkeypatch.setattr(service, "run", fake.run)
+    monkeypatch.setattr(service, "systemctl", fake.systemctl)
+    monkeypatch.setattr(service, "is_active", lambda name: fake.active)
+    monkeypatch.setattr(metrics, "serving", lambda exporter: fake.serving)
+    monkeypatch.setattr(metrics, "SERVE_TIMEOUT", 0.3)
+    return fake
+
+
+def test_first_configure_installs_writes_root_only_files_and_restarts(systemd: FakeSystemd) -> None:
+    assert metrics.configure(EXPORTER)
+    env = metrics.ENV_FILE.stat()
+    assert (stat.S_IMODE(env.st_mode), env.st_uid, env.st_gid) == (0o600, 0, 0)
+    assert environment(metrics.ENV_FILE.read_text())["REDIS_PASSWORD"] == EXPORTER.password
+    assert f"EnvironmentFile={metrics.ENV_FILE}" in metrics.DROPIN.read_text()
+    assert EXPORTER.password not in metrics.DROPIN.read_text()
+    assert systemd.commands == [
+        "apt-get install -y -q --no-install-recommends prometheus-redis-exporter",
+        "systemctl daemon-reload",
+        "systemctl enable prometheus-redis-exporter",
+        "systemctl restart prometheus-redis-exporter",
+    ]
+
+
+def test_configure_again_with_the_same_settings_restarts_nothing(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    metrics.BINARY.parent.mkdir(parents=True)
+    metrics.BINARY.touch()
+    systemd.commands.clear()
+    assert not metrics.configure(EXPORTER)
+    assert systemd.commands == []
+
+
+def test_a_new_password_rewrites_the_file_and_restarts_the_exporter(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    systemd.commands.clear()
+    assert metrics.configure(metrics.Exporter("127.1.2.3", 6379, "the-new-password", 9121))
+    assert environment(metrics.ENV_FILE.read_text())["REDIS_PASSWORD"] == "the-new-password"
+    assert systemd.commands[-1] == "systemctl restart prometheus-redis-exporter"
+
+
+def test_an_exporter_that_stopped_is_started_again(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    systemd.active = False
+    systemd.commands.clear()
+    assert metrics.configure(EXPORTER)
+    assert systemd.commands[-1] == "systemctl restart prometheus-redis-exporter"
+
+
+def test_an_exporter_that_does_not_serve_after_its_restart_is_reported(systemd: FakeSystemd) -> None:
+    systemd.serving = False
+    with pytest.raises(metrics.NotServing, match=r"does not serve http://127.1.2.3:9121/metrics: is the port taken"):
+        metrics.configure(EXPORTER)
+
+
+def test_serving_means_redis_metrics_at_the_exporters_url_not_any_answer() -> None:
+    nothing_there = metrics.Exporter("127.0.0.1", 6379, "pw", 1)  # port 1: closed on loopback
+    assert not metrics.serving(nothing_there)
