@@ -14,7 +14,7 @@ Flags of this charm:
   is gone, which also turns TLS off.
 - `redis.exporter-pending`: prometheus-redis-exporter must be given Redis's
   address, password and its port again (install, upgrade, config-changed, the
-  leader's password changed). Cleared once the exporter runs with them.
+  leader's password changed, TLS turned on, renewed or off). Cleared once the exporter runs with them.
 - `redis.metrics-publish`: the scrape targets must be published again on
   metrics-endpoint and prometheus (a unit joined, leadership came, the
   exporter's address or port changed). Cleared once published.
@@ -398,6 +398,7 @@ def receive_certificate() -> None:
         hookenv.log(f"Certificate received ({files.cert.name}); Redis serves TLS with it")
         unitdata.kv().set(KV_TLS_FILES, tls.encode_files(files))
         set_flag("redis.pending")
+        set_flag("redis.exporter-pending")
 
 
 @when_not("endpoint.certificates.joined")
@@ -409,6 +410,7 @@ def stop_tls() -> None:
     if unitdata.kv().get(KV_TLS_FILES) is not None:
         unitdata.kv().unset(KV_TLS_FILES)
         set_flag("redis.pending")
+        set_flag("redis.exporter-pending")
 
 
 # Metrics: prometheus-redis-exporter on every unit, and where to scrape it. Only
@@ -434,7 +436,9 @@ def configure_exporter() -> None:
     desired = workload.resolve(facts)
     if not isinstance(desired, workload.Desired):
         return
-    exporter = metrics.Exporter(facts.ingress, desired.settings.port, desired.password, desired.settings.metrics_port)
+    port, offer = client_port(desired.settings)
+    ca = offer.ca if offer is not None and offer.required else ""  # the exporter follows Redis to TLS
+    exporter = metrics.Exporter(facts.ingress, port, desired.password, desired.settings.metrics_port, ca)
     try:
         metrics.configure(exporter)
     except metrics.NotServing as error:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -157,3 +159,18 @@ def eventually(condition: Callable[[], bool], timeout: float = 60.0, interval: f
         if time.monotonic() > deadline:
             raise TimeoutError(f"{getattr(condition, '__name__', 'condition')} did not hold within {timeout:g} s")
         time.sleep(interval)
+
+
+def scrape_metrics(address: str, port: int = 9121) -> str:
+    """A unit's /metrics page, fetched from the host as Prometheus would; "" while nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://{address}:{port}/metrics", timeout=10) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
+def sample(page: str, name: str) -> float | None:
+    """The value of one sample of a /metrics page (`name` with its labels, as the page writes it)."""
+    match = re.search(rf"^{re.escape(name)} (\S+)$", page, re.MULTILINE)
+    return float(match.group(1)) if match else None

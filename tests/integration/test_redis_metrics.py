@@ -8,8 +8,6 @@ be read back through the local model as Prometheus would read it.
 from __future__ import annotations
 
 import json
-import re
-import urllib.request
 from collections.abc import Iterator
 
 import jubilant
@@ -22,6 +20,8 @@ from helpers import (
     eventually,
     in_unit,
     password,
+    sample,
+    scrape_metrics,
     units,
     wait_active,
     write_keys,
@@ -55,18 +55,7 @@ def address(juju: jubilant.Juju) -> str:
 
 
 def scrape(juju: jubilant.Juju, port: int = 9121) -> str:
-    """The unit's /metrics page, fetched from the host as Prometheus would; "" while nothing answers."""
-    try:
-        with urllib.request.urlopen(f"http://{address(juju)}:{port}/metrics", timeout=10) as response:
-            return response.read().decode()
-    except OSError:
-        return ""
-
-
-def sample(page: str, name: str) -> float | None:
-    """The value of one sample (`name` with its labels, as the page writes it)."""
-    match = re.search(rf"^{re.escape(name)} (\S+)$", page, re.MULTILINE)
-    return float(match.group(1)) if match else None
+    return scrape_metrics(address(juju), port)
 
 
 def db0_keys(juju: jubilant.Juju) -> float | None:

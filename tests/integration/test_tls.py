@@ -19,7 +19,18 @@ import jubilant
 import pytest
 import redis
 from cryptography import x509
-from helpers import APP, CHARM, ensure_built, in_unit, password, units, wait_idle
+from helpers import (
+    APP,
+    CHARM,
+    ensure_built,
+    eventually,
+    in_unit,
+    password,
+    sample,
+    scrape_metrics,
+    units,
+    wait_idle,
+)
 
 from conftest import CHARMS, throwaway_model
 
@@ -187,6 +198,12 @@ def test_the_nagios_check_reaches_redis_over_tls(juju: jubilant.Juju, ca_file: P
     subordinate = next(iter(units(juju)[UNIT].subordinates))
     result = json.loads(juju.run(subordinate, "run-checks").results["results"])["check_redis"]
     assert result["code"] == 0 and result["output"].startswith("REDIS OK: redis "), result
+
+
+def test_the_exporter_scrapes_redis_over_tls(juju: jubilant.Juju) -> None:
+    # Only the TLS port is open: redis_up 1 means the exporter verified Redis with the CA.
+    assert opened(juju.status()) == {TLS_PORT}
+    eventually(lambda: sample(scrape_metrics(address(juju)), "redis_up") == 1)
 
 
 def test_keeping_the_plain_port_serves_both_and_tells_clients_the_plain_one(juju: jubilant.Juju, ca_file: Path) -> None:

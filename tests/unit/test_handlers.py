@@ -755,3 +755,16 @@ def test_an_exporter_whose_port_is_taken_is_said_once_and_still_published(unit: 
     assert "prometheus-redis-exporter does not serve http://127.1.2.3:9121/metrics" in unit.juju.logs
     assert "redis.exporter-pending" not in unit.flags()
     assert unit.juju.relations[rid].local["prometheus_scrape_unit_address"] == "127.1.2.3"
+
+
+def test_the_exporter_follows_redis_to_tls_and_back_to_plain(
+    unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
+) -> None:
+    deploy(unit)
+    rid = relate_ca(unit)
+    sign(unit, rid, ca, 1)
+    assert (redis.exporters[-1].redis_port, redis.exporters[-1].ca) == (6380, ca.pem)
+    assert redis.exporters[-1].redis_url == "rediss://127.1.2.3:6380"
+    del unit.juju.relations[rid]
+    unit.run_hook("certificates-relation-broken", rid)
+    assert (redis.exporters[-1].redis_port, redis.exporters[-1].ca) == (6379, "")

@@ -139,3 +139,9 @@ def test_an_exporter_that_does_not_serve_after_its_restart_is_reported(systemd: 
 def test_serving_means_redis_metrics_at_the_exporters_url_not_any_answer() -> None:
     nothing_there = metrics.Exporter("127.0.0.1", 6379, "pw", 1)  # port 1: closed on loopback
     assert not metrics.serving(nothing_there)
+
+
+def test_an_exporter_scraping_over_tls_is_told_the_ca_file() -> None:
+    text = metrics.env_file_text(metrics.Exporter("127.0.0.5", 6380, "secret-password-1", 9121, ca="PEM"))
+    assert "REDIS_ADDR='rediss://127.0.0.5:6380'" in text
+    assert f"REDIS_EXPORTER_TLS_CA_CERT_FILE='{metrics.CA_FILE}'" in text

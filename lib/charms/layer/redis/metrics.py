@@ -29,6 +29,10 @@ PACKAGE = "prometheus-redis-exporter"
 SERVICE = "prometheus-redis-exporter"
 BINARY = Path("/usr/bin/prometheus-redis-exporter")
 ENV_FILE = Path("/etc/prometheus-redis-exporter/redis-charm.env")
+# The CA that signed Redis's TLS certificate, for an exporter scraping over TLS. A
+# copy beside the env file: /etc/redis is not readable by the exporter's user,
+# and a CA certificate is public.
+CA_FILE = Path("/etc/prometheus-redis-exporter/redis-charm-ca.pem")
 DROPIN = Path(f"/etc/systemd/system/{SERVICE}.service.d/redis-charm.conf")
 METRICS_PATH = "/metrics"
 JOB_NAME = "redis"
@@ -48,6 +52,8 @@ class Exporter:
     redis_port: int
     password: str
     port: int
+    # PEM of the CA Redis's certificate is signed by when `redis_port` speaks TLS; empty: plain.
+    ca: str = ""
 
     @property
     def listen_address(self) -> str:
@@ -55,7 +61,8 @@ class Exporter:
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{bracketed(self.address)}:{self.redis_port}"
+        scheme = "rediss" if self.ca else "redis"
+        return f"{scheme}://{bracketed(self.address)}:{self.redis_port}"
 
     @property
     def metrics_url(self) -> str:
@@ -96,6 +103,7 @@ def env_file_text(exporter: Exporter) -> str:
         "REDIS_ADDR": exporter.redis_url,
         "REDIS_PASSWORD": exporter.password,
         "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": exporter.listen_address,
+        **({"REDIS_EXPORTER_TLS_CA_CERT_FILE": str(CA_FILE)} if exporter.ca else {}),
     }
     return "# Written by the redis charm.\n" + "".join(f"{key}='{value}'\n" for key, value in values.items())
 
@@ -136,7 +144,8 @@ def configure(exporter: Exporter) -> bool:
     systemd) already reads them.
     """
     new_dropin = replace_if_changed(DROPIN, dropin_text(), 0o644)
-    changed = replace_if_changed(ENV_FILE, env_file_text(exporter), 0o600) or new_dropin
+    new_ca = bool(exporter.ca) and replace_if_changed(CA_FILE, exporter.ca + "\n", 0o644)
+    changed = replace_if_changed(ENV_FILE, env_file_text(exporter), 0o600) or new_dropin or new_ca
     if not BINARY.exists():
         service.install_apt((PACKAGE,))
     if new_dropin:
