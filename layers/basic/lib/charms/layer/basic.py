@@ -399,26 +399,40 @@ def run_hook() -> None:
     """Dispatch this hook to the reactive handlers, with the config flags around it.
 
     This is charms.reactive's `main()` with one difference: the framework's
-    own log lines (the "Reactive main running" line and the flag tracer's
-    lines) are gathered and written in one juju-log call at the end of the
-    hook, and only if a handler ran, a flag changed or the hook failed. A
-    no-op hook (update-status with nothing to do) then makes no juju-log call.
-    Handlers' own log calls, and "Invoking reactive handler", are not held back.
+    own log lines (the "Reactive main running" line, the flag tracer's lines
+    and "Invoking reactive handler") are gathered and written in one juju-log
+    call at the end of the hook, and only if a flag changed, a handler logged
+    a line of its own or the hook failed. A no-op hook (update-status with
+    nothing to do, its health check included) then makes no juju-log call.
+    Handlers' own log calls are not held back.
     """
     from charmhelpers.core import hookenv, unitdata
 
-    from charms.layer import relation_view
     from charms.layer.hook_trace import HookTrace
-    from charms.reactive import bus
     from charms.reactive.trace import install_tracer
 
     hook = hookenv.hook_name()
     restricted = hook in ("meter-status-changed", "collect-metrics")
     os.environ.setdefault("JUJU_HOOK_NAME", hook)
-    trace = HookTrace(f"Reactive main running for hook {hook}")
+    trace = HookTrace(f"Reactive main running for hook {hook}", hookenv.log)
     _replace_start_step(install_tracer, trace)
     hookenv.atstart(init_config_states)
     hookenv.atexit(clear_config_states)
+    hookenv.log = trace.holding
+    try:
+        _dispatch(trace, restricted)
+    finally:
+        hookenv.log = trace.log
+    unitdata._KV.flush()
+
+
+def _dispatch(trace: Any, restricted: bool) -> None:
+    """Discover and run the handlers between the start and exit steps; note a failure in the trace."""
+    from charmhelpers.core import hookenv
+
+    from charms.layer import relation_view
+    from charms.reactive import bus
+
     try:
         bus.discover()
         if not restricted:
@@ -436,7 +450,6 @@ def run_hook() -> None:
     if not restricted:
         hookenv._run_atexit()
     trace.write(hookenv.DEBUG)
-    unitdata._KV.flush()
 
 
 def _replace_start_step(callback: Any, *args: Any) -> None:
