@@ -30,7 +30,7 @@ from dataclasses import replace
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import clustering, monitoring, service, tuning, workload
+from charms.layer.redis import clustering, ingress, monitoring, service, tuning, workload
 from charms.layer.redis.cluster.executor import Endpoint
 from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
 from charms.reactive import (
@@ -57,7 +57,11 @@ checked_in_this_hook = False
 
 
 def ingress_address() -> str:
-    """The address this unit is reached at, for clients and peers."""
+    """The address this unit is reached at, for clients and peers (asked of Juju only when it can have changed)."""
+    return ingress.ingress_address(hookenv.hook_name(), unitdata.kv(), ask_ingress_address)
+
+
+def ask_ingress_address() -> str:
     try:
         return hookenv.network_get("redis")["ingress-addresses"][0]
     except (KeyError, IndexError, NotImplementedError, OSError, ValueError):

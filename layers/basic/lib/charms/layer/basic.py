@@ -404,10 +404,12 @@ def run_hook() -> None:
     call at the end of the hook, and only if a flag changed, a handler logged
     a line of its own or the hook failed. A no-op hook (update-status with
     nothing to do, its health check included) then makes no juju-log call.
-    Handlers' own log calls are not held back.
+    Handlers' own log calls are not held back. And status-set is called only
+    when the status differs from the one set last (charms.layer.status_memory).
     """
     from charmhelpers.core import hookenv, unitdata
 
+    from charms.layer import status_memory
     from charms.layer.hook_trace import HookTrace
     from charms.reactive.trace import install_tracer
 
@@ -419,10 +421,15 @@ def run_hook() -> None:
     hookenv.atstart(init_config_states)
     hookenv.atexit(clear_config_states)
     hookenv.log = trace.holding
+    memory = status_memory.install(os.environ)
     try:
         _dispatch(trace, restricted)
+    except BaseException:
+        status_memory.forget_after_failure()
+        raise
     finally:
         hookenv.log = trace.log
+        status_memory.uninstall(memory)
     unitdata._KV.flush()
 
 
