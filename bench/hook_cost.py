@@ -10,9 +10,9 @@ charm directory as an operator would. The baseline compares like with like:
 hook installs first (charms.layer.import_shims, so that neither pays for
 distutils or pkg_resources); the bare import without them is printed too, as
 the cost the stand-ins save. Prints the medians of RUNS runs each (taken in
-alternating rounds with the previous revision's) and their ratios, and the same net of the hook tool calls the hook makes (counted with
-wrappers), since the local model's tools (~30 ms each, Python) cost more than
-Juju's.
+alternating rounds with the previous revision's) and their ratios, and the
+same net of the hook tool calls the hook makes (counted with wrappers),
+since the local model's tools (~30 ms each, Python) cost more than Juju's.
 
 Beside the hook's figures (median, hook-tool calls, median net of the calls)
 it prints the same for a previous revision of the charm (PREVIOUS, default

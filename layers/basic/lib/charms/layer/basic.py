@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from charms.layer import import_shims
+from charms.layer import import_shims, status_memory
 
 # What this layer itself needs from the archive; layers add theirs with the
 # `packages` option of layer:basic.
@@ -296,7 +296,7 @@ def restrict_unit_state(charm: Path) -> None:
     Handlers keep leader settings (which can hold secrets) in it. SQLite gives
     its journal the database file's mode, so creating the file 0600 is enough.
     """
-    database = Path(os.environ.get("UNIT_STATE_DB") or charm / ".unit-state.db")
+    database = status_memory.unit_state_database(charm)
     if not database.exists():
         database.touch(mode=0o600)
     database.chmod(0o600)
@@ -409,7 +409,6 @@ def run_hook() -> None:
     """
     from charmhelpers.core import hookenv, unitdata
 
-    from charms.layer import status_memory
     from charms.layer.hook_trace import HookTrace
     from charms.reactive.trace import install_tracer
 

@@ -13,7 +13,9 @@ status-set whatever it holds):
   changes or one of these hooks runs;
 - when the hook fails: status-set takes effect at once, while the kv store
   rolls back with the failed hook, so the memory would be wrong; it is
-  forgotten and that alone is committed (see `forget_after_failure`).
+  forgotten and that alone is committed (see `forget_after_failure`);
+- when a failing exec.d step sets blocked before charmhelpers is even
+  importable (see `forget_in`).
 Juju's "error" state of a failed hook is the agent's: once resolved, the unit
 shows the workload status the charm set last, and the retried hook or the
 next one sets it again anyway, the memory being forgotten.
@@ -22,11 +24,28 @@ Application statuses (`application=True`) are always set.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 KV_KEY = "layer.basic.last-status"
 REFRESHING_HOOKS = ("install", "upgrade-charm", "config-changed", "start", "post-series-upgrade")
+
+
+def unit_state_database(charm: Path) -> Path:
+    """Where charmhelpers keeps the unit's kv store."""
+    return Path(os.environ.get("UNIT_STATE_DB") or charm / ".unit-state.db")
+
+
+def forget_in(database: Path) -> None:
+    """Forget the remembered status in the kv store's database itself, with the standard library only."""
+    if not database.exists():
+        return
+    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(database)) as db, db:
+        db.execute("DELETE FROM kv WHERE key = ?", (KV_KEY,))
 
 
 class StatusMemory:
