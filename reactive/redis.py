@@ -42,7 +42,7 @@ from pathlib import Path
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import clustering, conf, metrics, monitoring, service, tls, tuning, workload
+from charms.layer.redis import clustering, conf, ingress, metrics, monitoring, service, tls, tuning, workload
 from charms.layer.redis.cluster.executor import Endpoint
 from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
 from charms.layer.redis.settings import Settings
@@ -70,7 +70,11 @@ checked_in_this_hook = False
 
 
 def ingress_address() -> str:
-    """The address this unit is reached at, for clients and peers."""
+    """The address this unit is reached at, for clients and peers (asked of Juju only when it can have changed)."""
+    return ingress.ingress_address(hookenv.hook_name(), unitdata.kv(), ask_ingress_address)
+
+
+def ask_ingress_address() -> str:
     try:
         return hookenv.network_get("redis")["ingress-addresses"][0]
     except (KeyError, IndexError, NotImplementedError, OSError, ValueError):

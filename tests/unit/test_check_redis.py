@@ -39,6 +39,8 @@ def test_each_reply_type_is_read() -> None:
     assert reply(b"$5\r\nhello\r\nrest") == "hello"
     assert reply(b"$0\r\n\r\n") == ""
     assert reply(b"$-1\r\n") is None
+    assert reply(b"*3\r\n$5\r\nflags\r\n*2\r\n+on\r\n+nopass\r\n:7\r\n") == ["flags", ["on", "nopass"], 7]
+    assert reply(b"*0\r\n") == [] and reply(b"*-1\r\n") is None
     with pytest.raises(check_redis.RedisReplyError, match=r"^WRONGPASS invalid password$"):
         reply(b"-WRONGPASS invalid password\r\n")
 
@@ -46,8 +48,8 @@ def test_each_reply_type_is_read() -> None:
 def test_a_closed_or_garbled_connection_is_a_connection_error() -> None:
     with pytest.raises(ConnectionError, match=r"^connection closed$"):
         reply(b"+PON")
-    with pytest.raises(ConnectionError, match=r"^unexpected reply type b'\*'$"):
-        reply(b"*1\r\n")
+    with pytest.raises(ConnectionError, match=r"^unexpected reply type b'%'$"):
+        reply(b"%1\r\n")
 
 
 def test_info_fields_are_parsed_and_section_headers_skipped() -> None:

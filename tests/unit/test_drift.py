@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import real_redis
@@ -88,3 +93,35 @@ def test_a_stopped_server_is_named_within_the_timeout(server: Server) -> None:
             admin.make_durable(server.layout.unixsocket, PASSWORD, wait=1, timeout=0.3)
     finally:
         server.process.send_signal(signal.SIGCONT)
+
+
+def test_the_check_every_hook_makes_does_not_import_redis_py(server: Server) -> None:
+    # redis-py costs a hook about 80 ms to import; a hook with nothing to do must not pay it.
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "import charms.layer\n"
+        "charms.layer.__path__.append(sys.argv[4])  # as tests/conftest.py: the charm's part of charms.layer\n"
+        "from charms.layer.redis import admin\n"
+        "socket, password, expected = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])\n"
+        "assert admin.health(socket, password).ok\n"
+        "assert admin.repair_drift(socket, password, expected) == []\n"
+        "print(sorted(name for name in sys.modules if name == 'redis' or name.startswith('redis.')))\n"
+    )
+    expected = json.dumps(conf.watched(server.rendered))
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(server.layout.unixsocket),
+            PASSWORD,
+            expected,
+            str(Path(admin.__file__).parent.parent),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert ran.stdout.strip() == "[]"

@@ -199,7 +199,7 @@ def test_update_status_without_relations_publishes_nothing(unit: Unit) -> None:
     unit.juju.calls.clear()
     unit.run_hook("update-status")
     asked = [call[0] for call in unit.juju.calls]
-    assert asked.count("network-get") == 1  # for the health check; nothing to publish
+    assert "network-get" not in asked  # the address is remembered from the deploy's config-changed
     assert "relation-set" not in asked
 
 
@@ -768,3 +768,89 @@ def test_the_exporter_follows_redis_to_tls_and_back_to_plain(
     del unit.juju.relations[rid]
     unit.run_hook("certificates-relation-broken", rid)
     assert (redis.exporters[-1].redis_port, redis.exporters[-1].ca) == (6379, "")
+
+
+# --- Hook cost: what a hook with nothing to do asks Juju, and when the remembered answers are renewed ---
+
+
+def tools_called(unit: Unit, hook: str) -> list[str]:
+    unit.juju.calls.clear()
+    unit.run_hook(hook)
+    return [call[0] for call in unit.juju.calls]
+
+
+def test_a_hook_with_nothing_to_do_sets_no_status_logs_nothing_and_asks_no_address(unit: Unit) -> None:
+    deploy(unit)
+    asked = tools_called(unit, "update-status")
+    assert not {"status-set", "juju-log", "network-get"} & set(asked)
+    assert asked.count("leader-get") == 1
+    assert unit.juju.status == ("active", READY)
+
+
+def test_the_status_is_set_again_as_soon_as_the_health_check_finds_something_else(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    redis.health = "blocked"
+    unit.run_hook("update-status")
+    assert unit.juju.status == ("blocked", "Redis is not running: Redis does not answer")
+    redis.health = "active"
+    assert "status-set" in tools_called(unit, "update-status")
+    assert unit.juju.status == ("active", READY)
+
+
+@pytest.mark.parametrize("hook", ["config-changed", "start", "upgrade-charm"])
+def test_a_status_changed_outside_the_charm_is_put_right_by_the_next_refreshing_hook(
+    unit: Unit, redis: FakeRedis, hook: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def nothing_to_do(facts: workload.Facts, progress: Callable[[str], None]) -> workload.Outcome:
+        desired = workload.resolve(facts)
+        return workload.Outcome("active", READY, desired, "7.0.15", workload.installation_key(desired.settings))
+
+    deploy(unit)
+    monkeypatch.setattr(workload, "converge", nothing_to_do)
+    unit.juju.statuses.append(("maintenance", "set by an operator"))
+    unit.run_hook("update-status")
+    assert unit.juju.status == ("maintenance", "set by an operator")  # the remembered status is trusted here
+    unit.run_hook(hook)
+    assert unit.juju.status == ("active", READY)
+
+
+def test_after_a_failed_hook_the_status_is_set_again(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from charmhelpers.core import hookenv
+
+    def set_status_then_fail(*args: object, **kwargs: object) -> workload.Outcome:
+        hookenv.status_set("maintenance", "half-way")
+        raise RuntimeError("the hook fails after setting a status")
+
+    deploy(unit)
+    with monkeypatch.context() as failing:
+        failing.setattr(workload, "report", set_status_then_fail)
+        with pytest.raises(RuntimeError):
+            unit.run_hook("update-status")  # Juju keeps "half-way"; the hook's kv changes roll back
+    assert unit.juju.status == ("maintenance", "half-way")
+    unit.run_hook("update-status")
+    assert unit.juju.status == ("active", READY)
+
+
+def test_an_address_is_asked_again_in_config_changed_and_upgrade_charm(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    unit.juju.address = "127.1.2.4"
+    unit.run_hook("update-status")  # Juju has not said the address changed: the remembered one stands
+    assert unit.juju.relations[rid].local["host"] == "127.1.2.3"
+    unit.run_hook("config-changed")
+    assert (redis.converged[-1].ingress, unit.juju.relations[rid].local["host"]) == ("127.1.2.4", "127.1.2.4")
+    unit.juju.address = "127.1.2.5"
+    unit.run_hook("upgrade-charm")
+    assert unit.juju.relations[rid].local["host"] == "127.1.2.5"
+
+
+def test_a_follower_sees_the_leaders_new_password_in_its_next_hook(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.leader_settings["password"] = "first"
+    deploy(unit)
+    unit.juju.leader_settings["password"] = "second"
+    unit.run_hook("leader-settings-changed")
+    assert redis.converged[-1].leader_password == "second"

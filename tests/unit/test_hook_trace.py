@@ -44,15 +44,45 @@ def test_a_changed_flag_is_logged_once_with_the_whole_trace(reactive, logged) ->
     assert "tracer: set flag redis.pending" in lines
 
 
-def test_a_queued_handler_makes_the_hook_worth_logging(reactive, logged) -> None:
+def test_a_handler_that_changes_nothing_leaves_the_hook_unlogged(reactive, logged) -> None:
+    from charmhelpers.core import hookenv
+
     from charms.reactive.bus import Handler
 
     def check_health() -> None:
         pass
 
-    traced_hook(reactive, handlers=[Handler.get(check_health)]).write("DEBUG")
+    trace = traced_hook(reactive, handlers=[Handler.get(check_health)])
+    trace.holding("Invoking reactive handler: reactive/redis.py:153:check_health", hookenv.INFO)
+    trace.write("DEBUG")
+    assert logged == []
+
+
+def test_a_handler_that_logs_makes_the_hook_worth_logging_with_the_handlers_that_ran(reactive, logged) -> None:
+    from charmhelpers.core import hookenv
+
+    from charms.reactive.bus import Handler
+
+    def check_health() -> None:
+        pass
+
+    trace = traced_hook(reactive, handlers=[Handler.get(check_health)])
+    trace.holding("Invoking reactive handler: reactive/redis.py:153:check_health", hookenv.INFO)
+    trace.holding("Repaired what was changed outside the charm: maxmemory", hookenv.WARNING)
+    trace.write("DEBUG")
+    assert logged[0] == ("Repaired what was changed outside the charm: maxmemory", hookenv.WARNING)
+    assert len(logged) == 2
+    assert "Invoking reactive handler: reactive/redis.py:153:check_health" in logged[1][0].splitlines()
+
+
+def test_a_hook_that_changes_a_flag_logs_the_handlers_it_ran(reactive, logged) -> None:
+    from charmhelpers.core import hookenv
+
+    trace = traced_hook(reactive, "redis.pending")
+    trace.holding("Invoking reactive handler: reactive/redis.py:131:converge", hookenv.INFO)
+    trace.write("DEBUG")
     assert len(logged) == 1
-    assert "tracer: main dispatch loop, 1 handlers queued" in logged[0][0].splitlines()
+    assert "Invoking reactive handler: reactive/redis.py:131:converge" in logged[0][0].splitlines()
 
 
 def test_what_is_noted_after_a_write_is_written_by_the_next(reactive, logged) -> None:

@@ -126,6 +126,28 @@ def test_a_failing_execd_step_blocks_the_unit_and_ends_the_hook_and_runs_again_n
     assert list(execd.pending(charm / "exec.d"))
 
 
+def test_a_failing_execd_step_makes_the_next_hook_set_its_status_again(
+    charm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from charmhelpers.core import unitdata
+
+    from charms.layer import status_memory
+
+    monkeypatch.setenv("UNIT_STATE_DB", str(tmp_path / "unit-state.db"))
+    kv = unitdata.Storage(str(tmp_path / "unit-state.db"))
+    kv.set(status_memory.KV_KEY, ["active", "Ready"])
+    kv.set("other", "kept")
+    kv.flush()
+    kv.close()
+    fake_status_set(tmp_path, monkeypatch, "true")
+    make_step(charm / "exec.d", "proxy", "exit 3")
+    with pytest.raises(SystemExit):
+        execd.execd_preinstall()  # Juju now shows blocked, whatever the charm set before
+    kv = unitdata.Storage(str(tmp_path / "unit-state.db"))
+    assert (kv.get(status_memory.KV_KEY), kv.get("other")) == (None, "kept")
+    kv.close()
+
+
 def test_a_failing_execd_step_ends_the_hook_the_same_when_status_set_fails(
     charm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,6 +12,11 @@ class FakeLeadership:
         self.leader = False
         self.settings: dict[str, str] = {}
         self.writes: list[dict] = []
+        self.reads = 0
+
+    def leader_get(self, attribute: str | None = None) -> dict[str, str] | str | None:
+        self.reads += 1
+        return dict(self.settings) if attribute is None else self.settings.get(attribute)
 
     def leader_set(self, changes: dict) -> None:
         self.writes.append(dict(changes))
@@ -26,13 +31,12 @@ class FakeLeadership:
 def juju(reactive, monkeypatch: pytest.MonkeyPatch) -> FakeLeadership:
     from charmhelpers.core import hookenv
 
+    from charms import leadership
+
     fake = FakeLeadership()
     monkeypatch.setattr(hookenv, "is_leader", lambda: fake.leader)
-    monkeypatch.setattr(
-        hookenv,
-        "leader_get",
-        lambda attribute=None: dict(fake.settings) if attribute is None else fake.settings.get(attribute),
-    )
+    monkeypatch.setattr(hookenv, "leader_get", fake.leader_get)
+    monkeypatch.setattr(leadership, "_hook_settings", None)  # as in a new hook process
     monkeypatch.setattr(hookenv, "leader_set", fake.leader_set)
     return fake
 
@@ -117,3 +121,48 @@ def test_leader_set_refuses_values_that_are_not_strings(juju: FakeLeadership) ->
     with pytest.raises(TypeError, match="'port' must be a string"):
         leadership.leader_set(port=6379)
     assert juju.writes == []
+
+
+def test_a_hook_asks_juju_for_the_leader_settings_once(juju: FakeLeadership) -> None:
+    from charms import leadership
+
+    juju.settings.update(password="one", topology="t1")
+    start_hook()
+    assert (leadership.leader_get("password"), leadership.leader_get("topology")) == ("one", "t1")
+    assert leadership.leader_get("missing") is None
+    assert leadership.leader_get() == {"password": "one", "topology": "t1"}
+    assert juju.reads == 1
+
+
+def test_each_hook_sees_what_the_leader_changed_since_the_previous_one(juju: FakeLeadership) -> None:
+    from charms import leadership
+
+    juju.settings["password"] = "one"
+    start_hook()
+    assert leadership.leader_get("password") == "one"
+    del juju.settings["password"]  # the leader changed its settings; this unit's next hook must see it
+    juju.settings["topology"] = "t2"
+    start_hook()
+    assert leadership.leader_get("password") is None
+    assert leadership.leader_get("topology") == "t2"
+
+
+def test_the_leaders_own_writes_are_read_back_in_the_same_hook(juju: FakeLeadership) -> None:
+    from charms import leadership
+
+    juju.leader = True
+    juju.settings["topology"] = "t1"
+    start_hook()
+    leadership.leader_set(password="generated", topology=None)
+    assert leadership.leader_get("password") == "generated"
+    assert leadership.leader_get() == {"password": "generated"}
+    assert juju.reads == 1
+
+
+def test_without_the_start_step_leader_get_asks_juju(juju: FakeLeadership) -> None:
+    from charms import leadership
+
+    juju.settings["password"] = "one"
+    assert leadership.leader_get("password") == "one"  # e.g. in an action
+    juju.settings["password"] = "two"
+    assert leadership.leader_get("password") == "two"

@@ -11,6 +11,15 @@ saw at its previous hook in the unit's kv store, and from the difference sets:
 
 On the leader, `leader_set` raises these flags at once, so handlers see the
 leader's own writes in the same hook.
+
+`leader_get` answers from the settings the hook's start step read (one
+`leader-get` for all keys per hook) rather than asking Juju once per key. The
+copy is made anew at the start of every hook and updated by this unit's own
+`leader_set`; nothing else can change it within a hook, since Juju itself
+reads the settings once per hook context and only the hook's own leader-set
+changes what later leader-get calls return. Outside a hook's dispatch (an
+action, a restricted hook), where the start step did not run, `leader_get`
+asks Juju.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ from charmhelpers.core import hookenv, unitdata
 from charms.reactive import clear_flag, get_flags, set_flag
 
 KV_PREFIX = "leadership.settings."
+# The leader settings as this hook sees them; None until the hook's start step read them.
+_hook_settings: dict[str, str] | None = None
 
 
 class LeaderSetError(subprocess.CalledProcessError, RuntimeError):
@@ -48,7 +59,9 @@ class NotLeaderError(LeaderSetError):
 
 def leader_get(attribute: str | None = None) -> dict[str, str] | str | None:
     """One leader setting, or all of them as a dict when `attribute` is None."""
-    return hookenv.leader_get(attribute)
+    if _hook_settings is None:
+        return hookenv.leader_get(attribute)
+    return dict(_hook_settings) if attribute is None else _hook_settings.get(attribute)
 
 
 def leader_set(settings: Mapping[str, str | None] | None = None, **kwargs: str | None) -> None:
@@ -73,6 +86,10 @@ def leader_set(settings: Mapping[str, str | None] | None = None, **kwargs: str |
     previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
     apply_flags(changed_flags(previous, changes), changes)
     remember(changes)
+    if _hook_settings is not None:
+        _hook_settings.update(changes)
+        for key in [key for key, value in changes.items() if value is None]:
+            del _hook_settings[key]
 
 
 def changed_flags(previous: Mapping[str, str | None], current: Mapping[str, str | None]) -> set[str]:
@@ -113,12 +130,14 @@ def remember(settings: Mapping[str, str | None]) -> None:
 
 def initialize_leadership_state() -> None:
     """Compute this hook's leadership.* flags from leader-get (runs before any handler)."""
+    global _hook_settings
     if hookenv.is_leader():
         set_flag("leadership.is_leader")
     else:
         clear_flag("leadership.is_leader")
     previous = unitdata.kv().getrange(KV_PREFIX, strip=True)
-    current = settings_with_deletions(previous, hookenv.leader_get() or {})
+    _hook_settings = dict(hookenv.leader_get() or {})
+    current = settings_with_deletions(previous, _hook_settings)
     for flag in get_flags():
         if flag == "leadership.changed" or flag.startswith("leadership.changed."):
             clear_flag(flag)

@@ -4,9 +4,11 @@ The socket, not TCP, so that a port or bind change never cuts the charm off
 from the server it is reconfiguring. Every call has a timeout: a hung Redis
 (stopped, swapping, saving) makes the hook report it, never wait on it.
 
-redis-py is imported only by the functions that talk to Redis: importing it
-costs about 100 ms (it pulls in asyncio), which hooks that never reach Redis
-should not pay.
+redis-py is imported only by the functions that change Redis: importing it
+costs about 80-100 ms (it pulls in asyncio), which hooks that never reach Redis
+should not pay. The check every hook makes (`health`, `repair_drift`) uses
+the small client of charms.layer.redis.resp instead, so that a hook with
+nothing to do never imports redis-py.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from charms.layer.redis import resp
 
 if TYPE_CHECKING:
     import redis
@@ -94,19 +98,55 @@ def session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iterator[r
         client.close()
 
 
+@contextmanager
+def light_session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iterator[resp.Connection]:
+    """`session` without redis-py: an authenticated connection, its problems raised as Unreachable.
+
+    An error reply other than to the password is raised as resp.RedisReplyError.
+    """
+    try:
+        connection = resp.Connection(socket, timeout)
+        try:
+            if password:
+                authenticate(connection, password)
+            yield connection
+        finally:
+            connection.close()
+    except resp.RedisReplyError as error:
+        if str(error).startswith(("WRONGPASS", "NOAUTH", "ERR invalid password")):
+            raise PasswordRefused(
+                "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
+            ) from None
+        raise
+    except TimeoutError:
+        raise Unreachable(f"Redis did not answer within {timeout:g} s") from None
+    except OSError:
+        raise Unreachable("Redis does not accept connections (ConnectionError)") from None
+
+
+# What Redis answers AUTH with when the default user needs no password (an open server: the charm may go on).
+NO_PASSWORD_NEEDED = ("ERR AUTH <password> called without any password", "ERR Client sent AUTH, but no password is set")
+
+
+def authenticate(connection: resp.Connection, password: str) -> None:
+    try:
+        connection.command("AUTH", password)
+    except resp.RedisReplyError as error:
+        if not str(error).startswith(NO_PASSWORD_NEEDED):
+            raise
+
+
 def health(socket: Path, password: str, timeout: float = TIMEOUT) -> Health:
     """PING with the password, then the version and run_id from INFO server."""
-    import redis
-
     try:
-        with session(socket, password, timeout) as client:
-            client.ping()
-            info = client.info("server")
+        with light_session(socket, password, timeout) as connection:
+            connection.command("PING")
+            info = connection.info("server")
     except Unreachable as error:
         return Health(ok=False, problem=str(error))
-    except redis.ResponseError as error:  # e.g. LOADING: not ready yet
+    except resp.RedisReplyError as error:  # e.g. LOADING: not ready yet
         return Health(ok=False, problem=f"Redis answers {str(error).split()[0]}")
-    return Health(ok=True, version=str(info.get("redis_version", "")), run_id=str(info.get("run_id", "")))
+    return Health(ok=True, version=info.get("redis_version", ""), run_id=info.get("run_id", ""))
 
 
 def config_set(socket: Path, password: str, changes: Mapping[str, str], timeout: float = TIMEOUT) -> None:
@@ -216,17 +256,17 @@ def password_hash(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
 
 
-def default_user_drifted(client: redis.Redis, password: str) -> bool:
+def default_user_drifted(connection: resp.Connection, password: str) -> bool:
     """Whether the default user is anything but on, with only this password, and every right."""
-    reply = client.execute_command("ACL", "GETUSER", "default")
-    # redis-py parses the reply into a dict; a raw reply is a flat list of pairs.
-    fields = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=False))
-    flags = set(fields.get("flags", []))
+    reply = connection.command("ACL", "GETUSER", "default")
+    # A flat list of pairs: flags and passwords are lists, the rules strings.
+    fields = dict(zip(reply[::2], reply[1::2], strict=False)) if isinstance(reply, list) else {}
+    flags = set(fields.get("flags") or [])
     rules = (fields.get("keys"), fields.get("channels"), fields.get("commands"))
     return (
         "on" not in flags
         or "nopass" in flags
-        or list(fields.get("passwords", [])) != [password_hash(password)]
+        or list(fields.get("passwords") or []) != [password_hash(password)]
         or rules != DEFAULT_USER_RULES
     )
 
@@ -240,17 +280,18 @@ def repair_drift(socket: Path, password: str, expected: Mapping[str, str], timeo
     the charm), so it is left alone there.
     """
     repaired = []
-    with session(socket, password, timeout) as client:
-        cluster = client.info("cluster").get("cluster_enabled") == 1
-        if not cluster and client.info("replication").get("role") != "master":
-            client.execute_command("REPLICAOF", "NO", "ONE")
+    with light_session(socket, password, timeout) as connection:
+        cluster = connection.info("cluster").get("cluster_enabled") == "1"
+        if not cluster and connection.info("replication").get("role") != "master":
+            connection.command("REPLICAOF", "NO", "ONE")
             repaired.append("replication role (was a replica)")
-        if default_user_drifted(client, password):
+        if default_user_drifted(connection, password):
             secret = f"#{password_hash(password)}"
-            client.execute_command("ACL", "SETUSER", "default", "reset", "on", secret, *DEFAULT_USER_RULES)
+            connection.command("ACL", "SETUSER", "default", "reset", "on", secret, *DEFAULT_USER_RULES)
             repaired.append("default user ACL")
         for name, value in expected.items():
-            if client.config_get(name).get(name) != value:
-                client.config_set(name, value)
+            reply = connection.command("CONFIG", "GET", name)
+            if dict(zip(reply[::2], reply[1::2], strict=False)).get(name) != value:
+                connection.command("CONFIG", "SET", name, value)
                 repaired.append(name)
     return repaired

@@ -47,8 +47,8 @@ def encode(*args: str) -> bytes:
     return b"".join(parts)
 
 
-def read_reply(stream) -> str | int | None:
-    """One RESP2 reply (simple string, error, integer or bulk string) from a binary file object."""
+def read_reply(stream) -> str | int | list | None:
+    """One RESP2 reply (simple string, error, integer, bulk string or array) from a binary file object."""
     line = stream.readline()
     if not line.endswith(b"\r\n"):
         raise ConnectionError("connection closed")
@@ -62,6 +62,9 @@ def read_reply(stream) -> str | int | None:
     if kind == b"$":
         length = int(body)
         return None if length < 0 else stream.read(length + 2)[:-2].decode()
+    if kind == b"*":
+        count = int(body)
+        return None if count < 0 else [read_reply(stream) for _ in range(count)]
     raise ConnectionError(f"unexpected reply type {kind!r}")
 
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from charms.layer import import_shims
+from charms.layer import import_shims, status_memory
 
 # What this layer itself needs from the archive; layers add theirs with the
 # `packages` option of layer:basic.
@@ -296,7 +296,7 @@ def restrict_unit_state(charm: Path) -> None:
     Handlers keep leader settings (which can hold secrets) in it. SQLite gives
     its journal the database file's mode, so creating the file 0600 is enough.
     """
-    database = Path(os.environ.get("UNIT_STATE_DB") or charm / ".unit-state.db")
+    database = status_memory.unit_state_database(charm)
     if not database.exists():
         database.touch(mode=0o600)
     database.chmod(0o600)
@@ -399,26 +399,46 @@ def run_hook() -> None:
     """Dispatch this hook to the reactive handlers, with the config flags around it.
 
     This is charms.reactive's `main()` with one difference: the framework's
-    own log lines (the "Reactive main running" line and the flag tracer's
-    lines) are gathered and written in one juju-log call at the end of the
-    hook, and only if a handler ran, a flag changed or the hook failed. A
-    no-op hook (update-status with nothing to do) then makes no juju-log call.
-    Handlers' own log calls, and "Invoking reactive handler", are not held back.
+    own log lines (the "Reactive main running" line, the flag tracer's lines
+    and "Invoking reactive handler") are gathered and written in one juju-log
+    call at the end of the hook, and only if a flag changed, a handler logged
+    a line of its own or the hook failed. A no-op hook (update-status with
+    nothing to do, its health check included) then makes no juju-log call.
+    Handlers' own log calls are not held back. And status-set is called only
+    when the status differs from the one set last (charms.layer.status_memory).
     """
     from charmhelpers.core import hookenv, unitdata
 
-    from charms.layer import relation_view
     from charms.layer.hook_trace import HookTrace
-    from charms.reactive import bus
     from charms.reactive.trace import install_tracer
 
     hook = hookenv.hook_name()
     restricted = hook in ("meter-status-changed", "collect-metrics")
     os.environ.setdefault("JUJU_HOOK_NAME", hook)
-    trace = HookTrace(f"Reactive main running for hook {hook}")
+    trace = HookTrace(f"Reactive main running for hook {hook}", hookenv.log)
     _replace_start_step(install_tracer, trace)
     hookenv.atstart(init_config_states)
     hookenv.atexit(clear_config_states)
+    hookenv.log = trace.holding
+    memory = status_memory.install(os.environ)
+    try:
+        _dispatch(trace, restricted)
+    except BaseException:
+        status_memory.forget_after_failure()
+        raise
+    finally:
+        hookenv.log = trace.log
+        status_memory.uninstall(memory)
+    unitdata._KV.flush()
+
+
+def _dispatch(trace: Any, restricted: bool) -> None:
+    """Discover and run the handlers between the start and exit steps; note a failure in the trace."""
+    from charmhelpers.core import hookenv
+
+    from charms.layer import relation_view
+    from charms.reactive import bus
+
     try:
         bus.discover()
         if not restricted:
@@ -436,7 +456,6 @@ def run_hook() -> None:
     if not restricted:
         hookenv._run_atexit()
     trace.write(hookenv.DEBUG)
-    unitdata._KV.flush()
 
 
 def _replace_start_step(callback: Any, *args: Any) -> None:

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from charms.layer import status_memory
+
 COMMAND = "charm-pre-install"
 
 
@@ -49,5 +51,6 @@ def execd_preinstall(execd_dir: str | Path | None = None) -> None:
             # Without hook tools (run by hand) the message above is the whole report.
             with contextlib.suppress(OSError):
                 subprocess.run(["status-set", "blocked", message], check=False)
+            status_memory.forget_in(status_memory.unit_state_database(directory.parent))
             sys.exit(0)
         marker.write_text(f"{executable} ran successfully; remove this file to run it again\n")
