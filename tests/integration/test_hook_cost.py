@@ -24,7 +24,20 @@ CHARM = TESTS.parent / "build" / "redis"
 UNIT = "redis/0"
 VIEW_KEY = "layer.basic.relation-view"
 METADATA = yaml.safe_load((TESTS.parent / "metadata.yaml").read_text())
-ENDPOINTS = [name for kind in ("provides", "requires", "peers") for name in METADATA.get(kind) or {}]
+def is_reactive_endpoint(kind: str, spec: dict[str, str]) -> bool:
+    """Whether the endpoint's interface layer is a charms.reactive Endpoint, which lists its relations every hook.
+
+    The metrics interfaces are not: they look their relations up only when they publish."""
+    layer = TESTS.parent / "interfaces" / spec["interface"] / f"{kind}.py"
+    return "(Endpoint)" in layer.read_text()
+
+
+ENDPOINTS = [
+    name
+    for kind in ("provides", "requires", "peers")
+    for name, spec in (METADATA.get(kind) or {}).items()
+    if is_reactive_endpoint(kind, spec)
+]
 
 # Runs inside the unit, from the charm directory: the hook with every hook tool
 # wrapped so that each call is recorded, then the reactive flags it left.
