@@ -9,6 +9,12 @@ Flags of this charm:
   and the configuration in effect; relations and checks may be published.
 - `redis.checks-registered`: the Nagios check is installed on this machine.
 
+Leader settings: `password-secret` and `password-secret-revision` name the
+Juju secret (owned by the application) that holds the generated passwords, and
+the revision that holds the current ones; `cluster-topology`. Earlier revisions
+kept the generated password itself in `password`: an upgraded leader moves it
+into the secret and deletes the setting.
+
 Every other hook (update-status included) checks the running Redis instead:
 it answers in bounded time, runs what the configuration asks for, and what
 was changed outside the charm (settings, the default user, the replication
@@ -24,13 +30,13 @@ removed hands its slots over in its own peer -departed (or stop) hook.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
+from pathlib import Path
 
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import clustering, monitoring, service, tuning, workload
+from charms.layer.redis import clustering, credentials, monitoring, service, tuning, workload
 from charms.layer.redis.cluster.executor import Endpoint
 from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
 from charms.reactive import (
@@ -68,7 +74,7 @@ def gather_facts() -> workload.Facts:
     kv = unitdata.kv()
     return workload.Facts(
         config=dict(hookenv.config()),
-        leader_password=leadership.leader_get("password"),
+        leader_password=generated_password(),
         ingress=ingress_address(),
         deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
         installed=kv.get(KV_INSTALLED),
@@ -110,7 +116,12 @@ def request_converge_on_lifecycle() -> None:
     set_flag("redis.pending")
 
 
-@when_any("config.changed", "leadership.changed.password")
+@when_any(
+    "config.changed",
+    "leadership.changed.password",
+    "leadership.changed.password-secret",
+    "leadership.changed.password-secret-revision",
+)
 def request_converge_on_change() -> None:
     set_flag("redis.pending")
 
@@ -123,9 +134,11 @@ def tune_host() -> None:
 
 
 @when("leadership.is_leader")
-@when_not("leadership.set.password")
+@when_not("leadership.set.password-secret")
 def generate_password() -> None:
-    leadership.leader_set(password=secrets.token_urlsafe(32))
+    seen = seen_leader_settings()
+    ref = credentials.create(seen, credentials.HookSecretTools(), password_cache())
+    leadership.leader_set(credentials.leader_values(ref, seen))
 
 
 @when("redis.pending")
@@ -313,3 +326,29 @@ def stop_redis() -> None:
     except service.ServiceError as error:
         hookenv.log(f"Stopping Redis failed: {error}", level=hookenv.WARNING)
     clear_flag("redis.ready")
+
+
+# --- Generated passwords, kept in a Juju secret ---
+
+
+def password_cache() -> credentials.Cache:
+    return credentials.Cache(Path(hookenv.charm_dir()) / credentials.CACHE_NAME)
+
+
+def seen_leader_settings() -> dict[str, str]:
+    """The leader settings as this hook saw them (the leadership layer's copy: no hook tool call)."""
+    return unitdata.kv().getrange(leadership.KV_PREFIX, strip=True)
+
+
+def generated_password() -> str | None:
+    """The default user's generated password, read from the secret only when its id or revision is new."""
+    seen = seen_leader_settings()
+    ref = credentials.ref_from(seen)
+    if ref is None:
+        return seen.get(credentials.LEGACY_PASSWORD)  # shared by a leader still on an earlier revision
+    try:
+        content = credentials.read(ref, credentials.HookSecretTools(), password_cache())
+    except credentials.SecretError as error:
+        hookenv.log(f"The generated passwords cannot be read: {error}", hookenv.WARNING)
+        return None
+    return content.get(credentials.DEFAULT_PASSWORD)

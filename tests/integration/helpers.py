@@ -33,7 +33,10 @@ def leader(juju: jubilant.Juju, app: str = APP) -> str:
 def password(juju: jubilant.Juju, app: str = APP) -> str:
     """The password every unit uses: the configured one, else the leader's generated one."""
     configured = juju.config(app).get("password")
-    return configured or juju.exec("leader-get password", unit=leader(juju, app)).stdout.strip()
+    return (
+        configured
+        or juju.exec("secret-get $(leader-get password-secret) password", unit=leader(juju, app)).stdout.strip()
+    )
 
 
 def client(juju: jubilant.Juju, unit: str, auth: str | None = None, port: int | None = None) -> redis.Redis:

@@ -64,7 +64,9 @@ def address(juju: jubilant.Juju, unit: str) -> str:
 def password(juju: jubilant.Juju) -> str:
     """The password every unit uses: the configured one, else the leader's generated one."""
     configured = juju.config(APP).get("password")
-    return configured or juju.exec("leader-get password", unit=leader(juju)).stdout.strip()
+    return (
+        configured or juju.exec("secret-get $(leader-get password-secret) password", unit=leader(juju)).stdout.strip()
+    )
 
 
 def client(juju: jubilant.Juju, unit: str, port: int | None = None, auth: str | None = None) -> redis.Redis:
@@ -150,11 +152,11 @@ def test_password_never_reaches_logs_status_or_world_readable_files(juju: jubila
 
 def test_no_process_runs_with_the_password_in_its_arguments(juju: jubilant.Juju) -> None:
     # A snapshot: redis-server, the client and any check must take it from files or the environment.
-    # (leader-set, which the leader runs for a moment when it generates the password, cannot: Juju's
-    # leader-set takes settings only as arguments.)
     for name in units(juju):
         found = juju.exec(
-            "f=$(mktemp); leader-get password > $f; grep -lsF -f $f /proc/[0-9]*/cmdline | wc -l; rm -f $f", unit=name
+            "f=$(mktemp); secret-get $(leader-get password-secret) password | tr -d '\\n' > $f; "
+            "test -s $f || echo no-password; grep -lsF -f $f /proc/[0-9]*/cmdline | wc -l; rm -f $f",
+            unit=name,
         ).stdout.strip()
         assert found == "0"
 

@@ -131,13 +131,13 @@ def _password(config: Mapping[str, Any]) -> str:
         return value
     if len(value) < MIN_PASSWORD_LENGTH:
         raise InvalidOption("password", f"must be at least {MIN_PASSWORD_LENGTH} characters (or empty to generate one)")
-    if _reads_as_json_value(value):
+    if reads_as_json_value(value):
         # Reactive consumers of the redis interface JSON-decode relation data.
         raise InvalidOption("password", "must not read as a JSON number, true, false or null")
     return value
 
 
-def _reads_as_json_value(value: str) -> bool:
+def reads_as_json_value(value: str) -> bool:
     try:
         decoded = json.loads(value)
     except ValueError:

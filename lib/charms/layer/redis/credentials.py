@@ -1,0 +1,160 @@
+"""The passwords the charm generates, kept in a Juju secret owned by the application.
+
+The leader creates the secret with `secret-add --file` (the content goes
+through a 0600 file, never through a process's arguments) and shares only its
+id and revision with `leader_set`. Every unit reads the content with
+`secret-get` when that id or revision is new to it, and keeps what it read in a
+0600 cache file, so a hook where nothing changed asks Juju nothing more.
+
+Earlier revisions of the charm kept the generated password itself in the
+leader setting `password`; an upgraded leader moves that value into the
+secret, so the password stays the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from charms.layer.redis import settings
+
+# Leader settings: the secret's id and the revision that holds the current content.
+SECRET_ID = "password-secret"
+SECRET_REVISION = "password-secret-revision"
+# The leader setting in which earlier revisions kept the generated password itself.
+LEGACY_PASSWORD = "password"
+# Key of the default user's generated password in the secret's content.
+DEFAULT_PASSWORD = "password"
+LABEL = "redis-passwords"
+CACHE_NAME = ".redis-passwords.json"
+
+
+class SecretError(RuntimeError):
+    """A secret tool failed; the message names the tool, never a value."""
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Which secret holds the passwords, and the revision the leader last wrote."""
+
+    id: str
+    revision: int
+
+
+def ref_from(leader_settings: Mapping[str, str | None]) -> SecretRef | None:
+    """The secret the leader shared (None before it did, or if what it shared is unreadable)."""
+    ident, revision = leader_settings.get(SECRET_ID), leader_settings.get(SECRET_REVISION)
+    if not ident or not revision or not revision.isdigit():
+        return None
+    return SecretRef(ident, int(revision))
+
+
+def leader_values(ref: SecretRef, seen: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The leader settings that share `ref` (ids and numbers only), and delete an earlier revision's password."""
+    values: dict[str, str | None] = {SECRET_ID: ref.id, SECRET_REVISION: str(ref.revision)}
+    if seen.get(LEGACY_PASSWORD) is not None:
+        values[LEGACY_PASSWORD] = None
+    return values
+
+
+def generate_password() -> str:
+    """32 random bytes, URL-safe; never one a JSON decoder would read as a number, boolean or null."""
+    while True:
+        candidate = secrets.token_urlsafe(32)
+        if not settings.reads_as_json_value(candidate):
+            return candidate
+
+
+class SecretTools(Protocol):
+    """The Juju secret tools the charm uses."""
+
+    def add(self, content: Mapping[str, str], label: str) -> str: ...
+
+    def set(self, ident: str, content: Mapping[str, str]) -> None: ...
+
+    def get(self, ident: str) -> dict[str, str]: ...
+
+
+class HookSecretTools:
+    """secret-add, secret-set and secret-get, the content always passed in a 0600 file or on stdout."""
+
+    def add(self, content: Mapping[str, str], label: str) -> str:
+        output = self._with_content_file(["secret-add", "--label", label], content)
+        return output.strip()
+
+    def set(self, ident: str, content: Mapping[str, str]) -> None:
+        self._with_content_file(["secret-set", ident], content)
+
+    def get(self, ident: str) -> dict[str, str]:
+        output = self._run(["secret-get", ident, "--format", "json"])
+        content = json.loads(output)
+        if not isinstance(content, dict) or not all(isinstance(v, str) for v in content.values()):
+            raise SecretError(f"secret-get {ident} gave no map of strings")
+        return content
+
+    def _with_content_file(self, command: list[str], content: Mapping[str, str]) -> str:
+        handle, name = tempfile.mkstemp(prefix="secret-", suffix=".yaml")  # created 0600
+        try:
+            with os.fdopen(handle, "w") as file:
+                # JSON strings are YAML strings: no value can be read as anything else.
+                file.writelines(f"{key}: {json.dumps(value)}\n" for key, value in content.items())
+            return self._run([*command, "--file", name])
+        finally:
+            os.unlink(name)
+
+    @staticmethod
+    def _run(command: list[str]) -> str:
+        try:
+            return subprocess.check_output(command, stderr=subprocess.PIPE, text=True)
+        except (OSError, subprocess.CalledProcessError) as error:
+            code = getattr(error, "returncode", None)
+            raise SecretError(f"{command[0]} failed (exit status {code})") from None
+
+
+class Cache:
+    """What this unit last read from the secret, in a file only root can read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self, ref: SecretRef) -> dict[str, str] | None:
+        """The cached content if it is that of `ref`, else None."""
+        try:
+            cached = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(cached, dict) or cached.get("id") != ref.id or cached.get("revision") != ref.revision:
+            return None
+        content = cached.get("content")
+        return content if isinstance(content, dict) else None
+
+    def write(self, ref: SecretRef, content: Mapping[str, str]) -> None:
+        """Replace the cache atomically; the file is never readable by others, not even briefly."""
+        handle, name = tempfile.mkstemp(prefix=".passwords-", dir=self.path.parent)  # created 0600
+        with os.fdopen(handle, "w") as file:
+            json.dump({"id": ref.id, "revision": ref.revision, "content": dict(content)}, file)
+        os.replace(name, self.path)
+
+
+def read(ref: SecretRef, tools: SecretTools, cache: Cache) -> dict[str, str]:
+    """The secret's content at `ref`: from the cache, or from Juju (and then cached)."""
+    content = cache.read(ref)
+    if content is None:
+        content = tools.get(ref.id)
+        cache.write(ref, content)
+    return content
+
+
+def create(leader_settings: Mapping[str, str | None], tools: SecretTools, cache: Cache) -> SecretRef:
+    """The leader's first step: the secret with the default user's password (an upgrade keeps the old one)."""
+    content = {DEFAULT_PASSWORD: leader_settings.get(LEGACY_PASSWORD) or generate_password()}
+    ref = SecretRef(tools.add(content, LABEL), 1)
+    cache.write(ref, content)
+    return ref
