@@ -36,7 +36,7 @@ from pathlib import Path
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import clustering, credentials, monitoring, service, tuning, workload
+from charms.layer.redis import clustering, credentials, monitoring, service, tuning, users, workload
 from charms.layer.redis.cluster.executor import Endpoint
 from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
 from charms.reactive import (
@@ -80,6 +80,7 @@ def gather_facts() -> workload.Facts:
         installed=kv.get(KV_INSTALLED),
         machine_memory=service.machine_memory(),
         cluster_port=kv.get(KV_CLUSTER_PORT),
+        client_passwords=credentials.client_passwords(secret_content() or {}),
     )
 
 
@@ -180,6 +181,7 @@ def publish(desired: workload.Desired, address: str) -> None:
     if clients.is_joined:
         # Endpoint only writes relation data that changed.
         clients.publish(address, desired.settings.port, desired.password, desired.settings.cluster_enabled)
+        publish_client_credentials()
         topology = shared_topology()
         if desired.settings.cluster_enabled and topology is not None and hookenv.is_leader():
             clients.publish_cluster_nodes([f"{node.address}:{node.port}" for node in topology.nodes])
@@ -340,15 +342,54 @@ def seen_leader_settings() -> dict[str, str]:
     return unitdata.kv().getrange(leadership.KV_PREFIX, strip=True)
 
 
-def generated_password() -> str | None:
-    """The default user's generated password, read from the secret only when its id or revision is new."""
-    seen = seen_leader_settings()
-    ref = credentials.ref_from(seen)
+def secret_content() -> dict[str, str] | None:
+    """The passwords' secret, read from Juju only when its id or revision is new (None: not readable yet)."""
+    ref = credentials.ref_from(seen_leader_settings())
     if ref is None:
-        return seen.get(credentials.LEGACY_PASSWORD)  # shared by a leader still on an earlier revision
+        return None
     try:
-        content = credentials.read(ref, credentials.HookSecretTools(), password_cache())
+        return credentials.read(ref, credentials.HookSecretTools(), password_cache())
     except credentials.SecretError as error:
         hookenv.log(f"The generated passwords cannot be read: {error}", hookenv.WARNING)
         return None
+
+
+def generated_password() -> str | None:
+    """The default user's generated password (from the secret, or as a leader on an earlier revision shared it)."""
+    content = secret_content()
+    if content is None:
+        return seen_leader_settings().get(credentials.LEGACY_PASSWORD)
     return content.get(credentials.DEFAULT_PASSWORD)
+
+
+# --- A user and password per related application ---
+
+
+def related_applications() -> set[str]:
+    """The applications related over `redis` (with units), but not one whose relation is being broken."""
+    broken = hookenv.relation_id() if hookenv.hook_name() == "redis-relation-broken" else None
+    clients = endpoint_from_name("redis")
+    return {
+        relation.application_name for relation in clients.relations if relation.units and relation.relation_id != broken
+    }
+
+
+@when("leadership.is_leader", "leadership.set.password-secret")
+def share_client_credentials() -> None:
+    """A password for each related application's user, and none for an application no longer related."""
+    ref, content = credentials.ref_from(seen_leader_settings()), secret_content()
+    if ref is None or content is None:
+        return
+    wanted = credentials.with_clients(content, related_applications())
+    if wanted != content:
+        ref = credentials.update(ref, wanted, credentials.HookSecretTools(), password_cache())
+        leadership.leader_set(credentials.leader_values(ref, {}))
+
+
+def publish_client_credentials() -> None:
+    """On each relation, its application's own username and password, once the leader made them."""
+    passwords = dict(credentials.client_passwords(secret_content() or {}))
+    for relation in endpoint_from_name("redis").relations:
+        username = users.client_username(relation.application_name) if relation.units else ""
+        if username in passwords:
+            relation.to_publish_raw.update({"username": username, "password": passwords[username]})

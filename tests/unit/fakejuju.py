@@ -135,6 +135,10 @@ class FakeJuju:
         """The default user's password the leader generated, as its secret's latest revision holds it."""
         return self.secrets[self.leader_settings["password-secret"]][-1]["password"]
 
+    def secret_content(self) -> dict[str, str]:
+        """The latest revision of the passwords' secret."""
+        return self.secrets[self.leader_settings["password-secret"]][-1]
+
     def share_password(self, password: str) -> None:
         """What another unit, the leader, does: a new revision of the passwords' secret, shared."""
         ident = next(iter(self.secrets), "secret:fake0000000000000001")

@@ -236,13 +236,15 @@ def test_clients_receive_host_port_and_password_raw(unit: Unit) -> None:
     deploy(unit)
     rid = unit.juju.relate("redis", "webapp/0")
     unit.run_hook("redis-relation-joined", rid, "webapp/0")
-    password = unit.juju.generated_password()
+    password = unit.juju.secret_content()["app-webapp"]
     assert unit.juju.relations[rid].local == {
         "host": "127.1.2.3",
         "hostname": "127.1.2.3",
         "port": "6379",
+        "username": "app-webapp",
         "password": password,
     }
+    assert password != unit.juju.generated_password()
 
 
 def test_clients_are_told_the_new_port(unit: Unit) -> None:
@@ -528,3 +530,56 @@ def test_a_secret_that_cannot_be_read_waits_without_naming_a_value(unit: Unit, r
     deploy(unit)
     assert unit.juju.status == ("waiting", "Waiting for the leader to generate the password")
     assert [line for line in unit.juju.logs if "secret-get failed" in line]
+
+
+def test_each_related_application_gets_its_own_user_on_its_own_relation_only(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    web = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", web, "webapp/0")
+    worker = unit.juju.relate("redis", "worker/0")
+    unit.run_hook("redis-relation-joined", worker, "worker/0")
+    content = unit.juju.secret_content()
+    assert unit.juju.relations[web].local["password"] == content["app-webapp"]
+    assert unit.juju.relations[worker].local["password"] == content["app-worker"]
+    assert content["app-webapp"] not in repr(unit.juju.relations[worker].local)
+    assert content["app-worker"] not in repr(unit.juju.relations[web].local)
+    assert dict(redis.converged[-1].client_passwords) == {
+        "app-webapp": content["app-webapp"],
+        "app-worker": content["app-worker"],
+    }
+    assert unit.juju.leader_settings["password-secret-revision"] == str(len(next(iter(unit.juju.secrets.values()))))
+
+
+def test_a_hook_with_nothing_changed_writes_no_new_revision(unit: Unit) -> None:
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    calls = len(unit.juju.calls)
+    unit.run_hook("update-status")
+    unit.run_hook("redis-relation-changed", rid, "webapp/0")
+    later = [call[0] for call in unit.juju.calls[calls:]]
+    assert not {"secret-set", "secret-get", "secret-add", "leader-set"} & set(later)
+
+
+def test_a_removed_relation_takes_its_applications_password_away(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    assert "app-webapp" in unit.juju.secret_content()
+    unit.run_hook("redis-relation-broken", rid)
+    assert "app-webapp" not in unit.juju.secret_content()
+    assert redis.converged[-1].client_passwords == ()
+
+
+def test_a_follower_takes_the_users_from_the_leaders_secret(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("default-password-1")
+    deploy(unit)
+    ident = unit.juju.leader_settings["password-secret"]
+    unit.juju.secrets[ident].append({"password": "default-password-1", "app-webapp": "webapp-password-1"})
+    unit.juju.leader_settings["password-secret-revision"] = "2"
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("leader-settings-changed")
+    assert redis.converged[-1].client_passwords == (("app-webapp", "webapp-password-1"),)
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    assert unit.juju.relations[rid].local["password"] == "webapp-password-1"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from charms.layer.redis import settings
+from charms.layer.redis import settings, users
 
 # Leader settings: the secret's id and the revision that holds the current content.
 SECRET_ID = "password-secret"
@@ -158,3 +158,24 @@ def create(leader_settings: Mapping[str, str | None], tools: SecretTools, cache:
     ref = SecretRef(tools.add(content, LABEL), 1)
     cache.write(ref, content)
     return ref
+
+
+def with_clients(content: Mapping[str, str], applications: set[str]) -> dict[str, str]:
+    """The content with a password for each of `applications`' users (kept, or new) and none for others."""
+    kept = {key: value for key, value in content.items() if not users.is_client_username(key)}
+    for name in sorted(users.client_username(application) for application in applications):
+        kept[name] = content.get(name) or generate_password()
+    return kept
+
+
+def client_passwords(content: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Each client user and its password, from the secret's content."""
+    return tuple(sorted((key, value) for key, value in content.items() if users.is_client_username(key)))
+
+
+def update(ref: SecretRef, content: Mapping[str, str], tools: SecretTools, cache: Cache) -> SecretRef:
+    """Write `content` as the secret's next revision (the leader's step); the reference to share."""
+    tools.set(ref.id, content)
+    new = SecretRef(ref.id, ref.revision + 1)
+    cache.write(new, content)
+    return new

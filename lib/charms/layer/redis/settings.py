@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from charms.layer.redis.users import DEFAULT_CLIENT_PERMISSIONS
+
 LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 INSTALL_SOURCES = ("apt", "snap")
 # Written unquoted into redis.conf and relation data: printable ASCII without
@@ -85,6 +87,8 @@ class Settings:
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
     cluster_replicas: int = 0
+    # The ACL rules of each related application's user, one token each.
+    client_permissions: tuple[str, ...] = tuple(DEFAULT_CLIENT_PERMISSIONS.split())
 
     @property
     def persistent(self) -> bool:
@@ -143,6 +147,26 @@ def reads_as_json_value(value: str) -> bool:
     except ValueError:
         return False
     return not isinstance(decoded, str)
+
+
+# ACL rules that are the charm's to set, not the operator's: passwords, on/off, reset, selectors.
+CHARM_OWNED_RULES = frozenset(
+    {"on", "off", "nopass", "resetpass", "reset", "sanitize-payload", "skip-sanitize-payload"}
+)
+
+
+def _client_permissions(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """ACL rules for keys, channels and commands; Redis itself checks the names when they are applied."""
+    allowed = (
+        "must be ACL rules for keys, channels and commands such as "
+        f'"{DEFAULT_CLIENT_PERMISSIONS}" (passwords, on/off, reset and selectors are set by the charm)'
+    )
+    tokens = tuple(_text(config, "client-permissions").split())
+    if not tokens or any(
+        token.lower() in CHARM_OWNED_RULES or token[0] in "<>#!()" or ")" in token for token in tokens
+    ):
+        raise InvalidOption("client-permissions", allowed)
+    return tokens
 
 
 def _nagios(config: Mapping[str, Any], option: str, pattern: re.Pattern[str], what: str, required: bool) -> str:
@@ -237,4 +261,5 @@ def parse(
         cluster_replicas=_integer(config, "cluster-replicas", 0, MAX_CLUSTER_REPLICAS),
         maxmemory=_maxmemory(config, machine_memory),
         maxmemory_policy=_choice(config, "maxmemory-policy", MAXMEMORY_POLICIES),
+        client_permissions=_client_permissions(config),
     )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from charms.layer.redis import admin, conf, service, settings
+from charms.layer.redis import admin, conf, service, settings, users
 from charms.layer.redis.conf import Layout
 from charms.layer.redis.settings import Settings
 
@@ -45,6 +45,8 @@ class Facts:
     machine_memory: int | None = None
     # The port this unit's cluster node was formed or joined with (None: not in a cluster).
     cluster_port: int | None = None
+    # Each related application's user and its password (from the leader's secret).
+    client_passwords: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Desired:
 
     settings: Settings
     password: str
+    # The ACL users Redis must have (the default user first); none: the default user only, as before users.
+    users: tuple[users.AclUser, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def resolve(facts: Facts) -> Desired | Outcome:
     password = parsed.password or facts.leader_password
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
-    return Desired(parsed, password)
+    return Desired(parsed, password, users.wanted(password, dict(facts.client_passwords), parsed.client_permissions))
 
 
 def installation_key(parsed: Settings) -> str:
@@ -153,7 +157,13 @@ def bring_back(previous: Layout | None) -> str:
 
 
 def apply(
-    plan: conf.Plan, layout: Layout, running: str | None, rendered: str, progress: Progress, fresh: bool = False
+    plan: conf.Plan,
+    layout: Layout,
+    running: str | None,
+    rendered: str,
+    progress: Progress,
+    fresh: bool = False,
+    acl: tuple[users.AclUser, ...] = (),
 ) -> bool:
     """Carry out `plan`: CONFIG SET then rewrite the file, or rewrite and (re)start once.
 
@@ -166,6 +176,8 @@ def apply(
     """
     password = conf.directives(running or "").get("requirepass", "")
     active = service.is_active(layout.service)
+    if plan.users and active:
+        admin.check_users(layout.unixsocket, password, acl)  # before anything changes
     if plan.live:
         try:
             admin.config_set(layout.unixsocket, password, plan.live)
@@ -177,6 +189,8 @@ def apply(
             password = plan.live.get("requirepass", password)
             if plan.live.get("appendonly") == "yes":
                 admin.wait_for_aof(layout.unixsocket, password, SAVE_WAIT)
+    if plan.users and active:
+        admin.sync_users(layout.unixsocket, password, acl)
     if plan.restart and active and not fresh:
         prepare_restart(layout, password, running, rendered)
     service.write_config(layout, rendered)
@@ -223,7 +237,7 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         return Outcome("blocked", message, desired, "", facts.installed, retry=True)
     repaired = tuple(service.restore_ownerships(layout))
     running = service.read_config(layout)
-    rendered = conf.render(parsed, desired.password, facts.ingress, layout)
+    rendered = conf.render(parsed, desired.password, facts.ingress, layout, desired.users)
     plan = conf.plan(running, rendered, service.installed_version(layout))
     try:
         unchanged = plan.unchanged and service.is_active(layout.service)
@@ -250,7 +264,7 @@ def change(
     key = installation_key(desired.settings)
     options = conf.describe(plan.changed)
     try:
-        restarted = apply(plan, layout, running, rendered, progress, fresh=facts.installed != key)
+        restarted = apply(plan, layout, running, rendered, progress, facts.installed != key, desired.users)
     except admin.Refused as refused:
         return Outcome("blocked", f"Redis refused {refused}; it keeps its configuration", desired, "", key)
     except admin.CannotSave as error:
@@ -335,7 +349,7 @@ def watch(desired: Desired, layout: Layout, reference: str, installed: str | Non
     if not outcome.ready:
         return outcome
     try:
-        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout)
+        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout, desired.users)
     except (admin.Unreachable, admin.Refused) as error:
         return Outcome("blocked", f"Redis drifted from its configuration and {error}", desired, "", installed)
     return with_repairs(outcome, tuple(repaired))
@@ -354,7 +368,7 @@ def pending_options(facts: Facts, desired: Desired, layout: Layout, running: str
     """The options the configuration asks for that are not in effect."""
     if facts.installed != installation_key(desired.settings):
         return ["install-source"]
-    rendered = conf.render(desired.settings, desired.password, facts.ingress, layout)
+    rendered = conf.render(desired.settings, desired.password, facts.ingress, layout, desired.users)
     return conf.options_of(conf.changed_directives(running, rendered))
 
 
