@@ -65,7 +65,7 @@ class FakeMachine:
         """The users the config file's `user` lines make (names and rules; hashes as written)."""
         found = []
         for line in conf.directives(self.config or "").get("user", "").splitlines():
-            name, _, *modifiers = line.split()
+            name, _, _, *modifiers = line.split()  # name reset on ...
             hashes = tuple(m[1:] for m in modifiers if m.startswith("#"))
             found.append(users.AclUser(name, hashes, tuple(m for m in modifiers if not m.startswith("#"))))
         return found

@@ -47,7 +47,7 @@ class AclUser:
 
     def config_line(self) -> str:
         """The redis.conf `user` line that makes this user at start-up."""
-        return " ".join(("user", self.name, *self.modifiers()[1:]))
+        return " ".join(("user", self.name, *self.modifiers()))
 
 
 def client_username(application: str) -> str:
