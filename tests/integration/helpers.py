@@ -126,3 +126,33 @@ def run_id(conn: redis.Redis) -> str:
 def in_unit(juju: jubilant.Juju, unit: str, command: str) -> str:
     """Run a shell command as root in the unit's machine; its output."""
     return juju.exec(command, unit=unit).stdout
+
+
+def relation_data(juju: jubilant.Juju, unit: str, endpoint: str = "redis") -> dict[str, dict[str, str]]:
+    """What `unit` received over its `endpoint` relation, from each unit on the other side."""
+    relation = next(r for r in juju.show_unit(unit).relation_info if r.endpoint == endpoint)
+    return {name: dict(data.data) for name, data in relation.related_units.items()}
+
+
+def as_user(juju: jubilant.Juju, unit: str, password: str, username: str | None = None) -> redis.Redis:
+    """A client of the unit's Redis that authenticates with `password` (and `username`), never reconnecting."""
+    status = units(juju, unit.split("/")[0])[unit]
+    return redis.Redis(
+        host=status.public_address,
+        port=int(status.open_ports[0].split("/")[0]),
+        username=username,
+        password=password,
+        socket_timeout=10,
+        decode_responses=True,
+        retry=None,
+        retry_on_error=[],
+    )
+
+
+def refused(connection: redis.Redis) -> bool:
+    """Whether `connection` cannot run a command: its credentials are refused or it was closed."""
+    try:
+        connection.ping()
+    except (redis.AuthenticationError, redis.ConnectionError):
+        return True
+    return False

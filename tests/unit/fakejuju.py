@@ -128,6 +128,7 @@ class FakeJuju:
 
     def tool_secret_get(self, args: list[str]) -> str:
         if args[0] not in self.secrets:
+            # As the real tool does while the hook that adds it runs elsewhere: the unit waits, then gives up.
             raise subprocess.CalledProcessError(1, ["secret-get", args[0]], b"", b"secret not found")
         return json.dumps(self.secrets[args[0]][-1])  # this application owns it: the latest revision
 

@@ -56,8 +56,8 @@ def test_a_generated_password_never_reads_as_json(monkeypatch: pytest.MonkeyPatc
 def test_create_keeps_an_earlier_password_and_caches_it(tmp_path: Path) -> None:
     tools, cache = FakeSecrets(), Cache(tmp_path / "cache.json")
     ref = credentials.create({"password": "from-an-earlier-revision"}, tools, cache)
-    assert tools.revisions[ref.id] == [{"password": "from-an-earlier-revision"}]
-    assert credentials.read(ref, tools, cache) == {"password": "from-an-earlier-revision"}
+    assert tools.revisions[ref.id] == [{"password": "from-an-earlier-revision", "revision": "1"}]
+    assert credentials.read(ref, tools, cache)["password"] == "from-an-earlier-revision"
     assert tools.gets == 0
 
 
@@ -73,9 +73,31 @@ def test_read_asks_juju_only_for_a_revision_it_has_not_cached(tmp_path: Path) ->
     assert credentials.read(SecretRef(ident, 1), tools, cache) == {"password": "one"}
     assert credentials.read(SecretRef(ident, 1), tools, cache) == {"password": "one"}
     assert tools.gets == 1
-    tools.set(ident, {"password": "two"})
-    assert credentials.read(SecretRef(ident, 2), tools, cache) == {"password": "two"}
+    ref = credentials.update(SecretRef(ident, 1), {"password": "two"}, tools, Cache(tmp_path / "leader.json"))
+    assert credentials.read(ref, tools, cache) == {"password": "two", "revision": "2"}
     assert tools.gets == 2
+
+
+def test_a_revision_announced_before_the_leaders_hook_ended_is_waited_for(tmp_path: Path) -> None:
+    tools, cache = FakeSecrets(), Cache(tmp_path / "cache.json")
+    ident = tools.add({"password": "one", "revision": "1"}, "redis-passwords")
+    sleeps: list[float] = []
+
+    def leader_hook_ends(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            tools.set(ident, {"password": "two", "revision": "2"})
+
+    assert credentials.read(SecretRef(ident, 2), tools, cache, sleep=leader_hook_ends)["password"] == "two"
+    assert len(sleeps) == 3
+
+
+def test_a_revision_still_unreadable_after_the_wait_is_an_error_and_not_cached(tmp_path: Path) -> None:
+    tools, cache = FakeSecrets(), Cache(tmp_path / "cache.json")
+    ident = tools.add({"password": "one", "revision": "1"}, "redis-passwords")
+    with pytest.raises(credentials.SecretError, match=r"revision 2 .* not readable yet"):
+        credentials.read(SecretRef(ident, 2), tools, cache, wait=3, sleep=lambda seconds: None)
+    assert cache.read(SecretRef(ident, 2)) is None and tools.gets == 4
 
 
 def test_the_cache_file_is_never_readable_by_others(tmp_path: Path) -> None:

@@ -524,12 +524,17 @@ def test_the_cache_of_what_was_read_is_readable_by_root_only(unit: Unit) -> None
     assert "first-revision-password" in cache.read_text()
 
 
-def test_a_secret_that_cannot_be_read_waits_without_naming_a_value(unit: Unit, redis: FakeRedis) -> None:
+def test_a_secret_that_cannot_be_read_waits_without_naming_a_value(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from charms.layer.redis import credentials
+
+    monkeypatch.setattr(credentials, "REVISION_WAIT", 0.0)
     unit.juju.leader = False
     unit.juju.leader_settings.update({"password-secret": "secret:gone", "password-secret-revision": "1"})
     deploy(unit)
     assert unit.juju.status == ("waiting", "Waiting for the leader to generate the password")
-    assert [line for line in unit.juju.logs if "secret-get failed" in line]
+    assert [line for line in unit.juju.logs if "revision 1 of the passwords' secret is not readable yet" in line]
 
 
 def test_each_related_application_gets_its_own_user_on_its_own_relation_only(unit: Unit, redis: FakeRedis) -> None:
@@ -576,7 +581,9 @@ def test_a_follower_takes_the_users_from_the_leaders_secret(unit: Unit, redis: F
     unit.juju.share_password("default-password-1")
     deploy(unit)
     ident = unit.juju.leader_settings["password-secret"]
-    unit.juju.secrets[ident].append({"password": "default-password-1", "app-webapp": "webapp-password-1"})
+    unit.juju.secrets[ident].append(
+        {"password": "default-password-1", "app-webapp": "webapp-password-1", "revision": "2"}
+    )
     unit.juju.leader_settings["password-secret-revision"] = "2"
     rid = unit.juju.relate("redis", "webapp/0")
     unit.run_hook("leader-settings-changed")

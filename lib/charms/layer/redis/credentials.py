@@ -18,7 +18,8 @@ import os
 import secrets
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +33,12 @@ SECRET_REVISION = "password-secret-revision"
 LEGACY_PASSWORD = "password"
 # Key of the default user's generated password in the secret's content.
 DEFAULT_PASSWORD = "password"
+# Key of the revision number the leader wrote the content as. Juju writes leader
+# settings at once but a secret's new revision only when the leader's hook
+# ends: a unit may hear of a revision before it can read it.
+REVISION = "revision"
+# How long a hook waits for the revision the leader announced to be readable.
+REVISION_WAIT = 60.0
 LABEL = "redis-passwords"
 CACHE_NAME = ".redis-passwords.json"
 
@@ -143,18 +150,45 @@ class Cache:
         os.replace(name, self.path)
 
 
-def read(ref: SecretRef, tools: SecretTools, cache: Cache) -> dict[str, str]:
-    """The secret's content at `ref`: from the cache, or from Juju (and then cached)."""
+def revision_of(content: Mapping[str, str]) -> int:
+    value = content.get(REVISION, "1")  # the first revision may predate the key
+    return int(value) if value.isdigit() else 0
+
+
+def read(
+    ref: SecretRef,
+    tools: SecretTools,
+    cache: Cache,
+    wait: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, str]:
+    """The secret's content at `ref`: from the cache, or from Juju (and then cached).
+
+    Waits up to `wait` seconds for the leader's hook to commit the revision;
+    SecretError if it is still not readable then (the next hook tries again).
+    """
     content = cache.read(ref)
-    if content is None:
-        content = tools.get(ref.id)
-        cache.write(ref, content)
+    wait = REVISION_WAIT if wait is None else wait
+    waited = 0.0
+    while content is None:
+        try:
+            found = tools.get(ref.id)
+        except SecretError:
+            found = None  # added by a leader hook that has not ended yet
+        if found is not None and revision_of(found) >= ref.revision:
+            content = found
+            cache.write(ref, content)
+        elif waited >= wait:
+            raise SecretError(f"revision {ref.revision} of the passwords' secret is not readable yet")
+        else:
+            sleep(1.0)
+            waited += 1.0
     return content
 
 
 def create(leader_settings: Mapping[str, str | None], tools: SecretTools, cache: Cache) -> SecretRef:
     """The leader's first step: the secret with the default user's password (an upgrade keeps the old one)."""
-    content = {DEFAULT_PASSWORD: leader_settings.get(LEGACY_PASSWORD) or generate_password()}
+    content = {DEFAULT_PASSWORD: leader_settings.get(LEGACY_PASSWORD) or generate_password(), REVISION: "1"}
     ref = SecretRef(tools.add(content, LABEL), 1)
     cache.write(ref, content)
     return ref
@@ -175,7 +209,8 @@ def client_passwords(content: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 def update(ref: SecretRef, content: Mapping[str, str], tools: SecretTools, cache: Cache) -> SecretRef:
     """Write `content` as the secret's next revision (the leader's step); the reference to share."""
-    tools.set(ref.id, content)
     new = SecretRef(ref.id, ref.revision + 1)
+    content = {**content, REVISION: str(new.revision)}
+    tools.set(ref.id, content)
     cache.write(new, content)
     return new
