@@ -156,3 +156,9 @@ def refused(connection: redis.Redis) -> bool:
     except (redis.AuthenticationError, redis.ConnectionError):
         return True
     return False
+
+
+def world_readable_files_holding(root: Path, secret: bytes) -> list[Path]:
+    """Files under `root` that anyone may read and that contain `secret`."""
+    readable = (p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_mode & 0o004)
+    return [path for path in readable if secret in path.read_bytes()]

@@ -14,9 +14,20 @@ from collections.abc import Iterator
 import jubilant
 import pytest
 import redis
-from helpers import APP, as_user, ensure_built, refused, relation_data, units, wait_active, wait_idle
+from helpers import (
+    APP,
+    as_user,
+    ensure_built,
+    password,
+    refused,
+    relation_data,
+    units,
+    wait_active,
+    wait_idle,
+    world_readable_files_holding,
+)
 
-from conftest import CHARMS, throwaway_model
+from conftest import CHARMS, model_dir, throwaway_model
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +124,27 @@ def refused_set(connection: redis.Redis) -> bool:
     except redis.exceptions.NoPermissionError:
         return True
     return False
+
+
+def test_no_password_in_logs_status_world_readable_files_arguments_or_environments(juju: jubilant.Juju) -> None:
+    passwords = [credential(juju, app)[1] for app in (WEB, WORKER)] + [password(juju)]
+    logs = "".join(log.read_text() for log in (model_dir(juju) / "logs").glob("*.log"))
+    status = str(juju.status())
+    for secret in passwords:
+        assert secret not in logs and secret not in status
+    for name in units(juju):
+        written = model_dir(juju) / "units" / name.replace("/", "-") / "upper"
+        assert written.is_dir()
+        for secret in passwords:
+            assert world_readable_files_holding(written, secret.encode()) == [], name
+        # The unit reads the passwords itself: a command line holding them would be found.
+        found = juju.exec(
+            "f=$(mktemp); secret-get $(leader-get password-secret) --format json | python3 -c "
+            "'import json, sys; print(*(v for k, v in json.load(sys.stdin).items() if k != \"revision\"), sep=chr(10))'"
+            " > $f; wc -l < $f; grep -lsF -f $f /proc/[0-9]*/cmdline /proc/[0-9]*/environ | wc -l; rm -f $f",
+            unit=name,
+        ).stdout.split()
+        assert found == ["3", "0"], name
 
 
 def test_a_removed_relation_revokes_the_credential_and_closes_its_connections(juju: jubilant.Juju) -> None:
