@@ -143,10 +143,9 @@ class FakeJuju:
     def share_password(self, password: str) -> None:
         """What another unit, the leader, does: a new revision of the passwords' secret, shared."""
         ident = next(iter(self.secrets), "secret:fake0000000000000001")
-        self.secrets.setdefault(ident, []).append({"password": password})
-        self.leader_settings.update(
-            {"password-secret": ident, "password-secret-revision": str(len(self.secrets[ident]))}
-        )
+        revisions = self.secrets.setdefault(ident, [])
+        revisions.append({"password": password, "revision": str(len(revisions) + 1)})
+        self.leader_settings.update({"password-secret": ident, "password-secret-revision": str(len(revisions))})
 
     def tool_juju_log(self, args: list[str]) -> str:
         self.logs.append(args[-1])
@@ -361,6 +360,8 @@ def attach(monkeypatch: pytest.MonkeyPatch, juju: FakeJuju, workspace: Path) -> 
 
     monkeypatch.setattr(hookenv, "subprocess", HookTools(juju))
     monkeypatch.setattr(credentials, "subprocess", HookTools(juju))
+    # A hook here never waits for another unit's hook to end (there is none).
+    monkeypatch.setattr(credentials, "REVISION_WAIT", 0.0)
     # charmhelpers finds the Juju version through the agent binary on the machine.
     monkeypatch.setattr(hookenv, "glob", SimpleNamespace(glob=lambda pattern: [JUJUD]))
     return Unit(juju, make_charm_dir(workspace / CHARM_DIR_NAME), monkeypatch)
