@@ -15,11 +15,11 @@ import stat
 import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import jubilant
 import pytest
 import redis
+from helpers import world_readable_files_holding
 
 from conftest import CHARMS, LOCALJUJU, TESTS, model_dir
 
@@ -125,12 +125,6 @@ def test_the_client_app_connected_with_what_it_was_given(juju: jubilant.Juju) ->
     message = juju.status().apps[CLIENT].units[f"{CLIENT}/0"].workload_status.message
     assert message.startswith("connected to ")
     assert message.split("connected to ")[1].split(":")[0] in {address(juju, name) for name in units(juju)}
-
-
-def world_readable_files_holding(root: Path, secret: bytes) -> list[Path]:
-    """Files under `root` that anyone may read and that contain `secret`."""
-    readable = (p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_mode & stat.S_IROTH)
-    return [path for path in readable if secret in path.read_bytes()]
 
 
 def test_password_never_reaches_logs_status_or_world_readable_files(juju: jubilant.Juju) -> None:
