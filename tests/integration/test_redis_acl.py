@@ -126,6 +126,16 @@ def refused_set(connection: redis.Redis) -> bool:
     return False
 
 
+def test_get_admin_password_gives_the_default_users_password_in_the_results_only(juju: jubilant.Juju) -> None:
+    task = juju.run(f"{APP}/0", "get-admin-password")
+    given = task.stdout.strip()
+    assert given == password(juju)
+    assert task.results["username"] == "default"
+    assert as_user(juju, f"{APP}/1", given).config_get("maxmemory")  # every right
+    logs = "".join(log.read_text() for log in (model_dir(juju) / "logs").glob("*.log"))
+    assert given not in logs
+
+
 def test_no_password_in_logs_status_world_readable_files_arguments_or_environments(juju: jubilant.Juju) -> None:
     passwords = [credential(juju, app)[1] for app in (WEB, WORKER)] + [password(juju)]
     logs = "".join(log.read_text() for log in (model_dir(juju) / "logs").glob("*.log"))

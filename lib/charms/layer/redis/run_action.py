@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 # Action name → "module:function" under charms.layer.redis.
-ACTIONS: dict[str, str] = {}
+ACTIONS: dict[str, str] = {
+    "get-admin-password": "password_actions:get_admin_password",
+}
 
 
 class ActionRefused(Exception):
