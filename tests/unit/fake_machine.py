@@ -119,7 +119,7 @@ class FakeMachine:
         self, socket: object, password: str, wanted: tuple[users.AclUser, ...], timeout: float = 5
     ) -> list[str]:
         self.check_users(socket, password, wanted)
-        changed = [f"user {user.name}" for user in wanted if user not in self.users]
+        changed = [f"{user.name} user ACL" for user in wanted if user not in self.users]
         self.users = tuple(wanted)
         return changed
 

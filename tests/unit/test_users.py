@@ -81,7 +81,7 @@ def admin_client(server: Path) -> Iterator[redis_py.Redis]:
 
 def test_sync_creates_the_users_and_a_second_sync_changes_nothing(server: Path, admin_client) -> None:
     wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES)
-    assert admin.sync_acl(admin_client, wanted) == ["user default", "user app-web"]
+    assert admin.sync_acl(admin_client, wanted) == ["default user ACL", "app-web user ACL"]
     assert admin.sync_acl(admin_client, wanted) == []
     assert client(server, "web-password-1", "app-web").set("k", "v")
     assert client(server, "web-password-1").ping()  # a password-only client is the default user
@@ -102,7 +102,7 @@ def test_a_user_changed_outside_the_charm_is_put_back(server: Path, admin_client
     wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES)
     admin.sync_acl(admin_client, wanted)
     admin_client.execute_command("ACL", "SETUSER", "app-web", "+@all")
-    assert admin.sync_acl(admin_client, wanted) == ["user app-web"]
+    assert admin.sync_acl(admin_client, wanted) == ["app-web user ACL"]
     with pytest.raises(redis_py.exceptions.NoPermissionError):
         client(server, "web-password-1", "app-web").execute_command("ACL", "LIST")
 
@@ -113,7 +113,7 @@ def test_a_removed_application_loses_its_user_password_and_connections(server: P
     by_password = client(server, "web-pw-1")
     assert by_user.ping() and by_password.ping()
     changed = admin.sync_acl(admin_client, users.wanted(PASSWORD, {"app-api": "api-pw-1"}, RULES))
-    assert "user app-web removed" in changed
+    assert "app-web user removed" in changed
     for connection in (by_user, by_password):
         connection.connection_pool.connection_kwargs["retry_on_timeout"] = False
         with pytest.raises((redis_py.exceptions.ConnectionError, redis_py.exceptions.AuthenticationError)):

@@ -275,14 +275,14 @@ def sync_acl(client: redis.Redis, wanted: Sequence[AclUser]) -> list[str]:
     for user in wanted:
         if live.get(user.name) != normalised(client, user):
             client.execute_command("ACL", "SETUSER", user.name, *user.modifiers())
-            changed.append(f"user {user.name}")
+            changed.append(f"{user.name} user ACL")
     names = {user.name for user in wanted}
     revoked: set[str] = set()
     for name, line in live.items():
         if is_client_username(name) and name not in names:
             client.execute_command("ACL", "DELUSER", name)
             revoked |= hashes_in(line)
-            changed.append(f"user {name} removed")
+            changed.append(f"{name} user removed")
     if revoked & hashes_in(live.get("default", "")):
         for kind in ("normal", "pubsub"):
             client.execute_command("CLIENT", "KILL", "USER", "default", "TYPE", kind, "SKIPME", "yes")
