@@ -19,6 +19,12 @@ Flags of this charm:
   metrics-endpoint and prometheus (a unit joined, leadership came, the
   exporter's address or port changed). Cleared once published.
 
+Leader settings: `password-secret` and `password-secret-revision` name the
+Juju secret (owned by the application) that holds the generated passwords, and
+the revision that holds the current ones; `cluster-topology`. Earlier revisions
+kept the generated password itself in `password`: an upgraded leader moves it
+into the secret and deletes the setting.
+
 Every other hook (update-status included) checks the running Redis instead:
 it answers in bounded time, runs what the configuration asks for, and what
 was changed outside the charm (settings, the default user, the replication
@@ -34,7 +40,6 @@ removed hands its slots over in its own peer -departed (or stop) hook.
 
 from __future__ import annotations
 
-import secrets
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -42,7 +47,19 @@ from pathlib import Path
 from charmhelpers.core import hookenv, unitdata
 
 from charms import leadership
-from charms.layer.redis import clustering, conf, ingress, metrics, monitoring, service, tls, tuning, workload
+from charms.layer.redis import (
+    clustering,
+    conf,
+    credentials,
+    ingress,
+    metrics,
+    monitoring,
+    service,
+    tls,
+    tuning,
+    users,
+    workload,
+)
 from charms.layer.redis.cluster.executor import Endpoint
 from charms.layer.redis.cluster.topology import Topology, TopologyError, encode
 from charms.layer.redis.settings import Settings
@@ -85,13 +102,14 @@ def gather_facts() -> workload.Facts:
     kv = unitdata.kv()
     return workload.Facts(
         config=dict(hookenv.config()),
-        leader_password=leadership.leader_get("password"),
+        leader_password=generated_password(),
         ingress=ingress_address(),
         deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
         installed=kv.get(KV_INSTALLED),
         machine_memory=service.machine_memory(),
         cluster_port=kv.get(KV_CLUSTER_PORT),
         tls=tls.decode_files(kv.get(KV_TLS_FILES)),
+        client_passwords=credentials.client_passwords(secret_content() or {}),
     )
 
 
@@ -128,7 +146,12 @@ def request_converge_on_lifecycle() -> None:
     set_flag("redis.pending")
 
 
-@when_any("config.changed", "leadership.changed.password")
+@when_any(
+    "config.changed",
+    "leadership.changed.password",
+    "leadership.changed.password-secret",
+    "leadership.changed.password-secret-revision",
+)
 def request_converge_on_change() -> None:
     set_flag("redis.pending")
 
@@ -141,9 +164,11 @@ def tune_host() -> None:
 
 
 @when("leadership.is_leader")
-@when_not("leadership.set.password")
+@when_not("leadership.set.password-secret")
 def generate_password() -> None:
-    leadership.leader_set(password=secrets.token_urlsafe(32))
+    seen = seen_leader_settings()
+    ref = credentials.create(seen, credentials.HookSecretTools(), password_cache())
+    leadership.leader_set(credentials.leader_values(ref, seen))
 
 
 @when("redis.pending")
@@ -186,6 +211,7 @@ def publish(desired: workload.Desired, address: str) -> None:
         # Endpoint only writes relation data that changed.
         port, offer = client_port(desired.settings)
         clients.publish(address, port, desired.password, desired.settings.cluster_enabled, offer)
+        publish_client_credentials()
         topology = shared_topology()
         if desired.settings.cluster_enabled and topology is not None and hookenv.is_leader():
             clients.publish_cluster_nodes([f"{node.address}:{node.port}" for node in topology.nodes])
@@ -428,7 +454,12 @@ def request_exporter_on_lifecycle() -> None:
     set_flag("redis.exporter-pending")
 
 
-@when_any("config.changed", "leadership.changed.password")
+@when_any(
+    "config.changed",
+    "leadership.changed.password",
+    "leadership.changed.password-secret",
+    "leadership.changed.password-secret-revision",
+)
 def request_exporter_on_change() -> None:
     set_flag("redis.exporter-pending")
 
@@ -485,3 +516,68 @@ def stop_exporter() -> None:
         metrics.stop()
     except service.ServiceError as error:
         hookenv.log(f"Stopping prometheus-redis-exporter failed: {error}", level=hookenv.WARNING)
+
+
+# --- Generated passwords, kept in a Juju secret ---
+
+
+def password_cache() -> credentials.Cache:
+    return credentials.Cache(Path(hookenv.charm_dir()) / credentials.CACHE_NAME)
+
+
+def seen_leader_settings() -> dict[str, str]:
+    """The leader settings as this hook saw them (the leadership layer's copy: no hook tool call)."""
+    return unitdata.kv().getrange(leadership.KV_PREFIX, strip=True)
+
+
+def secret_content() -> dict[str, str] | None:
+    """The passwords' secret, read from Juju only when its id or revision is new (None: not readable yet)."""
+    ref = credentials.ref_from(seen_leader_settings())
+    if ref is None:
+        return None
+    try:
+        return credentials.read(ref, credentials.HookSecretTools(), password_cache())
+    except credentials.SecretError as error:
+        hookenv.log(f"The generated passwords cannot be read: {error}", hookenv.WARNING)
+        return None
+
+
+def generated_password() -> str | None:
+    """The default user's generated password (from the secret, or as a leader on an earlier revision shared it)."""
+    content = secret_content()
+    if content is None:
+        return seen_leader_settings().get(credentials.LEGACY_PASSWORD)
+    return content.get(credentials.DEFAULT_PASSWORD)
+
+
+# --- A user and password per related application ---
+
+
+def related_applications() -> set[str]:
+    """The applications related over `redis` (with units), but not one whose relation is being broken."""
+    broken = hookenv.relation_id() if hookenv.hook_name() == "redis-relation-broken" else None
+    clients = endpoint_from_name("redis")
+    return {
+        relation.application_name for relation in clients.relations if relation.units and relation.relation_id != broken
+    }
+
+
+@when("leadership.is_leader", "leadership.set.password-secret")
+def share_client_credentials() -> None:
+    """A password for each related application's user, and none for an application no longer related."""
+    ref, content = credentials.ref_from(seen_leader_settings()), secret_content()
+    if ref is None or content is None:
+        return
+    wanted = credentials.with_clients(content, related_applications())
+    if wanted != content:
+        ref = credentials.update(ref, wanted, credentials.HookSecretTools(), password_cache())
+        leadership.leader_set(credentials.leader_values(ref, {}))
+
+
+def publish_client_credentials() -> None:
+    """On each relation, its application's own username and password, once the leader made them."""
+    passwords = dict(credentials.client_passwords(secret_content() or {}))
+    for relation in endpoint_from_name("redis").relations:
+        username = users.client_username(relation.application_name) if relation.units else ""
+        if username in passwords:
+            relation.to_publish_raw.update({"username": username, "password": passwords[username]})

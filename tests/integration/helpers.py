@@ -38,7 +38,10 @@ def leader(juju: jubilant.Juju, app: str = APP) -> str:
 def password(juju: jubilant.Juju, app: str = APP) -> str:
     """The password every unit uses: the configured one, else the leader's generated one."""
     configured = juju.config(app).get("password")
-    return configured or juju.exec("leader-get password", unit=leader(juju, app)).stdout.strip()
+    return (
+        configured
+        or juju.exec("secret-get $(leader-get password-secret) password", unit=leader(juju, app)).stdout.strip()
+    )
 
 
 def client(juju: jubilant.Juju, unit: str, auth: str | None = None, port: int | None = None) -> redis.Redis:
@@ -174,3 +177,39 @@ def sample(page: str, name: str) -> float | None:
     """The value of one sample of a /metrics page (`name` with its labels, as the page writes it)."""
     match = re.search(rf"^{re.escape(name)} (\S+)$", page, re.MULTILINE)
     return float(match.group(1)) if match else None
+
+
+def relation_data(juju: jubilant.Juju, unit: str, endpoint: str = "redis") -> dict[str, dict[str, str]]:
+    """What `unit` received over its `endpoint` relation, from each unit on the other side."""
+    relation = next(r for r in juju.show_unit(unit).relation_info if r.endpoint == endpoint)
+    return {name: dict(data.data) for name, data in relation.related_units.items()}
+
+
+def as_user(juju: jubilant.Juju, unit: str, password: str, username: str | None = None) -> redis.Redis:
+    """A client of the unit's Redis that authenticates with `password` (and `username`), never reconnecting."""
+    status = units(juju, unit.split("/")[0])[unit]
+    return redis.Redis(
+        host=status.public_address,
+        port=int(status.open_ports[0].split("/")[0]),
+        username=username,
+        password=password,
+        socket_timeout=10,
+        decode_responses=True,
+        retry=None,
+        retry_on_error=[],
+    )
+
+
+def refused(connection: redis.Redis) -> bool:
+    """Whether `connection` cannot run a command: its credentials are refused or it was closed."""
+    try:
+        connection.ping()
+    except (redis.AuthenticationError, redis.ConnectionError):
+        return True
+    return False
+
+
+def world_readable_files_holding(root: Path, secret: bytes) -> list[Path]:
+    """Files under `root` that anyone may read and that contain `secret`."""
+    readable = (p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_mode & 0o004)
+    return [path for path in readable if secret in path.read_bytes()]

@@ -258,7 +258,9 @@ def test_weak_passwords_are_refused(
     try:
         wait_idle(juju, unit_status_is(unit, "blocked", f"invalid password: {rule}"))
         assert value not in workload(juju, unit).message
-        assert client(juju, unit, auth=juju.exec("leader-get password", unit=unit).stdout.strip()).ping()
+        assert client(
+            juju, unit, auth=juju.exec("secret-get $(leader-get password-secret) password", unit=unit).stdout.strip()
+        ).ping()
     finally:
         juju.config(APP, reset=["password"])
 

@@ -24,6 +24,8 @@ CHARM = TESTS.parent / "build" / "redis"
 UNIT = "redis/0"
 VIEW_KEY = "layer.basic.relation-view"
 METADATA = yaml.safe_load((TESTS.parent / "metadata.yaml").read_text())
+
+
 def is_reactive_endpoint(kind: str, spec: dict[str, str]) -> bool:
     """Whether the endpoint's interface layer is a charms.reactive Endpoint, which lists its relations every hook.
 

@@ -15,11 +15,11 @@ import stat
 import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import jubilant
 import pytest
 import redis
+from helpers import world_readable_files_holding
 
 from conftest import CHARMS, LOCALJUJU, TESTS, model_dir
 
@@ -64,7 +64,9 @@ def address(juju: jubilant.Juju, unit: str) -> str:
 def password(juju: jubilant.Juju) -> str:
     """The password every unit uses: the configured one, else the leader's generated one."""
     configured = juju.config(APP).get("password")
-    return configured or juju.exec("leader-get password", unit=leader(juju)).stdout.strip()
+    return (
+        configured or juju.exec("secret-get $(leader-get password-secret) password", unit=leader(juju)).stdout.strip()
+    )
 
 
 def client(juju: jubilant.Juju, unit: str, port: int | None = None, auth: str | None = None) -> redis.Redis:
@@ -125,12 +127,6 @@ def test_the_client_app_connected_with_what_it_was_given(juju: jubilant.Juju) ->
     assert message.split("connected to ")[1].split(":")[0] in {address(juju, name) for name in units(juju)}
 
 
-def world_readable_files_holding(root: Path, secret: bytes) -> list[Path]:
-    """Files under `root` that anyone may read and that contain `secret`."""
-    readable = (p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_mode & stat.S_IROTH)
-    return [path for path in readable if secret in path.read_bytes()]
-
-
 def test_password_never_reaches_logs_status_or_world_readable_files(juju: jubilant.Juju) -> None:
     secret = password(juju)
     logs = model_dir(juju) / "logs"
@@ -150,11 +146,11 @@ def test_password_never_reaches_logs_status_or_world_readable_files(juju: jubila
 
 def test_no_process_runs_with_the_password_in_its_arguments(juju: jubilant.Juju) -> None:
     # A snapshot: redis-server, the client and any check must take it from files or the environment.
-    # (leader-set, which the leader runs for a moment when it generates the password, cannot: Juju's
-    # leader-set takes settings only as arguments.)
     for name in units(juju):
         found = juju.exec(
-            "f=$(mktemp); leader-get password > $f; grep -lsF -f $f /proc/[0-9]*/cmdline | wc -l; rm -f $f", unit=name
+            "f=$(mktemp); secret-get $(leader-get password-secret) password | tr -d '\\n' > $f; "
+            "test -s $f || echo no-password; grep -lsF -f $f /proc/[0-9]*/cmdline | wc -l; rm -f $f",
+            unit=name,
         ).stdout.strip()
         assert found == "0"
 
@@ -191,12 +187,12 @@ def client_view(juju: jubilant.Juju) -> dict[str, dict[str, str]]:
     return {unit: dict(data.data) for unit, data in relation.related_units.items()}
 
 
-def test_password_change_is_live_and_reaches_the_client(juju: jubilant.Juju) -> None:
+def test_password_change_is_live_and_leaves_the_clients_own_password(juju: jubilant.Juju) -> None:
     name = leader(juju)
     before = run_id(juju, name)
     generated = password(juju)
-    for unit in units(juju):
-        client(juju, unit).delete(CLIENT_KEY)
+    own = {data["password"] for data in client_view(juju).values()}
+    assert len(own) == 1 and generated not in own  # the client application's own password
     juju.config(APP, {"password": "Configured-Pw-1"})
     try:
         all_ready(juju)
@@ -204,16 +200,14 @@ def test_password_change_is_live_and_reaches_the_client(juju: jubilant.Juju) -> 
         with pytest.raises(redis.AuthenticationError):
             client(juju, name, auth=generated).ping()
         assert run_id(juju, name) == before
-        assert {data["password"] for data in client_view(juju).values()} == {"Configured-Pw-1"}
-        # The client was told, reconnected with the new password and wrote its key again.
-        writes = [client(juju, unit, auth="Configured-Pw-1").get(CLIENT_KEY) for unit in units(juju)]
-        assert f"{CLIENT}/0" in writes
+        assert {data["password"] for data in client_view(juju).values()} == own
+        assert all(client(juju, unit, auth=own.copy().pop()).ping() for unit in units(juju))
     finally:
         juju.config(APP, reset=["password"])
     all_ready(juju)
     assert password(juju) == generated
     assert client(juju, name, auth=generated).ping()
-    assert {data["password"] for data in client_view(juju).values()} == {generated}
+    assert {data["password"] for data in client_view(juju).values()} == own
 
 
 def test_port_change_moves_the_port_and_tells_the_client(juju: jubilant.Juju) -> None:

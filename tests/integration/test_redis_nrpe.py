@@ -153,7 +153,7 @@ def test_check_is_critical_when_redis_is_stopped(juju: jubilant.Juju) -> None:
 def test_check_is_critical_when_the_password_is_wrong(juju: jubilant.Juju) -> None:
     # Change the server's password behind the check's back, through the admin socket.
     rotate = (
-        "export REDISCLI_AUTH=$(leader-get password); "
+        "export REDISCLI_AUTH=$(secret-get $(leader-get password-secret) password); "
         "redis-cli -s /run/redis/redis-server.sock CONFIG SET requirepass {new} >/dev/null"
     )
     juju.exec(rotate.format(new="changed-behind-the-check"), unit=f"{APP}/0")
@@ -161,7 +161,8 @@ def test_check_is_critical_when_the_password_is_wrong(juju: jubilant.Juju) -> No
         assert run_checks(juju)["check_redis"]["code"] == 2
     finally:
         juju.exec(
-            "export REDISCLI_AUTH=changed-behind-the-check; leader-get password | tr -d '\\n' | "
+            "export REDISCLI_AUTH=changed-behind-the-check; "
+            "secret-get $(leader-get password-secret) password | tr -d '\\n' | "
             "redis-cli -s /run/redis/redis-server.sock -x CONFIG SET requirepass >/dev/null",
             unit=f"{APP}/0",
         )

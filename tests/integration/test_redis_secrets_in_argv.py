@@ -109,13 +109,8 @@ def test_the_poller_sees_the_install_hooks_run(install: ArgvPoller) -> None:
     assert {"install", "leader-elected", "config-changed", "start"} <= install.hooks_seen(), install.hooks_seen()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: the leader shares the generated password with `leader-set password=...`, "
-    "so it is in leader-set's arguments while that runs (Juju's leader-set takes no --file)",
-)
 def test_the_generated_password_never_reaches_argv_during_install(juju: jubilant.Juju, install: ArgvPoller) -> None:
-    generated = juju.exec("leader-get password", unit=f"{APP}/0").stdout.strip()
+    generated = juju.exec("secret-get $(leader-get password-secret) password", unit=f"{APP}/0").stdout.strip()
     assert len(generated) >= 32
     assert install.holding(generated) == []
 

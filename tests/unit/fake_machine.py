@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from charms.layer.redis import admin, conf, service
+from charms.layer.redis import admin, conf, service, users
 
 
 @dataclass
@@ -46,6 +46,10 @@ class FakeMachine:
     # Files whose mode or owner someone changed.
     bad_modes: list[str] = field(default_factory=list)
     aof_written: bool = False
+    # The ACL users the running server has (set live or loaded from the file at start).
+    users: tuple[users.AclUser, ...] = ()
+    # ACL rules this server does not know (ACL SETUSER refuses them).
+    unknown_rules: set[str] = field(default_factory=set)
 
     def systemctl(self, action: str, name: str, *options: str) -> None:
         self.actions.append(" ".join((action, name, *options)))
@@ -55,6 +59,16 @@ class FakeMachine:
             # This fake Redis cannot start with 99 databases.
             self.active = "databases 99" not in (self.config or "")
             self.password = conf.directives(self.config or "").get("requirepass", "")
+            self.users = tuple(user for user in self.rendered_users())
+
+    def rendered_users(self) -> list[users.AclUser]:
+        """The users the config file's `user` lines make (names and rules; hashes as written)."""
+        found = []
+        for line in conf.directives(self.config or "").get("user", "").splitlines():
+            name, _, _, *modifiers = line.split()  # name reset on ...
+            hashes = tuple(m[1:] for m in modifiers if m.startswith("#"))
+            found.append(users.AclUser(name, hashes, tuple(m for m in modifiers if not m.startswith("#"))))
+        return found
 
     def answer(self, password: str) -> None:
         """Raise as redis-py would when this server cannot serve an authenticated call."""
@@ -95,7 +109,28 @@ class FakeMachine:
         self.aof_written = True
         self.actions.append("aof written")
 
-    def repair_drift(self, socket: object, password: str, expected: dict[str, str], timeout: float = 5) -> list[str]:
+    def check_users(self, socket: object, password: str, wanted: tuple[users.AclUser, ...], timeout: float = 5) -> None:
+        self.answer(password)
+        for user in wanted:
+            if set(user.rules) & self.unknown_rules:
+                raise admin.Refused("client-permissions: ERR Error in ACL SETUSER modifier")
+
+    def sync_users(
+        self, socket: object, password: str, wanted: tuple[users.AclUser, ...], timeout: float = 5
+    ) -> list[str]:
+        self.check_users(socket, password, wanted)
+        changed = [f"{user.name} user ACL" for user in wanted if user not in self.users]
+        self.users = tuple(wanted)
+        return changed
+
+    def repair_drift(
+        self,
+        socket: object,
+        password: str,
+        expected: dict[str, str],
+        timeout: float = 5,
+        wanted: tuple[users.AclUser, ...] = (),
+    ) -> list[str]:
         self.answer(password)
         repaired, self.drifted = self.drifted, []
         return repaired
@@ -133,3 +168,5 @@ class FakeMachine:
         monkeypatch.setattr(admin, "make_durable", self.make_durable)
         monkeypatch.setattr(admin, "wait_for_aof", self.wait_for_aof)
         monkeypatch.setattr(admin, "repair_drift", self.repair_drift)
+        monkeypatch.setattr(admin, "check_users", self.check_users)
+        monkeypatch.setattr(admin, "sync_users", self.sync_users)

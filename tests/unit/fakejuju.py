@@ -70,6 +70,9 @@ class FakeJuju:
     calls: list[list[str]] = field(default_factory=list)
     # Juju refuses leader-set although is-leader said yes (the lease lapsed during the hook).
     leadership_lapses: bool = False
+    # The application's secrets: id → revisions' content (the latest last), and their labels.
+    secrets: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    secret_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> tuple[str, str]:
@@ -113,6 +116,42 @@ class FakeJuju:
             else:
                 self.leader_settings.pop(key, None)
         return ""
+
+    def tool_secret_add(self, args: list[str]) -> str:
+        if not self.leader:
+            raise subprocess.CalledProcessError(1, ["secret-add"], b"", b"permission denied")
+        ident = f"secret:fake{len(self.secrets) + 1:016d}"
+        self.secrets[ident] = [secret_content(args)]
+        if "--label" in args:
+            self.secret_labels[ident] = option(args, "--label")
+        return ident + "\n"
+
+    def tool_secret_set(self, args: list[str]) -> str:
+        if not self.leader:
+            raise subprocess.CalledProcessError(1, ["secret-set"], b"", b"permission denied")
+        self.secrets[args[0]].append(secret_content(args))
+        return ""
+
+    def tool_secret_get(self, args: list[str]) -> str:
+        if args[0] not in self.secrets:
+            # As the real tool does while the hook that adds it runs elsewhere: the unit waits, then gives up.
+            raise subprocess.CalledProcessError(1, ["secret-get", args[0]], b"", b"secret not found")
+        return json.dumps(self.secrets[args[0]][-1])  # this application owns it: the latest revision
+
+    def generated_password(self) -> str:
+        """The default user's password the leader generated, as its secret's latest revision holds it."""
+        return self.secrets[self.leader_settings["password-secret"]][-1]["password"]
+
+    def secret_content(self) -> dict[str, str]:
+        """The latest revision of the passwords' secret."""
+        return self.secrets[self.leader_settings["password-secret"]][-1]
+
+    def share_password(self, password: str) -> None:
+        """What another unit, the leader, does: a new revision of the passwords' secret, shared."""
+        ident = next(iter(self.secrets), "secret:fake0000000000000001")
+        revisions = self.secrets.setdefault(ident, [])
+        revisions.append({"password": password, "revision": str(len(revisions) + 1)})
+        self.leader_settings.update({"password-secret": ident, "password-secret-revision": str(len(revisions))})
 
     def tool_juju_log(self, args: list[str]) -> str:
         self.logs.append(args[-1])
@@ -177,6 +216,12 @@ class FakeJuju:
 
 def option(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
+
+
+def secret_content(args: list[str]) -> dict[str, str]:
+    """The content secret-add and secret-set were given, in a YAML file (--file) only."""
+    assert not [a for a in args if "=" in a], f"secret content in process arguments: {args}"
+    return {key: str(value) for key, value in yaml.safe_load(Path(option(args, "--file")).read_text()).items()}
 
 
 class HookTools:
@@ -320,7 +365,12 @@ def attach(monkeypatch: pytest.MonkeyPatch, juju: FakeJuju, workspace: Path) -> 
     """Let charmhelpers reach `juju` instead of real hook tools; a unit whose hooks run against it."""
     from charmhelpers.core import hookenv
 
+    from charms.layer.redis import credentials
+
     monkeypatch.setattr(hookenv, "subprocess", HookTools(juju))
+    monkeypatch.setattr(credentials, "subprocess", HookTools(juju))
+    # A hook here never waits for another unit's hook to end (there is none).
+    monkeypatch.setattr(credentials, "REVISION_WAIT", 0.0)
     # charmhelpers finds the Juju version through the agent binary on the machine.
     monkeypatch.setattr(hookenv, "glob", SimpleNamespace(glob=lambda pattern: [JUJUD]))
     return Unit(juju, make_charm_dir(workspace / CHARM_DIR_NAME), monkeypatch)

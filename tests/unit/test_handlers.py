@@ -132,11 +132,11 @@ def deploy(unit: Unit) -> None:
 
 def test_the_leader_without_a_password_generates_one_and_redis_uses_it(unit: Unit, redis: FakeRedis) -> None:
     unit.run_hook("install")
-    password = unit.juju.leader_settings["password"]
+    password = unit.juju.generated_password()
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", password)  # 32 random bytes, URL-safe
     assert redis.converged[-1].leader_password == password
     assert unit.juju.status == ("active", READY)
-    assert {"leadership.set.password", "redis.ready"} <= unit.flags()
+    assert {"leadership.set.password-secret", "redis.ready"} <= unit.flags()
 
 
 def test_each_application_gets_its_own_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis: FakeRedis):
@@ -144,7 +144,7 @@ def test_each_application_gets_its_own_password(tmp_path: Path, monkeypatch: pyt
     for name in ("one", "two"):
         juju = FakeJuju(config=config_defaults())
         attach(monkeypatch, juju, tmp_path / name).run_hook("install")
-        passwords.add(juju.leader_settings["password"])
+        passwords.add(juju.generated_password())
     assert len(passwords) == 2
 
 
@@ -152,15 +152,16 @@ def test_a_configured_password_is_not_replaced_but_the_leader_still_shares_one(u
     unit.juju.config["password"] = "operator-chosen"
     unit.run_hook("install")
     assert redis.converged[-1].config["password"] == "operator-chosen"
-    assert "password" in unit.juju.leader_settings  # for when the option is emptied again
+    assert unit.juju.generated_password()  # for when the option is emptied again
 
 
 def test_the_leader_keeps_the_password_it_generated(unit: Unit) -> None:
     deploy(unit)
-    first = unit.juju.leader_settings["password"]
+    first = unit.juju.generated_password()
     unit.run_hook("update-status")
     unit.run_hook("leader-elected")
-    assert unit.juju.leader_settings["password"] == first
+    assert unit.juju.generated_password() == first
+    assert len(unit.juju.secrets) == 1
 
 
 def test_a_follower_waits_for_the_password_then_converges_when_the_leader_shares_it(
@@ -171,7 +172,7 @@ def test_a_follower_waits_for_the_password_then_converges_when_the_leader_shares
     assert unit.juju.leader_settings == {}
     assert unit.juju.status == ("waiting", "Waiting for the leader to generate the password")
     assert "redis.ready" not in unit.flags() and not unit.juju.ports
-    unit.juju.leader_settings["password"] = "from-the-leader"
+    unit.juju.share_password("from-the-leader")
     unit.run_hook("leader-settings-changed")
     assert redis.converged[-1].leader_password == "from-the-leader"
     assert unit.juju.status == ("active", READY)
@@ -256,13 +257,15 @@ def test_clients_receive_host_port_and_password_raw(unit: Unit) -> None:
     deploy(unit)
     rid = unit.juju.relate("redis", "webapp/0")
     unit.run_hook("redis-relation-joined", rid, "webapp/0")
-    password = unit.juju.leader_settings["password"]
+    password = unit.juju.secret_content()["app-webapp"]
     assert unit.juju.relations[rid].local == {
         "host": "127.1.2.3",
         "hostname": "127.1.2.3",
         "port": "6379",
+        "username": "app-webapp",
         "password": password,
     }
+    assert password != unit.juju.generated_password()
 
 
 def test_clients_are_told_the_new_port(unit: Unit) -> None:
@@ -373,7 +376,7 @@ def test_nrpe_gets_the_check_with_host_port_and_password(unit: Unit, redis: Fake
     rid = relate_nrpe(unit)
     check, host, port, password = redis.checks[-1]
     assert check == monitoring.make_check("juju", "", "redis/0")
-    assert (host, port, password) == ("127.1.2.3", 6379, unit.juju.leader_settings["password"])
+    assert (host, port, password) == ("127.1.2.3", 6379, unit.juju.generated_password())
     assert unit.juju.relations[rid].local["monitors"] == "monitors:\n  remote:\n    nrpe:\n      redis: check_redis\n"
     assert "redis.checks-registered" in unit.flags()
 
@@ -468,11 +471,12 @@ def test_a_refused_leader_set_fails_the_hook_without_logging_the_password(unit: 
     with pytest.raises(RuntimeError) as failed:  # charms.leadership is imported anew by each hook
         unit.run_hook("install")
     assert type(failed.value).__name__ == "LeaderSetError"
-    assert str(failed.value) == "leader-set of password failed on redis/0"
+    assert str(failed.value) == "leader-set of password-secret, password-secret-revision failed on redis/0"
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
     tried = next(call for call in unit.juju.calls if call[0] == "leader-set")
-    password = tried[1].partition("=")[2]
+    password = next(iter(unit.juju.secrets.values()))[-1]["password"]
     assert len(password) >= 32
+    assert not [arg for arg in tried if password in arg]
     assert not [line for line in unit.juju.logs if password in line]
 
 
@@ -854,3 +858,127 @@ def test_a_follower_sees_the_leaders_new_password_in_its_next_hook(unit: Unit, r
     unit.juju.leader_settings["password"] = "second"
     unit.run_hook("leader-settings-changed")
     assert redis.converged[-1].leader_password == "second"
+
+
+def secret_reads(juju: FakeJuju) -> int:
+    return sum(1 for call in juju.calls if call[0] == "secret-get")
+
+
+def test_the_generated_password_is_kept_in_a_secret_and_only_its_id_is_shared(unit: Unit) -> None:
+    deploy(unit)
+    password = unit.juju.generated_password()
+    assert set(unit.juju.leader_settings) == {"password-secret", "password-secret-revision"}
+    assert password not in repr(unit.juju.leader_settings)
+    assert not [call for call in unit.juju.calls if any(password in arg for arg in call)]
+    assert unit.juju.secret_labels == {unit.juju.leader_settings["password-secret"]: "redis-passwords"}
+
+
+def test_an_upgraded_leader_keeps_the_password_an_earlier_revision_shared(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader_settings["password"] = "shared-by-an-earlier-revision"
+    unit.run_hook("upgrade-charm")
+    assert unit.juju.generated_password() == "shared-by-an-earlier-revision"
+    assert "password" not in unit.juju.leader_settings
+    assert redis.converged[-1].leader_password == "shared-by-an-earlier-revision"
+
+
+def test_a_follower_keeps_the_earlier_password_until_the_leader_moved_it(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.leader_settings["password"] = "shared-by-an-earlier-revision"
+    unit.run_hook("upgrade-charm")
+    assert redis.converged[-1].leader_password == "shared-by-an-earlier-revision"
+    unit.juju.share_password("shared-by-an-earlier-revision")
+    del unit.juju.leader_settings["password"]
+    unit.run_hook("leader-settings-changed")
+    assert redis.converged[-1].leader_password == "shared-by-an-earlier-revision"
+    assert unit.juju.status == ("active", READY)
+
+
+def test_a_follower_reads_the_secret_once_per_revision(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("first-revision-password")
+    deploy(unit)
+    unit.run_hook("update-status")
+    unit.run_hook("leader-settings-changed")
+    assert secret_reads(unit.juju) == 1
+    unit.juju.share_password("second-revision-password")
+    unit.run_hook("leader-settings-changed")
+    unit.run_hook("update-status")
+    assert secret_reads(unit.juju) == 2
+    assert redis.converged[-1].leader_password == "second-revision-password"
+
+
+def test_the_cache_of_what_was_read_is_readable_by_root_only(unit: Unit) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("first-revision-password")
+    deploy(unit)
+    cache = unit.charm_dir / ".redis-passwords.json"
+    assert cache.stat().st_mode & 0o777 == 0o600
+    assert "first-revision-password" in cache.read_text()
+
+
+def test_a_secret_that_cannot_be_read_waits_without_naming_a_value(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from charms.layer.redis import credentials
+
+    monkeypatch.setattr(credentials, "REVISION_WAIT", 0.0)
+    unit.juju.leader = False
+    unit.juju.leader_settings.update({"password-secret": "secret:gone", "password-secret-revision": "1"})
+    deploy(unit)
+    assert unit.juju.status == ("waiting", "Waiting for the leader to generate the password")
+    assert [line for line in unit.juju.logs if "revision 1 of the passwords' secret is not readable yet" in line]
+
+
+def test_each_related_application_gets_its_own_user_on_its_own_relation_only(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    web = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", web, "webapp/0")
+    worker = unit.juju.relate("redis", "worker/0")
+    unit.run_hook("redis-relation-joined", worker, "worker/0")
+    content = unit.juju.secret_content()
+    assert unit.juju.relations[web].local["password"] == content["app-webapp"]
+    assert unit.juju.relations[worker].local["password"] == content["app-worker"]
+    assert content["app-webapp"] not in repr(unit.juju.relations[worker].local)
+    assert content["app-worker"] not in repr(unit.juju.relations[web].local)
+    assert dict(redis.converged[-1].client_passwords) == {
+        "app-webapp": content["app-webapp"],
+        "app-worker": content["app-worker"],
+    }
+    assert unit.juju.leader_settings["password-secret-revision"] == str(len(next(iter(unit.juju.secrets.values()))))
+
+
+def test_a_hook_with_nothing_changed_writes_no_new_revision(unit: Unit) -> None:
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    calls = len(unit.juju.calls)
+    unit.run_hook("update-status")
+    unit.run_hook("redis-relation-changed", rid, "webapp/0")
+    later = [call[0] for call in unit.juju.calls[calls:]]
+    assert not {"secret-set", "secret-get", "secret-add", "leader-set"} & set(later)
+
+
+def test_a_removed_relation_takes_its_applications_password_away(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    assert "app-webapp" in unit.juju.secret_content()
+    unit.run_hook("redis-relation-broken", rid)
+    assert "app-webapp" not in unit.juju.secret_content()
+    assert redis.converged[-1].client_passwords == ()
+
+
+def test_a_follower_takes_the_users_from_the_leaders_secret(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("default-password-1")
+    deploy(unit)
+    ident = unit.juju.leader_settings["password-secret"]
+    unit.juju.secrets[ident].append(
+        {"password": "default-password-1", "app-webapp": "webapp-password-1", "revision": "2"}
+    )
+    unit.juju.leader_settings["password-secret-revision"] = "2"
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("leader-settings-changed")
+    assert redis.converged[-1].client_passwords == (("app-webapp", "webapp-password-1"),)
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    assert unit.juju.relations[rid].local["password"] == "webapp-password-1"

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from charms.layer.redis import resp
+from charms.layer.redis.users import AclUser, is_client_username
 
 if TYPE_CHECKING:
     import redis
@@ -271,7 +272,76 @@ def default_user_drifted(connection: resp.Connection, password: str) -> bool:
     )
 
 
-def repair_drift(socket: Path, password: str, expected: Mapping[str, str], timeout: float = TIMEOUT) -> list[str]:
+# A disabled user that Redis normalises the charm's rules on, to compare them with a running user's.
+SCRATCH_USER = "charm-rules-check"
+
+
+def acl_lines(connection: resp.Connection) -> dict[str, str]:
+    """Each user's ACL LIST line, by name."""
+    return {line.split()[1]: line for line in connection.command("ACL", "LIST")}
+
+
+def normalised(connection: resp.Connection, user: AclUser) -> str:
+    """The ACL LIST line Redis shows for `user`; Refused (naming client-permissions) if Redis rejects its rules."""
+    modifiers = ["off" if modifier == "on" else modifier for modifier in user.modifiers()]
+    try:
+        connection.command("ACL", "SETUSER", SCRATCH_USER, *modifiers)
+    except resp.RedisReplyError as error:
+        raise Refused(f"client-permissions: {str(error)[:160]}") from None
+    try:
+        line = acl_lines(connection)[SCRATCH_USER].split()
+    finally:
+        connection.command("ACL", "DELUSER", SCRATCH_USER)
+    return " ".join(["user", user.name, "on", *line[3:]])
+
+
+def hashes_in(line: str) -> set[str]:
+    return {token[1:] for token in line.split() if token.startswith("#")}
+
+
+def sync_acl(client: resp.Connection, wanted: Sequence[AclUser]) -> list[str]:
+    """Make the users match `wanted`: set those that differ, delete client users no longer wanted.
+
+    Deleting a user closes its connections. Clients that authenticated as the
+    default user with a removed application's password are closed too (which
+    password a connection used is not known: every password-only client
+    reconnects once). Returns what changed, by user name.
+    """
+    live = acl_lines(client)
+    changed = []
+    for user in wanted:
+        if live.get(user.name) != normalised(client, user):
+            client.command("ACL", "SETUSER", user.name, *user.modifiers())
+            changed.append(f"{user.name} user ACL")
+    names = {user.name for user in wanted}
+    revoked: set[str] = set()
+    for name, line in live.items():
+        if is_client_username(name) and name not in names:
+            client.command("ACL", "DELUSER", name)
+            revoked |= hashes_in(line)
+            changed.append(f"{name} user removed")
+    if revoked & hashes_in(live.get("default", "")):
+        for kind in ("normal", "pubsub"):
+            client.command("CLIENT", "KILL", "USER", "default", "TYPE", kind, "SKIPME", "yes")
+    return changed
+
+
+def check_users(socket: Path, password: str, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> None:
+    """Refused (naming client-permissions) if Redis rejects a user's rules; nothing is changed."""
+    with light_session(socket, password, timeout) as connection:
+        for user in wanted:
+            normalised(connection, user)
+
+
+def sync_users(socket: Path, password: str, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> list[str]:
+    """sync_acl over the admin socket, authenticated with the default user's current password."""
+    with light_session(socket, password, timeout) as connection:
+        return sync_acl(connection, wanted)
+
+
+def repair_drift(
+    socket: Path, password: str, expected: Mapping[str, str], timeout: float = TIMEOUT, users: Sequence[AclUser] = ()
+) -> list[str]:
     """Put back what was changed outside the charm; the names of what was repaired (no values).
 
     `expected` maps the watched directives to the values CONFIG GET must show.
@@ -285,7 +355,9 @@ def repair_drift(socket: Path, password: str, expected: Mapping[str, str], timeo
         if not cluster and connection.info("replication").get("role") != "master":
             connection.command("REPLICAOF", "NO", "ONE")
             repaired.append("replication role (was a replica)")
-        if default_user_drifted(connection, password):
+        if users:
+            repaired.extend(sync_acl(connection, users))
+        elif default_user_drifted(connection, password):
             secret = f"#{password_hash(password)}"
             connection.command("ACL", "SETUSER", "default", "reset", "on", secret, *DEFAULT_USER_RULES)
             repaired.append("default user ACL")

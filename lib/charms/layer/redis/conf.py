@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from charms.layer.redis.settings import Settings
+from charms.layer.redis.users import AclUser
 
 if TYPE_CHECKING:
     from charms.layer.redis.tls import Files
@@ -47,9 +48,12 @@ LIVE_DIRECTIVES = frozenset(
 # What the charm renders and watches on the running server (CONFIG GET), to
 # put back live when something else changed it.
 WATCHED_DIRECTIVES = LIVE_DIRECTIVES | {"port", "bind", "protected-mode"}
+# `user` lines are applied live with ACL SETUSER (admin.sync_users), never by a restart.
+USER_DIRECTIVE = "user"
 # The config option behind each directive, to name it in a status message.
 OPTION_OF = {
     "requirepass": "password",
+    "user": "client-permissions",
     "masterauth": "password",
     "loglevel": "log-level",
     "cluster-enabled": "cluster-enabled",
@@ -94,10 +98,12 @@ class Plan:
     restart: bool = False
     # The directives that differ, to name what a refused or failed change was about.
     changed: tuple[str, ...] = field(default=(), compare=False)
+    # The ACL users differ: set them live before the file is written.
+    users: bool = False
 
     @property
     def unchanged(self) -> bool:
-        return not self.live and not self.restart
+        return not self.live and not self.restart and not self.users
 
 
 def bind_addresses(ingress: str) -> list[str]:
@@ -123,8 +129,15 @@ def served_ports(settings: Settings, tls: Files | None) -> list[int]:
     return [port for port in ports if port]
 
 
-def render(settings: Settings, password: str, ingress: str, layout: Layout, tls: Files | None = None) -> str:
-    """The complete redis.conf for these settings (with TLS when `tls` names the certificate files)."""
+def render(
+    settings: Settings,
+    password: str,
+    ingress: str,
+    layout: Layout,
+    tls: Files | None = None,
+    users: Sequence[AclUser] = (),
+) -> str:
+    """The complete redis.conf for these settings and ACL users (with TLS when `tls` names the certificate files)."""
     import jinja2
 
     environment = jinja2.Environment(
@@ -145,6 +158,7 @@ def render(settings: Settings, password: str, ingress: str, layout: Layout, tls:
         loglevel=settings.loglevel,
         databases=settings.databases,
         password=password,
+        user_lines=[user.config_line() for user in users],
         cluster_enabled=settings.cluster_enabled,
         announce_ip=ingress,
         unixsocket=layout.unixsocket,
@@ -207,10 +221,13 @@ def plan(running: str | None, rendered: str, version: Sequence[int]) -> Plan:
         return Plan(restart=True)
     after = directives(rendered)
     changed = changed_directives(running, rendered)
+    users = USER_DIRECTIVE in changed
+    changed.discard(USER_DIRECTIVE)
     live_here = LIVE_DIRECTIVES | ({"port"} if tuple(version) >= LIVE_PORT_SINCE else set())
     if not changed <= live_here or any(name not in after for name in changed):
-        return Plan(restart=True, changed=tuple(sorted(changed)))
-    return Plan(live={name: live_value(after[name]) for name in sorted(changed)}, changed=tuple(sorted(changed)))
+        return Plan(restart=True, changed=tuple(sorted(changed)), users=users)
+    live = {name: live_value(after[name]) for name in sorted(changed)}
+    return Plan(live=live, changed=tuple(sorted(changed | ({USER_DIRECTIVE} if users else set()))), users=users)
 
 
 def parse_version(text: str) -> tuple[int, int, int]:

@@ -22,6 +22,7 @@ ACTIONS: dict[str, str] = {
     "list-backups": "backup:list_backups_action",
     "restore": "backup:restore_action",
     "cluster-status": "cluster_status:cluster_status_action",
+    "get-admin-password": "password_actions:get_admin_password",
 }
 
 

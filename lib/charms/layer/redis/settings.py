@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from charms.layer.redis.users import DEFAULT_CLIENT_PERMISSIONS
+
 LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 INSTALL_SOURCES = ("apt", "snap")
 # Written unquoted into redis.conf and relation data: printable ASCII without
@@ -91,6 +93,8 @@ class Settings:
     tls_keep_plain_port: bool = False
     # Where prometheus-redis-exporter serves /metrics on the unit's address.
     metrics_port: int = 9121
+    # The ACL rules of each related application's user, one token each.
+    client_permissions: tuple[str, ...] = tuple(DEFAULT_CLIENT_PERMISSIONS.split())
 
     @property
     def persistent(self) -> bool:
@@ -137,18 +141,38 @@ def _password(config: Mapping[str, Any]) -> str:
         return value
     if len(value) < MIN_PASSWORD_LENGTH:
         raise InvalidOption("password", f"must be at least {MIN_PASSWORD_LENGTH} characters (or empty to generate one)")
-    if _reads_as_json_value(value):
+    if reads_as_json_value(value):
         # Reactive consumers of the redis interface JSON-decode relation data.
         raise InvalidOption("password", "must not read as a JSON number, true, false or null")
     return value
 
 
-def _reads_as_json_value(value: str) -> bool:
+def reads_as_json_value(value: str) -> bool:
     try:
         decoded = json.loads(value)
     except ValueError:
         return False
     return not isinstance(decoded, str)
+
+
+# ACL rules that are the charm's to set, not the operator's: passwords, on/off, reset, selectors.
+CHARM_OWNED_RULES = frozenset(
+    {"on", "off", "nopass", "resetpass", "reset", "sanitize-payload", "skip-sanitize-payload"}
+)
+
+
+def _client_permissions(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """ACL rules for keys, channels and commands; Redis itself checks the names when they are applied."""
+    allowed = (
+        "must be ACL rules for keys, channels and commands such as "
+        f'"{DEFAULT_CLIENT_PERMISSIONS}" (passwords, on/off, reset and selectors are set by the charm)'
+    )
+    tokens = tuple(_text(config, "client-permissions").split())
+    if not tokens or any(
+        token.lower() in CHARM_OWNED_RULES or token[0] in "<>#!()" or ")" in token for token in tokens
+    ):
+        raise InvalidOption("client-permissions", allowed)
+    return tokens
 
 
 def _nagios(config: Mapping[str, Any], option: str, pattern: re.Pattern[str], what: str, required: bool) -> str:
@@ -246,6 +270,7 @@ def parse(
         tls_port=_integer(config, "tls-port", LOWEST_PORT, 65535),
         tls_keep_plain_port=_boolean(config, "tls-keep-plain-port"),
         metrics_port=_metrics_port(config, cluster_enabled),
+        client_permissions=_client_permissions(config),
     )
 
 

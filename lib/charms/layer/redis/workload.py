@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from charms.layer.redis import admin, conf, service, settings
+from charms.layer.redis import admin, conf, service, settings, users
 from charms.layer.redis.conf import Layout
 from charms.layer.redis.settings import Settings
 from charms.layer.redis.tls import Files
@@ -48,6 +48,8 @@ class Facts:
     cluster_port: int | None = None
     # The certificate files once a provider issued this unit's certificate (None: no TLS).
     tls: Files | None = None
+    # Each related application's user and its password (from the leader's secret).
+    client_passwords: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Desired:
 
     settings: Settings
     password: str
+    # The ACL users Redis must have (the default user first); none: the default user only, as before users.
+    users: tuple[users.AclUser, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def resolve(facts: Facts) -> Desired | Outcome:
     password = parsed.password or facts.leader_password
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
-    return Desired(parsed, password)
+    return Desired(parsed, password, users.wanted(password, dict(facts.client_passwords), parsed.client_permissions))
 
 
 def installation_key(parsed: Settings) -> str:
@@ -160,7 +164,13 @@ def bring_back(previous: Layout | None) -> str:
 
 
 def apply(
-    plan: conf.Plan, layout: Layout, running: str | None, rendered: str, progress: Progress, fresh: bool = False
+    plan: conf.Plan,
+    layout: Layout,
+    running: str | None,
+    rendered: str,
+    progress: Progress,
+    fresh: bool = False,
+    acl: tuple[users.AclUser, ...] = (),
 ) -> bool:
     """Carry out `plan`: CONFIG SET then rewrite the file, or rewrite and (re)start once.
 
@@ -173,6 +183,8 @@ def apply(
     """
     password = conf.directives(running or "").get("requirepass", "")
     active = service.is_active(layout.service)
+    if plan.users and active:
+        admin.check_users(layout.unixsocket, password, acl)  # before anything changes
     if plan.live:
         try:
             admin.config_set(layout.unixsocket, password, plan.live)
@@ -184,6 +196,8 @@ def apply(
             password = plan.live.get("requirepass", password)
             if plan.live.get("appendonly") == "yes":
                 admin.wait_for_aof(layout.unixsocket, password, SAVE_WAIT)
+    if plan.users and active:
+        admin.sync_users(layout.unixsocket, password, acl)
     if plan.restart and active and not fresh:
         prepare_restart(layout, password, running, rendered)
     service.write_config(layout, rendered)
@@ -230,7 +244,7 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         return Outcome("blocked", message, desired, "", facts.installed, retry=True)
     repaired = tuple(service.restore_ownerships(layout))
     running = service.read_config(layout)
-    rendered = conf.render(parsed, desired.password, facts.ingress, layout, facts.tls)
+    rendered = conf.render(parsed, desired.password, facts.ingress, layout, tls=facts.tls, users=desired.users)
     plan = conf.plan(running, rendered, service.installed_version(layout))
     try:
         unchanged = plan.unchanged and service.is_active(layout.service)
@@ -257,7 +271,7 @@ def change(
     key = installation_key(desired.settings)
     options = conf.describe(plan.changed)
     try:
-        restarted = apply(plan, layout, running, rendered, progress, fresh=facts.installed != key)
+        restarted = apply(plan, layout, running, rendered, progress, facts.installed != key, desired.users)
     except admin.Refused as refused:
         return Outcome("blocked", f"Redis refused {refused}; it keeps its configuration", desired, "", key)
     except admin.CannotSave as error:
@@ -342,7 +356,7 @@ def watch(desired: Desired, layout: Layout, reference: str, installed: str | Non
     if not outcome.ready:
         return outcome
     try:
-        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout)
+        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout, desired.users)
     except (admin.Unreachable, admin.Refused) as error:
         return Outcome("blocked", f"Redis drifted from its configuration and {error}", desired, "", installed)
     return with_repairs(outcome, tuple(repaired))
@@ -361,7 +375,9 @@ def pending_options(facts: Facts, desired: Desired, layout: Layout, running: str
     """The options the configuration asks for that are not in effect."""
     if facts.installed != installation_key(desired.settings):
         return ["install-source"]
-    rendered = conf.render(desired.settings, desired.password, facts.ingress, layout, facts.tls)
+    rendered = conf.render(
+        desired.settings, desired.password, facts.ingress, layout, tls=facts.tls, users=desired.users
+    )
     return conf.options_of(conf.changed_directives(running, rendered))
 
 

@@ -1,0 +1,69 @@
+"""The ACL users of the charm's Redis: who may connect, with which passwords and which rights.
+
+- `default`: the user of clients that send only a password (`AUTH <password>`).
+  It takes the `password` option's password (or the generated one) and, so that
+  every existing consumer keeps working unmodified, each related application's
+  own password too.
+- `app-<application>`: one user per related application, with that
+  application's password and the rights of the `client-permissions` option.
+  A client that sends a username (`AUTH app-<application> <password>`) gets
+  exactly those rights.
+
+Users hold password hashes only: a user can be rendered into redis.conf
+(`user` lines, which Redis loads at start-up, so a restart keeps them) and
+compared with what Redis runs without a plaintext password in either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CLIENT_PREFIX = "app-"
+# Every key and channel, every command but the administrative and dangerous
+# ones (CONFIG, ACL, SHUTDOWN, REPLICAOF, DEBUG, MONITOR, KEYS, FLUSHALL, ...);
+# INFO stays, as client libraries and dashboards read it.
+DEFAULT_CLIENT_PERMISSIONS = "~* &* +@all -@admin -@dangerous +info"
+# The default user keeps every right, as before users existed.
+DEFAULT_USER_RULES = ("~*", "&*", "+@all")
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AclUser:
+    """A user as the charm wants Redis to have it: enabled, these password hashes, these rules."""
+
+    name: str
+    password_hashes: tuple[str, ...]
+    rules: tuple[str, ...]
+
+    def modifiers(self) -> tuple[str, ...]:
+        """ACL SETUSER's arguments after the name: the whole user, from scratch."""
+        return ("reset", "on", *(f"#{digest}" for digest in self.password_hashes), *self.rules)
+
+    def config_line(self) -> str:
+        """The redis.conf `user` line that makes this user at start-up."""
+        return " ".join(("user", self.name, *self.modifiers()))
+
+
+def client_username(application: str) -> str:
+    return f"{CLIENT_PREFIX}{application}"
+
+
+def is_client_username(name: str) -> bool:
+    return name.startswith(CLIENT_PREFIX)
+
+
+def wanted(default_password: str, clients: Mapping[str, str], rules: tuple[str, ...]) -> tuple[AclUser, ...]:
+    """The default user and one user per client (username → password), in a stable order."""
+    names = sorted(clients)
+    default = AclUser(
+        "default",
+        tuple(dict.fromkeys(password_hash(p) for p in (default_password, *(clients[n] for n in names)))),
+        DEFAULT_USER_RULES,
+    )
+    return (default, *(AclUser(name, (password_hash(clients[name]),), rules) for name in names))
