@@ -641,7 +641,7 @@ def relate_scraper(unit: Unit, endpoint: str = "metrics-endpoint", remote: str =
 
 def test_the_exporter_scrapes_this_units_redis_with_its_password(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
-    password = unit.juju.leader_settings["password"]
+    password = unit.juju.generated_password()
     assert redis.exporters[-1] == metrics.Exporter("127.1.2.3", 6379, password, 9121)
 
 

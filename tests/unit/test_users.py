@@ -83,8 +83,8 @@ def admin_client(server: Path) -> Iterator[redis_py.Redis]:
 
 def test_sync_creates_the_users_and_a_second_sync_changes_nothing(server: Path, admin_client) -> None:
     wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES)
-    assert admin.sync_acl(admin_client, wanted) == ["default user ACL", "app-web user ACL"]
-    assert admin.sync_acl(admin_client, wanted) == []
+    assert admin.sync_users(server, PASSWORD, wanted) == ["default user ACL", "app-web user ACL"]
+    assert admin.sync_users(server, PASSWORD, wanted) == []
     assert client(server, "web-password-1", "app-web").set("k", "v")
     assert client(server, "web-password-1").ping()  # a password-only client is the default user
     with pytest.raises(redis_py.exceptions.NoPermissionError):
@@ -102,33 +102,33 @@ def test_rules_redis_does_not_know_are_refused_naming_the_option_and_nothing_cha
 
 def test_a_user_changed_outside_the_charm_is_put_back(server: Path, admin_client) -> None:
     wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES)
-    admin.sync_acl(admin_client, wanted)
+    admin.sync_users(server, PASSWORD, wanted)
     admin_client.execute_command("ACL", "SETUSER", "app-web", "+@all")
-    assert admin.sync_acl(admin_client, wanted) == ["app-web user ACL"]
+    assert admin.sync_users(server, PASSWORD, wanted) == ["app-web user ACL"]
     with pytest.raises(redis_py.exceptions.NoPermissionError):
         client(server, "web-password-1", "app-web").execute_command("ACL", "LIST")
 
 
 def test_a_removed_application_loses_its_user_password_and_connections(server: Path, admin_client) -> None:
-    admin.sync_acl(admin_client, users.wanted(PASSWORD, {"app-web": "web-pw-1", "app-api": "api-pw-1"}, RULES))
+    admin.sync_users(server, PASSWORD, users.wanted(PASSWORD, {"app-web": "web-pw-1", "app-api": "api-pw-1"}, RULES))
     by_user = client(server, "web-pw-1", "app-web")
     by_password = client(server, "web-pw-1")
     assert by_user.ping() and by_password.ping()
-    changed = admin.sync_acl(admin_client, users.wanted(PASSWORD, {"app-api": "api-pw-1"}, RULES))
+    changed = admin.sync_users(server, PASSWORD, users.wanted(PASSWORD, {"app-api": "api-pw-1"}, RULES))
     assert "app-web user removed" in changed
     for connection in (by_user, by_password):
         connection.connection_pool.connection_kwargs["retry_on_timeout"] = False
         with pytest.raises((redis_py.exceptions.ConnectionError, redis_py.exceptions.AuthenticationError)):
             connection.ping()  # its connection was closed, and reconnecting is refused
     assert client(server, "api-pw-1", "app-api").ping()
-    assert admin_client.ping()  # the charm's own connection stays
+    assert admin_client.ping()  # the administrator's password still works
 
 
 def test_users_rendered_into_redis_conf_are_there_after_a_restart(tmp_path: Path) -> None:
     wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES)
     first = start(tmp_path)
     try:
-        rendered = conf.render(settings.parse(DEFAULTS), PASSWORD, "127.0.0.1", first.layout, wanted)
+        rendered = conf.render(settings.parse(DEFAULTS), PASSWORD, "127.0.0.1", first.layout, users=wanted)
         rendered = rendered.replace(
             f"port {conf.directives(rendered)['port']}", f"port {conf.directives(first.rendered)['port']}"
         )
@@ -141,8 +141,7 @@ def test_users_rendered_into_redis_conf_are_there_after_a_restart(tmp_path: Path
         assert service.wait_until(lambda: admin.health(first.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
         assert client(first.layout.unixsocket, "web-password-1", "app-web").ping()
         assert client(first.layout.unixsocket, "web-password-1").ping()
-        with admin.session(first.layout.unixsocket, PASSWORD) as connection:
-            assert admin.sync_acl(connection, wanted) == []
+        assert admin.sync_users(first.layout.unixsocket, PASSWORD, wanted) == []
     finally:
         process.terminate()
         process.wait(10)
