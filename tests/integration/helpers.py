@@ -123,3 +123,32 @@ def run_id(conn: redis.Redis) -> str:
 def in_unit(juju: jubilant.Juju, unit: str, command: str) -> str:
     """Run a shell command as root in the unit's machine; its output."""
     return juju.exec(command, unit=unit).stdout
+
+
+def running_hook(juju: jubilant.Juju, unit: str) -> tuple[int, str] | None:
+    """The process group and name of the hook the unit runs now, found from the host; None if none runs.
+
+    A hook starts its own session with JUJU_HOOK_NAME set (an exec task has none);
+    the model's name tells this model's units from another's of the same name.
+    """
+    wanted = {f"JUJU_MODEL_NAME={juju.model}", f"JUJU_UNIT_NAME={unit}"}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = set((entry / "environ").read_bytes().decode(errors="replace").split("\0"))
+            leads_session = os.getsid(int(entry.name)) == int(entry.name)
+        except OSError:
+            continue  # gone, or not ours to read
+        hook = next((item.split("=", 1)[1] for item in environ if item.startswith("JUJU_HOOK_NAME=")), None)
+        if hook and leads_session and wanted <= environ:
+            return int(entry.name), hook
+    return None
+
+
+def signal_hook(juju: jubilant.Juju, unit: str, signal_number: int) -> str:
+    """Send a signal to every process of the hook the unit runs now (SIGKILL: as when its agent dies); its name."""
+    found = running_hook(juju, unit)
+    assert found is not None, f"{unit} runs no hook"
+    os.killpg(found[0], signal_number)
+    return found[1]

@@ -7,20 +7,34 @@ the units' addresses (127.x loopback).
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
+import signal
+import time
+from collections.abc import Callable, Iterator, Mapping
 
 import jubilant
 import pytest
 import redis
 from cluster_client import Traffic, cluster_settled, missing_keys, write_keys
-from helpers import APP, CHARM, ensure_built, in_unit, leader, password, unit_status_is, units, wait_idle
+from helpers import (
+    APP,
+    CHARM,
+    ensure_built,
+    in_unit,
+    leader,
+    password,
+    running_hook,
+    signal_hook,
+    unit_status_is,
+    units,
+    wait_idle,
+)
 from redis.cluster import ClusterNode, RedisCluster
 
-from charms.layer.redis.cluster.nodes import parse_cluster_nodes
+from charms.layer.redis.cluster.executor import LOCK_KEY
+from charms.layer.redis.cluster.nodes import myself, parse_cluster_nodes, parse_info
 from charms.layer.redis.cluster.topology import Role, decode
 
-from conftest import CHARMS, LOCALJUJU
+from conftest import CHARMS, model_dir, throwaway_model
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +46,9 @@ CLIENT = "redis-client"
 @pytest.fixture(scope="module")
 def juju() -> Iterator[jubilant.Juju]:
     ensure_built()
-    juju = jubilant.Juju(cli_binary=LOCALJUJU, wait_timeout=300)
-    name = f"cluster-{secrets.token_hex(4)}"
-    juju.add_model(name)
-    try:
+    with throwaway_model("cluster", wait_timeout=300) as juju:
         juju.deploy(CHARM, APP, num_units=3, config={"cluster-enabled": True})
         yield juju
-    finally:
-        juju.destroy_model(name, destroy_storage=True, force=True)
 
 
 def wait_cluster(juju: jubilant.Juju, count: int) -> jubilant.Status:
@@ -189,20 +198,117 @@ def test_removed_units_hand_over_their_keys_leader_included(juju: jubilant.Juju)
     assert traffic.errors == []
 
 
+# A MIGRATE is a write: with writes paused on its source it waits there, while SETSLOT,
+# GETKEYSINSLOT and the cluster bus go on. A move started under the pause stays open, its
+# slots marked on both ends, until the pause ends (by itself after PAUSE_MS, well within the
+# charm's 30 s command timeout and without blocking the source's cluster bus).
+PAUSE_MS = 15_000
+REARM_EVERY = 5.0
+
+
+def unit_at(juju: jubilant.Juju) -> dict[str, str]:
+    """Unit name by its node's address."""
+    return {status.public_address: unit for unit, status in units(juju).items()}
+
+
+def lock_owner(juju: jubilant.Juju) -> str:
+    """The unit whose node serves the charm's slot-move lock (writes there must go on)."""
+    conn = node(juju, leader(juju))
+    slot = conn.execute_command("CLUSTER", "KEYSLOT", LOCK_KEY)
+    view = parse_cluster_nodes(conn.execute_command("CLUSTER", "NODES"))
+    (owner,) = [entry for entry in view if entry.is_master and slot in entry.slot_set()]
+    return unit_at(juju)[owner.host]
+
+
+def open_slots(conn: redis.Redis) -> tuple[tuple[int, str], ...]:
+    """The slots this node has marked migrating or importing."""
+    me = myself(parse_cluster_nodes(conn.execute_command("CLUSTER", "NODES")))
+    return me.migrating + me.importing
+
+
+class HeldMoves:
+    """Slot moves out of `sources` held half-way (writes paused there) until `release`."""
+
+    def __init__(self, sources: Mapping[str, redis.Redis]) -> None:
+        self.sources = sources
+
+    def __enter__(self) -> HeldMoves:
+        self._hold()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for conn in self.sources.values():
+            conn.execute_command("CLIENT", "UNPAUSE")
+
+    def _hold(self) -> None:
+        for conn in self.sources.values():
+            conn.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
+        self._armed = time.monotonic()
+
+    def wait_for_open_slot(self, timeout: float = 300.0) -> str:
+        """Wait until a source has slots marked migrating (a move under way, held); that source's unit."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if time.monotonic() - self._armed > REARM_EVERY:
+                self._hold()
+            for unit, conn in self.sources.items():
+                if open_slots(conn):
+                    return unit
+            time.sleep(0.05)  # polling interval of the wait, not a delay before an assertion
+        raise TimeoutError(f"no slot move out of {sorted(self.sources)} began within {timeout:g} s")
+
+
+def all_open_slots(juju: jubilant.Juju) -> dict[str, tuple[tuple[int, str], ...]]:
+    return {unit: found for unit in units(juju) if (found := open_slots(node(juju, unit)))}
+
+
 def test_leadership_moved_in_the_middle_of_a_rebalance_completes_it(juju: jubilant.Juju) -> None:
-    client = cluster_client(juju)
-    keys = write_keys(client, "failover-of-leadership", KEYS)
+    count = len(wait_cluster(juju, len(units(juju))).apps[APP].units)
+    keys = write_keys(cluster_client(juju), "failover-of-leadership", KEYS)
     first = leader(juju)
     successor = next(unit for unit in sorted(units(juju)) if unit != first)
-    juju.add_unit(APP)
-    # The move may last only a few polls: one sighting is enough (jubilant waits for 3 by default).
-    juju.wait(unit_status_is(first, "maintenance", "moving slots"), delay=0.2, successes=1)
-    juju.cli("local-move-leader", successor)
-    wait_cluster(juju, 4)
+    owner = lock_owner(juju)
+    with HeldMoves({unit: node(juju, unit) for unit in units(juju) if unit != owner}) as held:
+        juju.add_unit(APP)
+        source = held.wait_for_open_slot()
+        juju.cli("local-move-leader", successor)
+        # The old leader is still in its hook, its move held open, when leadership moves.
+        assert running_hook(juju, first) is not None
+        assert open_slots(node(juju, source))
+    wait_cluster(juju, count + 1)
     assert leader(juju) == successor
     assert_healthy(juju)
     assert_balanced(juju)
+    assert all_open_slots(juju) == {}
+    # Only a leader shares the topology: the new one did, with the new unit in it.
     assert sorted(shared_topology(juju).by_unit) == sorted(units(juju))
+    assert missing_keys(cluster_client(juju), keys) == []
+
+
+def unit_log(juju: jubilant.Juju, unit: str) -> str:
+    return (model_dir(juju) / "logs" / f"unit-{unit.replace('/', '-')}.log").read_text()
+
+
+def test_a_hook_killed_in_the_middle_of_a_slot_move_is_repaired_by_the_next(juju: jubilant.Juju) -> None:
+    count = len(wait_cluster(juju, len(units(juju))).apps[APP].units)
+    keys = write_keys(cluster_client(juju), "killed-mid-move", KEYS)
+    busy = {leader(juju), lock_owner(juju)}
+    departing = next(unit for unit in sorted(units(juju), reverse=True) if unit not in busy)
+    with HeldMoves({departing: node(juju, departing)}) as held:
+        juju.remove_unit(departing)
+        held.wait_for_open_slot()
+        hook = signal_hook(juju, departing, signal.SIGKILL)
+        left_open = open_slots(node(juju, departing))
+    assert left_open, "the killed hook left no slot open"
+    wait_cluster(juju, count - 1)
+    assert departing not in units(juju)
+    # The hook failed, and its retry (the departing unit's next hook) repaired and finished the drain.
+    log = unit_log(juju, departing)
+    assert any(f'hook "{hook}"' in line and "failed" in line for line in log.splitlines())
+    assert "left the cluster after handing over" in log
+    assert all_open_slots(juju) == {}
+    assert_healthy(juju)
+    assert_balanced(juju)
     assert missing_keys(cluster_client(juju), keys) == []
 
 
@@ -218,18 +324,113 @@ def test_a_new_password_reaches_every_node(juju: jubilant.Juju) -> None:
     assert missing_keys(cluster_client(juju), keys) == []
 
 
-@pytest.fixture
+def test_raising_cluster_replicas_makes_new_units_replicas_and_lowering_it_changes_nothing(
+    juju: jubilant.Juju,
+) -> None:
+    count = len(wait_cluster(juju, len(units(juju))).apps[APP].units)
+    slots_before = slot_counts(juju)
+    before = set(units(juju))
+    juju.config(APP, {"cluster-replicas": 1})
+    juju.add_unit(APP)
+    wait_cluster(juju, count + 1)
+    (added,) = set(units(juju)) - before
+    topology = shared_topology(juju)
+    replica = topology.by_unit[added]
+    assert replica.role == Role.REPLICA
+    master = topology.by_id[replica.master]
+    assert master.unit != added and master.address != replica.address
+    # It went to a master that had no replica, and no slot moved.
+    assert [node.unit for node in topology.replicas_of(master.node_id)] == [added]
+    assert slot_counts(juju) == slots_before
+    assert f"{len(slots_before)} masters, 1 replicas" in units(juju)[added].workload_status.message
+
+    juju.config(APP, {"cluster-replicas": 0})
+    wait_cluster(juju, count + 1)
+    assert shared_topology(juju) == topology
+    assert node(juju, added).info("replication")["role"] == "slave"
+    assert slot_counts(juju) == slots_before
+
+
+def test_removing_the_last_masters_keeps_their_keys_and_says_so(juju: jubilant.Juju) -> None:
+    """Removing the application: no master is left to take the slots, so none is emptied."""
+    wait_cluster(juju, len(units(juju)))
+    masters = {entry.unit for entry in shared_topology(juju).masters}
+    said = "this is the last master: its keys go with it"
+    juju.remove_application(APP)
+    juju.wait(lambda status: APP in status.apps and any(
+        said in unit.workload_status.message for unit in status.apps[APP].units.values()
+    ), delay=0.2, successes=1)  # fmt: skip
+    wait_idle(juju, lambda status: APP not in status.apps)
+    for unit in masters:
+        log = unit_log(juju, unit)
+        assert said in log, unit
+        assert "left the cluster after handing over" not in log, unit
+
+
+REPLICATED_PASSWORD = "a-password-for-the-replicated-cluster"
+
+
+@pytest.fixture(scope="module")
 def replicated() -> Iterator[jubilant.Juju]:
-    """A model of its own: six units with one replica a master."""
+    """A model of its own: six units with one replica a master, deployed and left forming."""
     ensure_built()
-    juju = jubilant.Juju(cli_binary=LOCALJUJU, wait_timeout=400)
-    name = f"replicas-{secrets.token_hex(4)}"
-    juju.add_model(name)
-    try:
-        juju.deploy(CHARM, APP, num_units=6, config={"cluster-enabled": True, "cluster-replicas": 1})
+    with throwaway_model("replicas", wait_timeout=400) as juju:
+        config = {"cluster-enabled": True, "cluster-replicas": 1, "password": REPLICATED_PASSWORD}
+        juju.deploy(CHARM, APP, num_units=6, config=config)
         yield juju
+
+
+def poll(condition: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
+    """Wait for a condition read straight from the nodes (quicker than a status round trip)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)  # polling interval of the wait, not a delay before an assertion
+
+
+def slots_assigned(conn: redis.Redis) -> int:
+    try:
+        return int(parse_info(conn.execute_command("CLUSTER", "INFO"))["cluster_slots_assigned"])
+    except redis.RedisError:
+        return 0  # not started yet, or not yet with the password
+
+
+def fully_formed(juju: jubilant.Juju) -> bool:
+    """Every node serves all slots and sees 3 masters with a replica each."""
+    return all(
+        node_health(juju, unit).startswith("ok")
+        and sum(entry.is_replica for entry in parse_cluster_nodes(node(juju, unit).execute_command("CLUSTER", "NODES")))
+        == 3
+        for unit in units(juju)
+    )
+
+
+def test_leadership_moved_in_the_middle_of_formation_completes_it(replicated: jubilant.Juju) -> None:
+    juju = replicated
+    # The plan's first master (redis/0) is given its slots first, then the nodes meet and replicas sync.
+    status = juju.wait(lambda status: bool(status.apps[APP].units["redis/0"].public_address), delay=0.5)
+    first_master = redis.Redis(
+        host=status.apps[APP].units["redis/0"].public_address, port=6379, password=REPLICATED_PASSWORD,
+        socket_timeout=5, decode_responses=True,
+    )  # fmt: skip
+    poll(lambda: slots_assigned(first_master) > 0, "the leader to start forming the cluster")
+    first = leader(juju)
+    # The old leader's hook stops where it is, as a leader whose agent hangs; its lease lapses.
+    signal_hook(juju, first, signal.SIGSTOP)
+    try:
+        assert not fully_formed(juju), "the formation ended before it could be interrupted"
+        successor = next(unit for unit in sorted(units(juju)) if unit != first)
+        juju.cli("local-move-leader", successor)
+        juju.wait(unit_status_is(successor, "active", "cluster ok: 3 masters, 3 replicas"), delay=0.5)
+        assert running_hook(juju, first) is not None  # the old leader never got further
+        assert fully_formed(juju)
     finally:
-        juju.destroy_model(name, destroy_storage=True, force=True)
+        signal_hook(juju, first, signal.SIGCONT)
+    wait_cluster(juju, 6)
+    assert leader(juju) == successor
+    assert_healthy(juju)
+    assert sorted(shared_topology(juju).by_unit) == sorted(units(juju))
 
 
 def test_replicas_on_other_units_take_over_a_failed_master(replicated: jubilant.Juju) -> None:

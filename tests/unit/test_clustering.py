@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import redis
+from cluster_helpers import local_cluster
 
 from charms.layer.redis import clustering
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress
+from charms.layer.redis.cluster.nodes import SLOTS, parse_info
 
 
 class Clock:
@@ -49,3 +54,30 @@ def test_units_say_how_many_of_how_many_are_ready() -> None:
     view = clustering.View("redis/0", own, "pw", 1, {"redis/0": own, "redis/1": Endpoint("127.0.0.2", 6379)})
     step = clustering.member_status(view)
     assert (step.status, step.message) == ("waiting", "2 of 6 units ready for the cluster (3 masters, 1 replicas each)")
+
+
+def test_a_lone_master_leaving_keeps_its_keys_and_says_they_go_with_it(tmp_path: Path) -> None:
+    """A cluster shrunk to one node: removing it empties nothing and says so."""
+    with local_cluster(tmp_path) as cluster:
+        (node,) = cluster.start(1)
+        cluster.connections.connect(node.endpoint).command("CLUSTER", "ADDSLOTSRANGE", 0, SLOTS - 1)
+        client = redis.Redis(host=node.endpoint.host, port=node.port, password=cluster.password)
+        with cluster.executor() as nodes:
+            nodes.wait_until("the lone node to serve", lambda: nodes.info(node.endpoint)["cluster_state"] == "ok")
+        client.set("kept", "here")
+        view = clustering.View(node.unit, node.endpoint, cluster.password, 0, {node.unit: node.endpoint})
+        step = clustering.retire(view, lambda _: None)
+        assert (step.status, step.message) == (
+            "blocked",
+            f"this is the last master: its keys go with it (no other node to hand its {SLOTS} slots to)",
+        )
+        assert client.get("kept") == b"here"
+        assert parse_info(client.execute_command("CLUSTER", "INFO").decode())["cluster_slots_assigned"] == str(SLOTS)
+
+
+def test_a_node_in_no_cluster_has_nothing_to_hand_over(tmp_path: Path) -> None:
+    with local_cluster(tmp_path) as cluster:
+        (node,) = cluster.start(1)
+        view = clustering.View(node.unit, node.endpoint, cluster.password, 0, {node.unit: node.endpoint})
+        step = clustering.retire(view, lambda _: None)
+        assert (step.status, step.message) == ("maintenance", "not in a cluster: nothing to hand over")

@@ -46,6 +46,8 @@ T = TypeVar("T")
 EXPECTED_ERRORS = (ClusterError, ClusterTimeout, Unreachable, ReplyError, PlanError, TopologyError, ClusterNodesError)
 # What plan_drain says when the node to empty is the last master.
 LAST_MASTER = "no master would remain"
+# What a departing unit says (status and log) when it is the last master.
+KEYS_GO_WITH_IT = "this is the last master: its keys go with it"
 # How long a departing unit waits for another unit's slot moves before its own drain.
 RETIRE_WAIT = 600.0
 # Status updates during a long move, at most one per this many seconds.
@@ -246,6 +248,9 @@ def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) ->
         try:
             info = cluster.info(view.own)
             if info.get("cluster_known_nodes", "1") == "1":
+                held = int(info.get("cluster_slots_assigned", "0"))
+                if held:
+                    return Step("blocked", f"{KEYS_GO_WITH_IT} (no other node to hand its {held} slots to)")
                 return Step("maintenance", "not in a cluster: nothing to hand over")
             me = cluster.node_id(view.own)
             topology = view.topology or Topology()
@@ -255,7 +260,7 @@ def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) ->
         except PlanError as error:
             if LAST_MASTER not in str(error):
                 return Step("blocked", f"leaving the cluster failed: {error}", retry=True)
-            return Step("blocked", f"this is the last master: its keys go with it ({error})")
+            return Step("blocked", f"{KEYS_GO_WITH_IT} ({error})")
         except EXPECTED_ERRORS as error:
             return Step("blocked", f"leaving the cluster failed: {error}", retry=True)
     return Step("maintenance", f"left the cluster after handing over {len(moves)} of {SLOTS} slots")
