@@ -11,6 +11,8 @@ from pathlib import Path
 import jubilant
 import redis
 
+from conftest import model_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 # REDIS_CHARM: another build to test (an older revision, to see a test fail without its fix).
 CHARM = Path(os.environ.get("REDIS_CHARM", ROOT / "build" / "redis"))
@@ -152,3 +154,8 @@ def signal_hook(juju: jubilant.Juju, unit: str, signal_number: int) -> str:
     assert found is not None, f"{unit} runs no hook"
     os.killpg(found[0], signal_number)
     return found[1]
+
+
+def unit_log(juju: jubilant.Juju, unit: str) -> str:
+    """Everything the unit logged (juju-log and the agent's lines), kept after the unit is gone."""
+    return (model_dir(juju) / "logs" / f"unit-{unit.replace('/', '-')}.log").read_text()

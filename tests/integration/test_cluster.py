@@ -8,6 +8,7 @@ the units' addresses (127.x loopback).
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 
@@ -24,6 +25,7 @@ from helpers import (
     password,
     running_hook,
     signal_hook,
+    unit_log,
     unit_status_is,
     units,
     wait_idle,
@@ -34,7 +36,7 @@ from charms.layer.redis.cluster.executor import LOCK_KEY
 from charms.layer.redis.cluster.nodes import myself, parse_cluster_nodes, parse_info
 from charms.layer.redis.cluster.topology import Role, decode
 
-from conftest import CHARMS, model_dir, throwaway_model
+from conftest import CHARMS, throwaway_model
 
 pytestmark = pytest.mark.integration
 
@@ -198,12 +200,22 @@ def test_removed_units_hand_over_their_keys_leader_included(juju: jubilant.Juju)
     assert traffic.errors == []
 
 
+def poll(condition: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
+    """Wait for a condition read straight from the nodes (quicker than a status round trip)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)  # polling interval of the wait, not a delay before an assertion
+
+
 # A MIGRATE is a write: with writes paused on its source it waits there, while SETSLOT,
 # GETKEYSINSLOT and the cluster bus go on. A move started under the pause stays open, its
-# slots marked on both ends, until the pause ends (by itself after PAUSE_MS, well within the
-# charm's 30 s command timeout and without blocking the source's cluster bus).
-PAUSE_MS = 15_000
-REARM_EVERY = 5.0
+# slots marked on both ends, until the pause ends. The pause is renewed while held and lapses
+# by itself PAUSE_MS after the last renewal (if the test dies), well within the charm's 30 s
+# command timeout.
+PAUSE_MS = 10_000
+RENEW_EVERY = 2.0
 
 
 def unit_at(juju: jubilant.Juju) -> dict[str, str]:
@@ -227,35 +239,42 @@ def open_slots(conn: redis.Redis) -> tuple[tuple[int, str], ...]:
 
 
 class HeldMoves:
-    """Slot moves out of `sources` held half-way (writes paused there) until `release`."""
+    """Slot moves out of `sources` held half-way (writes paused there) until the block ends."""
 
     def __init__(self, sources: Mapping[str, redis.Redis]) -> None:
         self.sources = sources
+        self._released = threading.Event()
+        self._renewer = threading.Thread(target=self._renew, daemon=True)
 
     def __enter__(self) -> HeldMoves:
-        self._hold()
+        self._pause()
+        self._renewer.start()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._released.set()
+        self._renewer.join()
         for conn in self.sources.values():
             conn.execute_command("CLIENT", "UNPAUSE")
 
-    def _hold(self) -> None:
+    def _pause(self) -> None:
         for conn in self.sources.values():
             conn.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
-        self._armed = time.monotonic()
 
-    def wait_for_open_slot(self, timeout: float = 300.0) -> str:
+    def _renew(self) -> None:
+        while not self._released.wait(RENEW_EVERY):
+            self._pause()
+
+    def wait_for_open_slot(self) -> str:
         """Wait until a source has slots marked migrating (a move under way, held); that source's unit."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if time.monotonic() - self._armed > REARM_EVERY:
-                self._hold()
-            for unit, conn in self.sources.items():
-                if open_slots(conn):
-                    return unit
-            time.sleep(0.05)  # polling interval of the wait, not a delay before an assertion
-        raise TimeoutError(f"no slot move out of {sorted(self.sources)} began within {timeout:g} s")
+        found: list[str] = []
+
+        def moving() -> bool:
+            found.extend(unit for unit, conn in self.sources.items() if open_slots(conn))
+            return bool(found)
+
+        poll(moving, f"a slot move out of {', '.join(sorted(self.sources))}")
+        return found[0]
 
 
 def all_open_slots(juju: jubilant.Juju) -> dict[str, tuple[tuple[int, str], ...]]:
@@ -271,6 +290,7 @@ def test_leadership_moved_in_the_middle_of_a_rebalance_completes_it(juju: jubila
     with HeldMoves({unit: node(juju, unit) for unit in units(juju) if unit != owner}) as held:
         juju.add_unit(APP)
         source = held.wait_for_open_slot()
+        juju.wait(unit_status_is(first, "maintenance", "moving slots: "), delay=0.5, successes=1)
         juju.cli("local-move-leader", successor)
         # The old leader is still in its hook, its move held open, when leadership moves.
         assert running_hook(juju, first) is not None
@@ -283,10 +303,6 @@ def test_leadership_moved_in_the_middle_of_a_rebalance_completes_it(juju: jubila
     # Only a leader shares the topology: the new one did, with the new unit in it.
     assert sorted(shared_topology(juju).by_unit) == sorted(units(juju))
     assert missing_keys(cluster_client(juju), keys) == []
-
-
-def unit_log(juju: jubilant.Juju, unit: str) -> str:
-    return (model_dir(juju) / "logs" / f"unit-{unit.replace('/', '-')}.log").read_text()
 
 
 def test_a_hook_killed_in_the_middle_of_a_slot_move_is_repaired_by_the_next(juju: jubilant.Juju) -> None:
@@ -309,18 +325,6 @@ def test_a_hook_killed_in_the_middle_of_a_slot_move_is_repaired_by_the_next(juju
     assert all_open_slots(juju) == {}
     assert_healthy(juju)
     assert_balanced(juju)
-    assert missing_keys(cluster_client(juju), keys) == []
-
-
-def test_a_new_password_reaches_every_node(juju: jubilant.Juju) -> None:
-    keys = write_keys(cluster_client(juju), "password", KEYS // 5)
-    count = len(units(juju))
-    juju.config(APP, {"password": "a-new-cluster-password"})
-    wait_cluster(juju, count)
-    for unit in units(juju):
-        conn = node(juju, unit)
-        assert conn.config_get("requirepass")["requirepass"] == "a-new-cluster-password"
-        assert conn.config_get("masterauth")["masterauth"] == "a-new-cluster-password"
     assert missing_keys(cluster_client(juju), keys) == []
 
 
@@ -351,6 +355,31 @@ def test_raising_cluster_replicas_makes_new_units_replicas_and_lowering_it_chang
     assert slot_counts(juju) == slots_before
 
 
+def test_a_new_password_reaches_every_node_live_and_a_reconnecting_client_loses_no_write(
+    juju: jubilant.Juju,
+) -> None:
+    count = len(wait_cluster(juju, len(units(juju))).apps[APP].units)
+    keys = write_keys(cluster_client(juju), "password", KEYS // 5)
+    run_ids = {unit: node(juju, unit).info("server")["run_id"] for unit in units(juju)}
+    with Traffic(cluster_client(juju), "password-change", reconnect=lambda: cluster_client(juju)) as traffic:
+        juju.config(APP, {"password": "a-new-cluster-password"})
+        wait_cluster(juju, count)
+    assert traffic.errors == []
+    assert len(traffic.written) > 0
+    for unit in units(juju):
+        conn = node(juju, unit)
+        assert conn.config_get("requirepass")["requirepass"] == "a-new-cluster-password"
+        assert conn.config_get("masterauth")["masterauth"] == "a-new-cluster-password"
+        assert conn.info("server")["run_id"] == run_ids[unit], f"{unit} restarted"
+    # A replica that reconnects to its master now authenticates with the new masterauth.
+    for unit in units(juju):
+        conn = node(juju, unit)
+        if conn.info("replication")["role"] == "slave":
+            conn.execute_command("CLIENT", "KILL", "TYPE", "master")
+            juju.wait(lambda _, conn=conn: conn.info("replication")["master_link_status"] == "up", delay=0.5)
+    assert missing_keys(cluster_client(juju), keys + traffic.written) == []
+
+
 def test_removing_the_last_masters_keeps_their_keys_and_says_so(juju: jubilant.Juju) -> None:
     """Removing the application: no master is left to take the slots, so none is emptied."""
     wait_cluster(juju, len(units(juju)))
@@ -378,15 +407,6 @@ def replicated() -> Iterator[jubilant.Juju]:
         config = {"cluster-enabled": True, "cluster-replicas": 1, "password": REPLICATED_PASSWORD}
         juju.deploy(CHARM, APP, num_units=6, config=config)
         yield juju
-
-
-def poll(condition: Callable[[], bool], what: str, timeout: float = 300.0) -> None:
-    """Wait for a condition read straight from the nodes (quicker than a status round trip)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)  # polling interval of the wait, not a delay before an assertion
 
 
 def slots_assigned(conn: redis.Redis) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cluster_helpers import FakeClock
 
 from charms.layer.redis.cluster.executor import (
     ClusterExecutor,
@@ -94,17 +95,6 @@ def test_a_slot_moves_in_the_documented_order_with_auth2_and_batches():
 
 def test_the_migrate_password_never_shows_in_a_repr():
     assert "s3cret" not in repr(MigrateAuth("replicator", "s3cret"))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class NeverJoins(RecordingConnection):

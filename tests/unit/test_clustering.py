@@ -6,26 +6,15 @@ from pathlib import Path
 
 import pytest
 import redis
-from cluster_helpers import local_cluster
+from cluster_helpers import FakeClock, local_cluster
 
 from charms.layer.redis import clustering
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress
 from charms.layer.redis.cluster.nodes import SLOTS, parse_info
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_work_waits_its_turn_while_another_unit_moves_slots() -> None:
-    clock, said, tries = Clock(), [], []
+    clock, said, tries = FakeClock(), [], []
 
     def work() -> str:
         tries.append(clock.now)
@@ -39,7 +28,7 @@ def test_work_waits_its_turn_while_another_unit_moves_slots() -> None:
 
 
 def test_waiting_ends_naming_the_holder() -> None:
-    clock = Clock()
+    clock = FakeClock()
 
     def work() -> None:
         raise MoveInProgress("redis/4")

@@ -461,6 +461,7 @@ class ClusterExecutor:
                 raise ClusterError(f"slot {slots[0]} moves between nodes {seed} does not know")
             others = [endpoint_of(node) for node in masters if node.node_id not in (source_id, target_id)]
             report = partial(tally.report, target_id)
+            report(0)  # said as the move starts, not after its first round
             for chunk in _chunks(slots, self.limits.slots_per_round):
                 tally.keys += self._move_round(source, target, chunk, others, report)
                 tally.done[target_id] += len(chunk)
