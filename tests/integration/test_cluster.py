@@ -23,6 +23,7 @@ from helpers import (
     in_unit,
     leader,
     password,
+    run_hook,
     running_hook,
     signal_hook,
     unit_log,
@@ -293,8 +294,9 @@ def test_leadership_moved_in_the_middle_of_a_rebalance_completes_it(juju: jubila
         juju.wait(unit_status_is(first, "maintenance", "moving slots: "), delay=0.5, successes=1)
         juju.cli("local-move-leader", successor)
         # The old leader is still in its hook, its move held open, when leadership moves.
+        # (No `juju exec` while held: a unit's tasks wait for its hook, which waits for the move.)
         assert running_hook(juju, first) is not None
-        assert open_slots(node(juju, source))
+        assert open_slots(held.sources[source])
     wait_cluster(juju, count + 1)
     assert leader(juju) == successor
     assert_healthy(juju)
@@ -314,7 +316,7 @@ def test_a_hook_killed_in_the_middle_of_a_slot_move_is_repaired_by_the_next(juju
         juju.remove_unit(departing)
         held.wait_for_open_slot()
         hook = signal_hook(juju, departing, signal.SIGKILL)
-        left_open = open_slots(node(juju, departing))
+        left_open = open_slots(held.sources[departing])
     assert left_open, "the killed hook left no slot open"
     wait_cluster(juju, count - 1)
     assert departing not in units(juju)
@@ -474,3 +476,9 @@ def test_replicas_on_other_units_take_over_a_failed_master(replicated: jubilant.
     juju.wait(lambda _: heir_node.info("replication")["role"] == "master", delay=0.5, timeout=60)
     juju.wait(lambda _: node_health(juju, heir.unit).startswith("ok"), delay=0.5, timeout=60)
     assert missing_keys(cluster_client(juju), keys) == []
+    # update-status tells what the cluster looks like now: served, but with a node down.
+    observer = next(unit for unit in sorted(units(juju)) if unit not in (failed.unit, leader(juju)))
+    run_hook(juju, observer)
+    message = units(juju)[observer].workload_status
+    assert message.current == "blocked"
+    assert message.message == "cluster ok: 3 masters, 2 replicas, 16384 of 16384 slots served, 1 failing or unreachable"

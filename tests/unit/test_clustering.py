@@ -11,6 +11,7 @@ from cluster_helpers import FakeClock, local_cluster
 from charms.layer.redis import clustering
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress
 from charms.layer.redis.cluster.nodes import SLOTS, parse_info
+from charms.layer.redis.cluster.plan import plan_formation
 
 
 def test_work_waits_its_turn_while_another_unit_moves_slots() -> None:
@@ -70,3 +71,24 @@ def test_a_node_in_no_cluster_has_nothing_to_hand_over(tmp_path: Path) -> None:
         view = clustering.View(node.unit, node.endpoint, cluster.password, 0, {node.unit: node.endpoint})
         step = clustering.retire(view, lambda _: None)
         assert (step.status, step.message) == ("maintenance", "not in a cluster: nothing to hand over")
+
+
+def test_a_new_leader_finishes_a_formation_left_half_way_with_replicas_not_slots(tmp_path: Path) -> None:
+    """The masters got their slots and every node was met, but no replica was attached yet."""
+    with local_cluster(tmp_path) as cluster:
+        cluster.start(6)
+        endpoints = cluster.endpoints
+        with cluster.executor() as nodes:
+            halfway = plan_formation(["redis/0", "redis/1", "redis/2"], 0)
+            nodes.form(halfway, {unit: endpoints[unit] for unit in ("redis/0", "redis/1", "redis/2")})
+            for unit in ("redis/3", "redis/4", "redis/5"):
+                nodes.add_node(endpoints["redis/0"], endpoints[unit])
+        view = clustering.View("redis/1", endpoints["redis/1"], cluster.password, 1, endpoints)
+        step = clustering.lead(view, lambda _: None)
+        assert step.status == "active"
+        assert step.message == "cluster ok: 3 masters, 3 replicas, 16384 of 16384 slots served"
+        topology = step.topology
+        assert [node.unit for node in topology.masters] == ["redis/0", "redis/1", "redis/2"]
+        for master in topology.masters:
+            (replica,) = topology.replicas_of(master.node_id)
+            assert replica.unit in ("redis/3", "redis/4", "redis/5")

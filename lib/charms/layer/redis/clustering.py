@@ -178,14 +178,35 @@ def grow(view: View, cluster: ClusterExecutor, say: Say) -> Step:
     for unit in joining:
         say(f"adding {unit} to the cluster")
         cluster.add_node(seed, view.ready[unit])
-    for unit in joining:
-        topology = cluster.topology(seed, unit_of)
-        master = wanted_master(topology, view.replicas)
-        if master is not None:
-            say(f"making {unit} a replica of {master}")
-            cluster.replicate(view.ready[unit], topology.by_unit[master].node_id)
+    place(view, cluster, seed, unit_of, say)
     balance(view, cluster, seed, unit_of, say)
     return Step("active", report_health(cluster, seed), cluster.topology(seed, unit_of))
+
+
+def place(view: View, cluster: ClusterExecutor, seed: Endpoint, unit_of: Mapping[Endpoint, str], say: Say) -> None:
+    """Make replicas of the empty masters the masters lacking replicas want; the rest get slots next.
+
+    An empty master is a unit not placed yet: just added, or met by a step that stopped
+    before placing it (a formation a leader left half-way, a hook killed after add_node).
+    """
+    while True:
+        members = cluster.members(seed)
+        empty = {
+            unit_of[endpoint_of(node)]
+            for node in members
+            if node.is_master and not node.slot_count and unit_of.get(endpoint_of(node)) in view.ready
+        } - view.dying
+        if not empty:
+            return
+        topology = cluster.topology(seed, unit_of)
+        for unit in empty:
+            topology = topology.without(unit)
+        master = wanted_master(topology, view.replicas)
+        if master is None:
+            return
+        unit = min(empty, key=unit_order)
+        say(f"making {unit} a replica of {master}")
+        cluster.replicate(view.ready[unit], topology.by_unit[master].node_id)
 
 
 def balance(view: View, cluster: ClusterExecutor, seed: Endpoint, unit_of: Mapping[Endpoint, str], say: Say) -> None:
