@@ -96,6 +96,9 @@ def test_three_units_form_a_cluster_with_the_topology_shared(juju: jubilant.Juju
     topology = shared_topology(juju)
     assert sorted(topology.by_unit) == sorted(units(juju))
     assert [node.role for node in topology.nodes] == [Role.MASTER] * 3
+    # Every node is known by its unit's ingress address (cluster-announce-ip).
+    view = parse_cluster_nodes(node(juju, leader(juju)).execute_command("CLUSTER", "NODES"))
+    assert sorted(entry.host for entry in view) == sorted(unit.public_address for unit in units(juju).values())
     assert sorted(slot_counts(juju).values()) == [5461, 5461, 5462]
     for unit, status in units(juju).items():
         assert {"6379/tcp", "16379/tcp"} <= set(status.open_ports), unit
