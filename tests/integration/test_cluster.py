@@ -346,7 +346,7 @@ def test_raising_cluster_replicas_makes_new_units_replicas_and_lowering_it_chang
     topology = shared_topology(juju)
     replica = topology.by_unit[added]
     assert replica.role == Role.REPLICA
-    master = topology.by_id[replica.master]
+    master = topology.by_id[replica.master_id]
     assert master.unit != added and master.address != replica.address
     # It went to a master that had no replica, and no slot moved.
     assert [node.unit for node in topology.replicas_of(master.node_id)] == [added]
