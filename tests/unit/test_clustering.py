@@ -12,6 +12,7 @@ from charms.layer.redis import clustering
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress
 from charms.layer.redis.cluster.nodes import SLOTS, parse_info
 from charms.layer.redis.cluster.plan import plan_formation
+from charms.layer.redis.cluster.topology import Node, Role, Topology
 
 
 def test_work_waits_its_turn_while_another_unit_moves_slots() -> None:
@@ -92,3 +93,15 @@ def test_a_new_leader_finishes_a_formation_left_half_way_with_replicas_not_slots
         for master in topology.masters:
             (replica,) = topology.replicas_of(master.node_id)
             assert replica.unit in ("redis/3", "redis/4", "redis/5")
+
+
+def test_a_unit_leaving_itself_does_not_wait_for_another_to_leave() -> None:
+    """Were it to wait, it would ask a node; none answers at this closed port."""
+    nowhere = Endpoint("127.0.0.1", 1)
+    other = Node("redis/1", "b" * 40, "127.0.0.1", 1, Role.MASTER)
+    view = clustering.View(
+        "redis/0", nowhere, "pw", 0, {"redis/0": nowhere}, Topology((other,)), frozenset({"redis/0", "redis/1"})
+    )
+    said: list[str] = []
+    clustering.await_departure(view, "redis/1", said.append, timeout=0.1)
+    assert said == []

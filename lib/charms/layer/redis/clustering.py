@@ -244,9 +244,11 @@ def await_departure(view: View, unit: str, say: Say, timeout: float = RETIRE_WAI
 
     The departing unit does the work in its own hooks; waiting here means the
     status and the shared topology that follow are those of the cluster without it.
+    A unit on its way out itself does not wait: the other may be a last master that
+    keeps its slots (as when the whole application goes), and nothing follows here.
     """
     gone = view.topology.by_unit.get(unit) if view.topology else None
-    if gone is None:
+    if gone is None or view.unit in view.dying:
         return
     say(f"waiting for {unit} to hand its slots over and leave the cluster")
     with executor(view) as cluster:
