@@ -1,8 +1,8 @@
 """Redis Cluster across the units on the local model: formed, grown, shrunk, with a client throughout.
 
 Two models for the module (three units, and six with one replica a master),
-tests in file order: each starts by waiting for a settled cluster and leaves
-one for the next, so a test also runs alone. Clients are redis-py's
+tests in file order, each leaving a settled cluster for the next; those from
+the mid-rebalance one on start by waiting for it, so they also run alone. Clients are redis-py's
 RedisCluster from the host, started from the units' addresses (127.x loopback).
 Moves that a test must catch half-way are held there by pausing writes on
 their source nodes (HeldMoves), never by timing.
