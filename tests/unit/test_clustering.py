@@ -10,7 +10,7 @@ from cluster_helpers import FakeClock, local_cluster
 
 from charms.layer.redis import clustering
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress
-from charms.layer.redis.cluster.nodes import SLOTS, parse_info
+from charms.layer.redis.cluster.nodes import SLOTS, myself, parse_info
 from charms.layer.redis.cluster.plan import plan_formation
 from charms.layer.redis.cluster.topology import Node, Role, Topology
 
@@ -105,3 +105,20 @@ def test_a_unit_leaving_itself_does_not_wait_for_another_to_leave() -> None:
     said: list[str] = []
     clustering.await_departure(view, "redis/1", said.append, timeout=0.1)
     assert said == []
+
+
+def test_when_every_master_leaves_none_is_emptied_even_with_the_others_stopping(tmp_path: Path) -> None:
+    """The whole application removed: each master keeps its slots and says so, without asking the others."""
+    with local_cluster(tmp_path) as cluster:
+        cluster.start(3)
+        endpoints = cluster.endpoints
+        with cluster.executor() as nodes:
+            topology = nodes.form(plan_formation(list(endpoints), 0), endpoints)
+        cluster.nodes[2].process.kill()  # already stopped by its own stop hook
+        everyone = frozenset(endpoints)
+        view = clustering.View("redis/0", endpoints["redis/0"], cluster.password, 0, endpoints, topology, everyone)
+        step = clustering.retire(view, lambda _: None)
+        assert step.status == "blocked"
+        assert step.message == f"{clustering.KEYS_GO_WITH_IT} (every other master is leaving too)"
+        with cluster.executor() as nodes:
+            assert myself(nodes.view(endpoints["redis/0"])).slot_count == 5462  # still its first share

@@ -9,7 +9,7 @@ leader, the topology to share. Nothing here calls Juju.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -28,7 +28,7 @@ from charms.layer.redis.cluster.executor import (
     endpoint_of,
     progress_message,
 )
-from charms.layer.redis.cluster.nodes import SLOTS, ClusterNodesError
+from charms.layer.redis.cluster.nodes import SLOTS, ClusterNode, ClusterNodesError
 from charms.layer.redis.cluster.plan import (
     PlanError,
     plan_formation,
@@ -261,6 +261,22 @@ def await_departure(view: View, unit: str, say: Say, timeout: float = RETIRE_WAI
             cluster.wait_until(f"{unit} to leave the cluster", forgotten, timeout)
 
 
+def left_alone(members: Sequence[ClusterNode], me: str, leaving: Collection[str]) -> Step | None:
+    """The step of a node whose every other master leaves too (the whole application goes); None otherwise.
+
+    Decided before anything that needs the other nodes: they may be stopping already.
+    """
+    staying = [node for node in members if node.node_id != me and node.node_id not in leaving]
+    if any(node.is_master for node in staying):
+        return None
+    mine = next((node for node in members if node.node_id == me), None)
+    if mine is not None and mine.is_master and mine.slot_count:
+        return Step("blocked", f"{KEYS_GO_WITH_IT} (every other master is leaving too)")
+    if not staying:
+        return Step("maintenance", "every other node is leaving too: nothing to hand over")
+    return None
+
+
 def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) -> Step:
     """A departing unit's own node: hand its slots to the staying masters, be forgotten, reset.
 
@@ -278,6 +294,9 @@ def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) ->
             me = cluster.node_id(view.own)
             topology = view.topology or Topology()
             leaving = {node.node_id for node in topology.nodes if node.unit in view.dying and node.node_id != me}
+            alone = left_alone(cluster.members(view.own), me, leaving)
+            if alone is not None:
+                return alone
             unit_of = {node.node_id: node.unit for node in topology.nodes}
             moves = when_free(lambda: cluster.retire(view.own, throttled(say, unit_of), leaving), say, clock)
         except PlanError as error:
