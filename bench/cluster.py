@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import secrets
 import subprocess
 import sys
@@ -119,18 +118,6 @@ def with_charm(keys: int) -> None:
         juju.destroy_model(name, destroy_storage=True, force=True)
 
 
-def redis_cli(cluster: LocalCluster, *arguments: str) -> None:
-    environment = {**os.environ, "REDISCLI_AUTH": cluster.password}
-    subprocess.run(
-        ["redis-cli", "--cluster", *arguments, "--cluster-yes"],
-        env=environment,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=1800,
-    )
-
-
 def timed(run: Callable[[], None]) -> float:
     start = time.monotonic()
     run()
@@ -153,7 +140,7 @@ def with_redis_cli(base: Path, keys: int) -> None:
         def held() -> int:
             return sum(int(cluster.connections.connect(endpoint).command("DBSIZE")) for endpoint in added)
 
-        seconds = timed(lambda: redis_cli(cluster, "rebalance", str(seed), "--cluster-use-empty-masters"))
+        seconds = timed(lambda: cluster.redis_cli("rebalance", str(seed), "--cluster-use-empty-masters"))
         moved = held()
         print(line("redis-cli", "3 -> 6", seconds, moved, 0, len(missing_keys(client, data, SIZE))), flush=True)
         executor.wait_settled(seed)
@@ -171,10 +158,9 @@ def reshard_away(cluster: LocalCluster, executor, seed, ids: list[str]) -> None:
     for node_id, target in zip(ids, originals, strict=True):
         count = len(executor.ownership(seed).get(node_id, ()))  # an emptied master may have turned replica
         if count:
-            redis_cli(
-                cluster, "reshard", str(seed), "--cluster-from", node_id, "--cluster-to", target,
-                "--cluster-slots", str(count),
-            )  # fmt: skip
+            cluster.redis_cli(
+                "reshard", str(seed), "--cluster-from", node_id, "--cluster-to", target, "--cluster-slots", str(count)
+            )
         executor.wait_settled(seed)
 
 

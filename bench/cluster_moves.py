@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -85,18 +83,6 @@ def with_library(base: Path, keys: int, limits: Limits) -> list[Phase]:
         return [grow, shrink]
 
 
-def redis_cli(cluster: LocalCluster, *arguments: str) -> None:
-    environment = {**os.environ, "REDISCLI_AUTH": cluster.password}
-    subprocess.run(
-        ["redis-cli", "--cluster", *arguments, "--cluster-yes"],
-        env=environment,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=600,
-    )
-
-
 def with_redis_cli(base: Path, keys: int) -> list[Phase]:
     with local_cluster(base) as cluster, cluster.executor() as executor:
         data, fourth = prepared(cluster, executor, keys)
@@ -106,7 +92,7 @@ def with_redis_cli(base: Path, keys: int) -> list[Phase]:
             "3 -> 4 masters",
             cluster,
             data,
-            lambda: redis_cli(cluster, "rebalance", str(seed), "--cluster-use-empty-masters"),
+            lambda: cluster.redis_cli("rebalance", str(seed), "--cluster-use-empty-masters", timeout=600),
             lambda: dbsize(cluster, fourth),
         )
         executor.wait_settled(seed)
@@ -115,7 +101,7 @@ def with_redis_cli(base: Path, keys: int) -> list[Phase]:
             "drain 4 -> 3",
             cluster,
             data,
-            lambda: redis_cli(cluster, "rebalance", str(seed), "--cluster-weight", f"{fourth_id}=0"),
+            lambda: cluster.redis_cli("rebalance", str(seed), "--cluster-weight", f"{fourth_id}=0", timeout=600),
             lambda: on_fourth,
         )
         return [grow, shrink]

@@ -7,10 +7,11 @@ bulk writes and reads of keys, and the status condition of a settled cluster.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import jubilant
 from redis.cluster import RedisCluster
-from redis.exceptions import AskError, MovedError, TryAgainError
+from redis.exceptions import AskError, AuthenticationError, MovedError, TryAgainError
 
 APP = "redis"
 
@@ -29,14 +30,18 @@ class Traffic:
     Redirections are retried, as a cluster client does. redis-py (8.1) fails to
     follow an ASK to a node it has not met yet (AttributeError on the missing
     node): that is retried too, after the client reloads the slot map, and
-    counted apart in `unfollowed_asks`. Anything else is an error.
+    counted apart in `unfollowed_asks`. A refused AUTH (the password changed) is
+    retried with a new client from `reconnect`, when given, and counted in
+    `reconnects`. Anything else is an error.
     """
 
-    def __init__(self, client: RedisCluster, prefix: str) -> None:
-        self.client, self.prefix = client, prefix
+    def __init__(self, client: RedisCluster, prefix: str, reconnect: Callable[[], RedisCluster] | None = None) -> None:
+        """`reconnect`: a new client with the password the charm now publishes, for when AUTH fails."""
+        self.client, self.prefix, self.reconnect = client, prefix, reconnect
         self.written: list[str] = []
         self.errors: list[str] = []
         self.unfollowed_asks = 0
+        self.reconnects = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -59,6 +64,13 @@ class Traffic:
                 self.written.append(key)
             except (MovedError, AskError, TryAgainError):
                 continue  # redirections RedisCluster retries itself; only their exhaustion reaches here
+            except AuthenticationError as error:
+                if self.reconnect is None:
+                    self.errors.append(f"{key}: {type(error).__name__}: {error}")
+                else:
+                    self.reconnects += 1
+                    self.client = self.reconnect()
+                    continue  # the same write again, with the new password
             except AttributeError as error:
                 if "redis_connection" not in str(error):
                     self.errors.append(f"{key}: {type(error).__name__}: {error}")

@@ -16,6 +16,8 @@ from pathlib import Path
 import jubilant
 import redis
 
+from conftest import model_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 # REDIS_CHARM: another build to test (an older revision, to see a test fail without its fix).
 CHARM = Path(os.environ.get("REDIS_CHARM", ROOT / "build" / "redis"))
@@ -213,3 +215,37 @@ def world_readable_files_holding(root: Path, secret: bytes) -> list[Path]:
     """Files under `root` that anyone may read and that contain `secret`."""
     readable = (p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_mode & 0o004)
     return [path for path in readable if secret in path.read_bytes()]
+
+
+def running_hook(juju: jubilant.Juju, unit: str) -> tuple[int, str] | None:
+    """The process group and name of the hook the unit runs now, found from the host; None if none runs.
+
+    A hook starts its own session with JUJU_HOOK_NAME set (an exec task has none);
+    the model's name tells this model's units from another's of the same name.
+    """
+    wanted = {f"JUJU_MODEL_NAME={juju.model}", f"JUJU_UNIT_NAME={unit}"}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = set((entry / "environ").read_bytes().decode(errors="replace").split("\0"))
+            leads_session = os.getsid(int(entry.name)) == int(entry.name)
+        except OSError:
+            continue  # gone, or not ours to read
+        hook = next((item.split("=", 1)[1] for item in environ if item.startswith("JUJU_HOOK_NAME=")), None)
+        if hook and leads_session and wanted <= environ:
+            return int(entry.name), hook
+    return None
+
+
+def signal_hook(juju: jubilant.Juju, unit: str, signal_number: int) -> str:
+    """Send a signal to every process of the hook the unit runs now (SIGKILL: as when its agent dies); its name."""
+    found = running_hook(juju, unit)
+    assert found is not None, f"{unit} runs no hook"
+    os.killpg(found[0], signal_number)
+    return found[1]
+
+
+def unit_log(juju: jubilant.Juju, unit: str) -> str:
+    """Everything the unit logged (juju-log and the agent's lines), kept after the unit is gone."""
+    return (model_dir(juju) / "logs" / f"unit-{unit.replace('/', '-')}.log").read_text()

@@ -26,6 +26,7 @@ from helpers import (
     password,
     run_hook,
     run_id,
+    unit_log,
     unit_status_is,
     wait_active,
     wait_applied,
@@ -34,7 +35,7 @@ from helpers import (
     write_keys,
 )
 
-from conftest import LOCALJUJU, model_dir
+from conftest import throwaway_model
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +45,10 @@ KEYS = 5000
 @pytest.fixture(scope="module")
 def juju() -> Iterator[jubilant.Juju]:
     ensure_built()
-    juju = jubilant.Juju(cli_binary=LOCALJUJU, wait_timeout=180)
-    name = f"faults-{secrets.token_hex(4)}"
-    juju.add_model(name)
-    try:
+    with throwaway_model("faults", wait_timeout=180) as juju:
         juju.deploy(CHARM, APP)
         wait_active(juju)
         yield juju
-    finally:
-        juju.destroy_model(name, destroy_storage=True, force=True)
 
 
 @pytest.fixture
@@ -71,10 +67,6 @@ def keys(juju: jubilant.Juju, unit: str, request: pytest.FixtureRequest) -> Iter
     assert count_keys(client(juju, unit), prefix) == written
 
 
-def log_of(juju: jubilant.Juju, unit: str) -> str:
-    return (model_dir(juju) / "logs" / f"unit-{unit.replace('/', '-')}.log").read_text()
-
-
 # 2. Drift: what a related application holding the password can do to the server.
 
 
@@ -91,14 +83,14 @@ def test_drift_is_repaired_and_said(juju: jubilant.Juju, unit: str, keys: tuple[
     assert status.message.endswith(
         "repaired: replication role (was a replica), default user ACL, loglevel, maxmemory-policy"
     )
-    assert "Repaired what was changed outside the charm: replication role" in log_of(juju, unit)
+    assert "Repaired what was changed outside the charm: replication role" in unit_log(juju, unit)
     with pytest.raises(redis.AuthenticationError):
         client(juju, unit, auth="").ping()
     conn = client(juju, unit)
     assert conn.info("replication")["role"] == "master"
     assert conn.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
     assert conn.set("writable-again", "yes")
-    assert password(juju) not in log_of(juju, unit)
+    assert password(juju) not in unit_log(juju, unit)
 
 
 def test_a_password_changed_outside_the_charm_is_reported(

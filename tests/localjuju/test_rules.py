@@ -146,3 +146,12 @@ def test_stop_timeouts_read_as_systemd_does() -> None:
     assert services._seconds("1min 30s", 90.0) == 90.0
     assert services._seconds("infinity", 90.0) is None
     assert services._seconds(None, 90.0) == 90.0
+
+
+def test_shuffle_runs_one_operation_at_a_time_until_it_has_waited_long_enough() -> None:
+    """One at a time, but a hook waiting for another unit's hook does not stop it forever."""
+    assert scheduler.shuffle_wait({}, 100.0) == 0.0
+    assert scheduler.shuffle_wait({"a/0": 98.0}, 100.0, patience=10.0) == 8.0
+    assert scheduler.shuffle_wait({"a/0": 90.0}, 100.0, patience=10.0) == 0.0
+    # The newest running operation counts: another may start only once it too has waited.
+    assert scheduler.shuffle_wait({"a/0": 50.0, "a/1": 95.0}, 100.0, patience=10.0) == 5.0

@@ -155,6 +155,17 @@ class LocalCluster:
         for node in self.nodes:
             self._stop(node)
 
+    def redis_cli(self, *arguments: str, timeout: float = 1800) -> None:
+        """`redis-cli --cluster ARGUMENTS --cluster-yes`, the password in its environment (REDISCLI_AUTH)."""
+        subprocess.run(
+            ["redis-cli", "--cluster", *arguments, "--cluster-yes"],
+            env={**os.environ, "REDISCLI_AUTH": self.password},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+        )
+
     def client(self, **options: object):
         """A cluster-aware redis-py client started from the first node."""
         from redis.cluster import RedisCluster
@@ -192,3 +203,16 @@ def missing_or_wrong(client, data: Mapping[str, bytes], batch: int = 5000) -> li
             if value != data[key]:
                 wrong.append(key)
     return wrong
+
+
+class FakeClock:
+    """A clock that moves only when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

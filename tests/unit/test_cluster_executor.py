@@ -114,6 +114,7 @@ def test_adding_a_master_and_rebalancing_keeps_every_key_and_balances(local):
     assert int(local.connections.connect(new.endpoint).command("DBSIZE")) > 4000
     done = [report.done for report in progress]
     assert done == sorted(done)
+    assert progress_message(progress[0], {new_id: "redis/3"}) == "moving slots: 0 of 4096 to redis/3"
     assert progress_message(progress[-1], {new_id: "redis/3"}) == "moving slots: 4096 of 4096 to redis/3"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cluster_helpers import FakeClock
 
 from charms.layer.redis.cluster.executor import (
     ClusterExecutor,
@@ -96,17 +97,6 @@ def test_the_migrate_password_never_shows_in_a_repr():
     assert "s3cret" not in repr(MigrateAuth("replicator", "s3cret"))
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class NeverJoins(RecordingConnection):
     """A new node (id d…) no member ever learns of, and one member still loading its data."""
 
@@ -143,3 +133,40 @@ def test_importing_the_cluster_library_does_not_import_redis():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+class MovedAddress(RecordingConnection):
+    """The node c… now answers at port 7013; the others know it at 7003 until it is met there."""
+
+    met = False
+
+    def _reply(self, command: tuple[CommandArg, ...]) -> Any:
+        if command[:2] == ("CLUSTER", "MEET") and command[3] == 7013:
+            MovedAddress.met = True
+        if command[:2] == ("CLUSTER", "MYID"):
+            return self.node_id.encode()
+        if command[:2] == ("CLUSTER", "INFO"):
+            return b"cluster_state:ok\r\ncluster_slots_ok:16384\r\n"
+        reply = super()._reply(command)
+        if command[:2] != ("CLUSTER", "NODES"):
+            return reply
+        if MovedAddress.met or self.node_id == OTHER:
+            return reply.replace(b"127.0.0.1:7003@17003", b"127.0.0.1:7013@17013")
+        # Unreachable where the others last saw it.
+        return reply.replace(b"@17003 master - 0 0 1 connected", b"@17003 master,fail - 0 0 1 disconnected")
+
+
+class MovedConnections(RecordingConnections):
+    def connect(self, endpoint: Endpoint) -> RecordingConnection:
+        if endpoint.port == 7013:
+            return self.answering(OTHER, self.log)
+        return super().connect(endpoint)
+
+
+def test_a_node_known_at_an_old_address_is_met_at_its_new_one():
+    MovedAddress.met = False
+    clock = FakeClock()
+    connections = MovedConnections(MovedAddress)
+    executor = ClusterExecutor(connections, MigrateAuth("default", "x"), Limits(wait_timeout=30), clock, clock.sleep)
+    assert executor.add_node(Endpoint("127.0.0.1", 7001), Endpoint("127.0.0.1", 7013)) == OTHER
+    assert (SOURCE, ("CLUSTER", "MEET", "127.0.0.1", 7013)) in connections.log

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import redis
+from cluster_helpers import FakeClock, local_cluster
 
 from charms.layer.redis import clustering
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from charms.layer.redis.cluster.nodes import SLOTS, myself, parse_info
+from charms.layer.redis.cluster.plan import plan_formation
+from charms.layer.redis.cluster.topology import Node, Role, Topology
 
 
 def test_work_waits_its_turn_while_another_unit_moves_slots() -> None:
-    clock, said, tries = Clock(), [], []
+    clock, said, tries = FakeClock(), [], []
 
     def work() -> str:
         tries.append(clock.now)
@@ -34,7 +30,7 @@ def test_work_waits_its_turn_while_another_unit_moves_slots() -> None:
 
 
 def test_waiting_ends_naming_the_holder() -> None:
-    clock = Clock()
+    clock = FakeClock()
 
     def work() -> None:
         raise MoveInProgress("redis/4")
@@ -49,3 +45,80 @@ def test_units_say_how_many_of_how_many_are_ready() -> None:
     view = clustering.View("redis/0", own, "pw", 1, {"redis/0": own, "redis/1": Endpoint("127.0.0.2", 6379)})
     step = clustering.member_status(view)
     assert (step.status, step.message) == ("waiting", "2 of 6 units ready for the cluster (3 masters, 1 replicas each)")
+
+
+def test_a_lone_master_leaving_keeps_its_keys_and_says_they_go_with_it(tmp_path: Path) -> None:
+    """A cluster shrunk to one node: removing it empties nothing and says so."""
+    with local_cluster(tmp_path) as cluster:
+        (node,) = cluster.start(1)
+        cluster.connections.connect(node.endpoint).command("CLUSTER", "ADDSLOTSRANGE", 0, SLOTS - 1)
+        client = redis.Redis(host=node.endpoint.host, port=node.port, password=cluster.password)
+        with cluster.executor() as nodes:
+            nodes.wait_until("the lone node to serve", lambda: nodes.info(node.endpoint)["cluster_state"] == "ok")
+        client.set("kept", "here")
+        view = clustering.View(node.unit, node.endpoint, cluster.password, 0, {node.unit: node.endpoint})
+        step = clustering.retire(view, lambda _: None)
+        assert (step.status, step.message) == (
+            "blocked",
+            f"this is the last master: its keys go with it (no other node to hand its {SLOTS} slots to)",
+        )
+        assert client.get("kept") == b"here"
+        assert parse_info(client.execute_command("CLUSTER", "INFO").decode())["cluster_slots_assigned"] == str(SLOTS)
+
+
+def test_a_node_in_no_cluster_has_nothing_to_hand_over(tmp_path: Path) -> None:
+    with local_cluster(tmp_path) as cluster:
+        (node,) = cluster.start(1)
+        view = clustering.View(node.unit, node.endpoint, cluster.password, 0, {node.unit: node.endpoint})
+        step = clustering.retire(view, lambda _: None)
+        assert (step.status, step.message) == ("maintenance", "not in a cluster: nothing to hand over")
+
+
+def test_a_new_leader_finishes_a_formation_left_half_way_with_replicas_not_slots(tmp_path: Path) -> None:
+    """The masters got their slots and every node was met, but no replica was attached yet."""
+    with local_cluster(tmp_path) as cluster:
+        cluster.start(6)
+        endpoints = cluster.endpoints
+        with cluster.executor() as nodes:
+            halfway = plan_formation(["redis/0", "redis/1", "redis/2"], 0)
+            nodes.form(halfway, {unit: endpoints[unit] for unit in ("redis/0", "redis/1", "redis/2")})
+            for unit in ("redis/3", "redis/4", "redis/5"):
+                nodes.add_node(endpoints["redis/0"], endpoints[unit])
+        view = clustering.View("redis/1", endpoints["redis/1"], cluster.password, 1, endpoints)
+        step = clustering.lead(view, lambda _: None)
+        assert step.status == "active"
+        assert step.message == "cluster ok: 3 masters, 3 replicas, 16384 of 16384 slots served"
+        topology = step.topology
+        assert [node.unit for node in topology.masters] == ["redis/0", "redis/1", "redis/2"]
+        for master in topology.masters:
+            (replica,) = topology.replicas_of(master.node_id)
+            assert replica.unit in ("redis/3", "redis/4", "redis/5")
+
+
+def test_a_unit_leaving_itself_does_not_wait_for_another_to_leave() -> None:
+    """Were it to wait, it would ask a node; none answers at this closed port."""
+    nowhere = Endpoint("127.0.0.1", 1)
+    other = Node("redis/1", "b" * 40, "127.0.0.1", 1, Role.MASTER)
+    view = clustering.View(
+        "redis/0", nowhere, "pw", 0, {"redis/0": nowhere}, Topology((other,)), frozenset({"redis/0", "redis/1"})
+    )
+    said: list[str] = []
+    clustering.await_departure(view, "redis/1", said.append, timeout=0.1)
+    assert said == []
+
+
+def test_when_every_master_leaves_none_is_emptied_even_with_the_others_stopping(tmp_path: Path) -> None:
+    """The whole application removed: each master keeps its slots and says so, without asking the others."""
+    with local_cluster(tmp_path) as cluster:
+        cluster.start(3)
+        endpoints = cluster.endpoints
+        with cluster.executor() as nodes:
+            topology = nodes.form(plan_formation(list(endpoints), 0), endpoints)
+        cluster.nodes[2].process.kill()  # already stopped by its own stop hook
+        everyone = frozenset(endpoints)
+        view = clustering.View("redis/0", endpoints["redis/0"], cluster.password, 0, endpoints, topology, everyone)
+        step = clustering.retire(view, lambda _: None)
+        assert step.status == "blocked"
+        assert step.message == f"{clustering.KEYS_GO_WITH_IT} (every other master is leaving too)"
+        with cluster.executor() as nodes:
+            assert myself(nodes.view(endpoints["redis/0"])).slot_count == 5462  # still its first share

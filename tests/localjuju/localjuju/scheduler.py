@@ -3,7 +3,9 @@
 Units run in parallel, one hook at a time per machine, in their queue's order; a unit's pending
 tasks (exec, actions) run before its next hook. With LOCALJUJU_SHUFFLE=<seed> one operation runs
 at a time in the whole model and the next unit is picked at random from the seeded generator,
-so interleavings are varied but reproducible. A hook is a transaction: its relation settings
+so interleavings are varied but reproducible; a hook still running after SHUFFLE_PATIENCE seconds
+no longer holds the other units back (units on separate machines run their hooks in parallel in
+Juju, and a hook may wait there for another unit's). A hook is a transaction: its relation settings
 and port changes are committed only when it exits 0; otherwise the unit is put in error and its
 queue stops until the hook is retried (Juju's backoff when automatically-retry-hooks is true,
 at once on `juju resolve`). Idle started units run update-status every
@@ -397,6 +399,18 @@ def place_subordinates(mdl: ModelDir) -> None:
                 record["workload"] = model.status("error", f"cannot set up the unit: {failure}")
 
 
+# How long, in shuffle mode, one running operation holds back every other unit's.
+SHUFFLE_PATIENCE = 10.0
+
+
+def shuffle_wait(started: dict[str, float], now: float, patience: float = SHUFFLE_PATIENCE) -> float:
+    """Seconds before shuffle mode may start another operation: 0 when none runs, or when every
+    running one has run for `patience` already (it is waiting, maybe for another unit)."""
+    if not started:
+        return 0.0
+    return max(0.0, patience - (now - max(started.values())))
+
+
 class Engine:
     """What a model's controller does each time it wakes: start machines, fire timers, start the
     next hooks and tasks, and commit finished ones."""
@@ -405,6 +419,7 @@ class Engine:
         self.mdl = mdl
         self.wake = wake
         self.busy: set[str] = set()
+        self.started: dict[str, float] = {}
         self.starting: set[str] = set()
         self.done: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.idle_since: dict[str, float] = {}
@@ -423,10 +438,13 @@ class Engine:
             secrets.queue_due(state, self.mdl.root)
             units = _runnable(state, self.busy)
             if self.rng is not None:
-                units = [self.rng.choice(units)] if units and not self.busy else []
+                wait = shuffle_wait(self.started, time.monotonic())
+                units = [self.rng.choice(units)] if units and not wait else []
+                delay = min(delay, wait) if wait else delay
             jobs = [job for job in (prepare(state, self.mdl, u) for u in units) if job is not None]
         for job in jobs:
             self.busy.add(job.unit)
+            self.started[job.unit] = time.monotonic()
             log_start(self.mdl, job)
             threading.Thread(target=self._work, args=(job,), daemon=True).start()
         return delay
@@ -443,6 +461,7 @@ class Engine:
                 continue
             job, reply = item
             self.busy.discard(job.unit)
+            self.started.pop(job.unit, None)
             log_hook(self.mdl, job, reply)
             with transaction(self.mdl) as state:
                 ended = finish(state, self.mdl, job, reply)

@@ -9,7 +9,7 @@ leader, the topology to share. Nothing here calls Juju.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -28,7 +28,7 @@ from charms.layer.redis.cluster.executor import (
     endpoint_of,
     progress_message,
 )
-from charms.layer.redis.cluster.nodes import SLOTS, ClusterNodesError
+from charms.layer.redis.cluster.nodes import SLOTS, ClusterNode, ClusterNodesError
 from charms.layer.redis.cluster.plan import (
     PlanError,
     plan_formation,
@@ -46,6 +46,8 @@ T = TypeVar("T")
 EXPECTED_ERRORS = (ClusterError, ClusterTimeout, Unreachable, ReplyError, PlanError, TopologyError, ClusterNodesError)
 # What plan_drain says when the node to empty is the last master.
 LAST_MASTER = "no master would remain"
+# What a departing unit says (status and log) when it is the last master.
+KEYS_GO_WITH_IT = "this is the last master: its keys go with it"
 # How long a departing unit waits for another unit's slot moves before its own drain.
 RETIRE_WAIT = 600.0
 # Status updates during a long move, at most one per this many seconds.
@@ -176,14 +178,35 @@ def grow(view: View, cluster: ClusterExecutor, say: Say) -> Step:
     for unit in joining:
         say(f"adding {unit} to the cluster")
         cluster.add_node(seed, view.ready[unit])
-    for unit in joining:
-        topology = cluster.topology(seed, unit_of)
-        master = wanted_master(topology, view.replicas)
-        if master is not None:
-            say(f"making {unit} a replica of {master}")
-            cluster.replicate(view.ready[unit], topology.by_unit[master].node_id)
+    place(view, cluster, seed, unit_of, say)
     balance(view, cluster, seed, unit_of, say)
     return Step("active", report_health(cluster, seed), cluster.topology(seed, unit_of))
+
+
+def place(view: View, cluster: ClusterExecutor, seed: Endpoint, unit_of: Mapping[Endpoint, str], say: Say) -> None:
+    """Make replicas of the empty masters the masters lacking replicas want; the rest get slots next.
+
+    An empty master is a unit not placed yet: just added, or met by a step that stopped
+    before placing it (a formation a leader left half-way, a hook killed after add_node).
+    """
+    while True:
+        members = cluster.members(seed)
+        empty = {
+            unit_of[endpoint_of(node)]
+            for node in members
+            if node.is_master and not node.slot_count and unit_of.get(endpoint_of(node)) in view.ready
+        } - view.dying
+        if not empty:
+            return
+        topology = cluster.topology(seed, unit_of)
+        for unit in empty:
+            topology = topology.without(unit)
+        master = wanted_master(topology, view.replicas)
+        if master is None:
+            return
+        unit = min(empty, key=unit_order)
+        say(f"making {unit} a replica of {master}")
+        cluster.replicate(view.ready[unit], topology.by_unit[master].node_id)
 
 
 def balance(view: View, cluster: ClusterExecutor, seed: Endpoint, unit_of: Mapping[Endpoint, str], say: Say) -> None:
@@ -221,9 +244,11 @@ def await_departure(view: View, unit: str, say: Say, timeout: float = RETIRE_WAI
 
     The departing unit does the work in its own hooks; waiting here means the
     status and the shared topology that follow are those of the cluster without it.
+    A unit on its way out itself does not wait: the other may be a last master that
+    keeps its slots (as when the whole application goes), and nothing follows here.
     """
     gone = view.topology.by_unit.get(unit) if view.topology else None
-    if gone is None:
+    if gone is None or view.unit in view.dying:
         return
     say(f"waiting for {unit} to hand its slots over and leave the cluster")
     with executor(view) as cluster:
@@ -236,6 +261,22 @@ def await_departure(view: View, unit: str, say: Say, timeout: float = RETIRE_WAI
             cluster.wait_until(f"{unit} to leave the cluster", forgotten, timeout)
 
 
+def left_alone(members: Sequence[ClusterNode], me: str, leaving: Collection[str]) -> Step | None:
+    """The step of a node whose every other master leaves too (the whole application goes); None otherwise.
+
+    Decided before anything that needs the other nodes: they may be stopping already.
+    """
+    staying = [node for node in members if node.node_id != me and node.node_id not in leaving]
+    if any(node.is_master for node in staying):
+        return None
+    mine = next((node for node in members if node.node_id == me), None)
+    if mine is not None and mine.is_master and mine.slot_count:
+        return Step("blocked", f"{KEYS_GO_WITH_IT} (every other master is leaving too)")
+    if not staying:
+        return Step("maintenance", "every other node is leaving too: nothing to hand over")
+    return None
+
+
 def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) -> Step:
     """A departing unit's own node: hand its slots to the staying masters, be forgotten, reset.
 
@@ -246,16 +287,22 @@ def retire(view: View, say: Say, clock: Callable[[], float] = time.monotonic) ->
         try:
             info = cluster.info(view.own)
             if info.get("cluster_known_nodes", "1") == "1":
+                held = int(info.get("cluster_slots_assigned", "0"))
+                if held:
+                    return Step("blocked", f"{KEYS_GO_WITH_IT} (no other node to hand its {held} slots to)")
                 return Step("maintenance", "not in a cluster: nothing to hand over")
             me = cluster.node_id(view.own)
             topology = view.topology or Topology()
             leaving = {node.node_id for node in topology.nodes if node.unit in view.dying and node.node_id != me}
+            alone = left_alone(cluster.members(view.own), me, leaving)
+            if alone is not None:
+                return alone
             unit_of = {node.node_id: node.unit for node in topology.nodes}
             moves = when_free(lambda: cluster.retire(view.own, throttled(say, unit_of), leaving), say, clock)
         except PlanError as error:
             if LAST_MASTER not in str(error):
                 return Step("blocked", f"leaving the cluster failed: {error}", retry=True)
-            return Step("blocked", f"this is the last master: its keys go with it ({error})")
+            return Step("blocked", f"{KEYS_GO_WITH_IT} ({error})")
         except EXPECTED_ERRORS as error:
             return Step("blocked", f"leaving the cluster failed: {error}", retry=True)
     return Step("maintenance", f"left the cluster after handing over {len(moves)} of {SLOTS} slots")

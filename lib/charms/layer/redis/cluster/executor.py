@@ -350,7 +350,10 @@ class ClusterExecutor:
     def add_node(self, seed: Endpoint, new: Endpoint) -> str:
         """Meet `new` from `seed`; return its id once every member sees it and it serves all slots."""
         new_id = self.node_id(new)
-        if new_id not in {node.node_id for node in self.members(seed)}:
+        known_at = {node.node_id: endpoint_of(node) for node in self.members(seed)}
+        if known_at.get(new_id) != new:
+            # New to the cluster, or known at an address it no longer has (its unit's address
+            # changed): meeting it there makes every node learn where it is now.
             self._on(seed).command("CLUSTER", "MEET", new.host, new.port)
 
         def joined() -> bool:
@@ -461,6 +464,7 @@ class ClusterExecutor:
                 raise ClusterError(f"slot {slots[0]} moves between nodes {seed} does not know")
             others = [endpoint_of(node) for node in masters if node.node_id not in (source_id, target_id)]
             report = partial(tally.report, target_id)
+            report(0)  # said as the move starts, not after its first round
             for chunk in _chunks(slots, self.limits.slots_per_round):
                 tally.keys += self._move_round(source, target, chunk, others, report)
                 tally.done[target_id] += len(chunk)
