@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=100_000)
     keys = parser.parse_args().keys
     with redis_model() as juju:
-        secret = juju.exec("leader-get password", unit=UNIT).stdout.strip()
+        secret = juju.exec("secret-get $(leader-get password-secret) password", unit=UNIT).stdout.strip()
         conn = redis.Redis(host=unit_address(juju), port=6379, password=secret, socket_timeout=30)
         fill(conn, keys)
         print(f"{keys} keys of 100 bytes, one unit")

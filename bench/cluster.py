@@ -88,7 +88,7 @@ def with_charm(keys: int) -> None:
         juju.deploy(CHARM, APP, num_units=3, config={"cluster-enabled": True})
         settle(juju, 3)
         leader = next(unit for unit, status in juju.status().apps[APP].units.items() if status.leader)
-        password = juju.exec("leader-get password", unit=leader).stdout.strip()
+        password = juju.exec("secret-get $(leader-get password-secret) password", unit=leader).stdout.strip()
         data = write_keys(cluster_client(juju, password), "bench", keys, SIZE)
         with Traffic(cluster_client(juju, password), "grow") as traffic:
             before = set(juju.status().apps[APP].units)

@@ -122,7 +122,7 @@ def full_disk(juju: jubilant.Juju, connect: Callable[[], redis.Redis], exec_in_u
 
 def main() -> None:
     with redis_model() as juju:
-        secret = juju.exec("leader-get password", unit=UNIT).stdout.strip()
+        secret = juju.exec("secret-get $(leader-get password-secret) password", unit=UNIT).stdout.strip()
 
         def connect() -> redis.Redis:
             return redis.Redis(host=unit_address(juju), port=6379, password=secret, socket_timeout=5)
