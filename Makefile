@@ -75,11 +75,13 @@ unit: deps
 # the score; fails below 90 % killed or when a survivor is not explained in
 # mutmut-equivalent.txt. Do not interrupt it with SIGKILL: the file being
 # mutated is restored only when mutmut ends.
+# Mutation testing in MUTATION_JOBS parallel shards, each in its own copy of the
+# tree; PATHS (files or directories) picks a subset, e.g.
+#   make mutation PATHS="lib/charms/layer/redis/cluster/plan.py reactive"
+MUTATION_JOBS ?= 4
+PATHS ?=
 mutation: deps
-	rm -f .mutmut-cache
-	start=$$(date +%s); $(BIN)/mutmut run --no-progress --simple-output >/dev/null || true; \
-	  echo "mutmut ran for $$(( $$(date +%s) - start )) s"
-	$(BIN)/python tools/mutation_report.py
+	$(BIN)/python tools/mutation_run.py --jobs $(MUTATION_JOBS) $(PATHS)
 
 lint: deps
 	$(BIN)/ruff check .

@@ -1,8 +1,14 @@
 """mutmut's hook for `make mutation`: run each mutant against the unit tests that cover its file.
 
-The whole unit suite takes several seconds (one test starts a real
-redis-server); a mutant of settings.py need not wait for it. A file missing
-from TESTS_FOR runs the whole suite, so a new module is never left untested.
+The whole unit suite takes over a minute (some tests start real
+redis-server processes); a mutant of settings.py need not wait for it. A file
+missing from TESTS_FOR runs the whole unit suite, so a new module is never left
+untested, only slow.
+
+To add a module: one line in TESTS_FOR, its path as in the repository mapped to
+the unit test files that exercise it, the fastest first (pytest stops at the
+first failure, so most mutants die in the first file); tests that start real
+redis-server processes go last. Then `make mutation PATHS=the/new/module.py`.
 """
 
 from __future__ import annotations
@@ -21,13 +27,35 @@ TESTS_FOR: dict[str, list[str]] = {
         f"{UNIT}/test_workload.py",
     ],
     "lib/charms/layer/redis/conf.py": [
-        f"{UNIT}/test_conf_rules.py",
+        f"{UNIT}/test_files.py",
+        f"{UNIT}/test_options.py",
         f"{UNIT}/test_workload.py",
+        f"{UNIT}/test_conf_rules.py",
         f"{UNIT}/test_conf.py",
     ],
-    "lib/charms/layer/redis/workload.py": [f"{UNIT}/test_workload_paths.py", f"{UNIT}/test_workload.py"],
-    "lib/charms/layer/redis/service.py": [f"{UNIT}/test_service.py", f"{UNIT}/test_workload.py"],
-    "lib/charms/layer/redis/admin.py": [f"{UNIT}/test_admin.py"],
+    "lib/charms/layer/redis/workload.py": [
+        f"{UNIT}/test_workload.py",
+        f"{UNIT}/test_workload_paths.py",
+        f"{UNIT}/test_status.py",
+        f"{UNIT}/test_durability.py",
+    ],
+    "lib/charms/layer/redis/service.py": [
+        f"{UNIT}/test_workload.py",
+        f"{UNIT}/test_files.py",
+        f"{UNIT}/test_service.py",
+    ],
+    "lib/charms/layer/redis/admin.py": [f"{UNIT}/test_admin.py", f"{UNIT}/test_durability.py", f"{UNIT}/test_drift.py"],
+    "lib/charms/layer/redis/clustering.py": [f"{UNIT}/test_clustering.py", *HANDLERS],
+    "lib/charms/layer/redis/run_action.py": [f"{UNIT}/test_run_action.py"],
+    "lib/charms/layer/redis/cluster/nodes.py": [f"{UNIT}/test_cluster_nodes.py", f"{UNIT}/test_cluster_plan.py"],
+    "lib/charms/layer/redis/cluster/topology.py": [f"{UNIT}/test_cluster_topology.py", f"{UNIT}/test_cluster_plan.py"],
+    "lib/charms/layer/redis/cluster/plan.py": [f"{UNIT}/test_cluster_plan.py"],
+    "lib/charms/layer/redis/cluster/redis_client.py": [f"{UNIT}/test_cluster_protocol.py"],
+    "lib/charms/layer/redis/cluster/executor.py": [
+        f"{UNIT}/test_cluster_protocol.py",
+        f"{UNIT}/test_clustering.py",
+        f"{UNIT}/test_cluster_executor.py",
+    ],
     "lib/charms/layer/redis/monitoring.py": [f"{UNIT}/test_monitoring_files.py", f"{UNIT}/test_monitoring.py"],
     "lib/charms/layer/redis/check_redis.py": [f"{UNIT}/test_check_redis.py", f"{UNIT}/test_monitoring.py"],
     "lib/charms/layer/redis/tuning.py": [f"{UNIT}/test_tuning.py"],
@@ -62,8 +90,12 @@ TESTS_FOR: dict[str, list[str]] = {
 }
 
 
-def pre_mutation(context: Any) -> None:
+def tests_for(filename: str) -> list[str]:
+    """The unit test files a mutant of `filename` runs; the whole unit suite for a file not listed."""
     # A listed file that does not exist would make pytest fail and count the mutant as killed.
-    tests = [test for test in TESTS_FOR.get(context.filename.lstrip("./"), []) if Path(test).exists()]
-    if tests:
-        context.config.test_command = f"{RUNNER} {' '.join(tests)}"
+    tests = [test for test in TESTS_FOR.get(filename.removeprefix("./"), []) if Path(test).exists()]
+    return tests or [UNIT]
+
+
+def pre_mutation(context: Any) -> None:
+    context.config.test_command = f"{RUNNER} {' '.join(tests_for(context.filename))}"
