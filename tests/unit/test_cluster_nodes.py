@@ -111,3 +111,22 @@ def test_health_counts_masters_with_slots_replicas_and_troubled_nodes():
     assert (
         status.message == "cluster fail: 3 masters, 3 replicas, 16000 of 16384 slots served, 1 failing or unreachable"
     )
+
+
+def test_a_node_redis_lists_with_noflags_is_read():
+    (node,) = parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 noflags - 0 0 0 connected")
+    assert node.flags == frozenset({"noflags"}) and not node.is_master and not node.is_replica
+
+
+def test_a_backwards_slot_range_is_refused_saying_so():
+    with pytest.raises(ClusterNodesError, match=r"^slot range 9-3 is not ascending within 0-16383$"):
+        SlotRange(9, 3)
+
+
+def test_slot_ranges_and_nodes_are_values_that_cannot_change_in_place():
+    (node,) = parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected 0-10")
+    assert {SlotRange(0, 10), SlotRange(0, 10)} == {node.slots[0]}
+    with pytest.raises(AttributeError):
+        node.slots[0].end = 20  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        node.port = 7001  # type: ignore[misc]

@@ -56,6 +56,22 @@ def assert_cap_holds_at_every_step(ownership: dict[str, set[int]], moves, master
         assert counts[move.target] <= slot_cap(masters)
 
 
+def test_plans_are_values_that_cannot_change_in_place():
+    plan = plan_formation([f"redis/{n}" for n in range(6)], replicas=1)
+    move = SlotMove(5, "a" * 40, "b" * 40)
+    open_slot = OpenSlot(5, migrating=(("a" * 40, "b" * 40),))
+    assert len({move, SlotMove(5, "a" * 40, "b" * 40)}) == 1 and len({plan, open_slot}) == 2
+    for value, field in [
+        (plan, "masters"),
+        (plan.masters[0], "unit"),
+        (plan.replicas[0], "master"),
+        (move, "slot"),
+        (open_slot, "slot"),
+    ]:
+        with pytest.raises(AttributeError):
+            setattr(value, field, None)
+
+
 def test_units_needed_is_three_masters_with_their_replicas():
     assert [units_needed(replicas) for replicas in (0, 1, 2)] == [3, 6, 9]
     with pytest.raises(PlanError, match="cluster-replicas must be 0 or more"):

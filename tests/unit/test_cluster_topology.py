@@ -71,7 +71,7 @@ def test_the_same_node_id_on_two_units_is_refused():
 @pytest.mark.parametrize(
     ("changes", "complaint"),
     [
-        ({"unit": "redis"}, "application/number"),
+        ({"unit": "redis"}, "^unit name 'redis' is not application/number$"),
         ({"node_id": "abc"}, "40 lowercase hex"),
         ({"address": "example.com"}, "not an IP address"),
         ({"port": 0}, "not in 1..65535"),
@@ -129,6 +129,21 @@ def test_a_decompression_bomb_is_refused():
     bomb = "v1:" + base64.b85encode(zlib.compress(b"a" * (4 << 20))).decode()
     with pytest.raises(TopologyError, match="too large"):
         decode(bomb)
+
+
+def test_a_topology_inflating_past_one_mib_is_refused():
+    just_over = "v1:" + base64.b85encode(zlib.compress(b"a" * ((1 << 20) + 1))).decode()
+    with pytest.raises(TopologyError, match="truncated or too large"):
+        decode(just_over)
+
+
+def test_nodes_and_topologies_are_values_that_cannot_change_in_place():
+    topology = large_topology(3, 0)
+    with pytest.raises(AttributeError):
+        topology.nodes[0].port = 7000  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        topology.nodes = ()  # type: ignore[misc]
+    assert topology.moved("redis/1", port=7000) != topology
 
 
 def test_a_valid_record_decodes():
