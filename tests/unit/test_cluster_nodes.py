@@ -30,6 +30,7 @@ def test_roles_addresses_and_slots():
     view = {node.node_id: node for node in parse_cluster_nodes(SIX_NODES)}
     me = view[A]
     assert me.is_myself and me.is_master and not me.is_replica
+    assert not view[B].is_myself and not view[B].is_replica and not view[D].is_master
     assert (me.host, me.port, me.bus_port, me.hostname) == ("127.0.0.1", 30001, 40001, "redis-0")
     assert me.slots == (SlotRange(0, 5459), SlotRange(5460, 5460))
     assert me.slot_count == 5461

@@ -74,7 +74,7 @@ def test_plans_are_values_that_cannot_change_in_place():
 
 def test_units_needed_is_three_masters_with_their_replicas():
     assert [units_needed(replicas) for replicas in (0, 1, 2)] == [3, 6, 9]
-    with pytest.raises(PlanError, match="cluster-replicas must be 0 or more"):
+    with pytest.raises(PlanError, match=r"^cluster-replicas must be 0 or more, not -1$"):
         units_needed(-1)
 
 
