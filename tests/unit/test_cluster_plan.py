@@ -56,6 +56,10 @@ def assert_cap_holds_at_every_step(ownership: dict[str, set[int]], moves, master
         assert counts[move.target] <= slot_cap(masters)
 
 
+def test_the_cap_during_a_rebalance_is_one_slot_above_an_even_share():
+    assert [slot_cap(masters) for masters in (3, 4, 16384)] == [5463, 4097, 2]
+
+
 def test_plans_are_values_that_cannot_change_in_place():
     plan = plan_formation([f"redis/{n}" for n in range(6)], replicas=1)
     move = SlotMove(5, "a" * 40, "b" * 40)
