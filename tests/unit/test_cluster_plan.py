@@ -98,7 +98,7 @@ def test_formation_of_three_units():
 
 
 def test_formation_waits_for_enough_units():
-    with pytest.raises(PlanError, match=r"5 of 6 units ready \(3 masters with 1 replicas each\)"):
+    with pytest.raises(PlanError, match=r"^5 of 6 units ready \(3 masters with 1 replicas each\)$"):
         plan_formation([f"redis/{n}" for n in range(5)], replicas=1)
 
 
