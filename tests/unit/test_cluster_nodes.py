@@ -81,6 +81,10 @@ def test_a_node_without_address_and_an_ipv6_node():
         (f"{A} 127.0.0.1@17000 master - 0 0 1 connected", "not ip:port@cport"),
         (f"{A} 127.0.0.1:7000@17000 master,weird - 0 0 1 connected", "line 1: unknown flags \\['weird'\\]$"),
         (f"{A} 127.0.0.1:7000@17000 master - 0 0 one connected", "config epoch 'one'"),
+        (
+            f"{A} 127.0.0.1:7000@17000 master - 0 0 thirteen-char connected",
+            "line 1: config epoch 'thirteen-cha' is not a number$",
+        ),
         (f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected 5-x", "slot field '5-x'"),
         (f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected 16380-16384", "not ascending within 0-16383"),
         (f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected 9-3", "not ascending within 0-16383"),
@@ -113,6 +117,11 @@ def test_health_counts_masters_with_slots_replicas_and_troubled_nodes():
     assert (
         status.message == "cluster fail: 3 masters, 3 replicas, 16000 of 16384 slots served, 1 failing or unreachable"
     )
+
+
+def test_the_hostname_is_read_before_any_further_address_field():
+    (node,) = parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000,redis-0,shard-id={B} master - 0 0 1 connected")
+    assert (node.host, node.port, node.bus_port, node.hostname) == ("127.0.0.1", 7000, 17000, "redis-0")
 
 
 def test_a_node_redis_lists_with_noflags_is_read():

@@ -60,6 +60,11 @@ def test_the_cap_during_a_rebalance_is_one_slot_above_an_even_share():
     assert [slot_cap(masters) for masters in (3, 4, 16384)] == [5463, 4097, 2]
 
 
+def test_a_replica_goes_to_the_master_with_fewest_replicas_counting_those_it_has():
+    placed = place_replicas(["redis/0", "redis/1"], {"redis/0": 1}, ["redis/2"])
+    assert [replica.master for replica in placed] == ["redis/1"]
+
+
 def test_plans_are_values_that_cannot_change_in_place():
     plan = plan_formation([f"redis/{n}" for n in range(6)], replicas=1)
     move = SlotMove(5, "a" * 40, "b" * 40)

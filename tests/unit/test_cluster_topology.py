@@ -58,7 +58,7 @@ def test_units_sort_by_number_not_text():
 
 def test_replica_of_a_missing_master_is_refused():
     orphan = Node("redis/1", node_id(), "127.0.0.12", 6379, Role.REPLICA, node_id())
-    with pytest.raises(TopologyError, match="redis/1 replicates"):
+    with pytest.raises(TopologyError, match=rf"^redis/1 replicates {orphan.master_id[:8]}…, which is no master here$"):
         Topology.of([orphan])
 
 
@@ -75,6 +75,7 @@ def test_the_same_node_id_on_two_units_is_refused():
         ({"node_id": "abc"}, "40 lowercase hex"),
         ({"address": "example.com"}, "not an IP address"),
         ({"port": 0}, "not in 1..65535"),
+        ({"port": 65536}, "not in 1..65535"),
         ({"master_id": "f" * 40}, "a replica names its master"),
     ],
 )
@@ -82,6 +83,17 @@ def test_bad_node_fields_are_refused(changes, complaint):
     fields = {"unit": "redis/0", "node_id": node_id(), "address": "127.0.0.11", "port": 6379, "role": Role.MASTER}
     with pytest.raises(TopologyError, match=complaint):
         Node(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("port", [1, 6379, 65535])
+def test_every_tcp_port_is_a_node_port(port):
+    assert Node("redis/0", "a" * 40, "127.0.0.11", port, Role.MASTER).port == port
+
+
+def test_nodes_are_found_by_unit_and_by_id():
+    topology = large_topology(4, 1)
+    for node in topology.nodes:
+        assert topology.by_unit[node.unit] is node and topology.by_id[node.node_id] is node
 
 
 def test_moving_and_removing_units():
