@@ -64,8 +64,13 @@ def test_replica_of_a_missing_master_is_refused():
 
 def test_the_same_node_id_on_two_units_is_refused():
     shared = node_id()
-    with pytest.raises(TopologyError, match=r"node id .* appears twice"):
+    with pytest.raises(TopologyError, match=rf"^node id {shared} appears twice$"):
         Topology.of([Node(f"redis/{n}", shared, "127.0.0.11", 6379, Role.MASTER) for n in (0, 1)])
+
+
+def test_the_same_unit_twice_is_refused():
+    with pytest.raises(TopologyError, match=r"^unit redis/0 appears twice$"):
+        Topology.of([Node("redis/0", node_id(), "127.0.0.11", 6379, Role.MASTER) for _ in range(2)])
 
 
 @pytest.mark.parametrize(
