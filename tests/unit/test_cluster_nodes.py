@@ -79,6 +79,10 @@ def test_a_node_without_address_and_an_ipv6_node():
         ("xyz 127.0.0.1:7000@17000 master - 0 0 1 connected", "^CLUSTER NODES line 1: 'xyz' is not a node id$"),
         (f"{'x' * 40} 127.0.0.1:7000@17000 master - 0 0 1 connected", "line 1: 'xxxxxxxxxxxx' is not a node id$"),
         (f"{A} 127.0.0.1@17000 master - 0 0 1 connected", "not ip:port@cport"),
+        (
+            f"{A} 7000@17000 master - 0 0 1 connected",
+            r"^CLUSTER NODES line 1: address '7000@17000' is not ip:port@cport$",
+        ),
         (f"{A} 127.0.0.1:7000@17000 master,weird - 0 0 1 connected", "line 1: unknown flags \\['weird'\\]$"),
         (f"{A} 127.0.0.1:7000@17000 master - 0 0 one connected", "config epoch 'one'"),
         (

@@ -127,9 +127,13 @@ def test_extra_units_at_formation_become_masters_then_replicas():
 
 
 def test_replicas_avoid_their_masters_machine_when_another_is_free():
-    domains = {"redis/0": "m1", "redis/1": "m2", "redis/2": "m2", "redis/3": "m1"}
+    # Without domains, redis/2 would replicate redis/0 (fewest replicas, earlier): its own machine.
+    domains = {"redis/0": "m1", "redis/1": "m2", "redis/2": "m1", "redis/3": "m2"}
     placed = place_replicas(["redis/0", "redis/1"], {}, ["redis/2", "redis/3"], domains)
-    assert {(p.unit, p.master) for p in placed} == {("redis/2", "redis/0"), ("redis/3", "redis/1")}
+    assert {(p.unit, p.master) for p in placed} == {("redis/2", "redis/1"), ("redis/3", "redis/0")}
+    # With no other master left, sharing the machine is better than no replica.
+    (alone,) = place_replicas(["redis/0"], {}, ["redis/2"], domains)
+    assert alone.master == "redis/0"
 
 
 def test_a_replica_never_replicates_itself():
@@ -156,6 +160,10 @@ def test_a_new_unit_replicates_the_master_lacking_replicas_most():
     assert wanted_master(topology, replicas=1) == "redis/2"
     assert wanted_master(topology_with_replicas([1, 1, 1]), replicas=1) is None
     assert wanted_master(topology_with_replicas([0, 0, 0]), replicas=0) is None
+    assert wanted_master(topology_with_replicas([0, 1, 0]), replicas=1) == "redis/0"
+    assert wanted_master(topology_with_replicas([1, 0, 0]), replicas=2) == "redis/2"
+    # Ties go to the lower unit number, not the lower text: redis/9 before redis/10.
+    assert wanted_master(topology_with_replicas([8, 0, 0]), replicas=1) == "redis/9"
 
 
 @pytest.mark.parametrize("masters", [m for m in MASTER_COUNTS if m >= 3])

@@ -59,5 +59,8 @@ def test_a_wrong_password_or_a_closed_port_is_unreachable_naming_the_endpoint(en
         RedisConnections(real_redis.PASSWORD, connect_timeout=2.0).connect(closed).pipeline([("PING",)])
 
 
-def test_the_password_is_never_in_the_connections_repr() -> None:
-    assert real_redis.PASSWORD not in repr(RedisConnections(real_redis.PASSWORD))
+def test_the_password_is_never_in_the_connections_repr_and_cannot_be_changed() -> None:
+    connections = RedisConnections(real_redis.PASSWORD)
+    assert real_redis.PASSWORD not in repr(connections)
+    with pytest.raises(AttributeError):
+        connections.password = "another"  # type: ignore[misc]
