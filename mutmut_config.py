@@ -40,10 +40,8 @@ SLOW_TESTS = [
 ]
 # Slow tests that import many modules but are there for a few: they run only for those.
 ONLY_FOR: dict[str, set[str]] = {
-    f"{UNIT}/test_cluster_executor.py": {
-        "lib/charms/layer/redis/cluster/executor.py",
-        "lib/charms/layer/redis/cluster/redis_client.py",
-    },
+    # redis_client.py has its own fast tests on one real redis-server.
+    f"{UNIT}/test_cluster_executor.py": {"lib/charms/layer/redis/cluster/executor.py"},
 }
 # Tests that cover a file without importing it as a module.
 EXTRA_TESTS: dict[str, list[str]] = {
