@@ -43,9 +43,11 @@ def test_an_error_reply_is_the_message_redis_wrote(connection: RedisConnection) 
 
 
 def test_a_pipeline_answers_every_command_in_order_with_errors_in_place(connection: RedisConnection) -> None:
-    replies = connection.pipeline([("SET", "p", "1"), ("CLUSTER", "NODES"), ("GET", "p")])
-    assert replies[0] == b"OK" and replies[2] == b"1"
+    replies = connection.pipeline([("SET", "p", "1"), ("CLUSTER", "NODES"), ("GET",), ("GET", "p")])
+    assert replies[0] == b"OK" and replies[3] == b"1"
     assert isinstance(replies[1], ReplyError) and str(replies[1]) == "ERR This instance has cluster support disabled"
+    # A command Redis refuses outright fails alone: the pipeline is no transaction that it aborts.
+    assert isinstance(replies[2], ReplyError) and str(replies[2]) == "ERR wrong number of arguments for 'get' command"
 
 
 def test_a_wrong_password_or_a_closed_port_is_unreachable_naming_the_endpoint(endpoint: Endpoint) -> None:
