@@ -100,7 +100,7 @@ def test_unreadable_output_is_refused_naming_the_line(text, complaint):
 
 
 def test_a_view_without_myself_is_refused():
-    with pytest.raises(ClusterNodesError, match="no 'myself' line"):
+    with pytest.raises(ClusterNodesError, match=r"^CLUSTER NODES output has no 'myself' line$"):
         myself(parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected"))
 
 
@@ -145,3 +145,47 @@ def test_slot_ranges_and_nodes_are_values_that_cannot_change_in_place():
         node.slots[0].end = 20  # type: ignore[misc]
     with pytest.raises(AttributeError):
         node.port = 7001  # type: ignore[misc]
+
+
+def test_a_healthy_cluster_is_ok_and_says_so():
+    view = parse_cluster_nodes(SIX_NODES.replace("slave,fail", "slave").replace("disconnected", "connected"))
+    status = health({"cluster_state": "ok", "cluster_slots_ok": "16384"}, view)
+    assert status.ok
+    assert status.message == "cluster ok: 3 masters, 3 replicas, 16384 of 16384 slots served"
+    with pytest.raises(AttributeError):
+        status.state = "fail"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"cluster_state": "ok", "cluster_slots_ok": "16383"},
+        {"cluster_state": "fail", "cluster_slots_ok": "16384"},
+        {"cluster_slots_ok": "16384"},
+        {"cluster_state": "ok"},
+    ],
+)
+def test_a_cluster_missing_a_slot_or_not_ok_is_not_ok(info):
+    view = parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-16383")
+    assert not health(info, view).ok
+
+
+def test_a_cluster_with_a_failing_node_is_not_ok_even_with_every_slot_served():
+    status = health({"cluster_state": "ok", "cluster_slots_ok": "16384"}, parse_cluster_nodes(SIX_NODES))
+    assert not status.ok and status.troubled == 1
+
+
+def test_what_cluster_info_leaves_out_reads_as_unknown_and_none_served():
+    status = health({}, parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 myself,master - 0 0 1 connected"))
+    assert status.message == "cluster unknown: 0 masters, 0 replicas, 0 of 16384 slots served"
+
+
+def test_an_address_without_bus_port_and_long_fields_in_refusals():
+    (node,) = parse_cluster_nodes(f"{A} 127.0.0.1:7000 master - 0 0 1 connected")
+    assert (node.port, node.bus_port) == (7000, 0)
+    long_field = "9" * 30 + "-x" * 10
+    with pytest.raises(ClusterNodesError, match=rf"slot field '{long_field[:40]}' does not read$"):
+        parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 master - 0 0 1 connected {long_field}")
+    long_address = "h" * 70
+    with pytest.raises(ClusterNodesError, match=rf"address '{long_address[:60]}' is not ip:port@cport$"):
+        parse_cluster_nodes(f"{A} {long_address} master - 0 0 1 connected")
