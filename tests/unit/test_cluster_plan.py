@@ -60,6 +60,11 @@ def test_the_cap_during_a_rebalance_is_one_slot_above_an_even_share():
     assert [slot_cap(masters) for masters in (3, 4, 16384)] == [5463, 4097, 2]
 
 
+def test_each_replica_placed_counts_for_the_next():
+    placed = place_replicas(["redis/0", "redis/1"], {"redis/0": 3}, ["redis/2", "redis/3", "redis/4", "redis/5"])
+    assert [replica.master for replica in placed] == ["redis/1", "redis/1", "redis/1", "redis/0"]
+
+
 def test_a_replica_goes_to_the_master_with_fewest_replicas_counting_those_it_has():
     placed = place_replicas(["redis/0", "redis/1"], {"redis/0": 1}, ["redis/2"])
     assert [replica.master for replica in placed] == ["redis/1"]
@@ -202,11 +207,11 @@ def test_rebalance_of_a_random_uneven_cluster(seed):
 def test_rebalance_refuses_an_uncovered_or_doubly_owned_cluster():
     ownership = formed(3)
     ownership[node_ids(3)[0]].discard(0)
-    with pytest.raises(PlanError, match="1 slots have no master"):
+    with pytest.raises(PlanError, match=r"^1 slots have no master: repair the cluster first$"):
         plan_rebalance(ownership)
     ownership[node_ids(3)[0]].add(0)
     ownership[node_ids(3)[1]].add(0)
-    with pytest.raises(PlanError, match="slot 0 is claimed by two masters"):
+    with pytest.raises(PlanError, match=r"^slot 0 is claimed by two masters: repair the cluster first$"):
         plan_rebalance(ownership)
 
 
@@ -228,8 +233,35 @@ def test_drain_spreads_the_departing_masters_slots_over_all_the_others(masters):
         assert all(move.source == departing for move in moves)
 
 
+def test_a_drain_evens_out_the_masters_that_stay():
+    small, large, departing = node_ids(3)
+    ownership = {large: set(range(6000)), small: set(range(6000, 9000)), departing: set(range(9000, SLOTS))}
+    after = shares_after(ownership, plan_drain(ownership, departing))
+    assert {node: len(slots) for node, slots in after.items()} == {large: 8192, small: 8192, departing: 0}
+
+
+def test_a_new_master_takes_one_contiguous_run_from_each_master():
+    before = {**formed(3), node_ids(4)[3]: set()}
+    moves = plan_rebalance(before)
+    runs: dict[str, list[int]] = {}
+    for move in moves:
+        runs.setdefault(move.source, []).append(move.slot)
+    assert len(runs) == 3
+    for slots in runs.values():
+        assert sorted(slots) == list(range(min(slots), max(slots) + 1))
+
+
+def test_nothing_to_balance_without_masters_and_slots_past_the_last_are_refused():
+    with pytest.raises(PlanError, match=r"^no masters to balance$"):
+        plan_rebalance({})
+    with pytest.raises(PlanError, match=r"repair the cluster first$"):
+        plan_rebalance({node_ids(1)[0]: set(range(1, SLOTS + 1))})
+
+
 def test_drain_refuses_to_empty_the_last_master():
-    with pytest.raises(PlanError, match="no master would remain: emptying this one would lose every key"):
+    with pytest.raises(
+        PlanError, match=r"^no master would remain: emptying this one would lose every key in the cluster"
+    ):
         plan_drain(formed(1), node_ids(1)[0])
 
 
@@ -253,7 +285,7 @@ def test_draining_an_empty_master_moves_nothing():
 
 
 def test_drain_of_an_unknown_node_is_refused():
-    with pytest.raises(PlanError, match="is not a master of this cluster"):
+    with pytest.raises(PlanError, match=r"^node ffffffff… is not a master of this cluster$"):
         plan_drain(formed(3), "f" * 40)
 
 
@@ -284,9 +316,17 @@ def test_repair_finishes_the_move_towards_its_target(open_slot, repair):
 @pytest.mark.parametrize(
     ("open_slot", "complaint"),
     [
-        (OpenSlot(5, migrating=((A, B),), importing=((C, A),)), "migrates to one node and is imported by another"),
-        (OpenSlot(5, importing=((B, A), (C, A))), "open on several nodes"),
-        (OpenSlot(5, migrating=((A, "f" * 40),)), "not a healthy master"),
+        (
+            OpenSlot(5, migrating=((A, B),), importing=((C, A),)),
+            r"5 migrates to one node and is imported by another$",
+        ),
+        (OpenSlot(5, importing=((B, A), (C, A))), r"^slot 5 is open on several nodes: it needs an operator$"),
+        (OpenSlot(5, migrating=((A, B), (C, B))), r"^slot 5 is open on several nodes: it needs an operator$"),
+        (
+            OpenSlot(5, migrating=((A, "f" * 40),)),
+            r"^slot 5 was moving to ffffffff…, which is not a healthy master: "
+            r"it needs an operator \(redis-cli --cluster fix\)$",
+        ),
     ],
 )
 def test_repair_refuses_what_needs_an_operator(open_slot, complaint):

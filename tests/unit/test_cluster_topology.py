@@ -183,6 +183,17 @@ def test_units_of_two_applications_are_not_one_topology():
         encode(two)
 
 
+@pytest.mark.parametrize("number", [127, 128, 300, 16383, 16384, 2**21, 2**28 + 5])
+def test_unit_numbers_of_every_size_round_trip(number):
+    topology = Topology.of([Node(f"redis/{number}", node_id(), "127.0.0.11", 6379, Role.MASTER)])
+    assert decode(encode(topology)) == topology
+
+
+def test_an_application_name_that_is_not_utf8_is_refused_as_a_unit_name():
+    with pytest.raises(TopologyError, match="is not application/number$"):
+        decode(pack(ONE_NODE.replace(b"redis", b"re\xffis") + b"\x00"))
+
+
 def test_a_valid_record_decodes():
     (node,) = decode(pack(ONE_NODE + b"\x00")).nodes
     assert (node.unit, node.address, node.port, node.role) == ("redis/0", "127.0.0.11", 6379, Role.MASTER)
