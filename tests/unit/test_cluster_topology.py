@@ -190,7 +190,7 @@ def test_unit_numbers_of_every_size_round_trip(number):
 
 
 def test_an_application_name_that_is_not_utf8_is_refused_as_a_unit_name():
-    with pytest.raises(TopologyError, match="is not application/number$"):
+    with pytest.raises(TopologyError, match=r"is not application/number$"):
         decode(pack(ONE_NODE.replace(b"redis", b"re\xffis") + b"\x00"))
 
 
