@@ -50,12 +50,29 @@ class Equivalent:
 
 
 def load_mutants(cache: Path) -> list[Mutant]:
+    """The cache's mutants of lines the source still has where the cache says.
+
+    A cache kept from an earlier run can hold entries for a line that has since
+    moved or gone, or two entries for one line (mutmut matches repeated lines
+    such as `@property` loosely): a mutant not in the code any more is left out,
+    and of two for the same line and mutation the one tested counts.
+    """
     with sqlite3.connect(cache) as db:
         rows = db.execute(
-            "SELECT m.id, s.filename, l.line_number, m.status FROM mutant m "
+            'SELECT m.id, s.filename, l.line_number, l.line, m."index", m.status FROM mutant m '
             "JOIN line l ON m.line = l.id JOIN sourcefile s ON l.sourcefile = s.id ORDER BY s.filename, l.line_number"
         ).fetchall()
-    return [Mutant(pk, filename, number + 1, status) for pk, filename, number, status in rows]
+    sources: dict[str, list[str]] = {}
+    mutants: dict[tuple[str, int, int], Mutant] = {}
+    for pk, filename, number, text, index, status in rows:
+        if filename not in sources:
+            path = Path(filename)
+            sources[filename] = path.read_text().splitlines() if path.exists() else []
+        lines = sources[filename]
+        key = (filename, number, index)
+        if number < len(lines) and lines[number] == text and (key not in mutants or status != "untested"):
+            mutants[key] = Mutant(pk, filename, number + 1, status)
+    return list(mutants.values())
 
 
 def load_equivalents(path: Path) -> list[Equivalent]:
