@@ -76,11 +76,15 @@ unit: deps
 # the score; fails below 90 % killed or when a survivor is not explained in
 # mutmut-equivalent.txt. Do not interrupt it with SIGKILL: the file being
 # mutated is restored only when mutmut ends.
+# Mutation testing by MUTATION_JOBS parallel workers, each in its own copy of the
+# tree; PATHS (files or directories) picks a subset, e.g.
+#   make mutation PATHS="lib/charms/layer/redis/cluster/plan.py reactive"
+# Results are kept per file in .mutation-cache/; FRESH=1 starts from nothing.
+MUTATION_JOBS ?= 4
+PATHS ?=
+FRESH ?=
 mutation: deps
-	rm -f .mutmut-cache
-	start=$$(date +%s); $(BIN)/mutmut run --no-progress --simple-output >/dev/null || true; \
-	  echo "mutmut ran for $$(( $$(date +%s) - start )) s"
-	$(BIN)/python tools/mutation_report.py
+	$(BIN)/python tools/mutation_run.py --jobs $(MUTATION_JOBS) $(if $(FRESH),--fresh) $(PATHS)
 
 lint: deps
 	$(BIN)/ruff check .
@@ -90,4 +94,4 @@ demo: build
 	tests/localjuju/demo.sh $(CURDIR)/$(CHARM) $(CURDIR)/tests/charms/redis-client
 
 clean:
-	rm -rf build .cache $(VENV) .localjuju
+	rm -rf build .cache $(VENV) .localjuju .mutation-cache

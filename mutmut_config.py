@@ -1,69 +1,104 @@
 """mutmut's hook for `make mutation`: run each mutant against the unit tests that cover its file.
 
-The whole unit suite takes several seconds (one test starts a real
-redis-server); a mutant of settings.py need not wait for it. A file missing
-from TESTS_FOR runs the whole suite, so a new module is never left untested.
+The whole unit suite takes over a minute (some tests start real redis-server
+processes); a mutant of settings.py need not wait for it. A mutant of a file
+runs the unit test files that import its module, directly or through a test
+helper module (fake_machine.py, real_redis.py, ...), plus those listed for it
+in EXTRA_TESTS, fastest first: pytest stops at the first failure, so most
+mutants die in the first second. A file that no test imports and that has no
+EXTRA_TESTS entry runs the whole unit suite, so a new module is never left
+untested, only slow.
+
+A new module whose tests import it needs nothing here. Add an EXTRA_TESTS line
+only for tests that exercise the file without importing it (the handler tests
+drive reactive/ and the interfaces through charms.reactive's dispatch), and
+list a new test file that is slow (real redis-server processes, many hooks) in
+SLOW_TESTS, and in ONLY_FOR when it imports modules it does not test. Then: `make mutation PATHS=the/new/module.py`.
 """
 
 from __future__ import annotations
 
+import ast
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 # pytest, with a failure to import the mutated module counted as a failure (see the script).
 RUNNER = "sh tools/mutation-pytest"
 UNIT = "tests/unit"
-HANDLERS = [f"{UNIT}/test_handlers.py"]
-TESTS_FOR: dict[str, list[str]] = {
-    "lib/charms/layer/redis/settings.py": [
-        f"{UNIT}/test_settings_messages.py",
-        f"{UNIT}/test_settings.py",
-        f"{UNIT}/test_workload.py",
-    ],
-    "lib/charms/layer/redis/conf.py": [
-        f"{UNIT}/test_conf_rules.py",
-        f"{UNIT}/test_workload.py",
-        f"{UNIT}/test_conf.py",
-    ],
-    "lib/charms/layer/redis/workload.py": [f"{UNIT}/test_workload_paths.py", f"{UNIT}/test_workload.py"],
-    "lib/charms/layer/redis/service.py": [f"{UNIT}/test_service.py", f"{UNIT}/test_workload.py"],
-    "lib/charms/layer/redis/admin.py": [f"{UNIT}/test_admin.py"],
-    "lib/charms/layer/redis/monitoring.py": [f"{UNIT}/test_monitoring_files.py", f"{UNIT}/test_monitoring.py"],
-    "lib/charms/layer/redis/check_redis.py": [f"{UNIT}/test_check_redis.py", f"{UNIT}/test_monitoring.py"],
-    "lib/charms/layer/redis/tuning.py": [f"{UNIT}/test_tuning.py"],
-    "reactive/redis.py": HANDLERS,
-    "interfaces/redis/provides.py": [f"{UNIT}/test_interfaces.py", *HANDLERS],
+HANDLERS = f"{UNIT}/test_handlers.py"
+# Run last, slowest last: these start real redis-server processes or run many hooks.
+SLOW_TESTS = [
+    f"{UNIT}/test_cluster_redis_client.py",
+    f"{UNIT}/test_cluster_plan.py",
+    f"{UNIT}/test_durability.py",
+    f"{UNIT}/test_monitoring.py",
+    f"{UNIT}/test_drift.py",
+    f"{UNIT}/test_conf.py",
+    HANDLERS,
+    f"{UNIT}/test_cluster_executor.py",
+]
+# Slow tests that import many modules but are there for a few: they run only for those.
+ONLY_FOR: dict[str, set[str]] = {
+    # redis_client.py has its own fast tests on one real redis-server.
+    f"{UNIT}/test_cluster_executor.py": {"lib/charms/layer/redis/cluster/executor.py"},
+}
+# Tests that cover a file without importing it as a module.
+EXTRA_TESTS: dict[str, list[str]] = {
+    "reactive/redis.py": [HANDLERS],
+    "layers/leadership/reactive/leadership.py": [HANDLERS],
+    "interfaces/redis/provides.py": [f"{UNIT}/test_interfaces.py", HANDLERS],
     "interfaces/redis/requires.py": [f"{UNIT}/test_interfaces.py", f"{UNIT}/test_redis_requires.py"],
-    "interfaces/nrpe-external-master/provides.py": [f"{UNIT}/test_interfaces.py", *HANDLERS],
+    "interfaces/nrpe-external-master/provides.py": [f"{UNIT}/test_interfaces.py", HANDLERS],
     "interfaces/redis-peers/peers.py": [f"{UNIT}/test_interfaces.py"],
-    "layers/leadership/lib/charms/leadership.py": [
-        f"{UNIT}/test_layer_fidelity.py",
-        f"{UNIT}/test_leadership_rules.py",
-        f"{UNIT}/test_leadership_layer.py",
-        *HANDLERS,
-    ],
-    "layers/leadership/reactive/leadership.py": HANDLERS,
-    "layers/basic/lib/charms/layer/basic.py": [
-        f"{UNIT}/test_layer_fidelity.py",
-        f"{UNIT}/test_basic_bootstrap.py",
-        f"{UNIT}/test_basic_layer.py",
-        *HANDLERS,
-    ],
-    "layers/basic/lib/charms/layer/import_shims.py": [f"{UNIT}/test_import_shims.py", f"{UNIT}/test_basic_layer.py"],
-    "layers/basic/lib/charms/layer/__init__.py": [
-        f"{UNIT}/test_layer_fidelity.py",
-        f"{UNIT}/test_basic_bootstrap.py",
-        f"{UNIT}/test_basic_layer.py",
-    ],
-    "layers/basic/lib/charms/layer/options.py": [f"{UNIT}/test_layer_fidelity.py", f"{UNIT}/test_basic_bootstrap.py"],
+    "layers/leadership/lib/charms/leadership.py": [f"{UNIT}/test_layer_fidelity.py", HANDLERS],
+    "layers/basic/lib/charms/layer/basic.py": [f"{UNIT}/test_layer_fidelity.py", HANDLERS],
+    "layers/basic/lib/charms/layer/__init__.py": [f"{UNIT}/test_layer_fidelity.py"],
+    "layers/basic/lib/charms/layer/options.py": [f"{UNIT}/test_layer_fidelity.py"],
     "layers/basic/lib/charms/layer/execd.py": [f"{UNIT}/test_layer_fidelity.py"],
-    "layers/basic/lib/charms/layer/relation_view.py": [f"{UNIT}/test_relation_view.py"],
-    "layers/basic/lib/charms/layer/hook_trace.py": [f"{UNIT}/test_hook_trace.py", *HANDLERS],
+    "layers/basic/lib/charms/layer/hook_trace.py": [HANDLERS],
+    "lib/charms/layer/redis/workload.py": [HANDLERS],
+    "lib/charms/layer/redis/clustering.py": [HANDLERS],
+    "lib/charms/layer/redis/cluster/redis_client.py": [f"{UNIT}/test_cluster_protocol.py"],
 }
 
 
-def pre_mutation(context: Any) -> None:
+def module_name(filename: str) -> str:
+    """The dotted name the charm imports a file by: lib/ of the charm and of each layer are on sys.path."""
+    inside = filename.split("/lib/", 1)[1] if "/lib/" in filename else filename.removeprefix("lib/")
+    return inside.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+@cache
+def imported_by(test: Path) -> frozenset[str]:
+    """Modules a test file imports, also through the helper modules beside it."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(test.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    for name in list(names):
+        helper = test.parent / f"{name}.py"
+        if "." not in name and helper.exists() and helper != test:
+            names |= imported_by(helper)
+    return frozenset(names)
+
+
+def tests_for(filename: str) -> list[str]:
+    """The unit test files a mutant of `filename` runs, fastest first; the whole unit suite when none."""
+    filename = filename.removeprefix("./")
+    module = module_name(filename)
+    importing = [
+        str(test)
+        for test in sorted(Path(UNIT).glob("test_*.py"))
+        if module in imported_by(test) and filename in ONLY_FOR.get(str(test), {filename})
+    ]
     # A listed file that does not exist would make pytest fail and count the mutant as killed.
-    tests = [test for test in TESTS_FOR.get(context.filename.lstrip("./"), []) if Path(test).exists()]
-    if tests:
-        context.config.test_command = f"{RUNNER} {' '.join(tests)}"
+    tests = [test for test in dict.fromkeys(importing + EXTRA_TESTS.get(filename, [])) if Path(test).exists()]
+    tests.sort(key=lambda test: SLOW_TESTS.index(test) if test in SLOW_TESTS else -1)
+    return tests or [UNIT]
+
+
+def pre_mutation(context: Any) -> None:
+    context.config.test_command = f"{RUNNER} {' '.join(tests_for(context.filename))}"

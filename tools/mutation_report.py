@@ -1,6 +1,7 @@
 """Print the score of the last `mutmut run` and every surviving mutant, explained or not.
 
-Reads mutmut's result cache (.mutmut-cache). A survivor listed in
+Reads mutmut's result cache (.mutmut-cache) of one run; with --export it writes
+the results as JSON instead, for tools/mutation_run.py to merge. A survivor listed in
 mutmut-equivalent.txt is shown with the reason no test can kill it; any other
 survivor is a gap in the tests. Exits non-zero below the target score or when a
 survivor is unexplained.
@@ -9,14 +10,17 @@ survivor is unexplained.
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TARGET = 0.90
-KILLED = ("ok_killed", "ok_suspicious")
-SURVIVED = ("bad_survived", "bad_timeout")
+# A mutant whose tests never finish (mutmut's timeout, ten times the baseline) is
+# caught: with it the test suite never passes.
+KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
+SURVIVED = ("bad_survived",)
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,17 @@ class Mutant:
     filename: str
     line_number: int
     status: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """One mutant as the report needs it; what a shard of `make mutation` hands back."""
+
+    filename: str
+    line_number: int
+    status: str
+    original: str
+    mutated: str
 
 
 @dataclass(frozen=True)
@@ -37,12 +52,29 @@ class Equivalent:
 
 
 def load_mutants(cache: Path) -> list[Mutant]:
+    """The cache's mutants of lines the source still has where the cache says.
+
+    A cache kept from an earlier run can hold entries for a line that has since
+    moved or gone, or two entries for one line (mutmut matches repeated lines
+    such as `@property` loosely): a mutant not in the code any more is left out,
+    and of two for the same line and mutation the one tested counts.
+    """
     with sqlite3.connect(cache) as db:
         rows = db.execute(
-            "SELECT m.id, s.filename, l.line_number, m.status FROM mutant m "
+            'SELECT m.id, s.filename, l.line_number, l.line, m."index", m.status FROM mutant m '
             "JOIN line l ON m.line = l.id JOIN sourcefile s ON l.sourcefile = s.id ORDER BY s.filename, l.line_number"
         ).fetchall()
-    return [Mutant(pk, filename, number + 1, status) for pk, filename, number, status in rows]
+    sources: dict[str, list[str]] = {}
+    mutants: dict[tuple[str, int, int], Mutant] = {}
+    for pk, filename, number, text, index, status in rows:
+        if filename not in sources:
+            path = Path(filename)
+            sources[filename] = path.read_text().splitlines() if path.exists() else []
+        lines = sources[filename]
+        key = (filename, number, index)
+        if number < len(lines) and lines[number] == text and (key not in mutants or status != "untested"):
+            mutants[key] = Mutant(pk, filename, number + 1, status)
+    return list(mutants.values())
 
 
 def load_equivalents(path: Path) -> list[Equivalent]:
@@ -72,32 +104,38 @@ def mutated_line(mutant: Mutant) -> tuple[str, str]:
     return (removed[0] if removed else "", added[0] if added else "")
 
 
-def explain(mutant: Mutant, mutated: str, equivalents: list[Equivalent]) -> str | None:
+def results_from_cache(cache: Path) -> list[Result]:
+    """Every mutant in mutmut's cache; the diffs are read by mutmut, from the cache in the current directory."""
+    results = []
+    for mutant in load_mutants(cache):
+        original, mutated = mutated_line(mutant) if mutant.status in SURVIVED else ("", "")
+        results.append(Result(mutant.filename, mutant.line_number, mutant.status, original, mutated))
+    return results
+
+
+def explain(result: Result, equivalents: list[Equivalent]) -> str | None:
     for entry in equivalents:
-        same_line = entry.line is None or entry.line == mutant.line_number
-        if entry.filename == mutant.filename and entry.mutated == mutated and same_line:
+        same_line = entry.line is None or entry.line == result.line_number
+        if entry.filename == result.filename and entry.mutated == result.mutated and same_line:
             return entry.reason
     return None
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path(".mutmut-cache"))
-    parser.add_argument("--equivalents", type=Path, default=Path("mutmut-equivalent.txt"))
-    args = parser.parse_args()
-    mutants = load_mutants(args.cache)
-    equivalents = load_equivalents(args.equivalents) if args.equivalents.exists() else []
-    tested = [m for m in mutants if m.status in KILLED + SURVIVED]
-    killed = [m for m in tested if m.status in KILLED]
+def report(results: list[Result], equivalents: list[Equivalent]) -> int:
+    """Print each survivor and the score.
+
+    Non-zero below the target, or with a survivor unexplained or a mutant not run.
+    """
+    tested = [r for r in results if r.status in KILLED + SURVIVED]
+    killed = [r for r in tested if r.status in KILLED]
     unexplained = 0
-    for mutant in (m for m in tested if m.status in SURVIVED):
-        original, mutated = mutated_line(mutant)
-        reason = explain(mutant, mutated, equivalents)
+    for result in (r for r in tested if r.status in SURVIVED):
+        reason = explain(result, equivalents)
         unexplained += reason is None
         label = f"equivalent: {reason}" if reason else "NOT KILLED: a test is missing"
-        print(f"{mutant.filename}:{mutant.line_number} [{mutant.status}] {label}")
-        print(f"    - {original}\n    + {mutated}")
-    untested = len(mutants) - len(tested)
+        print(f"{result.filename}:{result.line_number} [{result.status}] {label}")
+        print(f"    - {result.original}\n    + {result.mutated}")
+    untested = len(results) - len(tested)
     score = len(killed) / len(tested) if tested else 0.0
     explained = len(tested) - len(killed) - unexplained
     print(
@@ -108,6 +146,19 @@ def main() -> int:
         print(f"below the target of {TARGET:.0%}", file=sys.stderr)
         return 1
     return 1 if unexplained or untested else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path(".mutmut-cache"))
+    parser.add_argument("--equivalents", type=Path, default=Path("mutmut-equivalent.txt"))
+    parser.add_argument("--export", type=Path, help="write the results as JSON instead of judging them")
+    args = parser.parse_args()
+    results = results_from_cache(args.cache) if args.cache.exists() else []
+    if args.export:
+        args.export.write_text(json.dumps([asdict(result) for result in results]))
+        return 0
+    return report(results, load_equivalents(args.equivalents) if args.equivalents.exists() else [])
 
 
 if __name__ == "__main__":

@@ -56,9 +56,39 @@ def assert_cap_holds_at_every_step(ownership: dict[str, set[int]], moves, master
         assert counts[move.target] <= slot_cap(masters)
 
 
+def test_the_cap_during_a_rebalance_is_one_slot_above_an_even_share():
+    assert [slot_cap(masters) for masters in (3, 4, 16384)] == [5463, 4097, 2]
+
+
+def test_each_replica_placed_counts_for_the_next():
+    placed = place_replicas(["redis/0", "redis/1"], {"redis/0": 3}, ["redis/2", "redis/3", "redis/4", "redis/5"])
+    assert [replica.master for replica in placed] == ["redis/1", "redis/1", "redis/1", "redis/0"]
+
+
+def test_a_replica_goes_to_the_master_with_fewest_replicas_counting_those_it_has():
+    placed = place_replicas(["redis/0", "redis/1"], {"redis/0": 1}, ["redis/2"])
+    assert [replica.master for replica in placed] == ["redis/1"]
+
+
+def test_plans_are_values_that_cannot_change_in_place():
+    plan = plan_formation([f"redis/{n}" for n in range(6)], replicas=1)
+    move = SlotMove(5, "a" * 40, "b" * 40)
+    open_slot = OpenSlot(5, migrating=(("a" * 40, "b" * 40),))
+    assert len({move, SlotMove(5, "a" * 40, "b" * 40)}) == 1 and len({plan, open_slot}) == 2
+    for value, field in [
+        (plan, "masters"),
+        (plan.masters[0], "unit"),
+        (plan.replicas[0], "master"),
+        (move, "slot"),
+        (open_slot, "slot"),
+    ]:
+        with pytest.raises(AttributeError):
+            setattr(value, field, None)
+
+
 def test_units_needed_is_three_masters_with_their_replicas():
     assert [units_needed(replicas) for replicas in (0, 1, 2)] == [3, 6, 9]
-    with pytest.raises(PlanError, match="cluster-replicas must be 0 or more"):
+    with pytest.raises(PlanError, match=r"^cluster-replicas must be 0 or more, not -1$"):
         units_needed(-1)
 
 
@@ -78,7 +108,7 @@ def test_formation_of_three_units():
 
 
 def test_formation_waits_for_enough_units():
-    with pytest.raises(PlanError, match=r"5 of 6 units ready \(3 masters with 1 replicas each\)"):
+    with pytest.raises(PlanError, match=r"^5 of 6 units ready \(3 masters with 1 replicas each\)$"):
         plan_formation([f"redis/{n}" for n in range(5)], replicas=1)
 
 
@@ -102,13 +132,17 @@ def test_extra_units_at_formation_become_masters_then_replicas():
 
 
 def test_replicas_avoid_their_masters_machine_when_another_is_free():
-    domains = {"redis/0": "m1", "redis/1": "m2", "redis/2": "m2", "redis/3": "m1"}
+    # Without domains, redis/2 would replicate redis/0 (fewest replicas, earlier): its own machine.
+    domains = {"redis/0": "m1", "redis/1": "m2", "redis/2": "m1", "redis/3": "m2"}
     placed = place_replicas(["redis/0", "redis/1"], {}, ["redis/2", "redis/3"], domains)
-    assert {(p.unit, p.master) for p in placed} == {("redis/2", "redis/0"), ("redis/3", "redis/1")}
+    assert {(p.unit, p.master) for p in placed} == {("redis/2", "redis/1"), ("redis/3", "redis/0")}
+    # With no other master left, sharing the machine is better than no replica.
+    (alone,) = place_replicas(["redis/0"], {}, ["redis/2"], domains)
+    assert alone.master == "redis/0"
 
 
 def test_a_replica_never_replicates_itself():
-    with pytest.raises(PlanError, match="redis/0 has no master to replicate other than itself"):
+    with pytest.raises(PlanError, match=r"^redis/0 has no master to replicate other than itself$"):
         place_replicas(["redis/0"], {}, ["redis/0"])
 
 
@@ -131,6 +165,10 @@ def test_a_new_unit_replicates_the_master_lacking_replicas_most():
     assert wanted_master(topology, replicas=1) == "redis/2"
     assert wanted_master(topology_with_replicas([1, 1, 1]), replicas=1) is None
     assert wanted_master(topology_with_replicas([0, 0, 0]), replicas=0) is None
+    assert wanted_master(topology_with_replicas([0, 1, 0]), replicas=1) == "redis/0"
+    assert wanted_master(topology_with_replicas([1, 0, 0]), replicas=2) == "redis/2"
+    # Ties go to the lower unit number, not the lower text: redis/9 before redis/10.
+    assert wanted_master(topology_with_replicas([8, 0, 0]), replicas=1) == "redis/9"
 
 
 @pytest.mark.parametrize("masters", [m for m in MASTER_COUNTS if m >= 3])
@@ -169,11 +207,11 @@ def test_rebalance_of_a_random_uneven_cluster(seed):
 def test_rebalance_refuses_an_uncovered_or_doubly_owned_cluster():
     ownership = formed(3)
     ownership[node_ids(3)[0]].discard(0)
-    with pytest.raises(PlanError, match="1 slots have no master"):
+    with pytest.raises(PlanError, match=r"^1 slots have no master: repair the cluster first$"):
         plan_rebalance(ownership)
     ownership[node_ids(3)[0]].add(0)
     ownership[node_ids(3)[1]].add(0)
-    with pytest.raises(PlanError, match="slot 0 is claimed by two masters"):
+    with pytest.raises(PlanError, match=r"^slot 0 is claimed by two masters: repair the cluster first$"):
         plan_rebalance(ownership)
 
 
@@ -195,8 +233,35 @@ def test_drain_spreads_the_departing_masters_slots_over_all_the_others(masters):
         assert all(move.source == departing for move in moves)
 
 
+def test_a_drain_evens_out_the_masters_that_stay():
+    small, large, departing = node_ids(3)
+    ownership = {large: set(range(6000)), small: set(range(6000, 9000)), departing: set(range(9000, SLOTS))}
+    after = shares_after(ownership, plan_drain(ownership, departing))
+    assert {node: len(slots) for node, slots in after.items()} == {large: 8192, small: 8192, departing: 0}
+
+
+def test_a_new_master_takes_one_contiguous_run_from_each_master():
+    before = {**formed(3), node_ids(4)[3]: set()}
+    moves = plan_rebalance(before)
+    runs: dict[str, list[int]] = {}
+    for move in moves:
+        runs.setdefault(move.source, []).append(move.slot)
+    assert len(runs) == 3
+    for slots in runs.values():
+        assert sorted(slots) == list(range(min(slots), max(slots) + 1))
+
+
+def test_nothing_to_balance_without_masters_and_slots_past_the_last_are_refused():
+    with pytest.raises(PlanError, match=r"^no masters to balance$"):
+        plan_rebalance({})
+    with pytest.raises(PlanError, match=r"repair the cluster first$"):
+        plan_rebalance({node_ids(1)[0]: set(range(1, SLOTS + 1))})
+
+
 def test_drain_refuses_to_empty_the_last_master():
-    with pytest.raises(PlanError, match="no master would remain: emptying this one would lose every key"):
+    with pytest.raises(
+        PlanError, match=r"^no master would remain: emptying this one would lose every key in the cluster"
+    ):
         plan_drain(formed(1), node_ids(1)[0])
 
 
@@ -220,7 +285,7 @@ def test_draining_an_empty_master_moves_nothing():
 
 
 def test_drain_of_an_unknown_node_is_refused():
-    with pytest.raises(PlanError, match="is not a master of this cluster"):
+    with pytest.raises(PlanError, match=r"^node ffffffff… is not a master of this cluster$"):
         plan_drain(formed(3), "f" * 40)
 
 
@@ -251,9 +316,17 @@ def test_repair_finishes_the_move_towards_its_target(open_slot, repair):
 @pytest.mark.parametrize(
     ("open_slot", "complaint"),
     [
-        (OpenSlot(5, migrating=((A, B),), importing=((C, A),)), "migrates to one node and is imported by another"),
-        (OpenSlot(5, importing=((B, A), (C, A))), "open on several nodes"),
-        (OpenSlot(5, migrating=((A, "f" * 40),)), "not a healthy master"),
+        (
+            OpenSlot(5, migrating=((A, B),), importing=((C, A),)),
+            r"5 migrates to one node and is imported by another$",
+        ),
+        (OpenSlot(5, importing=((B, A), (C, A))), r"^slot 5 is open on several nodes: it needs an operator$"),
+        (OpenSlot(5, migrating=((A, B), (C, B))), r"^slot 5 is open on several nodes: it needs an operator$"),
+        (
+            OpenSlot(5, migrating=((A, "f" * 40),)),
+            r"^slot 5 was moving to ffffffff…, which is not a healthy master: "
+            r"it needs an operator \(redis-cli --cluster fix\)$",
+        ),
     ],
 )
 def test_repair_refuses_what_needs_an_operator(open_slot, complaint):

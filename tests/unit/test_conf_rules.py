@@ -70,7 +70,7 @@ def test_every_live_directive_changing_at_once_is_still_live() -> None:
 def test_plans_and_layouts_are_values_with_their_defaults() -> None:
     plan = conf.Plan()
     assert (plan.live, plan.restart) == ({}, False)
-    assert conf.Plan(restart=True) == conf.Plan(restart=True)
+    assert conf.Plan(restart=True) == conf.Plan(restart=True) != conf.Plan()
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.restart = True  # type: ignore[misc]
     layout = conf.Layout("s", "b", Path("c"), Path("d"), Path("l"), Path("u"), Path("p"))

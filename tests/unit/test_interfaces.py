@@ -54,6 +54,7 @@ def test_redis_instances_reads_every_remote_unit_that_published_host_and_port(re
 
 def test_instances_are_values(requires: ModuleType) -> None:
     assert hash(requires.RedisInstance("a/0", "h", 1, "")) == hash(requires.RedisInstance("a/0", "h", 1, ""))
+    assert requires.RedisInstance("a/0", "h", 1, "") != requires.RedisInstance("a/0", "h", 2, "")
 
 
 def test_redis_instances_prefers_host_over_hostname(requires: ModuleType) -> None:

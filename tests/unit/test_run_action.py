@@ -13,3 +13,51 @@ def test_nested_results_become_dotted_keys_with_string_values() -> None:
 def test_an_action_name_resolves_to_its_function(monkeypatch) -> None:
     monkeypatch.setitem(run_action.ACTIONS, "flatten-it", "run_action:flatten")
     assert run_action.resolve("flatten-it") is run_action.flatten
+
+
+class ActionRecord:
+    """What an action told Juju: its results or its failure."""
+
+    def __init__(self, params: dict | None) -> None:
+        self.params, self.results, self.failures = params, [], []
+
+
+def run_with(monkeypatch, params: dict | None, function) -> ActionRecord:
+    from charmhelpers.core import hookenv
+
+    from charms.layer import basic
+
+    record = ActionRecord(params)
+    monkeypatch.setattr(basic, "activate_venv", lambda: None)  # the unit's venv is this process's
+    monkeypatch.setattr(hookenv, "action_get", lambda key=None: record.params)
+    monkeypatch.setattr(hookenv, "action_set", record.results.append)
+    monkeypatch.setattr(hookenv, "action_fail", record.failures.append)
+    monkeypatch.setattr(run_action, "resolve", lambda name: function)
+    run_action.run("an-action")
+    return record
+
+
+def test_run_gives_the_parameters_and_sets_the_results_dotted(monkeypatch) -> None:
+    record = run_with(monkeypatch, {"keys": 3}, lambda params: {"asked": {"keys": params["keys"]}})
+    assert record.results == [{"asked.keys": "3"}] and record.failures == []
+
+
+def test_an_action_without_parameters_gets_an_empty_dict(monkeypatch) -> None:
+    record = run_with(monkeypatch, None, lambda params: {"given": repr(params)})
+    assert record.results == [{"given": "{}"}]
+
+
+def test_a_refusal_fails_the_action_with_its_line_only(monkeypatch) -> None:
+    def refuse(params: dict) -> dict:
+        raise run_action.ActionRefused("backup refused: no space left on /var/snap")
+
+    record = run_with(monkeypatch, {}, refuse)
+    assert record.failures == ["backup refused: no space left on /var/snap"] and record.results == []
+
+
+def test_any_other_error_fails_naming_the_action_and_the_error(monkeypatch) -> None:
+    def broken(params: dict) -> dict:
+        raise KeyError("path")
+
+    record = run_with(monkeypatch, {}, broken)
+    assert record.failures == ["an-action failed: KeyError: 'path'"] and record.results == []

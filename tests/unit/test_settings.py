@@ -110,3 +110,50 @@ def test_a_metrics_port_redis_needs_or_a_privileged_one_is_refused(changes: dict
 
 def test_the_cluster_bus_port_is_free_for_metrics_outside_cluster_mode() -> None:
     assert settings.parse({**DEFAULTS, "metrics-port": 16379}).metrics_port == 16379
+
+
+# Every value Redis 7 takes for these options is taken as it is.
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        *[
+            ("maxmemory-policy", policy)
+            for policy in (
+                "noeviction",
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "volatile-lru",
+                "volatile-lfu",
+                "volatile-random",
+                "volatile-ttl",
+            )
+        ],
+        *[("appendfsync", fsync) for fsync in ("everysec", "always", "no")],
+        *[("loglevel", level) for level in ("debug", "verbose", "notice", "warning")],
+    ],
+)
+def test_every_value_redis_takes_is_accepted(option: str, value: str) -> None:
+    name = "log-level" if option == "loglevel" else option
+    parsed = settings.parse({**DEFAULTS, name: value})
+    assert getattr(parsed, option.replace("-", "_")) == value
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("0", 0),
+        ("100", 100),
+        ("100b", 100),
+        ("3k", 3000),
+        ("3kb", 3 * 1024),
+        ("3m", 3_000_000),
+        ("3mb", 3 * 1024**2),
+        ("3g", 3_000_000_000),
+        ("3gb", 3 * 1024**3),
+        ("3GB", 3 * 1024**3),
+        (2048, 2048),
+    ],
+)
+def test_maxmemory_sizes_count_bytes_as_redis_does(size: object, expected: int) -> None:
+    assert settings.parse({**DEFAULTS, "maxmemory": size}).maxmemory == expected

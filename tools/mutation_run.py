@@ -1,0 +1,167 @@
+"""`make mutation`: run mutmut over the charm's code in parallel shards and print one report.
+
+mutmut 2 writes each mutant into the file it mutates, so two runs must never
+share a tree: each of --jobs workers has its own copy of the repository (the
+venv is shared, read-only) and takes files, largest first, from one queue.
+Every file is its own `mutmut run`, whose baseline and mutants run only the
+unit tests mutmut_config.py picks for it.
+
+Each file's results are kept in .mutation-cache/ (one mutmut cache per file),
+so the next run retests only what can have changed: mutmut keeps a killed
+mutant killed and retests survivors whenever a unit test file changed, and a
+changed source line is a new mutant. --fresh (make mutation FRESH=1) starts
+from nothing. The results are merged and judged by tools/mutation_report.py.
+
+    tools/mutation_run.py [--jobs N] [--fresh] [PATH ...]   # files or directories; default: pyproject's paths_to_mutate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+
+import mutation_report  # noqa: E402
+from mutmut import Context, list_mutations  # noqa: E402
+
+from mutmut_config import tests_for  # noqa: E402
+
+# What a worker's copy of the tree leaves out: state of other tools, and the venv (linked instead).
+NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", ".venv-*", "build", ".localjuju", ".cache", "__pycache__", "*.pyc",
+    ".pytest_cache", ".ruff_cache", ".mutmut-cache", ".mutation-cache", "html",
+)  # fmt: skip
+CACHES = ROOT / ".mutation-cache"
+
+
+def default_paths() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return [path.strip() for path in config["paths_to_mutate"].split(",") if path.strip()]
+
+
+def source_files(paths: list[str]) -> list[str]:
+    """The .py files under the given files and directories, relative to the repository root."""
+    found: list[str] = []
+    for given in paths:
+        path = (ROOT / given).resolve()
+        if not path.exists():
+            raise SystemExit(f"mutation: {given} does not exist")
+        candidates = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        found += [str(candidate.relative_to(ROOT)) for candidate in candidates if "__pycache__" not in candidate.parts]
+    return list(dict.fromkeys(found))
+
+
+def count_mutants(name: str) -> int:
+    return len(list_mutations(Context(source=(ROOT / name).read_text(), filename=name, dict_synonyms=[])))
+
+
+def cache_of(name: str) -> Path:
+    return CACHES / (name.replace("/", "__") + ".sqlite")
+
+
+@dataclass
+class Worker:
+    """One copy of the tree, mutating one file at a time."""
+
+    tree: Path
+    log: Path
+
+    @classmethod
+    def create(cls, workdir: Path, index: int) -> Worker:
+        tree = workdir / f"tree-{index}"
+        shutil.copytree(ROOT, tree, ignore=NOT_COPIED, symlinks=True)
+        (tree / ".venv").symlink_to(ROOT / ".venv")
+        return cls(tree, workdir / f"tree-{index}.log")
+
+    def mutate(self, name: str, fresh: bool) -> list[mutation_report.Result]:
+        cache, kept = self.tree / ".mutmut-cache", cache_of(name)
+        cache.unlink(missing_ok=True)
+        if kept.exists() and not fresh:
+            shutil.copyfile(kept, cache)
+        command = [
+            str(self.tree / ".venv/bin/mutmut"), "run", "--no-progress", "--simple-output",
+            "--paths-to-mutate", name, "--runner", " ".join(["sh tools/mutation-pytest", *tests_for(name)]),
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            log.write(f"\n=== {name}\n".encode())
+            log.flush()
+            subprocess.run(command, cwd=self.tree, stdout=log, stderr=subprocess.STDOUT, check=False)
+        exported = self.tree / "results.json"
+        python = str(self.tree / ".venv/bin/python")
+        subprocess.run([python, "tools/mutation_report.py", "--export", str(exported)], cwd=self.tree, check=True)
+        results = [mutation_report.Result(**row) for row in json.loads(exported.read_text())]
+        results = [result for result in results if result.filename == name]
+        if results:
+            CACHES.mkdir(exist_ok=True)
+            shutil.copyfile(cache, kept)
+        else:
+            print(f"{name}: no mutant ran; see the end of {self.log}", file=sys.stderr)
+        return results
+
+
+def run_all(
+    counts: dict[str, int], jobs: int, fresh: bool, workdir: Path, began: float
+) -> list[mutation_report.Result]:
+    pending = queue.SimpleQueue[str]()
+    for name in sorted(counts, key=lambda n: -counts[n]):
+        pending.put(name)
+    results: list[mutation_report.Result] = []
+
+    def work(index: int) -> None:
+        worker = Worker.create(workdir, index)
+        while True:
+            try:
+                name = pending.get_nowait()
+            except queue.Empty:
+                return
+            done = worker.mutate(name, fresh)
+            results.extend(done)
+            killed = sum(result.status in mutation_report.KILLED for result in done)
+            print(f"{name}: {killed}/{len(done)} killed, after {time.monotonic() - began:.0f} s", flush=True)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(min(jobs, len(counts)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "4")))
+    parser.add_argument("--keep", action="store_true", help="keep the workers' trees and logs")
+    parser.add_argument("--fresh", action="store_true", help="ignore the results kept in .mutation-cache/")
+    parser.add_argument("paths", nargs="*")
+    args = parser.parse_args()
+    began = time.monotonic()
+    counts = {name: count for name in source_files(args.paths or default_paths()) if (count := count_mutants(name))}
+    jobs = max(1, args.jobs)
+    workdir = Path(tempfile.mkdtemp(prefix="mutation-"))
+    print(f"{sum(counts.values())} mutants in {len(counts)} files, {jobs} workers (work in {workdir})", flush=True)
+    try:
+        results = run_all(counts, jobs, args.fresh, workdir, began)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    status = mutation_report.report(results, mutation_report.load_equivalents(ROOT / "mutmut-equivalent.txt"))
+    print(f"make mutation took {time.monotonic() - began:.0f} s wall time, {jobs} workers")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
