@@ -157,6 +157,8 @@ def test_unit_environment_is_made_from_the_wheelhouse_without_network(charm: Pat
 ALLOWED_AT_TOP = {
     ".build.manifest",
     "README.md",
+    "actions",
+    "actions.yaml",
     "bin",
     "config.yaml",
     "copyright",

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 PROMETHEUS = "prometheus-standin"
 UNIT = f"{APP}/0"
 ENV_FILE = "/etc/prometheus-redis-exporter/redis-charm.env"
+PASSWORD_FILE = "/etc/prometheus-redis-exporter/redis-charm-password.json"
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +89,21 @@ def test_the_key_count_follows_writes(juju: jubilant.Juju) -> None:
     eventually(lambda: db0_keys(juju) == before + 150)
 
 
-def test_the_password_reaches_the_exporter_only_through_a_root_only_file(juju: jubilant.Juju) -> None:
+def exporter_password(juju: jubilant.Juju) -> str | None:
+    """The password the exporter's password file gives for this unit's Redis."""
+    text = in_unit(juju, UNIT, f"cat {PASSWORD_FILE} 2>/dev/null || echo '{{}}'")
+    return json.loads(text).get(f"redis://{address(juju)}:6379")
+
+
+def test_the_password_reaches_the_exporter_only_through_a_private_file(juju: jubilant.Juju) -> None:
     secret = password(juju)
     process = exporter_process(juju)
-    assert process["REDIS_PASSWORD"] == secret
-    assert secret not in process["arguments"]
+    assert secret not in process["arguments"] and secret not in process.values()
+    assert process["REDIS_PASSWORD_FILE"] == PASSWORD_FILE
+    assert exporter_password(juju) == secret
     assert process["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == f"{address(juju)}:9121"
     assert in_unit(juju, UNIT, f"stat -c '%a %U %G' {ENV_FILE}").split() == ["600", "root", "root"]
+    assert in_unit(juju, UNIT, f"stat -c '%a %U %G' {PASSWORD_FILE}").split() == ["640", "root", "prometheus"]
     readable_by_others = in_unit(juju, UNIT, f"grep -rlF -- '{secret}' /etc/default /var/log 2>/dev/null || true")
     assert readable_by_others.strip() == ""
 
@@ -103,12 +112,12 @@ def test_a_password_change_reaches_the_exporter(juju: jubilant.Juju) -> None:
     juju.config(APP, {"password": "metrics-rotated-1"})
     try:
         wait_active(juju)
-        eventually(lambda: exporter_process(juju).get("REDIS_PASSWORD") == "metrics-rotated-1")
+        eventually(lambda: exporter_password(juju) == "metrics-rotated-1")
         eventually(lambda: sample(scrape(juju), "redis_up") == 1)
     finally:
         juju.config(APP, reset=["password"])
         wait_active(juju)
-    eventually(lambda: exporter_process(juju).get("REDIS_PASSWORD") == password(juju))
+    eventually(lambda: exporter_password(juju) == password(juju))
 
 
 def test_prometheus_is_told_the_scrape_job_and_each_units_address(juju: jubilant.Juju) -> None:

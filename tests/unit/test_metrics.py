@@ -21,17 +21,18 @@ def environment(text: str) -> dict[str, str]:
     return dict(shlex.split(line)[0].split("=", 1) for line in lines)
 
 
-def test_the_env_file_gives_the_exporter_redis_its_password_and_where_to_listen() -> None:
+def test_the_env_file_gives_the_exporter_redis_its_password_file_and_where_to_listen() -> None:
     assert environment(metrics.env_file_text(EXPORTER)) == {
         "REDIS_ADDR": "redis://127.1.2.3:6379",
-        "REDIS_PASSWORD": "s3cret-Pass_word",
+        "REDIS_PASSWORD_FILE": str(metrics.PASSWORD_FILE),
         "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": "127.1.2.3:9121",
     }
+    assert EXPORTER.password not in metrics.env_file_text(EXPORTER)
 
 
-def test_a_password_with_shell_characters_is_kept_literally() -> None:
+def test_the_password_file_maps_the_scraped_address_to_the_password_literally() -> None:
     exporter = metrics.Exporter("127.1.2.3", 6379, "a$HOME;b&c|d`e", 9121)
-    assert environment(metrics.env_file_text(exporter))["REDIS_PASSWORD"] == "a$HOME;b&c|d`e"
+    assert json.loads(metrics.password_file_text(exporter)) == {"redis://127.1.2.3:6379": "a$HOME;b&c|d`e"}
 
 
 def test_ipv6_addresses_are_bracketed_before_the_port() -> None:
@@ -80,6 +81,8 @@ class FakeSystemd:
 def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
     fake = FakeSystemd()
     monkeypatch.setattr(metrics, "ENV_FILE", tmp_path / "etc/prometheus-redis-exporter/redis-charm.env")
+    monkeypatch.setattr(metrics, "PASSWORD_FILE", tmp_path / "etc/prometheus-redis-exporter/redis-charm-password.json")
+    monkeypatch.setattr(metrics, "EXPORTER_GROUP", "root")  # the package's group is not on a test machine
     monkeypatch.setattr(metrics, "DROPIN", tmp_path / "etc/systemd/system/exporter.service.d/redis-charm.conf")
     monkeypatch.setattr(metrics, "BINARY", tmp_path / "usr/bin/prometheus-redis-exporter")
     monkeypatch.setattr(service, "run", fake.run)
@@ -90,11 +93,12 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
     return fake
 
 
-def test_first_configure_installs_writes_root_only_files_and_restarts(systemd: FakeSystemd) -> None:
+def test_first_configure_installs_writes_private_files_and_restarts(systemd: FakeSystemd) -> None:
     assert metrics.configure(EXPORTER)
     env = metrics.ENV_FILE.stat()
     assert (stat.S_IMODE(env.st_mode), env.st_uid, env.st_gid) == (0o600, 0, 0)
-    assert environment(metrics.ENV_FILE.read_text())["REDIS_PASSWORD"] == EXPORTER.password
+    assert stat.S_IMODE(metrics.PASSWORD_FILE.stat().st_mode) == 0o640
+    assert json.loads(metrics.PASSWORD_FILE.read_text()) == {EXPORTER.redis_url: EXPORTER.password}
     assert f"EnvironmentFile={metrics.ENV_FILE}" in metrics.DROPIN.read_text()
     assert EXPORTER.password not in metrics.DROPIN.read_text()
     assert systemd.commands == [
@@ -118,7 +122,7 @@ def test_a_new_password_rewrites_the_file_and_restarts_the_exporter(systemd: Fak
     metrics.configure(EXPORTER)
     systemd.commands.clear()
     assert metrics.configure(metrics.Exporter("127.1.2.3", 6379, "the-new-password", 9121))
-    assert environment(metrics.ENV_FILE.read_text())["REDIS_PASSWORD"] == "the-new-password"
+    assert json.loads(metrics.PASSWORD_FILE.read_text()) == {EXPORTER.redis_url: "the-new-password"}
     assert systemd.commands[-1] == "systemctl restart prometheus-redis-exporter"
 
 

@@ -2,9 +2,10 @@
 
 The exporter runs as the package's own systemd service (as the `prometheus`
 user). The charm adds a drop-in that reads one more environment file, root's
-alone (0600), with the Redis address, the password and the listen address:
-systemd reads it before dropping privileges, so the password never appears in
-the exporter's arguments, in the world-readable /etc/default file or in logs.
+alone (0600), with the Redis address, the listen address and where the password
+file is. The exporter reads the password from that file (0640, group
+`prometheus`), so the password never appears in its arguments or environment,
+in the world-readable /etc/default file or in logs.
 
 Prometheus learns where to scrape over two relations:
 - `metrics-endpoint` (interface prometheus_scrape, as COS's Prometheus reads
@@ -29,6 +30,11 @@ PACKAGE = "prometheus-redis-exporter"
 SERVICE = "prometheus-redis-exporter"
 BINARY = Path("/usr/bin/prometheus-redis-exporter")
 ENV_FILE = Path("/etc/prometheus-redis-exporter/redis-charm.env")
+# The password, as the exporter's -redis.password-file reads it ({address: password}):
+# the exporter reads it itself, so it is its group's (0640), and the password is in
+# no process's environment or arguments.
+PASSWORD_FILE = Path("/etc/prometheus-redis-exporter/redis-charm-password.json")
+EXPORTER_GROUP = "prometheus"
 # The CA that signed Redis's TLS certificate, for an exporter scraping over TLS. A
 # copy beside the env file: /etc/redis is not readable by the exporter's user,
 # and a CA certificate is public.
@@ -101,7 +107,7 @@ def env_file_text(exporter: Exporter) -> str:
     """
     values = {
         "REDIS_ADDR": exporter.redis_url,
-        "REDIS_PASSWORD": exporter.password,
+        "REDIS_PASSWORD_FILE": str(PASSWORD_FILE),
         "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": exporter.listen_address,
         **({"REDIS_EXPORTER_TLS_CA_CERT_FILE": str(CA_FILE)} if exporter.ca else {}),
     }
@@ -126,28 +132,35 @@ def scrape_unit_data(address: str, unit: str) -> dict[str, str]:
     return {"prometheus_scrape_unit_address": address, "prometheus_scrape_unit_name": unit}
 
 
-def replace_if_changed(path: Path, text: str, mode: int) -> bool:
-    """Write `text` to a root-owned file unless it already holds it; whether it was written."""
+def password_file_text(exporter: Exporter) -> str:
+    """The exporter's password file: the address it scrapes, mapped to the password."""
+    return json.dumps({exporter.redis_url: exporter.password}) + "\n"
+
+
+def replace_if_changed(path: Path, text: str, mode: int, group: str = "root") -> bool:
+    """Write `text` to a file owned by root and `group` unless it already holds it; whether it was written."""
     try:
         if path.read_text() == text:
             return False
     except FileNotFoundError:
         pass
-    service.write_restricted(path, text, "root", mode)
+    service.write_restricted(path, text, group, mode)
     return True
 
 
 def configure(exporter: Exporter) -> bool:
     """Have the exporter running with these settings; whether it was (re)started.
 
-    The files come first, so that the package's own first start (on a real
-    systemd) already reads them.
+    The package comes first: it makes the `prometheus` group the password file
+    belongs to. Its own first start serves nothing of this Redis until the
+    restart below.
     """
+    if not BINARY.exists():
+        service.install_apt((PACKAGE,))  # makes the exporter's user and group, which own its password file
     new_dropin = replace_if_changed(DROPIN, dropin_text(), 0o644)
     new_ca = bool(exporter.ca) and replace_if_changed(CA_FILE, exporter.ca + "\n", 0o644)
-    changed = replace_if_changed(ENV_FILE, env_file_text(exporter), 0o600) or new_dropin or new_ca
-    if not BINARY.exists():
-        service.install_apt((PACKAGE,))
+    new_password = replace_if_changed(PASSWORD_FILE, password_file_text(exporter), 0o640, EXPORTER_GROUP)
+    changed = replace_if_changed(ENV_FILE, env_file_text(exporter), 0o600) or new_dropin or new_ca or new_password
     if new_dropin:
         service.run(["systemctl", "daemon-reload"], timeout=service.SYSTEMCTL_TIMEOUT)
         service.systemctl("enable", SERVICE)
