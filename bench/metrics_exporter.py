@@ -13,6 +13,7 @@ Usage: bench/metrics_exporter.py [RUNS]   (default 50; run as root, after `make 
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -37,10 +38,9 @@ def exporter_rss_kib(juju: jubilant.Juju, unit: str = "redis/0") -> int:
 
 
 def uses_password(juju: jubilant.Juju, password: str) -> bool:
-    found = juju.exec(
-        "tr '\\0' '\\n' < /proc/$(pgrep -xo prometheus-redi)/environ | grep '^REDIS_PASSWORD='; true", unit="redis/0"
-    ).stdout.strip()
-    return found == f"REDIS_PASSWORD={password}"
+    """Whether the exporter's password file holds `password`."""
+    found = juju.exec("cat /etc/prometheus-redis-exporter/redis-charm-password.json", unit="redis/0").stdout
+    return password in json.loads(found or "{}").values()
 
 
 def main(runs: int) -> None:
