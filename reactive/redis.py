@@ -41,6 +41,7 @@ removed hands its slots over in its own peer -departed (or stop) hook.
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from charms.layer.redis import (
     ingress,
     metrics,
     monitoring,
+    rotation,
     service,
     tls,
     tuning,
@@ -110,6 +112,7 @@ def gather_facts() -> workload.Facts:
         cluster_port=kv.get(KV_CLUSTER_PORT),
         tls=tls.decode_files(kv.get(KV_TLS_FILES)),
         client_passwords=credentials.client_passwords(secret_content() or {}),
+        old_client_passwords=credentials.old_client_passwords(secret_content() or {}, time.time()),
     )
 
 
@@ -564,11 +567,11 @@ def related_applications() -> set[str]:
 
 @when("leadership.is_leader", "leadership.set.password-secret")
 def share_client_credentials() -> None:
-    """A password for each related application's user, and none for an application no longer related."""
+    """A password for each related application's user, none for an application no longer related, no expired one."""
     ref, content = credentials.ref_from(seen_leader_settings()), secret_content()
     if ref is None or content is None:
         return
-    wanted = credentials.with_clients(content, related_applications())
+    wanted = rotation.forget_expired(credentials.with_clients(content, related_applications()), time.time())
     if wanted != content:
         ref = credentials.update(ref, wanted, credentials.HookSecretTools(), password_cache())
         leadership.leader_set(credentials.leader_values(ref, {}))

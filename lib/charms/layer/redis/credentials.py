@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from charms.layer.redis import settings, users
+from charms.layer.redis import rotation, settings, users
 
 # Leader settings: the secret's id and the revision that holds the current content.
 SECRET_ID = "password-secret"
@@ -196,10 +196,25 @@ def create(leader_settings: Mapping[str, str | None], tools: SecretTools, cache:
 
 def with_clients(content: Mapping[str, str], applications: set[str]) -> dict[str, str]:
     """The content with a password for each of `applications`' users (kept, or new) and none for others."""
-    kept = {key: value for key, value in content.items() if not users.is_client_username(key)}
+    wanted = {users.client_username(application) for application in applications}
+    kept = {key: value for key, value in content.items() if not users.is_client_username(client_of(key))}
+    kept |= {key: value for key, value in content.items() if client_of(key) in wanted}
     for name in sorted(users.client_username(application) for application in applications):
         kept[name] = content.get(name) or generate_password()
     return kept
+
+
+def client_of(key: str) -> str:
+    """The user a key of the secret's content belongs to: its current or its old passwords."""
+    return rotation.owner(key) or key
+
+
+def old_client_passwords(content: Mapping[str, str], now: float) -> tuple[tuple[str, str], ...]:
+    """Each client user's old passwords that have not expired at `now`, as (user, password) pairs."""
+    pairs = []
+    for username, _ in client_passwords(content):
+        pairs.extend((username, password) for password in rotation.accepted(content, username, now)[1:])
+    return tuple(pairs)
 
 
 def client_passwords(content: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -1,4 +1,4 @@
-"""Actions about the passwords: get-admin-password.
+"""Actions about the passwords: get-admin-password, rotate-password, forget-old-passwords.
 
 The password is printed on the action's standard output, which Juju keeps as
 the `stdout` of the action's results (`juju run` shows it) and never logs.
@@ -9,11 +9,16 @@ where any user of the machine could read them while it runs.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from charms.layer.redis import credentials
-from charms.layer.redis.run_action import ActionRefused
+from charms.layer.redis import admin, credentials, rotation, service, users, workload
+from charms.layer.redis.run_action import ActionRefused, progress
+
+# The unit's key-value store keys that the handlers keep (reactive/redis.py).
+KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
+KV_INSTALLED = "redis.installed"
 
 
 def default_password() -> str:
@@ -24,18 +29,31 @@ def default_password() -> str:
     if configured:
         return configured
     settings = hookenv.leader_get() or {}
-    ref = credentials.ref_from(settings)
-    if ref is None:
+    if credentials.ref_from(settings) is None:
         legacy = settings.get(credentials.LEGACY_PASSWORD)
         if not legacy:
             raise ActionRefused("no password yet: the leader has not generated it")
         return legacy
-    cache = credentials.Cache(Path(hookenv.charm_dir()) / credentials.CACHE_NAME)
+    return read_secret()[1][credentials.DEFAULT_PASSWORD]
+
+
+def password_cache() -> credentials.Cache:
+    from charmhelpers.core import hookenv
+
+    return credentials.Cache(Path(hookenv.charm_dir()) / credentials.CACHE_NAME)
+
+
+def read_secret() -> tuple[credentials.SecretRef, dict[str, str]]:
+    """The passwords' secret as the leader last shared it, and its content."""
+    from charmhelpers.core import hookenv
+
+    ref = credentials.ref_from(hookenv.leader_get() or {})
+    if ref is None:
+        raise ActionRefused("no password yet: the leader has not generated it")
     try:
-        content = credentials.read(ref, credentials.HookSecretTools(), cache)
+        return ref, credentials.read(ref, credentials.HookSecretTools(), password_cache())
     except credentials.SecretError as error:
         raise ActionRefused(f"the passwords' secret cannot be read: {error}") from None
-    return content[credentials.DEFAULT_PASSWORD]
 
 
 def get_admin_password(params: dict[str, Any]) -> dict[str, Any]:
@@ -43,3 +61,96 @@ def get_admin_password(params: dict[str, Any]) -> dict[str, Any]:
     sys.stdout.write(default_password() + "\n")
     sys.stdout.flush()
     return {"username": "default"}
+
+
+def leader_only(action: str) -> None:
+    from charmhelpers.core import hookenv
+
+    if not hookenv.is_leader():
+        leader = f"{hookenv.service_name()}/leader"
+        raise ActionRefused(f"{action} runs on the leader only: run it as `juju run {leader} {action}`")
+
+
+def chosen_users(content: dict[str, str], application: str) -> list[str]:
+    """The client users to rotate: `application`'s, or every related application's when it is empty."""
+    related = [username for username, _ in credentials.client_passwords(content)]
+    if not application:
+        return related
+    if users.client_username(application) not in related:
+        names = ", ".join(sorted(name.removeprefix(users.CLIENT_PREFIX) for name in related)) or "none"
+        raise ActionRefused(f"application={application} is not related to this application (related: {names})")
+    return [users.client_username(application)]
+
+
+def share(ref: credentials.SecretRef, content: dict[str, str]) -> credentials.SecretRef:
+    """Write `content` as the secret's next revision, share it with the other units, apply it here."""
+    from charmhelpers.core import hookenv
+
+    ref = credentials.update(ref, content, credentials.HookSecretTools(), password_cache())
+    # hookenv's leader_set, not the leadership layer's: this unit's next hook sees the change and converges.
+    hookenv.leader_set(credentials.leader_values(ref, {}))
+    apply_here(content)
+    return ref
+
+
+def apply_here(content: dict[str, str]) -> None:
+    """Make this unit's Redis accept exactly the users of `content` now (its redis.conf follows in the next hook)."""
+    from charmhelpers.core import hookenv, unitdata
+
+    kv = unitdata.kv()
+    facts = workload.Facts(
+        config=dict(hookenv.config()),
+        leader_password=content.get(credentials.DEFAULT_PASSWORD),
+        ingress="",
+        deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
+        installed=kv.get(KV_INSTALLED),
+        machine_memory=service.machine_memory(),
+        client_passwords=credentials.client_passwords(content),
+        old_client_passwords=credentials.old_client_passwords(content, time.time()),
+    )
+    desired = workload.resolve(facts)
+    if not isinstance(desired, workload.Desired):
+        raise ActionRefused(f"the new passwords are shared but not applied here: {desired.message}")
+    admin.sync_users(workload.layout_of(facts.installed).unixsocket, desired.password, desired.users)
+
+
+def publish_here(content: dict[str, str], usernames: list[str]) -> None:
+    """This unit's relation data gives each rotated application its new password."""
+    from charmhelpers.core import hookenv
+
+    for relation_id in hookenv.relation_ids("redis"):
+        username = users.client_username(hookenv.remote_service_name(relation_id) or "")
+        if username in usernames:
+            hookenv.relation_set(relation_id, {"password": content[username]})
+
+
+def rotate_password(params: dict[str, Any]) -> dict[str, Any]:
+    """A new password for the chosen applications' users; the old one works until the grace period ends."""
+    from charmhelpers.core import hookenv
+
+    leader_only("rotate-password")
+    ref, content = read_secret()
+    usernames = chosen_users(content, str(params.get("application") or ""))
+    if not usernames:
+        raise ActionRefused("no application is related: there is no password to rotate")
+    grace = float(hookenv.config().get("password-grace-period") or 0)
+    content = rotation.rotate(content, usernames, time.time(), grace, credentials.generate_password)
+    progress(f"New passwords for {', '.join(usernames)} accepted here and shared with every unit")
+    ref = share(ref, content)
+    publish_here(content, usernames)
+    if grace <= 0:
+        share(ref, rotation.forget_all(content))
+        return {"rotated": " ".join(usernames), "old-passwords": "removed"}
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + grace))
+    return {"rotated": " ".join(usernames), "old-passwords": f"accepted until {expires}"}
+
+
+def forget_old_passwords(params: dict[str, Any]) -> dict[str, Any]:
+    """Every old password kept by a rotation stops working now, on every unit."""
+    leader_only("forget-old-passwords")
+    ref, content = read_secret()
+    forgotten = rotation.forget_all(content)
+    owners = sorted(set(rotation.old_users(content)))
+    if forgotten != content:
+        share(ref, forgotten)
+    return {"forgotten": " ".join(owners) or "none"}

@@ -50,6 +50,8 @@ class Facts:
     tls: Files | None = None
     # Each related application's user and its password (from the leader's secret).
     client_passwords: tuple[tuple[str, str], ...] = ()
+    # Old passwords a client user still accepts during a rotation, as (user, password) pairs.
+    old_client_passwords: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def resolve(facts: Facts) -> Desired | Outcome:
     password = parsed.password or facts.leader_password
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
-    return Desired(parsed, password, users.wanted(password, dict(facts.client_passwords), parsed.client_permissions))
+    acl = users.wanted(password, dict(facts.client_passwords), parsed.client_permissions, facts.old_client_passwords)
+    return Desired(parsed, password, acl)
 
 
 def installation_key(parsed: Settings) -> str:

@@ -1,0 +1,88 @@
+"""Password rotation: a user's new password is added while its old ones keep working until they expire.
+
+Everything lives in the passwords' secret content (a map of strings), so every
+unit applies the same users: the current password under the user's name (as
+before rotation existed), and the passwords it replaced under `old-<user>`, a
+JSON list of `{"password": ..., "expires": <unix time>}`. Nothing here asks Juju
+or Redis: the functions take the content and the time and return new content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+OLD_PREFIX = "old-"
+
+
+@dataclass(frozen=True)
+class OldPassword:
+    """A password a user replaced, accepted until `expires` (unix time)."""
+
+    password: str
+    expires: float
+
+
+def old_key(username: str) -> str:
+    return f"{OLD_PREFIX}{username}"
+
+
+def owner(key: str) -> str | None:
+    """The user whose old passwords `key` holds (None: not a key of old passwords)."""
+    return key[len(OLD_PREFIX) :] if key.startswith(OLD_PREFIX) else None
+
+
+def old_passwords(content: Mapping[str, str], username: str) -> tuple[OldPassword, ...]:
+    """The old passwords kept for `username`, oldest first (none if the stored value is unreadable)."""
+    try:
+        entries = json.loads(content.get(old_key(username), "[]"))
+        return tuple(OldPassword(str(entry["password"]), float(entry["expires"])) for entry in entries)
+    except (ValueError, TypeError, KeyError):
+        return ()
+
+
+def with_old(content: Mapping[str, str], username: str, kept: Iterable[OldPassword]) -> dict[str, str]:
+    """The content with `kept` as `username`'s old passwords (the key gone when there are none)."""
+    result = {key: value for key, value in content.items() if key != old_key(username)}
+    entries = [{"password": old.password, "expires": old.expires} for old in kept]
+    if entries:
+        result[old_key(username)] = json.dumps(entries)
+    return result
+
+
+def rotate(
+    content: Mapping[str, str], usernames: Iterable[str], now: float, grace: float, generate: Callable[[], str]
+) -> dict[str, str]:
+    """Each of `usernames` gets a new password; its current one is kept as old until `now + grace`."""
+    result = dict(content)
+    for username in usernames:
+        current = result[username]
+        kept = (*old_passwords(result, username), OldPassword(current, now + grace))
+        result = with_old(result, username, kept)
+        result[username] = generate()
+    return result
+
+
+def old_users(content: Mapping[str, str]) -> list[str]:
+    return [name for name in map(owner, content) if name is not None]
+
+
+def forget_expired(content: Mapping[str, str], now: float) -> dict[str, str]:
+    """The content without the old passwords that expired at or before `now`."""
+    result = dict(content)
+    for username in old_users(content):
+        result = with_old(result, username, (old for old in old_passwords(content, username) if old.expires > now))
+    return result
+
+
+def forget_all(content: Mapping[str, str]) -> dict[str, str]:
+    """The content without any old password: only the current ones work."""
+    return {key: value for key, value in content.items() if owner(key) is None}
+
+
+def accepted(content: Mapping[str, str], username: str, now: float) -> tuple[str, ...]:
+    """The passwords `username` accepts at `now`: the current one first, then the unexpired old ones."""
+    current = content.get(username)
+    kept = tuple(old.password for old in old_passwords(content, username) if old.expires > now)
+    return (current, *kept) if current else kept
