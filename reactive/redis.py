@@ -59,6 +59,7 @@ from charms.layer.redis import (
     service,
     tls,
     tuning,
+    unit_facts,
     users,
     workload,
 )
@@ -77,10 +78,9 @@ from charms.reactive import (
     when_not,
 )
 
-KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
-KV_INSTALLED = "redis.installed"
-# The port this unit's cluster node joined with: it cannot change afterwards.
-KV_CLUSTER_PORT = "redis.cluster-port"
+KV_CLUSTER_ENABLED = unit_facts.KV_CLUSTER_ENABLED
+KV_INSTALLED = unit_facts.KV_INSTALLED
+KV_CLUSTER_PORT = unit_facts.KV_CLUSTER_PORT
 TOPOLOGY = "cluster-topology"
 # What the last change that did not take effect said: the status until it does.
 KV_PROBLEM = "redis.problem"
@@ -101,19 +101,9 @@ def ask_ingress_address() -> str:
 
 
 def gather_facts() -> workload.Facts:
-    kv = unitdata.kv()
-    return workload.Facts(
-        config=dict(hookenv.config()),
-        leader_password=generated_password(),
-        ingress=ingress_address(),
-        deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
-        installed=kv.get(KV_INSTALLED),
-        machine_memory=service.machine_memory(),
-        cluster_port=kv.get(KV_CLUSTER_PORT),
-        tls=tls.decode_files(kv.get(KV_TLS_FILES)),
-        client_passwords=credentials.client_passwords(secret_content() or {}),
-        old_client_passwords=credentials.old_client_passwords(secret_content() or {}, time.time()),
-    )
+    legacy = seen_leader_settings().get(credentials.LEGACY_PASSWORD)
+    content = secret_content()
+    return unit_facts.gather(hookenv.config(), unitdata.kv(), ingress_address(), content, legacy, time.time())
 
 
 def report(outcome: workload.Outcome) -> None:
@@ -373,7 +363,7 @@ def stop_redis() -> None:
 # renewed certificate is a new file, loaded live.
 
 KV_TLS_REQUEST = "redis.tls-request"
-KV_TLS_FILES = "redis.tls-files"
+KV_TLS_FILES = unit_facts.KV_TLS_FILES
 
 
 def tls_dir() -> Path:
@@ -543,14 +533,6 @@ def secret_content() -> dict[str, str] | None:
     except credentials.SecretError as error:
         hookenv.log(f"The generated passwords cannot be read: {error}", hookenv.WARNING)
         return None
-
-
-def generated_password() -> str | None:
-    """The default user's generated password (from the secret, or as a leader on an earlier revision shared it)."""
-    content = secret_content()
-    if content is None:
-        return seen_leader_settings().get(credentials.LEGACY_PASSWORD)
-    return content.get(credentials.DEFAULT_PASSWORD)
 
 
 # --- A user and password per related application ---

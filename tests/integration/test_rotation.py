@@ -16,7 +16,19 @@ from dataclasses import dataclass, field
 import jubilant
 import pytest
 import redis
-from helpers import APP, as_user, ensure_built, eventually, leader, refused, relation_data, units, wait_idle
+from helpers import (
+    APP,
+    as_user,
+    ensure_built,
+    eventually,
+    in_unit,
+    leader,
+    refused,
+    relation_data,
+    run_hook,
+    units,
+    wait_idle,
+)
 
 from conftest import CHARMS, throwaway_model
 
@@ -115,6 +127,10 @@ def test_rotation_refuses_no_connection_and_the_old_password_lasts_until_forgott
         assert not refused(as_user(juju, unit, old_password))
         assert not refused(as_user(juju, unit, new_password, username))
 
+    in_unit(juju, leader(juju), "systemctl restart redis-server")  # the action wrote the users to redis.conf too
+    eventually(lambda: not refused(as_user(juju, leader(juju), new_password, username)), timeout=30)
+    assert not refused(as_user(juju, leader(juju), old_password, username))
+
     juju.run(leader(juju), "forget-old-passwords")
 
     def old_password_refused_everywhere() -> bool:
@@ -136,3 +152,19 @@ def test_rotation_on_a_non_leader_is_refused_in_one_line(juju: jubilant.Juju) ->
         failure.value.task.message
         == f"rotate-password runs on the leader only: run it as `juju run {APP}/leader rotate-password`"
     )
+
+
+def test_an_expired_old_password_is_refused_after_the_next_hook(juju: jubilant.Juju) -> None:
+    juju.config(APP, {"password-grace-period": 2})
+    wait_idle(juju)
+    ((username, old_password),) = set(published(juju).values())
+    juju.run(leader(juju), "rotate-password", {"application": WEB})
+
+    def refused_everywhere_after_update_status() -> bool:
+        run_hook(juju, leader(juju))
+        wait_idle(juju)
+        return all(refused(as_user(juju, unit, old_password)) for unit in units(juju))
+
+    eventually(refused_everywhere_after_update_status, timeout=60, interval=1.0)
+    ((_, new_password),) = set(published(juju).values())
+    assert all(not refused(as_user(juju, unit, new_password, username)) for unit in units(juju))

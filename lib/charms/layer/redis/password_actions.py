@@ -13,12 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from charms.layer.redis import admin, credentials, rotation, service, users, workload
+from charms.layer.redis import credentials, ingress, rotation, unit_facts, users, workload
 from charms.layer.redis.run_action import ActionRefused, progress
-
-# The unit's key-value store keys that the handlers keep (reactive/redis.py).
-KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
-KV_INSTALLED = "redis.installed"
 
 
 def default_password() -> str:
@@ -94,24 +90,15 @@ def share(ref: credentials.SecretRef, content: dict[str, str]) -> credentials.Se
 
 
 def apply_here(content: dict[str, str]) -> None:
-    """Make this unit's Redis accept exactly the users of `content` now (its redis.conf follows in the next hook)."""
+    """Converge this unit's Redis on `content` now: the users live, then redis.conf (no restart for users)."""
     from charmhelpers.core import hookenv, unitdata
 
     kv = unitdata.kv()
-    facts = workload.Facts(
-        config=dict(hookenv.config()),
-        leader_password=content.get(credentials.DEFAULT_PASSWORD),
-        ingress="",
-        deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
-        installed=kv.get(KV_INSTALLED),
-        machine_memory=service.machine_memory(),
-        client_passwords=credentials.client_passwords(content),
-        old_client_passwords=credentials.old_client_passwords(content, time.time()),
-    )
-    desired = workload.resolve(facts)
-    if not isinstance(desired, workload.Desired):
-        raise ActionRefused(f"the new passwords are shared but not applied here: {desired.message}")
-    admin.sync_users(workload.layout_of(facts.installed).unixsocket, desired.password, desired.users)
+    address = kv.get(ingress.KV_INGRESS) or hookenv.unit_private_ip()
+    facts = unit_facts.gather(hookenv.config(), kv, address, content, None, time.time())
+    outcome = workload.converge(facts, progress)
+    if not outcome.ready:
+        raise ActionRefused(f"the new passwords are shared, but this unit did not apply them: {outcome.message}")
 
 
 def publish_here(content: dict[str, str], usernames: list[str]) -> None:
