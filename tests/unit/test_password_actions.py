@@ -10,6 +10,8 @@ from charmhelpers.core import hookenv
 
 from charms.layer.redis import credentials, password_actions, rotation, run_action
 
+from fakejuju import config_defaults
+
 
 @pytest.fixture
 def unit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, object]:
@@ -66,7 +68,7 @@ def leader(unit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, o
     content = {"password": "default-pw", "app-web": "web-pw-1", "app-worker": "worker-pw-1", "revision": "1"}
     secrets.content["secret:abc"] = content
     unit["leader"] = credentials.leader_values(credentials.SecretRef("secret:abc", 1), {})
-    unit["config"] = {"password": "", "password-grace-period": 3600}
+    unit["config"] = config_defaults()
     applied: list[dict[str, str]] = []
     published: dict[str, dict[str, str]] = {}
     monkeypatch.setattr(hookenv, "is_leader", lambda: True)
@@ -141,4 +143,13 @@ def test_a_non_leader_refuses_with_one_line(unit, leader, monkeypatch: pytest.Mo
 def test_an_application_that_is_not_related_is_refused_naming_the_related_ones(unit, leader) -> None:
     with pytest.raises(run_action.ActionRefused, match=r"application=db is not related .*\(related: web, worker\)"):
         password_actions.rotate_password({"application": "db"})
+    assert credentials.ref_from(unit["leader"]).revision == 1
+
+
+def test_an_invalid_grace_period_rotates_nothing_and_names_the_option(unit, leader) -> None:
+    unit["config"]["password-grace-period"] = -1
+    with pytest.raises(
+        run_action.ActionRefused, match="nothing rotated: invalid password-grace-period: must be a whole number"
+    ):
+        password_actions.rotate_password({"application": "web"})
     assert credentials.ref_from(unit["leader"]).revision == 1

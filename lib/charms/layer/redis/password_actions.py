@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from charms.layer.redis import credentials, ingress, rotation, unit_facts, users, workload
+from charms.layer.redis import credentials, ingress, rotation, settings, unit_facts, users, workload
 from charms.layer.redis.run_action import ActionRefused, progress
 
 
@@ -24,9 +24,9 @@ def default_password() -> str:
     configured = hookenv.config().get("password") or ""
     if configured:
         return configured
-    settings = hookenv.leader_get() or {}
-    if credentials.ref_from(settings) is None:
-        legacy = settings.get(credentials.LEGACY_PASSWORD)
+    shared = hookenv.leader_get() or {}
+    if credentials.ref_from(shared) is None:
+        legacy = shared.get(credentials.LEGACY_PASSWORD)
         if not legacy:
             raise ActionRefused("no password yet: the leader has not generated it")
         return legacy
@@ -120,7 +120,10 @@ def rotate_password(params: dict[str, Any]) -> dict[str, Any]:
     usernames = chosen_users(content, str(params.get("application") or ""))
     if not usernames:
         raise ActionRefused("no application is related: there is no password to rotate")
-    grace = float(hookenv.config().get("password-grace-period") or 0)
+    try:
+        grace = settings.parse(hookenv.config()).password_grace_period
+    except settings.InvalidOption as invalid:
+        raise ActionRefused(f"nothing rotated: {invalid}") from None
     content = rotation.rotate(content, usernames, time.time(), grace, credentials.generate_password)
     progress(f"New passwords for {', '.join(usernames)} accepted here and shared with every unit")
     ref = share(ref, content)
