@@ -55,7 +55,6 @@ from charms.layer.redis import (
     ingress,
     metrics,
     monitoring,
-    rotation,
     service,
     tls,
     tuning,
@@ -549,11 +548,11 @@ def related_applications() -> set[str]:
 
 @when("leadership.is_leader", "leadership.set.password-secret")
 def share_client_credentials() -> None:
-    """A password for each related application's user, none for an application no longer related, no expired one."""
+    """A password per related application, none for one no longer related, no expired one, the default's in effect."""
     ref, content = credentials.ref_from(seen_leader_settings()), secret_content()
     if ref is None or content is None:
         return
-    wanted = rotation.forget_expired(credentials.with_clients(content, related_applications()), time.time())
+    wanted = credentials.leader_content(content, related_applications(), hookenv.config(), time.time())
     if wanted != content:
         ref = credentials.update(ref, wanted, credentials.HookSecretTools(), password_cache())
         leadership.leader_set(credentials.leader_values(ref, {}))

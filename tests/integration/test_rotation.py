@@ -78,6 +78,12 @@ class ReconnectingClient:
                 for user in (None, username):  # password alone, as existing consumers, and with the username
                     self.connect(addresses[unit], port, user, password)
 
+    def keep_connecting(self, addresses: list[str], port: int, password: str) -> None:
+        """A client that keeps the password it was given (one the operator has not changed yet)."""
+        while not self.done.is_set():
+            for address in addresses:
+                self.connect(address, port, None, password)
+
     def connect(self, host: str, port: int, username: str | None, password: str) -> None:
         connection = redis.Redis(host=host, port=port, username=username, password=password, socket_timeout=5)
         try:
@@ -152,6 +158,29 @@ def test_rotation_on_a_non_leader_is_refused_in_one_line(juju: jubilant.Juju) ->
         failure.value.task.message
         == f"rotate-password runs on the leader only: run it as `juju run {APP}/leader rotate-password`"
     )
+
+
+def test_a_new_password_option_keeps_the_old_one_working_until_forgotten(juju: jubilant.Juju) -> None:
+    old, new = "operator-password-1", "operator-password-2"
+    juju.config(APP, {"password": old, "password-grace-period": 3600})
+    wait_idle(juju)
+    addresses = [unit.public_address for unit in units(juju).values()]
+    port = int(next(iter(units(juju).values())).open_ports[0].split("/")[0])
+    client = ReconnectingClient(juju, {})
+    reconnecting = threading.Thread(target=client.keep_connecting, args=(addresses, port, old))
+    reconnecting.start()
+    try:
+        juju.config(APP, {"password": new})
+        wait_idle(juju)
+        eventually(lambda: all(not refused(as_user(juju, unit, new)) for unit in units(juju)), timeout=60)
+    finally:
+        client.done.set()
+        reconnecting.join()
+    assert client.refusals == [] and client.connections > 0
+
+    juju.run(leader(juju), "forget-old-passwords")
+    eventually(lambda: all(refused(as_user(juju, unit, old)) for unit in units(juju)), timeout=60)
+    assert all(not refused(as_user(juju, unit, new)) for unit in units(juju))
 
 
 def test_an_expired_old_password_is_refused_after_the_next_hook(juju: jubilant.Juju) -> None:

@@ -6,6 +6,8 @@ import itertools
 
 from charms.layer.redis import credentials, rotation, users
 
+from fakejuju import config_defaults
+
 CONTENT = {"password": "default-pw", "app-web": "web-pw-1", "app-worker": "worker-pw-1", "revision": "3"}
 
 
@@ -71,3 +73,37 @@ def test_an_application_no_longer_related_loses_its_old_passwords_too() -> None:
     assert "app-web" not in kept
     assert rotation.old_key("app-web") not in kept
     assert kept["app-worker"] == "worker-pw-1"
+
+
+def test_a_new_default_password_keeps_the_one_in_effect_until_the_grace_period_ends() -> None:
+    first = rotation.follow_default(CONTENT, "configured-pw-1", now=1000.0, grace=60.0)
+    assert rotation.old_passwords(first, "default") == ()  # nothing replaced yet
+    second = rotation.follow_default(first, "configured-pw-2", now=1000.0, grace=60.0)
+    assert rotation.old_default_passwords(second, now=1059.0) == ("configured-pw-1", "configured-pw-2")
+    assert rotation.old_default_passwords(rotation.forget_expired(second, now=1060.0), now=1060.0) == (
+        "configured-pw-2",
+    )
+    assert rotation.follow_default(second, "configured-pw-2", now=2000.0, grace=60.0) == second
+
+
+def test_with_no_grace_period_the_replaced_default_password_is_not_kept() -> None:
+    first = rotation.follow_default(CONTENT, "configured-pw-1", now=0.0, grace=0.0)
+    second = rotation.follow_default(first, "configured-pw-2", now=0.0, grace=0.0)
+    assert rotation.old_default_passwords(second, now=0.0) == ("configured-pw-2",)
+
+
+def test_a_unit_keeps_accepting_the_password_in_effect_until_the_leader_recorded_the_change() -> None:
+    recorded = rotation.follow_default(CONTENT, "configured-pw-1", now=0.0, grace=60.0)
+    default = users.wanted("configured-pw-2", {}, (), old_default=rotation.old_default_passwords(recorded, 0.0))[0]
+    assert default.password_hashes == tuple(users.password_hash(p) for p in ("configured-pw-2", "configured-pw-1"))
+
+
+def test_the_leader_follows_the_password_option_and_ignores_an_invalid_one() -> None:
+    config = {**config_defaults(), "password": "configured-pw-1", "password-grace-period": 60}
+    content = credentials.leader_content(CONTENT, {"web", "worker"}, config, now=0.0)
+    assert content[rotation.DEFAULT_IN_EFFECT] == "configured-pw-1"
+    emptied = credentials.leader_content(content, {"web", "worker"}, {**config, "password": ""}, now=0.0)
+    assert emptied[rotation.DEFAULT_IN_EFFECT] == "default-pw"  # the generated one
+    assert rotation.old_passwords(emptied, "default") == (rotation.OldPassword("configured-pw-1", 60.0),)
+    invalid = credentials.leader_content(content, {"web", "worker"}, {**config, "password": "true"}, now=0.0)
+    assert invalid == content

@@ -229,3 +229,20 @@ def update(ref: SecretRef, content: Mapping[str, str], tools: SecretTools, cache
     tools.set(ref.id, content)
     cache.write(new, content)
     return new
+
+
+def leader_content(
+    content: Mapping[str, str], applications: set[str], config: Mapping[str, object], now: float
+) -> dict[str, str]:
+    """The content the leader wants: a password per related application, no expired old password,
+    and the default user's password in effect recorded (the one it replaces kept for the grace period).
+
+    With an invalid configuration nothing is recorded about the default user: no unit applies it.
+    """
+    wanted = rotation.forget_expired(with_clients(content, applications), now)
+    try:
+        parsed = settings.parse(config)
+    except settings.InvalidOption:
+        return wanted
+    in_effect = parsed.password or wanted[DEFAULT_PASSWORD]
+    return rotation.follow_default(wanted, in_effect, now, parsed.password_grace_period)

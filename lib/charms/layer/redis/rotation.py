@@ -14,6 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 OLD_PREFIX = "old-"
+# The default user's password as the leader last saw it in effect (the `password` option, else the
+# generated one): when the option changes, the leader keeps this one as the default user's old password.
+DEFAULT_USER = "default"
+DEFAULT_IN_EFFECT = "default-in-effect"
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,25 @@ def accepted(content: Mapping[str, str], username: str, now: float) -> tuple[str
     current = content.get(username)
     kept = tuple(old.password for old in old_passwords(content, username) if old.expires > now)
     return (current, *kept) if current else kept
+
+
+def follow_default(content: Mapping[str, str], in_effect: str, now: float, grace: float) -> dict[str, str]:
+    """The content once the default user's password is `in_effect`: the one it replaces kept until `now + grace`."""
+    result = dict(content)
+    previous = result.get(DEFAULT_IN_EFFECT)
+    result[DEFAULT_IN_EFFECT] = in_effect
+    if previous and previous != in_effect and grace > 0:
+        kept = (*old_passwords(result, DEFAULT_USER), OldPassword(previous, now + grace))
+        result = with_old(result, DEFAULT_USER, kept)
+    return result
+
+
+def old_default_passwords(content: Mapping[str, str], now: float) -> tuple[str, ...]:
+    """The default user's other passwords at `now`: its unexpired old ones, and the one last in effect.
+
+    The one last in effect stays accepted until the leader has recorded the change: a unit
+    may apply a new `password` option before the leader has kept the old one.
+    """
+    previous = content.get(DEFAULT_IN_EFFECT)
+    kept = tuple(old.password for old in old_passwords(content, DEFAULT_USER) if old.expires > now)
+    return tuple(dict.fromkeys((*kept, *((previous,) if previous else ()))))

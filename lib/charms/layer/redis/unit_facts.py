@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from charms.layer.redis import credentials, ingress, service, tls, workload
+from charms.layer.redis import credentials, ingress, rotation, service, tls, workload
 
 KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
 KV_INSTALLED = "redis.installed"
@@ -45,4 +45,5 @@ def gather(
         tls=tls.decode_files(kv.get(KV_TLS_FILES)),
         client_passwords=credentials.client_passwords(content),
         old_client_passwords=credentials.old_client_passwords(content, now),
+        old_default_passwords=rotation.old_default_passwords(content, now),
     )

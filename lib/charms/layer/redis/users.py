@@ -63,14 +63,16 @@ def wanted(
     clients: Mapping[str, str],
     rules: tuple[str, ...],
     old: Sequence[tuple[str, str]] = (),
+    old_default: Sequence[str] = (),
 ) -> tuple[AclUser, ...]:
     """The default user and one user per client (username → password), in a stable order.
 
     `old` holds (username, password) pairs of passwords a client user still
     accepts during a rotation: its user and the default user take them too.
+    `old_default` are the default user's own passwords that it still accepts.
     """
     names = sorted(clients)
     accepted = {name: (clients[name], *(p for user, p in old if user == name)) for name in names}
-    everyone = (default_password, *(p for name in names for p in accepted[name]))
+    everyone = (default_password, *old_default, *(p for name in names for p in accepted[name]))
     default = AclUser("default", tuple(dict.fromkeys(map(password_hash, everyone))), DEFAULT_USER_RULES)
     return (default, *(AclUser(name, tuple(map(password_hash, accepted[name])), rules) for name in names))
