@@ -3,13 +3,16 @@
 
 A two-unit Redis and the raw-reading client charm (tests/charms/redis-client) as application
 `web`. A client reads the credentials the relation holds for `web` as fast as `juju show-unit`
-answers, and connects to every unit with them: a new connection every 100 ms, full-speed PINGs
-and SETs on it in between. Meanwhile the leader rotates web's password ROTATIONS times
-(`rotate-password application=web`) and finally runs `forget-old-passwords`.
+answers, and connects to every unit with them: a new connection every 100 ms, full-speed SETs on
+it in between. Meanwhile the leader rotates web's password ROTATIONS times (`rotate-password
+application=web`), then the `password` option (the default user's password) changes while a
+second client keeps reconnecting with the old one, and finally `forget-old-passwords` runs.
 
 Prints the requests made, the authentication failures (goal 0), and for each rotation the time
 from `juju run` until every unit published the new password and the client had connected with
-it; then the time forget-old-passwords took until the old password is refused everywhere.
+it; the time from `juju config password=...` until every unit accepts the new password (the
+old-password client's failures counted too); then the time forget-old-passwords took until the
+first application password is refused everywhere.
 
 Usage: bench/rotation.py [ROTATIONS]   (default 3; run as root, after `make build`)
 """
@@ -51,6 +54,11 @@ class Load:
         while not self.stop.is_set():
             for unit, (username, password) in list(self.credentials.items()):
                 self.session(self.addresses[unit], username, password)
+
+    def keep_password(self, password: str) -> None:
+        while not self.stop.is_set():
+            for host in self.addresses.values():
+                self.session(host, "default", password)
 
     def session(self, host: str, username: str, password: str) -> None:
         connection = redis.Redis(host=host, port=self.port, username=username, password=password, socket_timeout=5)
@@ -97,6 +105,14 @@ def rotate(juju: jubilant.Juju, load: Load) -> float:
     return time.monotonic() - start
 
 
+def change_default(juju: jubilant.Juju, load: Load, new: str) -> float:
+    """Seconds from `juju config password=new` until every unit accepts it (a client of `load` keeps the old one)."""
+    start = time.monotonic()
+    juju.config("redis", {"password": new})
+    wait_until(lambda: not any(refused(host, load.port, "default", new) for host in load.addresses.values()))
+    return time.monotonic() - start
+
+
 def refused(host: str, port: int, username: str, password: str) -> bool:
     try:
         redis.Redis(host=host, port=port, username=username, password=password, socket_timeout=5).ping()
@@ -114,7 +130,8 @@ def forget(juju: jubilant.Juju, load: Load, username: str, old: str) -> float:
 
 def main() -> None:
     rotations = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    with redis_model(units=2) as juju:
+    old_default, new_default = "bench-operator-password-1", "bench-operator-password-2"
+    with redis_model({"password": old_default}, units=2) as juju:
         juju.deploy(CLIENT_CHARM, "web")
         juju.integrate("redis", "web")
         juju.wait(lambda s: jubilant.all_active(s) and jubilant.all_agents_idle(s))
@@ -123,11 +140,17 @@ def main() -> None:
         port = int(next(iter(units.values())).open_ports[0].split("/")[0])
         load = Load(juju, published(juju), addresses, port)
         username, first = next(iter(load.credentials.values()))
-        threads = [threading.Thread(target=load.follow_relation), threading.Thread(target=load.run)]
+        threads = [
+            threading.Thread(target=load.follow_relation),
+            threading.Thread(target=load.run),
+            threading.Thread(target=load.keep_password, args=(old_default,)),
+        ]
         for thread in threads:
             thread.start()
         try:
             times = [rotate(juju, load) for _ in range(rotations)]
+            juju.wait(jubilant.all_agents_idle)
+            default_seconds = change_default(juju, load, new_default)
             juju.wait(jubilant.all_agents_idle)
         finally:
             load.stop.set()
@@ -139,6 +162,7 @@ def main() -> None:
     for number, seconds in enumerate(times, 1):
         print(f"rotation {number}: {seconds:.2f} s until every unit published the new password and it was used")
     print(f"rotation median: {median(times):.2f} s")
+    print(f"password option changed: {default_seconds:.2f} s until every unit accepted the new password")
     print(f"forget-old-passwords: {forgotten:.2f} s until the first password was refused on every unit")
 
 
