@@ -102,7 +102,7 @@ def ask_ingress_address() -> str:
 def gather_facts() -> workload.Facts:
     legacy = seen_leader_settings().get(credentials.LEGACY_PASSWORD)
     content = secret_content()
-    return unit_facts.gather(hookenv.config(), unitdata.kv(), ingress_address(), content, legacy, time.time())
+    return unit_facts.gather(hookenv.config(), unitdata.kv(), ingress_address(), content, legacy)
 
 
 def report(outcome: workload.Outcome) -> None:

@@ -54,15 +54,17 @@ def test_old_passwords_are_strings_in_the_secret_content() -> None:
     assert all(isinstance(value, str) for value in content.values())
 
 
-def test_every_unit_gives_the_user_and_the_default_user_both_passwords_during_the_grace_period() -> None:
+def test_every_unit_gives_the_user_and_the_default_user_both_passwords_until_the_leader_forgets_the_old() -> None:
     content = rotation.rotate(CONTENT, ["app-web"], now=1000.0, grace=60.0, generate=new_passwords())
-    old = credentials.old_client_passwords(content, now=1001.0)
+    old = credentials.old_client_passwords(content)
     assert old == (("app-web", "web-pw-1"),)
     default, web, _worker = users.wanted("default-pw", dict(credentials.client_passwords(content)), ("+@all",), old)
     hashes = {users.password_hash(p) for p in ("new-pw-2", "web-pw-1")}
     assert set(web.password_hashes) == hashes
     assert hashes <= set(default.password_hashes)
-    after = credentials.old_client_passwords(content, now=1060.0)
+    # Units apply what the secret holds, expired or not: the leader's next revision removes it everywhere.
+    assert credentials.old_client_passwords(content) == old
+    after = credentials.old_client_passwords(rotation.forget_expired(content, now=1060.0))
     _, web_after, _ = users.wanted("default-pw", dict(credentials.client_passwords(content)), ("+@all",), after)
     assert web_after.password_hashes == (users.password_hash("new-pw-2"),)
 
@@ -79,22 +81,23 @@ def test_a_new_default_password_keeps_the_one_in_effect_until_the_grace_period_e
     first = rotation.follow_default(CONTENT, "configured-pw-1", now=1000.0, grace=60.0)
     assert rotation.old_passwords(first, "default") == ()  # nothing replaced yet
     second = rotation.follow_default(first, "configured-pw-2", now=1000.0, grace=60.0)
-    assert rotation.old_default_passwords(second, now=1059.0) == ("configured-pw-1", "configured-pw-2")
-    assert rotation.old_default_passwords(rotation.forget_expired(second, now=1060.0), now=1060.0) == (
+    assert rotation.old_default_passwords(rotation.forget_expired(second, now=1059.0)) == (
+        "configured-pw-1",
         "configured-pw-2",
     )
+    assert rotation.old_default_passwords(rotation.forget_expired(second, now=1060.0)) == ("configured-pw-2",)
     assert rotation.follow_default(second, "configured-pw-2", now=2000.0, grace=60.0) == second
 
 
 def test_with_no_grace_period_the_replaced_default_password_is_not_kept() -> None:
     first = rotation.follow_default(CONTENT, "configured-pw-1", now=0.0, grace=0.0)
     second = rotation.follow_default(first, "configured-pw-2", now=0.0, grace=0.0)
-    assert rotation.old_default_passwords(second, now=0.0) == ("configured-pw-2",)
+    assert rotation.old_default_passwords(second) == ("configured-pw-2",)
 
 
 def test_a_unit_keeps_accepting_the_password_in_effect_until_the_leader_recorded_the_change() -> None:
     recorded = rotation.follow_default(CONTENT, "configured-pw-1", now=0.0, grace=60.0)
-    default = users.wanted("configured-pw-2", {}, (), old_default=rotation.old_default_passwords(recorded, 0.0))[0]
+    default = users.wanted("configured-pw-2", {}, (), old_default=rotation.old_default_passwords(recorded))[0]
     assert default.password_hashes == tuple(users.password_hash(p) for p in ("configured-pw-2", "configured-pw-1"))
 
 

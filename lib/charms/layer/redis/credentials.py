@@ -209,11 +209,15 @@ def client_of(key: str) -> str:
     return rotation.owner(key) or key
 
 
-def old_client_passwords(content: Mapping[str, str], now: float) -> tuple[tuple[str, str], ...]:
-    """Each client user's old passwords that have not expired at `now`, as (user, password) pairs."""
+def old_client_passwords(content: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Each client user's old passwords, as (user, password) pairs.
+
+    Every one the secret holds, expired or not: the leader removes an expired one
+    with a new revision, so that every unit applies the same users at the same time.
+    """
     pairs = []
     for username, _ in client_passwords(content):
-        pairs.extend((username, password) for password in rotation.accepted(content, username, now)[1:])
+        pairs.extend((username, old.password) for old in rotation.old_passwords(content, username))
     return tuple(pairs)
 
 

@@ -95,7 +95,7 @@ def apply_here(content: dict[str, str]) -> None:
 
     kv = unitdata.kv()
     address = kv.get(ingress.KV_INGRESS) or hookenv.unit_private_ip()
-    facts = unit_facts.gather(hookenv.config(), kv, address, content, None, time.time())
+    facts = unit_facts.gather(hookenv.config(), kv, address, content, None)
     outcome = workload.converge(facts, progress)
     if not outcome.ready:
         raise ActionRefused(f"the new passwords are shared, but this unit did not apply them: {outcome.message}")

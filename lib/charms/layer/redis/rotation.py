@@ -103,12 +103,12 @@ def follow_default(content: Mapping[str, str], in_effect: str, now: float, grace
     return result
 
 
-def old_default_passwords(content: Mapping[str, str], now: float) -> tuple[str, ...]:
-    """The default user's other passwords at `now`: its unexpired old ones, and the one last in effect.
+def old_default_passwords(content: Mapping[str, str]) -> tuple[str, ...]:
+    """The default user's other passwords: its old ones (until the leader forgets them), and the one last in effect.
 
     The one last in effect stays accepted until the leader has recorded the change: a unit
     may apply a new `password` option before the leader has kept the old one.
     """
     previous = content.get(DEFAULT_IN_EFFECT)
-    kept = tuple(old.password for old in old_passwords(content, DEFAULT_USER) if old.expires > now)
+    kept = tuple(old.password for old in old_passwords(content, DEFAULT_USER))
     return tuple(dict.fromkeys((*kept, *((previous,) if previous else ()))))

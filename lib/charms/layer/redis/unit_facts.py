@@ -25,7 +25,6 @@ def gather(
     address: str,
     content: Mapping[str, str] | None,
     legacy_password: str | None,
-    now: float,
 ) -> workload.Facts:
     """The facts for `config`, the passwords' secret `content` (None: unreadable) and this unit's `address`.
 
@@ -44,6 +43,6 @@ def gather(
         cluster_port=kv.get(KV_CLUSTER_PORT),
         tls=tls.decode_files(kv.get(KV_TLS_FILES)),
         client_passwords=credentials.client_passwords(content),
-        old_client_passwords=credentials.old_client_passwords(content, now),
-        old_default_passwords=rotation.old_default_passwords(content, now),
+        old_client_passwords=credentials.old_client_passwords(content),
+        old_default_passwords=rotation.old_default_passwords(content),
     )
