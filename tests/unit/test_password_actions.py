@@ -116,10 +116,12 @@ def test_rotating_without_an_application_rotates_every_related_one(unit, leader)
 
 
 def test_with_no_grace_period_the_old_password_is_gone_when_the_action_ends(unit, leader) -> None:
+    password_actions.rotate_password({"application": "worker"})
     unit["config"]["password-grace-period"] = 0
     password_actions.rotate_password({"application": "web"})
     content = shared_content(unit, leader)
     assert rotation.accepted(content, "app-web", time.time()) == (content["app-web"],)
+    assert rotation.accepted(content, "app-worker", time.time())[1:] == ("worker-pw-1",)  # its own grace period
     assert without_revision(leader["applied"][-1]) == without_revision(content)
 
 

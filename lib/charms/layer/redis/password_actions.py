@@ -124,14 +124,17 @@ def rotate_password(params: dict[str, Any]) -> dict[str, Any]:
         grace = settings.parse(hookenv.config()).password_grace_period
     except settings.InvalidOption as invalid:
         raise ActionRefused(f"nothing rotated: {invalid}") from None
-    content = rotation.rotate(content, usernames, time.time(), grace, credentials.generate_password)
-    progress(f"New passwords for {', '.join(usernames)} accepted here and shared with every unit")
+    now = time.time()
+    content = rotation.rotate(content, usernames, now, grace, credentials.generate_password)
     ref = share(ref, content)
+    progress(f"New passwords for {', '.join(usernames)} accepted here and shared with every unit")
     publish_here(content, usernames)
-    if grace <= 0:
-        share(ref, rotation.forget_all(content))
+    if grace == 0:
+        for username in usernames:  # only these: other users' old passwords keep their own grace period
+            content = rotation.with_old(content, username, ())
+        share(ref, content)
         return {"rotated": " ".join(usernames), "old-passwords": "removed"}
-    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + grace))
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + grace))
     return {"rotated": " ".join(usernames), "old-passwords": f"accepted until {expires}"}
 
 
