@@ -20,8 +20,10 @@ Flags of this charm:
   exporter's address or port changed). Cleared once published.
 
 Leader settings: `password-secret` and `password-secret-revision` name the
-Juju secret (owned by the application) that holds the generated passwords, and
-the revision that holds the current ones; `cluster-topology`. Earlier revisions
+Juju secret (owned by the application) that holds the generated passwords (and,
+after a rotation or a new `password` option, the old ones and when each expires:
+the leader removes an expired one on its next hook), and the revision that
+holds the current ones; `cluster-topology`. Earlier revisions
 kept the generated password itself in `password`: an upgraded leader moves it
 into the secret and deletes the setting.
 
