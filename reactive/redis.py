@@ -20,8 +20,10 @@ Flags of this charm:
   exporter's address or port changed). Cleared once published.
 
 Leader settings: `password-secret` and `password-secret-revision` name the
-Juju secret (owned by the application) that holds the generated passwords, and
-the revision that holds the current ones; `cluster-topology`. Earlier revisions
+Juju secret (owned by the application) that holds the generated passwords (and,
+after a rotation or a new `password` option, the old ones and when each expires:
+the leader removes an expired one on its next hook), and the revision that
+holds the current ones; `cluster-topology`. Earlier revisions
 kept the generated password itself in `password`: an upgraded leader moves it
 into the secret and deletes the setting.
 
@@ -41,6 +43,7 @@ removed hands its slots over in its own peer -departed (or stop) hook.
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,6 +60,7 @@ from charms.layer.redis import (
     service,
     tls,
     tuning,
+    unit_facts,
     users,
     workload,
 )
@@ -75,10 +79,9 @@ from charms.reactive import (
     when_not,
 )
 
-KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
-KV_INSTALLED = "redis.installed"
-# The port this unit's cluster node joined with: it cannot change afterwards.
-KV_CLUSTER_PORT = "redis.cluster-port"
+KV_CLUSTER_ENABLED = unit_facts.KV_CLUSTER_ENABLED
+KV_INSTALLED = unit_facts.KV_INSTALLED
+KV_CLUSTER_PORT = unit_facts.KV_CLUSTER_PORT
 TOPOLOGY = "cluster-topology"
 # What the last change that did not take effect said: the status until it does.
 KV_PROBLEM = "redis.problem"
@@ -99,18 +102,9 @@ def ask_ingress_address() -> str:
 
 
 def gather_facts() -> workload.Facts:
-    kv = unitdata.kv()
-    return workload.Facts(
-        config=dict(hookenv.config()),
-        leader_password=generated_password(),
-        ingress=ingress_address(),
-        deployed_cluster_enabled=kv.get(KV_CLUSTER_ENABLED),
-        installed=kv.get(KV_INSTALLED),
-        machine_memory=service.machine_memory(),
-        cluster_port=kv.get(KV_CLUSTER_PORT),
-        tls=tls.decode_files(kv.get(KV_TLS_FILES)),
-        client_passwords=credentials.client_passwords(secret_content() or {}),
-    )
+    legacy = seen_leader_settings().get(credentials.LEGACY_PASSWORD)
+    content = secret_content()
+    return unit_facts.gather(hookenv.config(), unitdata.kv(), ingress_address(), content, legacy)
 
 
 def report(outcome: workload.Outcome) -> None:
@@ -370,7 +364,7 @@ def stop_redis() -> None:
 # renewed certificate is a new file, loaded live.
 
 KV_TLS_REQUEST = "redis.tls-request"
-KV_TLS_FILES = "redis.tls-files"
+KV_TLS_FILES = unit_facts.KV_TLS_FILES
 
 
 def tls_dir() -> Path:
@@ -542,14 +536,6 @@ def secret_content() -> dict[str, str] | None:
         return None
 
 
-def generated_password() -> str | None:
-    """The default user's generated password (from the secret, or as a leader on an earlier revision shared it)."""
-    content = secret_content()
-    if content is None:
-        return seen_leader_settings().get(credentials.LEGACY_PASSWORD)
-    return content.get(credentials.DEFAULT_PASSWORD)
-
-
 # --- A user and password per related application ---
 
 
@@ -564,11 +550,11 @@ def related_applications() -> set[str]:
 
 @when("leadership.is_leader", "leadership.set.password-secret")
 def share_client_credentials() -> None:
-    """A password for each related application's user, and none for an application no longer related."""
+    """A password per related application, none for one no longer related, no expired one, the default's in effect."""
     ref, content = credentials.ref_from(seen_leader_settings()), secret_content()
     if ref is None or content is None:
         return
-    wanted = credentials.with_clients(content, related_applications())
+    wanted = credentials.leader_content(content, related_applications(), hookenv.config(), time.time())
     if wanted != content:
         ref = credentials.update(ref, wanted, credentials.HookSecretTools(), password_cache())
         leadership.leader_set(credentials.leader_values(ref, {}))

@@ -115,6 +115,12 @@ class FakeMachine:
             if set(user.rules) & self.unknown_rules:
                 raise admin.Refused("client-permissions: ERR Error in ACL SETUSER modifier")
 
+    def set_password_with_users(
+        self, socket: object, password: str, new: str, default: users.AclUser, timeout: float = 5
+    ) -> None:
+        self.config_set(socket, password, {"requirepass": new})
+        self.users = (default, *(user for user in self.users if user.name != default.name))
+
     def sync_users(
         self, socket: object, password: str, wanted: tuple[users.AclUser, ...], timeout: float = 5
     ) -> list[str]:
@@ -170,3 +176,4 @@ class FakeMachine:
         monkeypatch.setattr(admin, "repair_drift", self.repair_drift)
         monkeypatch.setattr(admin, "check_users", self.check_users)
         monkeypatch.setattr(admin, "sync_users", self.sync_users)
+        monkeypatch.setattr(admin, "set_password_with_users", self.set_password_with_users)

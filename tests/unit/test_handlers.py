@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from ca_helpers import UnitCa
 from cryptography import x509
 
-from charms.layer.redis import metrics, monitoring, service, tls, tuning, workload
+from charms.layer.redis import metrics, monitoring, rotation, service, tls, tuning, workload
 
 from fakejuju import FakeJuju, Unit, attach, config_defaults
 
@@ -982,3 +983,19 @@ def test_a_follower_takes_the_users_from_the_leaders_secret(unit: Unit, redis: F
     assert redis.converged[-1].client_passwords == (("app-webapp", "webapp-password-1"),)
     unit.run_hook("redis-relation-joined", rid, "webapp/0")
     assert unit.juju.relations[rid].local["password"] == "webapp-password-1"
+
+
+def test_the_leader_forgets_an_expired_old_password_on_its_next_hook(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    content = unit.juju.secret_content()
+    expired = rotation.OldPassword("expired-password-1", time.time() - 1)
+    kept = rotation.OldPassword("kept-password-1", time.time() + 3600)
+    revision = str(int(content["revision"]) + 1)
+    ident = unit.juju.leader_settings["password-secret"]
+    unit.juju.secrets[ident].append({**rotation.with_old(content, "app-webapp", (expired, kept)), "revision": revision})
+    unit.juju.leader_settings["password-secret-revision"] = revision
+    unit.run_hook("update-status")
+    assert rotation.old_passwords(unit.juju.secret_content(), "app-webapp") == (kept,)
+    assert redis.converged[-1].old_client_passwords == (("app-webapp", "kept-password-1"),)

@@ -28,6 +28,7 @@ def test_defaults_are_valid() -> None:
         ("port", 65536, "from 1024 to 65535"),
         ("timeout", -1, "from 0 to"),
         ("tcp-keepalive", -5, "from 0 to"),
+        ("password-grace-period", -1, "from 0 to"),
         ("databases", 0, "from 1 to"),
         ("log-level", "loud", "one of debug, verbose, notice, warning"),
         ("install-source", "tarball", "one of apt, snap"),

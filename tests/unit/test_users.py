@@ -145,3 +145,12 @@ def test_users_rendered_into_redis_conf_are_there_after_a_restart(tmp_path: Path
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_a_new_default_password_and_the_old_one_are_set_in_one_step(server: Path, admin_client) -> None:
+    new = "new-default-password-1"
+    wanted = users.wanted(new, {"app-web": "web-password-1"}, RULES, old_default=(PASSWORD,))
+    admin.set_password_with_users(server, PASSWORD, new, wanted[0])
+    assert admin_client.config_get("requirepass") == {"requirepass": new}
+    for password in (new, PASSWORD, "web-password-1"):
+        assert client(server, password).ping()

@@ -326,6 +326,20 @@ def sync_acl(client: resp.Connection, wanted: Sequence[AclUser]) -> list[str]:
     return changed
 
 
+def set_password_with_users(socket: Path, password: str, new: str, default: AclUser, timeout: float = TIMEOUT) -> None:
+    """CONFIG SET requirepass `new` and the whole default user in one transaction: no client sees it between."""
+    with light_session(socket, password, timeout) as connection:
+        try:
+            connection.command("MULTI")
+            connection.command("CONFIG", "SET", "requirepass", new)
+            connection.command("ACL", "SETUSER", default.name, *default.modifiers())
+            replies = connection.command("EXEC")
+        except resp.RedisReplyError as error:
+            raise Refused(f"password: {str(error).split()[0]}") from None
+    if replies != ["OK", "OK"]:
+        raise Refused("password: Redis did not take the new password")
+
+
 def check_users(socket: Path, password: str, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> None:
     """Refused (naming client-permissions) if Redis rejects a user's rules; nothing is changed."""
     with light_session(socket, password, timeout) as connection:

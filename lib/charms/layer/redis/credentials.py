@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from charms.layer.redis import settings, users
+from charms.layer.redis import rotation, settings, users
 
 # Leader settings: the secret's id and the revision that holds the current content.
 SECRET_ID = "password-secret"
@@ -196,10 +196,29 @@ def create(leader_settings: Mapping[str, str | None], tools: SecretTools, cache:
 
 def with_clients(content: Mapping[str, str], applications: set[str]) -> dict[str, str]:
     """The content with a password for each of `applications`' users (kept, or new) and none for others."""
-    kept = {key: value for key, value in content.items() if not users.is_client_username(key)}
+    wanted = {users.client_username(application) for application in applications}
+    kept = {key: value for key, value in content.items() if not users.is_client_username(client_of(key))}
+    kept |= {key: value for key, value in content.items() if client_of(key) in wanted}
     for name in sorted(users.client_username(application) for application in applications):
         kept[name] = content.get(name) or generate_password()
     return kept
+
+
+def client_of(key: str) -> str:
+    """The user a key of the secret's content belongs to: its current or its old passwords."""
+    return rotation.owner(key) or key
+
+
+def old_client_passwords(content: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Each client user's old passwords, as (user, password) pairs.
+
+    Every one the secret holds, expired or not: the leader removes an expired one
+    with a new revision, so that every unit applies the same users at the same time.
+    """
+    pairs = []
+    for username, _ in client_passwords(content):
+        pairs.extend((username, old.password) for old in rotation.old_passwords(content, username))
+    return tuple(pairs)
 
 
 def client_passwords(content: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -214,3 +233,20 @@ def update(ref: SecretRef, content: Mapping[str, str], tools: SecretTools, cache
     tools.set(ref.id, content)
     cache.write(new, content)
     return new
+
+
+def leader_content(
+    content: Mapping[str, str], applications: set[str], config: Mapping[str, object], now: float
+) -> dict[str, str]:
+    """The content the leader wants: a password per related application, no expired old password,
+    and the default user's password in effect recorded (the one it replaces kept for the grace period).
+
+    With an invalid configuration nothing is recorded about the default user: no unit applies it.
+    """
+    wanted = rotation.forget_expired(with_clients(content, applications), now)
+    try:
+        parsed = settings.parse(config)
+    except settings.InvalidOption:
+        return wanted
+    in_effect = parsed.password or wanted[DEFAULT_PASSWORD]
+    return rotation.follow_default(wanted, in_effect, now, parsed.password_grace_period)

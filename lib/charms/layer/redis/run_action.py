@@ -23,6 +23,8 @@ ACTIONS: dict[str, str] = {
     "restore": "backup:restore_action",
     "cluster-status": "cluster_status:cluster_status_action",
     "get-admin-password": "password_actions:get_admin_password",
+    "rotate-password": "password_actions:rotate_password",
+    "forget-old-passwords": "password_actions:forget_old_passwords",
 }
 
 

@@ -95,6 +95,8 @@ class Settings:
     metrics_port: int = 9121
     # The ACL rules of each related application's user, one token each.
     client_permissions: tuple[str, ...] = tuple(DEFAULT_CLIENT_PERMISSIONS.split())
+    # Seconds an old password keeps working after a rotation (0: until the rotation ends).
+    password_grace_period: int = 3600
 
     @property
     def persistent(self) -> bool:
@@ -271,6 +273,7 @@ def parse(
         tls_keep_plain_port=_boolean(config, "tls-keep-plain-port"),
         metrics_port=_metrics_port(config, cluster_enabled),
         client_permissions=_client_permissions(config),
+        password_grace_period=_integer(config, "password-grace-period", 0, 2**31 - 1),
     )
 
 

@@ -17,7 +17,7 @@ compared with what Redis runs without a plaintext password in either.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 CLIENT_PREFIX = "app-"
@@ -58,12 +58,21 @@ def is_client_username(name: str) -> bool:
     return name.startswith(CLIENT_PREFIX)
 
 
-def wanted(default_password: str, clients: Mapping[str, str], rules: tuple[str, ...]) -> tuple[AclUser, ...]:
-    """The default user and one user per client (username → password), in a stable order."""
+def wanted(
+    default_password: str,
+    clients: Mapping[str, str],
+    rules: tuple[str, ...],
+    old: Sequence[tuple[str, str]] = (),
+    old_default: Sequence[str] = (),
+) -> tuple[AclUser, ...]:
+    """The default user and one user per client (username → password), in a stable order.
+
+    `old` holds (username, password) pairs of passwords a client user still
+    accepts during a rotation: its user and the default user take them too.
+    `old_default` are the default user's own passwords that it still accepts.
+    """
     names = sorted(clients)
-    default = AclUser(
-        "default",
-        tuple(dict.fromkeys(password_hash(p) for p in (default_password, *(clients[n] for n in names)))),
-        DEFAULT_USER_RULES,
-    )
-    return (default, *(AclUser(name, (password_hash(clients[name]),), rules) for name in names))
+    accepted = {name: (clients[name], *(p for user, p in old if user == name)) for name in names}
+    everyone = (default_password, *old_default, *(p for name in names for p in accepted[name]))
+    default = AclUser("default", tuple(dict.fromkeys(map(password_hash, everyone))), DEFAULT_USER_RULES)
+    return (default, *(AclUser(name, tuple(map(password_hash, accepted[name])), rules) for name in names))

@@ -12,7 +12,7 @@ Neither function calls Juju.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from charms.layer.redis import admin, conf, service, settings, users
@@ -50,6 +50,10 @@ class Facts:
     tls: Files | None = None
     # Each related application's user and its password (from the leader's secret).
     client_passwords: tuple[tuple[str, str], ...] = ()
+    # Old passwords a client user still accepts during a rotation, as (user, password) pairs.
+    old_client_passwords: tuple[tuple[str, str], ...] = ()
+    # The default user's passwords it still accepts beside the current one (a `password` change's grace period).
+    old_default_passwords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ def resolve(facts: Facts) -> Desired | Outcome:
     password = parsed.password or facts.leader_password
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
-    return Desired(parsed, password, users.wanted(password, dict(facts.client_passwords), parsed.client_permissions))
+    clients, rules = dict(facts.client_passwords), parsed.client_permissions
+    acl = users.wanted(password, clients, rules, facts.old_client_passwords, facts.old_default_passwords)
+    return Desired(parsed, password, acl)
 
 
 def installation_key(parsed: Settings) -> str:
@@ -185,6 +191,12 @@ def apply(
     active = service.is_active(layout.service)
     if plan.users and active:
         admin.check_users(layout.unixsocket, password, acl)  # before anything changes
+    if "requirepass" in plan.live and plan.users and active and acl:
+        # CONFIG SET requirepass leaves the default user that one password: its others (old ones
+        # in their grace period, the applications') are set in the same transaction.
+        admin.set_password_with_users(layout.unixsocket, password, plan.live["requirepass"], acl[0])
+        password = plan.live["requirepass"]
+        plan = replace(plan, live={k: v for k, v in plan.live.items() if k != "requirepass"})
     if plan.live:
         try:
             admin.config_set(layout.unixsocket, password, plan.live)
