@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -213,15 +214,16 @@ def test_leftovers_in_the_source_tree_never_reach_the_charm(tmp_path: Path) -> N
     for name in files:
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
-            (source / name).write_bytes((ROOT / name).read_bytes())
+            shutil.copy(ROOT / name, source / name)  # with its mode: actions must stay executable
     for name in LEFTOVERS:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text("left over\n")
-    subprocess.run(
+    made = subprocess.run(
         ["make", "--no-print-directory", "-C", str(source), "charm-tree", f"VENV={ROOT / '.venv'}"],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
     built = source / "build" / "redis"
     assert (built / "reactive" / "redis.py").exists()
     assert unexpected_entries(built) == []
