@@ -151,7 +151,7 @@ def test_no_password_in_logs_status_world_readable_files_arguments_or_environmen
         found = juju.exec(
             "f=$(mktemp); secret-get $(leader-get password-secret) --format json | python3 -c "
             "'import json, sys; d = json.load(sys.stdin); "
-            "live = {v for k, v in d.items() if k != \"revision\" and v and not k.startswith(\"old-\")}; "
+            'live = {v for k, v in d.items() if k != "revision" and v and not k.startswith("old-")}; '
             "print(*sorted(live), sep=chr(10))'"
             " > $f; wc -l < $f; grep -lsF -f $f /proc/[0-9]*/cmdline /proc/[0-9]*/environ | wc -l; rm -f $f",
             unit=name,
