@@ -131,7 +131,7 @@ FILES = tls.Files(Path("/etc/redis/tls/cert-a.pem"), Path("/etc/redis/tls/redis.
 
 
 def test_with_a_certificate_redis_serves_tls_only() -> None:
-    found = conf.directives(conf.render(BASE, PASSWORD, "10.1.2.3", service.APT_LAYOUT, FILES))
+    found = conf.directives(conf.render(BASE, PASSWORD, "127.1.2.3", service.APT_LAYOUT, FILES))
     assert found["port"] == "0"
     assert found["tls-port"] == "6380"
     assert (found["tls-cert-file"], found["tls-key-file"], found["tls-ca-cert-file"]) == tuple(
@@ -143,24 +143,24 @@ def test_with_a_certificate_redis_serves_tls_only() -> None:
 
 def test_the_plain_port_is_kept_when_asked_and_without_a_certificate() -> None:
     kept = replace(BASE, tls_keep_plain_port=True)
-    assert conf.directives(conf.render(kept, PASSWORD, "10.1.2.3", service.APT_LAYOUT, FILES))["port"] == "6379"
+    assert conf.directives(conf.render(kept, PASSWORD, "127.1.2.3", service.APT_LAYOUT, FILES))["port"] == "6379"
     assert conf.served_ports(kept, FILES) == [6379, 6380]
-    plain = conf.directives(conf.render(BASE, PASSWORD, "10.1.2.3", service.APT_LAYOUT))
+    plain = conf.directives(conf.render(BASE, PASSWORD, "127.1.2.3", service.APT_LAYOUT))
     assert plain["port"] == "6379" and not any(name.startswith("tls") for name in plain)
     assert conf.served_ports(BASE, None) == [6379]
 
 
 def test_a_cluster_node_keeps_its_plain_port_for_its_peers() -> None:
     node = replace(BASE, cluster_enabled=True)
-    found = conf.directives(conf.render(node, PASSWORD, "10.1.2.3", service.APT_LAYOUT, FILES))
+    found = conf.directives(conf.render(node, PASSWORD, "127.1.2.3", service.APT_LAYOUT, FILES))
     assert (found["port"], found["tls-port"]) == ("6379", "6380")
     assert conf.served_ports(node, FILES) == [6379, 6380]
 
 
 def test_turning_tls_on_and_renewing_are_live_changes() -> None:
-    plain = conf.render(BASE, PASSWORD, "10.1.2.3", service.APT_LAYOUT)
-    first = conf.render(BASE, PASSWORD, "10.1.2.3", service.APT_LAYOUT, FILES)
-    renewed = conf.render(BASE, PASSWORD, "10.1.2.3", service.APT_LAYOUT, replace(FILES, cert=Path("/x/cert-c.pem")))
+    plain = conf.render(BASE, PASSWORD, "127.1.2.3", service.APT_LAYOUT)
+    first = conf.render(BASE, PASSWORD, "127.1.2.3", service.APT_LAYOUT, FILES)
+    renewed = conf.render(BASE, PASSWORD, "127.1.2.3", service.APT_LAYOUT, replace(FILES, cert=Path("/x/cert-c.pem")))
     on = conf.plan(plain, first, (7, 0, 15))
     assert not on.restart and on.live["port"] == "0" and on.live["tls-port"] == "6380"
     assert conf.plan(first, renewed, (7, 0, 15)) == conf.Plan(live={"tls-cert-file": "/x/cert-c.pem"})
@@ -168,8 +168,8 @@ def test_turning_tls_on_and_renewing_are_live_changes() -> None:
 
 def test_tls_port_must_differ_from_port_only_with_a_certificate() -> None:
     config = {**config_defaults(), "password": PASSWORD, "port": 6380}
-    assert isinstance(workload.resolve(workload.Facts(config, None, "10.1.2.3")), workload.Desired)
-    refused = workload.resolve(workload.Facts(config, None, "10.1.2.3", tls=FILES))
+    assert isinstance(workload.resolve(workload.Facts(config, None, "127.1.2.3")), workload.Desired)
+    refused = workload.resolve(workload.Facts(config, None, "127.1.2.3", tls=FILES))
     assert isinstance(refused, workload.Outcome) and refused.status == "blocked"
     assert refused.message == "invalid tls-port: must differ from port (6380) while a certificate provider is related"
 
