@@ -23,7 +23,8 @@ Leader settings: `password-secret` and `password-secret-revision` name the
 Juju secret (owned by the application) that holds the generated passwords (and,
 after a rotation or a new `password` option, the old ones and when each expires:
 the leader removes an expired one on its next hook), and the revision that
-holds the current ones; `cluster-topology`. Earlier revisions
+holds the current ones; `cluster-topology`; `cluster-tls` ("true" when the
+cluster formed with TLS on its bus, "false" when it formed plain: see tls.bus_wanted). Earlier revisions
 kept the generated password itself in `password`: an upgraded leader moves it
 into the secret and deletes the setting.
 
@@ -123,9 +124,9 @@ def report_progress(message: str) -> None:
     hookenv.status_set("maintenance", message)
 
 
-def open_only(ports: list[int], cluster: bool) -> None:
-    """Open `ports` (and the cluster bus port, first port + 10000) and close whatever else was opened before."""
-    wanted = set(ports) | ({ports[0] + 10000} if cluster else set())
+def open_only(ports: list[int], bus: int | None) -> None:
+    """Open `ports` (and the cluster bus port `bus`, if any) and close whatever else was opened before."""
+    wanted = set(ports) | ({bus} if bus else set())
     for opened in hookenv.opened_ports():
         number, _, protocol = opened.partition("/")
         if number.isdigit() and int(number) not in wanted and protocol.lower() == "tcp":
@@ -175,7 +176,9 @@ def converge() -> None:
     if outcome.installed:
         kv.set(KV_INSTALLED, outcome.installed)
     if outcome.ready:
-        open_only(conf.served_ports(outcome.desired.settings, facts.tls), outcome.desired.settings.cluster_enabled)
+        parsed = outcome.desired.settings
+        bus = conf.bus_port(parsed, facts.tls) if parsed.cluster_enabled else None
+        open_only(conf.served_ports(parsed, facts.tls), bus)
         hookenv.application_version_set(outcome.version)
         publish(outcome.desired, facts.ingress)
         set_flag("redis.ready")
@@ -271,10 +274,11 @@ def cluster_mode() -> tuple[workload.Facts, workload.Desired] | None:
 
 def own_view(facts: workload.Facts, desired: workload.Desired) -> clustering.View:
     """This unit's view of the cluster without asking the peers who is ready."""
-    own = Endpoint(facts.ingress, desired.settings.port)
+    bus_tls = facts.tls is not None and facts.tls.bus
+    own = Endpoint(facts.ingress, desired.settings.tls_port if bus_tls else desired.settings.port)
     return clustering.View(
         hookenv.local_unit(), own, desired.password, desired.settings.cluster_replicas, {hookenv.local_unit(): own},
-        shared_topology(), dying_units(),
+        shared_topology(), dying_units(), str(facts.tls.ca) if bus_tls else None,
     )  # fmt: skip
 
 
@@ -307,13 +311,19 @@ def cluster_view(facts: workload.Facts, desired: workload.Desired) -> clustering
     """This unit's view of the cluster, its node id published to the peers; None if Redis does not answer."""
     view = own_view(facts, desired)
     try:
-        node_id = clustering.node_id(view.own, desired.password)
+        node_id = clustering.node_id(view.own, desired.password, view.ca_file)
     except clustering.EXPECTED_ERRORS as error:
         hookenv.log(f"Cluster node not answering: {error}", hookenv.WARNING)
         return None
     peers = endpoint_from_name("cluster")
-    peers.publish_node(view.own.host, view.own.port, node_id)
-    ready = {peer.unit: Endpoint(peer.address, peer.port) for peer in peers.peer_units() if peer.node_id and peer.port}
+    bus_tls = view.ca_file is not None
+    peers.publish_node(view.own.host, view.own.port, node_id, bus_tls)
+    # A node whose bus speaks TLS and one whose bus is plain cannot meet: each waits for its own kind.
+    ready = {
+        peer.unit: Endpoint(peer.address, peer.port)
+        for peer in peers.peer_units()
+        if peer.node_id and peer.port and peer.tls == bus_tls
+    }
     return replace(view, ready={**ready, view.unit: view.own})
 
 
@@ -324,6 +334,9 @@ def cluster_step() -> None:
     if mode is None or leaving_myself():
         return
     facts, desired = mode
+    if awaiting_certificate(facts):
+        hookenv.status_set("waiting", "waiting for this unit's certificate before it joins the cluster")
+        return
     view = cluster_view(facts, desired)
     if view is None:
         hookenv.status_set("waiting", "waiting for this unit's cluster node to answer")
@@ -332,11 +345,14 @@ def cluster_step() -> None:
     if step is not None and step.topology is not None:
         # Leadership may have moved during a long step: only the leader may share the topology.
         if encode(step.topology) != leadership.leader_get(TOPOLOGY) and hookenv.is_leader():
-            leadership.leader_set({TOPOLOGY: encode(step.topology)})
+            leadership.leader_set({TOPOLOGY: encode(step.topology), **formed_with(view)})
             publish(desired, facts.ingress)
         view = replace(view, topology=step.topology)
     if step is None or step.status == "active":
         step = clustering.member_status(view)
+    problem = tls.cluster_problem(facts.tls) if step.status == "active" else None
+    if problem is not None:
+        step = clustering.Step("blocked", problem)
     if view.topology is not None and view.unit in view.topology.by_unit:
         unitdata.kv().set(KV_CLUSTER_PORT, desired.settings.port)
     if step.status != "active":
@@ -365,6 +381,7 @@ def stop_redis() -> None:
 
 KV_TLS_REQUEST = "redis.tls-request"
 KV_TLS_FILES = unit_facts.KV_TLS_FILES
+KV_TLS_BUS = unit_facts.KV_TLS_BUS
 
 
 def tls_dir() -> Path:
@@ -423,18 +440,55 @@ def receive_certificate() -> None:
         unitdata.kv().set(KV_TLS_FILES, tls.encode_files(files))
         set_flag("redis.pending")
         set_flag("redis.exporter-pending")
+    decide_tls_bus()
 
 
 @when_not("endpoint.certificates.joined")
 @when("redis.tls.requested")
 def stop_tls() -> None:
-    """The CA is gone: serve without TLS again (on the plain port) and forget the request."""
+    """The CA is gone: serve without TLS again (on the plain port) and forget the request.
+
+    A node of a cluster formed with TLS keeps its last certificate: its peers reach it only over TLS.
+    """
     clear_flag("redis.tls.requested")
     unitdata.kv().unset(KV_TLS_REQUEST)
-    if unitdata.kv().get(KV_TLS_FILES) is not None:
+    if unitdata.kv().get(KV_TLS_BUS):
+        hookenv.log(tls.BUS_KEPT, hookenv.WARNING)
+    elif unitdata.kv().get(KV_TLS_FILES) is not None:
         unitdata.kv().unset(KV_TLS_FILES)
         set_flag("redis.pending")
         set_flag("redis.exporter-pending")
+
+
+@when("leadership.changed.cluster-tls")
+def follow_cluster_tls() -> None:
+    decide_tls_bus()
+
+
+def decide_tls_bus() -> None:
+    """Record whether this unit's cluster bus speaks TLS (tls.bus_wanted); converge again when that changes."""
+    seen = seen_leader_settings()
+    certified = tls_files() is not None and bool(hookenv.config().get("cluster-enabled"))
+    bus = tls.bus_wanted(certified, seen.get(tls.CLUSTER_TLS), seen.get(TOPOLOGY) is not None)
+    if bus != bool(unitdata.kv().get(KV_TLS_BUS)):
+        hookenv.log(f"Cluster bus and replication over TLS: {'yes' if bus else 'no'}")
+        unitdata.kv().set(KV_TLS_BUS, bus)
+        set_flag("redis.pending")
+        set_flag("redis.exporter-pending")
+
+
+def awaiting_certificate(facts: workload.Facts) -> bool:
+    """Whether this unit must have its certificate before its node is offered to the cluster."""
+    seen = seen_leader_settings()
+    related = is_flag_set("endpoint.certificates.joined")
+    return tls.waits_for_certificate(related, facts.tls is not None, seen.get(tls.CLUSTER_TLS), TOPOLOGY in seen)
+
+
+def formed_with(view: clustering.View) -> dict[str, str]:
+    """The leader setting recording whether the cluster formed with TLS, when not recorded yet."""
+    if tls.CLUSTER_TLS in seen_leader_settings():
+        return {}
+    return {tls.CLUSTER_TLS: tls.shared_value(view.ca_file is not None)}
 
 
 # Metrics: prometheus-redis-exporter on every unit, and where to scrape it. Only

@@ -21,6 +21,8 @@ class PeerUnit:
     address: str
     port: int
     node_id: str
+    # Its node speaks TLS on the cluster bus and at `port` (the cluster formed, or will form, with TLS).
+    tls: bool = False
 
 
 class RedisPeers(Endpoint):
@@ -31,10 +33,12 @@ class RedisPeers(Endpoint):
         for relation in self.relations:
             relation.to_publish_raw["address"] = address
 
-    def publish_node(self, address: str, port: int, node_id: str) -> None:
-        """Tell every peer where this unit's cluster node listens, and its id."""
+    def publish_node(self, address: str, port: int, node_id: str, tls: bool = False) -> None:
+        """Tell every peer where this unit's cluster node listens, its id, and whether it speaks TLS there."""
         for relation in self.relations:
             relation.to_publish_raw.update({"address": address, "port": str(port), "node-id": node_id})
+            if tls or "tls" in relation.to_publish_raw:
+                relation.to_publish_raw["tls"] = str(tls).lower()
 
     def peer_addresses(self) -> dict[str, str]:
         """The address each other unit published, by unit name."""
@@ -49,5 +53,6 @@ class RedisPeers(Endpoint):
                 address, port = data.get("address"), data.get("port", "")
                 if address:
                     number = int(port) if port.isdigit() else 0
-                    found.append(PeerUnit(unit.unit_name, address, number, data.get("node-id", "")))
+                    tls = data.get("tls") == "true"
+                    found.append(PeerUnit(unit.unit_name, address, number, data.get("node-id", ""), tls))
         return found

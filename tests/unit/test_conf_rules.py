@@ -34,7 +34,6 @@ def test_the_directives_redis_changes_at_runtime() -> None:
         "tls-auth-clients",
         "tls-ca-cert-file",
         "tls-cert-file",
-        "tls-cluster",
         "tls-key-file",
         "tls-port",
         "tls-replication",

@@ -66,6 +66,8 @@ class View:
     ready: Mapping[str, Endpoint]
     topology: Topology | None = None
     dying: frozenset[str] = frozenset()
+    # The CA file when the nodes are reached over TLS (the cluster formed with TLS), else None.
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,14 +85,14 @@ def read_topology(text: str | None) -> Topology | None:
 
 
 def executor(view: View) -> ClusterExecutor:
-    return ClusterExecutor(
-        RedisConnections(view.password), MigrateAuth("default", view.password), Limits(), holder=view.unit
-    )
+    connections = RedisConnections(view.password, ca_file=view.ca_file)
+    return ClusterExecutor(connections, MigrateAuth("default", view.password), Limits(), holder=view.unit)
 
 
-def node_id(endpoint: Endpoint, password: str) -> str:
-    """This unit's node id, once its Redis answers in cluster mode."""
-    with ClusterExecutor(RedisConnections(password), MigrateAuth("default", password)) as cluster:
+def node_id(endpoint: Endpoint, password: str, ca_file: str | None = None) -> str:
+    """This unit's node id, once its Redis answers in cluster mode (over TLS, verified, with `ca_file`)."""
+    connections = RedisConnections(password, ca_file=ca_file)
+    with ClusterExecutor(connections, MigrateAuth("default", password)) as cluster:
         return cluster.node_id(endpoint)
 
 

@@ -42,7 +42,7 @@ LIVE_DIRECTIVES = frozenset(
         "tls-ca-cert-file",
         "tls-auth-clients",
         "tls-replication",
-        "tls-cluster",
+        # Not tls-cluster: the bus listener keeps the kind Redis started with (a restart).
     }
 )
 # What the charm renders and watches on the running server (CONFIG GET), to
@@ -116,11 +116,18 @@ def bind_addresses(ingress: str) -> list[str]:
 def plain_port(settings: Settings, tls: Files | None) -> int:
     """The port Redis serves without TLS: 0 (none) once TLS is up, unless the operator keeps it.
 
-    A cluster node keeps it: its peers, its replicas and the charm's cluster
-    steps reach it there (the cluster bus is that port + 10000, fixed at forming).
+    A node of a cluster formed without TLS keeps it: its peers, its replicas and
+    the charm's cluster steps reach it there (the bus is that port + 10000).
     """
-    kept = settings.tls_keep_plain_port or settings.cluster_enabled
-    return settings.port if tls is None or kept else 0
+    if tls is None:
+        return settings.port
+    kept = settings.tls_keep_plain_port or (settings.cluster_enabled and not tls.bus)
+    return settings.port if kept else 0
+
+
+def bus_port(settings: Settings, tls: Files | None) -> int:
+    """The cluster bus port: Redis's default, 10000 above the port the cluster knows the node by."""
+    return (settings.tls_port if tls is not None and tls.bus else settings.port) + 10000
 
 
 def served_ports(settings: Settings, tls: Files | None) -> list[int]:
@@ -153,6 +160,7 @@ def render(
         port=plain_port(settings, tls),
         tls=tls,
         tls_port=settings.tls_port,
+        tls_bus=tls is not None and tls.bus and settings.cluster_enabled,
         timeout=settings.timeout,
         tcp_keepalive=settings.tcp_keepalive,
         loglevel=settings.loglevel,

@@ -63,11 +63,16 @@ class Issued:
 
 @dataclass(frozen=True)
 class Files:
-    """Where Redis finds its TLS certificate, key and CA (paths in redis.conf)."""
+    """Where Redis finds its TLS certificate, key and CA (paths in redis.conf).
+
+    `bus`: the cluster bus and replication speak TLS too (tls-cluster, tls-replication;
+    see `bus_wanted`), and the bus listens on tls-port + 10000.
+    """
 
     cert: Path
     key: Path
     ca: Path
+    bus: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,11 +204,62 @@ def encode_files(files: Files | None) -> str | None:
     return None if files is None else json.dumps([str(files.cert), str(files.key), str(files.ca)])
 
 
-def decode_files(stored: str | None) -> Files | None:
-    """The files kept by `encode_files`, or None when there are none or they are no longer all there."""
+def decode_files(stored: str | None, bus: bool = False) -> Files | None:
+    """The files kept by `encode_files` (`bus`: see Files), or None when there are none or they are not all there."""
     if not stored:
         return None
     cert, key, ca = (Path(name) for name in json.loads(stored))
     if not (cert.exists() and key.exists() and ca.exists()):
         return None
-    return Files(cert, key, ca)
+    return Files(cert, key, ca, bus)
+
+
+# Cluster mode. Measured on Redis 7.0 (research/redis-cluster.md, "TLS"): `tls-cluster`
+# cannot be switched on a formed cluster (the bus listener keeps the kind it was started
+# with, and a node restarted with a TLS bus is cut off from plain peers), and without it
+# every redirection names a plain port. So a cluster's bus speaks TLS only if it formed
+# with TLS: its units had their certificates before the leader formed it. The leader
+# records which it was (leader setting `cluster-tls`) when it first shares the topology.
+CLUSTER_TLS = "cluster-tls"
+BUS_KEPT = (
+    "certificates: the relation is gone, but this cluster formed with TLS and its nodes reach each other only "
+    "over TLS: Redis keeps its last certificate (relate a CA again before it expires)"
+)
+FORMED_PLAIN = (
+    "certificates: this cluster formed without TLS, so its bus, replication and redirections stay plain "
+    "(TLS only on tls-port); for TLS throughout, deploy a new application, relate it to the CA before "
+    "it forms, and move the data"
+)
+
+
+def bus_wanted(certified: bool, shared: str | None, formed: bool) -> bool:
+    """Whether this unit's cluster bus speaks TLS.
+
+    `certified`: the unit has its certificate; `shared`: the leader's `cluster-tls`
+    setting (None until the cluster formed); `formed`: a topology is shared (a
+    cluster formed by a revision that did not record `cluster-tls` formed plain).
+    """
+    if shared is not None:
+        return shared == "true" and certified
+    return certified and not formed
+
+
+def waits_for_certificate(related: bool, certified: bool, shared: str | None, formed: bool) -> bool:
+    """Whether a unit's node must wait for its certificate before it is offered to the cluster.
+
+    With a CA related, a cluster not formed yet forms with TLS, and a cluster formed
+    with TLS takes only nodes that speak it; a cluster formed plain takes plain nodes.
+    """
+    if not related or certified:
+        return False
+    return shared == "true" if shared is not None else not formed
+
+
+def shared_value(bus: bool) -> str:
+    """The leader's `cluster-tls` setting for a cluster formed with (or without) a TLS bus."""
+    return "true" if bus else "false"
+
+
+def cluster_problem(files: Files | None) -> str | None:
+    """What the status says of a unit in a cluster with a certificate but a plain bus (None: nothing)."""
+    return FORMED_PLAIN if files is not None and not files.bus else None

@@ -17,6 +17,8 @@ KV_INSTALLED = "redis.installed"
 # The port this unit's cluster node joined with: it cannot change afterwards.
 KV_CLUSTER_PORT = "redis.cluster-port"
 KV_TLS_FILES = "redis.tls-files"
+# Whether this unit's cluster bus and replication speak TLS (tls.bus_wanted, decided by the handlers).
+KV_TLS_BUS = "redis.tls-bus"
 
 
 def gather(
@@ -41,7 +43,7 @@ def gather(
         installed=kv.get(KV_INSTALLED),
         machine_memory=service.machine_memory(),
         cluster_port=kv.get(KV_CLUSTER_PORT),
-        tls=tls.decode_files(kv.get(KV_TLS_FILES)),
+        tls=tls.decode_files(kv.get(KV_TLS_FILES), bool(kv.get(KV_TLS_BUS))),
         client_passwords=credentials.client_passwords(content),
         old_client_passwords=credentials.old_client_passwords(content),
         old_default_passwords=rotation.old_default_passwords(content),

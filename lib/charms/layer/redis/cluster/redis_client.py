@@ -24,6 +24,8 @@ class RedisConnections:
     connect_timeout: float = 5.0
     # Above Limits.migrate_timeout_ms: a MIGRATE waits for the target before it answers.
     command_timeout: float = 30.0
+    # The CA's certificate file: connect over TLS and verify each node against it (None: plain).
+    ca_file: str | None = None
 
     def connect(self, endpoint: Endpoint) -> RedisConnection:
         import redis
@@ -38,10 +40,17 @@ class RedisConnections:
             socket_connect_timeout=self.connect_timeout,
             socket_timeout=self.command_timeout,
             retry=Retry(NoBackoff(), 0),
+            **self._tls(),
         )
         # Replies as Redis sent them (INFO as text, not a dict), the same for every command.
         client.response_callbacks.clear()
         return RedisConnection(client, endpoint)
+
+    def _tls(self) -> dict[str, Any]:
+        """redis-py's TLS options: the node's certificate must chain to the CA and name its address."""
+        if self.ca_file is None:
+            return {}
+        return {"ssl": True, "ssl_ca_certs": self.ca_file, "ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
 class RedisConnection:
