@@ -480,7 +480,8 @@ def decide_tls_bus() -> None:
 def awaiting_certificate(facts: workload.Facts) -> bool:
     """Whether this unit must have its certificate before its node is offered to the cluster."""
     seen = seen_leader_settings()
-    related = is_flag_set("endpoint.certificates.joined")
+    # From relation-created on: a CA's units join later, maybe after the cluster would have formed.
+    related = bool(endpoint_from_name("certificates").relations)
     return tls.waits_for_certificate(related, facts.tls is not None, seen.get(tls.CLUSTER_TLS), TOPOLOGY in seen)
 
 

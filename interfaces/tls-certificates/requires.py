@@ -19,6 +19,10 @@ class TlsCertificatesRequires(Endpoint):
 
     def manage_flags(self) -> None:
         for relation in self.relations:
+            if not relation.units:
+                # Created, nobody joined yet: the provider's name is not known, and reading the
+                # data of "no application" would read this application's own (leader only).
+                continue
             published = relation.received_app_raw.get(tls.CERTIFICATES_FIELD, "")
             if data_changed(f"endpoint.{self.endpoint_name}.{relation.relation_id}.app.certificates", published):
                 set_flag(self.expand_name("changed.certificates"))
@@ -31,6 +35,8 @@ class TlsCertificatesRequires(Endpoint):
     def issued(self, request: str) -> tls.Issued | None:
         """The certificate a provider issued for `request`, if any has."""
         for relation in self.relations:
+            if not relation.units:
+                continue
             found = tls.find_issued(relation.received_app_raw, request)
             if found is not None:
                 return found

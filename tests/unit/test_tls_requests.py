@@ -177,7 +177,8 @@ def test_tls_port_must_differ_from_port_only_with_a_certificate() -> None:
 def test_the_relation_reads_the_certificate_for_this_units_request(request_pem: str) -> None:
     requires = interface("tls-certificates", "requires")
     entries = [{"certificate": "C", "certificate_signing_request": request_pem, "ca": "CA", "chain": []}]
-    published = type("Relation", (), {"received_app_raw": {"certificates": json.dumps(entries)}, "to_publish_raw": {}})
+    received = {"certificates": json.dumps(entries)}
+    published = type("Relation", (), {"units": ["ca/0"], "received_app_raw": received, "to_publish_raw": {}})
     certificates = endpoint(requires.TlsCertificatesRequires, published)
     assert certificates.issued(request_pem) == tls.Issued("C", "CA")
     certificates.request(request_pem)

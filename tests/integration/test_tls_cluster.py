@@ -1,0 +1,171 @@
+"""A Redis Cluster that forms with TLS: bus, replication and redirections over TLS, the plain port closed.
+
+One model for the module: three redis units in cluster mode related to the test
+CA (tests/charms/tls-provider) before the cluster forms, and the redis client
+app (a `redis-cli -c --tls` cluster client). Clients here run on the host and
+verify every node against the CA.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import jubilant
+import pytest
+import redis
+from cluster_client import cluster_settled
+from helpers import APP, CHARM, ensure_built, leader, password, units
+from redis.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import MovedError
+
+from conftest import CHARMS, throwaway_model
+
+pytestmark = pytest.mark.integration
+
+CA_APP = "tls-provider"
+CLIENT = "redis-client"
+TLS_PORT = 6380
+PLAIN_PORT = 6379
+SLOTS = 16384
+# Each unit opens the TLS port and the cluster bus beside it (tls-port + 10000), nothing else.
+TLS_PORTS = {f"{TLS_PORT}/tcp", f"{TLS_PORT + 10000}/tcp"}
+
+
+def formed_over_tls(status: jubilant.Status) -> bool:
+    return (
+        cluster_settled(status)
+        and len(status.apps[APP].units) == 3
+        and all(set(unit.open_ports) == TLS_PORTS for unit in status.apps[APP].units.values())
+        and jubilant.all_active(status, CLIENT)
+    )
+
+
+@pytest.fixture(scope="module")
+def juju() -> Iterator[jubilant.Juju]:
+    ensure_built()
+    with throwaway_model("tls-cluster", wait_timeout=300) as juju:
+        juju.deploy(CHARM, APP, num_units=3, config={"cluster-enabled": True})
+        juju.deploy(CHARMS / CA_APP, CA_APP)
+        juju.deploy(CHARMS / CLIENT, CLIENT)
+        juju.integrate(f"{APP}:certificates", CA_APP)
+        juju.integrate(f"{CLIENT}:redis", f"{APP}:redis")
+        juju.wait(formed_over_tls, delay=0.5)
+        yield juju
+
+
+@pytest.fixture(scope="module")
+def ca_file(juju: jubilant.Juju, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test CA's certificate, as the operator would fetch it from the CA charm."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    path.write_text(juju.exec("cat ca.crt", unit=f"{CA_APP}/0").stdout)
+    return path
+
+
+def tls_node(juju: jubilant.Juju, unit: str, ca: Path) -> redis.Redis:
+    return redis.Redis(
+        host=units(juju)[unit].public_address,
+        port=TLS_PORT,
+        password=password(juju),
+        ssl=True,
+        ssl_ca_certs=str(ca),
+        ssl_cert_reqs="required",
+        ssl_check_hostname=True,
+        socket_timeout=10,
+        decode_responses=True,
+    )
+
+
+def tls_cluster(juju: jubilant.Juju, ca: Path) -> RedisCluster:
+    starts = [ClusterNode(unit.public_address, TLS_PORT) for unit in units(juju).values()]
+    return RedisCluster(
+        startup_nodes=starts,
+        password=password(juju),
+        ssl=True,
+        ssl_ca_certs=str(ca),
+        ssl_cert_reqs="required",
+        socket_timeout=10,
+        decode_responses=True,
+    )
+
+
+def key_per_slot() -> dict[int, str]:
+    """A key for each of the 16384 slots."""
+    keys: dict[int, str] = {}
+    number = 0
+    while len(keys) < SLOTS:
+        key = f"tls-cluster:{number}"
+        keys.setdefault(key_slot(key.encode()), key)
+        number += 1
+    return keys
+
+
+def test_the_cluster_forms_over_tls_with_the_plain_port_closed(juju: jubilant.Juju, ca_file: Path) -> None:
+    assert juju.exec("leader-get cluster-tls", unit=leader(juju)).stdout.strip() == "true"
+    for unit, status in units(juju).items():
+        cli = subprocess.run(
+            ["redis-cli", "--tls", "--cacert", str(ca_file), "-h", status.public_address, "-p", str(TLS_PORT),
+             "CLUSTER", "INFO"],
+            capture_output=True, text=True, env={**os.environ, "REDISCLI_AUTH": password(juju)}, timeout=30,
+            check=False,
+        )  # fmt: skip
+        assert "cluster_state:ok" in cli.stdout and "cluster_known_nodes:3" in cli.stdout, (unit, cli.stderr)
+        node = tls_node(juju, unit, ca_file)
+        assert node.config_get("tls-*")["tls-cluster"] == "yes", unit
+        assert node.config_get("tls-*")["tls-replication"] == "yes", unit
+        assert node.config_get("port")["port"] == "0", unit
+        plain = redis.Redis(host=status.public_address, port=PLAIN_PORT, password=password(juju), socket_timeout=5)
+        with pytest.raises(redis.ConnectionError):
+            plain.ping()
+
+
+def test_every_node_names_only_tls_ports(juju: jubilant.Juju, ca_file: Path) -> None:
+    addresses = {status.public_address for status in units(juju).values()}
+    for unit in units(juju):
+        node = tls_node(juju, unit, ca_file)
+        for line in node.execute_command("CLUSTER", "NODES").splitlines():
+            host, _, ports = line.split()[1].partition(":")
+            assert host in addresses and ports == f"{TLS_PORT}@{TLS_PORT + 10000}", (unit, line)
+        # Some key lives on another node: the redirection names that node's TLS port.
+        for key in key_per_slot().values():
+            try:
+                node.get(key)
+            except MovedError as moved:
+                assert (moved.host in addresses, moved.port) == (True, TLS_PORT), str(moved)
+                break
+        else:
+            pytest.fail(f"{unit} serves every slot")
+
+
+def test_a_tls_cluster_client_writes_and_reads_every_slot(juju: jubilant.Juju, ca_file: Path) -> None:
+    client = tls_cluster(juju, ca_file)
+    assert {node.port for node in client.get_nodes()} == {TLS_PORT}
+    keys = key_per_slot()
+    pipe = client.pipeline()
+    for slot, key in keys.items():
+        pipe.set(key, f"slot {slot}")
+    assert all(pipe.execute())
+    pipe = client.pipeline()
+    for key in keys.values():
+        pipe.get(key)
+    assert pipe.execute() == [f"slot {slot}" for slot in keys]
+    # The slot map the client followed named TLS ports only.
+    assert {node.port for node in client.get_nodes()} == {TLS_PORT}
+
+
+def test_clients_are_told_the_tls_port_their_redirections_use(juju: jubilant.Juju, ca_file: Path) -> None:
+    unit = f"{CLIENT}/0"
+    relation = juju.exec("relation-ids redis", unit=unit).stdout.split()[0]
+    for redis_unit, status in units(juju).items():
+        data = json.loads(juju.exec(f"relation-get -r {relation} --format=json - {redis_unit}", unit=unit).stdout)
+        assert (data["tls"], data["port"], data["cluster"]) == ("true", str(TLS_PORT), "true"), redis_unit
+        assert data["host"] == status.public_address
+        assert data["tls-ca"].strip() == ca_file.read_text().strip()
+    # The client app wrote its key with `redis-cli -c --tls`, following redirections to TLS ports.
+    message = units(juju, CLIENT)[unit].workload_status.message
+    assert message.startswith("connected to the cluster at ") and f":{TLS_PORT} " in message, message
+    assert tls_cluster(juju, ca_file).get("localjuju-check") == unit
