@@ -354,7 +354,7 @@ def cluster_step() -> None:
     if problem is not None:
         step = clustering.Step("blocked", problem)
     if view.topology is not None and view.unit in view.topology.by_unit:
-        unitdata.kv().set(KV_CLUSTER_PORT, desired.settings.port)
+        unitdata.kv().set(KV_CLUSTER_PORT, view.own.port)
     if step.status != "active":
         hookenv.log(f"Cluster: {step.message}", hookenv.WARNING if step.status == "blocked" else hookenv.INFO)
     hookenv.status_set(step.status, step.message)
@@ -389,7 +389,7 @@ def tls_dir() -> Path:
 
 
 def tls_files() -> tls.Files | None:
-    return tls.decode_files(unitdata.kv().get(KV_TLS_FILES))
+    return tls.decode_files(unitdata.kv().get(KV_TLS_FILES), bool(unitdata.kv().get(KV_TLS_BUS)))
 
 
 def client_port(settings: Settings) -> tuple[int, tls.Offer | None]:

@@ -17,7 +17,7 @@ import pytest
 from ca_helpers import UnitCa
 from interface_helpers import endpoint, interface
 
-from charms.layer.redis import admin, clustering, conf, service, settings, tls
+from charms.layer.redis import admin, clustering, conf, service, settings, tls, workload
 from charms.layer.redis.cluster.executor import ClusterExecutor, Endpoint, MigrateAuth, Unreachable
 from charms.layer.redis.cluster.plan import plan_formation
 from charms.layer.redis.cluster.redis_client import RedisConnections
@@ -281,3 +281,19 @@ def test_the_cluster_steps_refuse_a_node_the_ca_did_not_sign(tls_nodes: list[Nod
     with pytest.raises(Unreachable):
         clustering.node_id(own, PASSWORD, str(other))
     assert len(clustering.node_id(own, PASSWORD, ca_path(tls_nodes))) == 40
+
+
+def facts(files: tls.Files | None, cluster_port: int, **options: object) -> workload.Facts:
+    config = {**config_defaults(), "password": PASSWORD, "cluster-enabled": True, **options}
+    return workload.Facts(config, None, "127.0.0.1", True, "apt", None, cluster_port, files)
+
+
+def test_a_tls_cluster_node_keeps_its_tls_port_and_may_change_its_closed_plain_port() -> None:
+    moved = workload.resolve(facts(BUS_FILES, 6380, **{"tls-port": 6390}))
+    assert isinstance(moved, workload.Outcome) and moved.status == "blocked"
+    assert moved.message.startswith("invalid tls-port:") and "is fixed at 6380" in moved.message
+    assert isinstance(workload.resolve(facts(BUS_FILES, 6380, port=6400)), workload.Desired)
+    # A node of a plain cluster keeps its plain port, and may move its tls-port.
+    plain = workload.resolve(facts(PLAIN_FILES, 6379, port=6400))
+    assert isinstance(plain, workload.Outcome) and plain.message.startswith("invalid port:")
+    assert isinstance(workload.resolve(facts(PLAIN_FILES, 6379, **{"tls-port": 6390})), workload.Desired)

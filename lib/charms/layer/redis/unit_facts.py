@@ -14,7 +14,7 @@ from charms.layer.redis import credentials, ingress, rotation, service, tls, wor
 
 KV_CLUSTER_ENABLED = "redis.deployed-cluster-enabled"
 KV_INSTALLED = "redis.installed"
-# The port this unit's cluster node joined with: it cannot change afterwards.
+# The port this unit's cluster node joined with (tls-port with a TLS bus): it cannot change afterwards.
 KV_CLUSTER_PORT = "redis.cluster-port"
 KV_TLS_FILES = "redis.tls-files"
 # Whether this unit's cluster bus and replication speak TLS (tls.bus_wanted, decided by the handlers).

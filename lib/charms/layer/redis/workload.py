@@ -93,10 +93,12 @@ def resolve(facts: Facts) -> Desired | Outcome:
         parsed = settings.parse(facts.config, facts.deployed_cluster_enabled, facts.machine_memory)
     except settings.InvalidOption as invalid:
         return Outcome("blocked", str(invalid), installed=facts.installed)
-    if parsed.cluster_enabled and facts.cluster_port not in (None, parsed.port):
+    # The cluster knows a node with a TLS bus by its tls-port, any other by its port.
+    option, known = ("tls-port", parsed.tls_port) if facts.tls is not None and facts.tls.bus else ("port", parsed.port)
+    if parsed.cluster_enabled and facts.cluster_port not in (None, known):
         # Every node stores its peers' ports in nodes.conf: a new one would cut this node off.
         allowed = f"is fixed at {facts.cluster_port} once the unit is in a Redis Cluster; set it back"
-        return Outcome("blocked", str(settings.InvalidOption("port", allowed)), installed=facts.installed)
+        return Outcome("blocked", str(settings.InvalidOption(option, allowed)), installed=facts.installed)
     if facts.tls is not None and parsed.tls_port == parsed.port:
         # Only with a certificate: a unit without TLS never listens on tls-port.
         allowed = f"must differ from port ({parsed.port}) while a certificate provider is related"
