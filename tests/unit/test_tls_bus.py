@@ -297,3 +297,21 @@ def test_a_tls_cluster_node_keeps_its_tls_port_and_may_change_its_closed_plain_p
     plain = workload.resolve(facts(PLAIN_FILES, 6379, port=6400))
     assert isinstance(plain, workload.Outcome) and plain.message.startswith("invalid port:")
     assert isinstance(workload.resolve(facts(PLAIN_FILES, 6379, **{"tls-port": 6390})), workload.Desired)
+
+
+def test_a_replica_syncs_from_its_master_over_tls(tls_nodes: list[Node]) -> None:
+    import redis
+
+    ca = ca_path(tls_nodes)
+    endpoints = {f"redis/{number}": node.endpoint for number, node in enumerate(tls_nodes)}
+    masters = {unit: endpoints[unit] for unit in ("redis/0", "redis/1", "redis/2")}
+    connections = RedisConnections(PASSWORD, ca_file=ca, connect_timeout=2.0, command_timeout=10.0)
+    with ClusterExecutor(connections, MigrateAuth("default", PASSWORD)) as cluster:
+        topology = cluster.form(plan_formation(list(masters), 0), masters)
+        cluster.add_node(endpoints["redis/0"], endpoints["redis/3"])
+        master = topology.by_unit["redis/0"]
+        # Returns once the replica's link to its master is up (tls-replication: the only way in).
+        cluster.replicate(endpoints["redis/3"], master.node_id)
+    replica = redis.Redis("127.0.0.1", endpoints["redis/3"].port, password=PASSWORD, ssl=True, ssl_ca_certs=ca)
+    assert replica.info("replication")["master_port"] == master.port
+    assert replica.config_get("port")["port"] == "0"
