@@ -169,3 +169,25 @@ def test_clients_are_told_the_tls_port_their_redirections_use(juju: jubilant.Juj
     message = units(juju, CLIENT)[unit].workload_status.message
     assert message.startswith("connected to the cluster at ") and f":{TLS_PORT} " in message, message
     assert tls_cluster(juju, ca_file).get("localjuju-check") == unit
+
+
+def test_keeping_the_plain_port_tells_plain_clients_plain_ports_and_tls_clients_tls_ports(
+    juju: jubilant.Juju, ca_file: Path
+) -> None:
+    both = TLS_PORTS | {f"{PLAIN_PORT}/tcp"}
+    juju.config(APP, {"tls-keep-plain-port": True})
+    try:
+        juju.wait(
+            lambda status: cluster_settled(status)
+            and all(set(unit.open_ports) == both for unit in status.apps[APP].units.values()),
+            delay=0.5,
+        )
+        starts = [ClusterNode(unit.public_address, PLAIN_PORT) for unit in units(juju).values()]
+        plain = RedisCluster(startup_nodes=starts, password=password(juju), socket_timeout=10, decode_responses=True)
+        plain.set("plain-client", "through plain ports")
+        assert plain.get("plain-client") == "through plain ports"
+        assert {node.port for node in plain.get_nodes()} == {PLAIN_PORT}
+        assert {node.port for node in tls_cluster(juju, ca_file).get_nodes()} == {TLS_PORT}
+    finally:
+        juju.config(APP, {"tls-keep-plain-port": False})
+        juju.wait(formed_over_tls, delay=0.5)

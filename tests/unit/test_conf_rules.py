@@ -23,6 +23,8 @@ def test_the_directives_redis_changes_at_runtime() -> None:
     assert sorted(conf.LIVE_DIRECTIVES) == [
         "appendfsync",
         "appendonly",
+        "cluster-announce-port",
+        "cluster-announce-tls-port",
         "loglevel",
         "masterauth",
         "maxmemory",

@@ -82,6 +82,7 @@ def test_a_tls_bus_renders_tls_cluster_replication_and_no_plain_port() -> None:
     found = render()
     assert (found["tls-cluster"], found["tls-replication"]) == ("yes", "yes")
     assert (found["port"], found["tls-port"]) == ("0", "6380")
+    assert (found["cluster-announce-port"], found["cluster-announce-tls-port"]) == ("0", "6380")
     assert conf.served_ports(CLUSTER, BUS_FILES) == [6380]
     assert conf.bus_port(CLUSTER, BUS_FILES) == 16380
 
@@ -92,11 +93,17 @@ def test_the_plain_port_can_be_kept_beside_a_tls_bus() -> None:
     assert (found["port"], found["tls-cluster"]) == ("6379", "yes")
     assert conf.served_ports(kept, BUS_FILES) == [6379, 6380]
     assert conf.bus_port(kept, BUS_FILES) == 16380
+    # Plain clients are told the plain port, TLS clients the TLS port; switching is live.
+    assert (found["cluster-announce-port"], found["cluster-announce-tls-port"]) == ("6379", "6380")
+    closed = conf.render(CLUSTER, PASSWORD, "127.1.2.3", service.APT_LAYOUT, BUS_FILES)
+    opened = conf.render(kept, PASSWORD, "127.1.2.3", service.APT_LAYOUT, BUS_FILES)
+    assert conf.plan(closed, opened, (7, 0, 15)) == conf.Plan(live={"cluster-announce-port": "6379", "port": "6379"})
 
 
 def test_a_cluster_formed_plain_keeps_its_plain_bus_and_port() -> None:
     found = render(files=PLAIN_FILES)
     assert "tls-cluster" not in found and "tls-replication" not in found
+    assert not any(name.startswith("cluster-announce-") and name != "cluster-announce-ip" for name in found)
     assert (found["port"], found["tls-port"]) == ("6379", "6380")
     assert conf.bus_port(CLUSTER, PLAIN_FILES) == conf.bus_port(CLUSTER, None) == 16379
     assert tls.cluster_problem(PLAIN_FILES) == tls.FORMED_PLAIN

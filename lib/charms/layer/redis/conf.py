@@ -43,6 +43,8 @@ LIVE_DIRECTIVES = frozenset(
         "tls-auth-clients",
         "tls-replication",
         # Not tls-cluster: the bus listener keeps the kind Redis started with (a restart).
+        "cluster-announce-port",
+        "cluster-announce-tls-port",
     }
 )
 # What the charm renders and watches on the running server (CONFIG GET), to
@@ -70,6 +72,8 @@ OPTION_OF = {
     "tls-auth-clients": "the certificates relation",
     "tls-replication": "the certificates relation",
     "tls-cluster": "the certificates relation",
+    "cluster-announce-port": "tls-keep-plain-port",
+    "cluster-announce-tls-port": "tls-port",
 }
 # CONFIG SET port re-opens the listener, reliably from Redis 7 on.
 LIVE_PORT_SINCE = (7, 0, 0)
