@@ -178,8 +178,10 @@ def test_keeping_the_plain_port_tells_plain_clients_plain_ports_and_tls_clients_
     juju.config(APP, {"tls-keep-plain-port": True})
     try:
         juju.wait(
-            lambda status: cluster_settled(status)
-            and all(set(unit.open_ports) == both for unit in status.apps[APP].units.values()),
+            lambda status: (
+                cluster_settled(status)
+                and all(set(unit.open_ports) == both for unit in status.apps[APP].units.values())
+            ),
             delay=0.5,
         )
         starts = [ClusterNode(unit.public_address, PLAIN_PORT) for unit in units(juju).values()]
