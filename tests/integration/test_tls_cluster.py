@@ -8,6 +8,7 @@ verify every node against the CA.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -19,9 +20,11 @@ import pytest
 import redis
 from cluster_client import cluster_settled
 from helpers import APP, CHARM, ensure_built, leader, password, units
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import MovedError
+from redis.retry import Retry
 
 from conftest import CHARMS, throwaway_model
 
@@ -66,11 +69,17 @@ def ca_file(juju: jubilant.Juju, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return path
 
 
-def tls_node(juju: jubilant.Juju, unit: str, ca: Path) -> redis.Redis:
+@pytest.fixture(scope="module")
+def secret(juju: jubilant.Juju) -> str:
+    """The password clients use (it does not change in this module)."""
+    return password(juju)
+
+
+def tls_node(address: str, secret: str, ca: Path) -> redis.Redis:
     return redis.Redis(
-        host=units(juju)[unit].public_address,
+        host=address,
         port=TLS_PORT,
-        password=password(juju),
+        password=secret,
         ssl=True,
         ssl_ca_certs=str(ca),
         ssl_cert_reqs="required",
@@ -80,11 +89,11 @@ def tls_node(juju: jubilant.Juju, unit: str, ca: Path) -> redis.Redis:
     )
 
 
-def tls_cluster(juju: jubilant.Juju, ca: Path) -> RedisCluster:
+def tls_cluster(juju: jubilant.Juju, secret: str, ca: Path) -> RedisCluster:
     starts = [ClusterNode(unit.public_address, TLS_PORT) for unit in units(juju).values()]
     return RedisCluster(
         startup_nodes=starts,
-        password=password(juju),
+        password=secret,
         ssl=True,
         ssl_ca_certs=str(ca),
         ssl_cert_reqs="required",
@@ -93,6 +102,7 @@ def tls_cluster(juju: jubilant.Juju, ca: Path) -> RedisCluster:
     )
 
 
+@functools.cache
 def key_per_slot() -> dict[int, str]:
     """A key for each of the 16384 slots."""
     keys: dict[int, str] = {}
@@ -104,32 +114,33 @@ def key_per_slot() -> dict[int, str]:
     return keys
 
 
-def test_the_cluster_forms_over_tls_with_the_plain_port_closed(juju: jubilant.Juju, ca_file: Path) -> None:
+def test_the_cluster_forms_over_tls_with_the_plain_port_closed(juju: jubilant.Juju, ca_file: Path, secret: str) -> None:
     assert juju.exec("leader-get cluster-tls", unit=leader(juju)).stdout.strip() == "true"
     for unit, status in units(juju).items():
         cli = subprocess.run(
             ["redis-cli", "--tls", "--cacert", str(ca_file), "-h", status.public_address, "-p", str(TLS_PORT),
              "CLUSTER", "INFO"],
-            capture_output=True, text=True, env={**os.environ, "REDISCLI_AUTH": password(juju)}, timeout=30,
+            capture_output=True, text=True, env={**os.environ, "REDISCLI_AUTH": secret}, timeout=30,
             check=False,
         )  # fmt: skip
         assert "cluster_state:ok" in cli.stdout and "cluster_known_nodes:3" in cli.stdout, (unit, cli.stderr)
-        node = tls_node(juju, unit, ca_file)
+        node = tls_node(status.public_address, secret, ca_file)
         assert node.config_get("tls-*")["tls-cluster"] == "yes", unit
         assert node.config_get("tls-*")["tls-replication"] == "yes", unit
         assert node.config_get("port")["port"] == "0", unit
-        plain = redis.Redis(host=status.public_address, port=PLAIN_PORT, password=password(juju), socket_timeout=5)
+        # No retries: a refused connection is the answer.
+        plain = redis.Redis(status.public_address, PLAIN_PORT, password=secret, retry=Retry(NoBackoff(), 0))
         with pytest.raises(redis.ConnectionError):
             plain.ping()
 
 
-def test_every_node_names_only_tls_ports(juju: jubilant.Juju, ca_file: Path) -> None:
+def test_every_node_names_only_tls_ports(juju: jubilant.Juju, ca_file: Path, secret: str) -> None:
     addresses = {status.public_address for status in units(juju).values()}
-    for unit in units(juju):
-        node = tls_node(juju, unit, ca_file)
+    for address in sorted(addresses):
+        node = tls_node(address, secret, ca_file)
         for line in node.execute_command("CLUSTER", "NODES").splitlines():
             host, _, ports = line.split()[1].partition(":")
-            assert host in addresses and ports == f"{TLS_PORT}@{TLS_PORT + 10000}", (unit, line)
+            assert host in addresses and ports == f"{TLS_PORT}@{TLS_PORT + 10000}", (address, line)
         # Some key lives on another node: the redirection names that node's TLS port.
         for key in key_per_slot().values():
             try:
@@ -138,11 +149,11 @@ def test_every_node_names_only_tls_ports(juju: jubilant.Juju, ca_file: Path) -> 
                 assert (moved.host in addresses, moved.port) == (True, TLS_PORT), str(moved)
                 break
         else:
-            pytest.fail(f"{unit} serves every slot")
+            pytest.fail(f"{address} serves every slot")
 
 
-def test_a_tls_cluster_client_writes_and_reads_every_slot(juju: jubilant.Juju, ca_file: Path) -> None:
-    client = tls_cluster(juju, ca_file)
+def test_a_tls_cluster_client_writes_and_reads_every_slot(juju: jubilant.Juju, ca_file: Path, secret: str) -> None:
+    client = tls_cluster(juju, secret, ca_file)
     assert {node.port for node in client.get_nodes()} == {TLS_PORT}
     keys = key_per_slot()
     pipe = client.pipeline()
@@ -157,7 +168,7 @@ def test_a_tls_cluster_client_writes_and_reads_every_slot(juju: jubilant.Juju, c
     assert {node.port for node in client.get_nodes()} == {TLS_PORT}
 
 
-def test_clients_are_told_the_tls_port_their_redirections_use(juju: jubilant.Juju, ca_file: Path) -> None:
+def test_clients_are_told_the_tls_port_their_redirections_use(juju: jubilant.Juju, ca_file: Path, secret: str) -> None:
     unit = f"{CLIENT}/0"
     relation = juju.exec("relation-ids redis", unit=unit).stdout.split()[0]
     for redis_unit, status in units(juju).items():
@@ -168,11 +179,11 @@ def test_clients_are_told_the_tls_port_their_redirections_use(juju: jubilant.Juj
     # The client app wrote its key with `redis-cli -c --tls`, following redirections to TLS ports.
     message = units(juju, CLIENT)[unit].workload_status.message
     assert message.startswith("connected to the cluster at ") and f":{TLS_PORT} " in message, message
-    assert tls_cluster(juju, ca_file).get("localjuju-check") == unit
+    assert tls_cluster(juju, secret, ca_file).get("localjuju-check") == unit
 
 
 def test_keeping_the_plain_port_tells_plain_clients_plain_ports_and_tls_clients_tls_ports(
-    juju: jubilant.Juju, ca_file: Path
+    juju: jubilant.Juju, ca_file: Path, secret: str
 ) -> None:
     both = TLS_PORTS | {f"{PLAIN_PORT}/tcp"}
     juju.config(APP, {"tls-keep-plain-port": True})
@@ -185,11 +196,11 @@ def test_keeping_the_plain_port_tells_plain_clients_plain_ports_and_tls_clients_
             delay=0.5,
         )
         starts = [ClusterNode(unit.public_address, PLAIN_PORT) for unit in units(juju).values()]
-        plain = RedisCluster(startup_nodes=starts, password=password(juju), socket_timeout=10, decode_responses=True)
+        plain = RedisCluster(startup_nodes=starts, password=secret, socket_timeout=10, decode_responses=True)
         plain.set("plain-client", "through plain ports")
         assert plain.get("plain-client") == "through plain ports"
         assert {node.port for node in plain.get_nodes()} == {PLAIN_PORT}
-        assert {node.port for node in tls_cluster(juju, ca_file).get_nodes()} == {TLS_PORT}
+        assert {node.port for node in tls_cluster(juju, secret, ca_file).get_nodes()} == {TLS_PORT}
     finally:
         juju.config(APP, {"tls-keep-plain-port": False})
         juju.wait(formed_over_tls, delay=0.5)
