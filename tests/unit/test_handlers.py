@@ -22,7 +22,10 @@ import pytest
 from ca_helpers import UnitCa
 from cryptography import x509
 
-from charms.layer.redis import metrics, monitoring, rotation, service, tls, tuning, workload
+from charms.layer.redis import clustering, metrics, monitoring, rotation, service, tls, tuning, workload
+from charms.layer.redis.cluster.executor import ClusterError, Endpoint
+from charms.layer.redis.cluster.topology import Node, Role, Topology, encode
+from charms.layer.redis.clustering import Step, View
 
 from fakejuju import FakeJuju, Unit, attach, config_defaults
 
@@ -465,6 +468,289 @@ def test_peers_join_but_the_charm_publishes_nothing_to_them_yet(unit: Unit, redi
     unit.run_hook("cluster-relation-changed", rid, "redis/1")
     assert unit.juju.relations[rid].local == {}
     assert unit.juju.status == ("active", READY)
+
+
+# Cluster mode: the peers, the leader's steps and a departing unit's hand-over (the steps themselves are faked).
+
+NODE_ID = "a" * 40
+
+
+def cluster_node(unit: str, host: str, node_id: str) -> Node:
+    return Node(unit, node_id, host, 6379, Role.MASTER)
+
+
+THREE_MASTERS = Topology.of(
+    [
+        cluster_node("redis/0", "127.1.2.3", NODE_ID),
+        cluster_node("redis/1", "127.1.2.4", "b" * 40),
+        cluster_node("redis/2", "127.1.2.5", "c" * 40),
+    ]
+)
+
+
+@dataclass
+class FakeCluster:
+    """The cluster steps the handlers take: the view each was given, and the step it returns."""
+
+    answering: bool = True
+    led: Step = field(default_factory=lambda: Step("waiting", "waiting for 2 more units to form the cluster"))
+    member: Step = field(default_factory=lambda: Step("active", "cluster ok: 3 masters"))
+    retired: Step = field(default_factory=lambda: Step("maintenance", "handed 5461 slots over and left the cluster"))
+    # (step, view) in the order the handlers took them; the units waited for.
+    views: list[tuple[str, View]] = field(default_factory=list)
+    awaited: list[str] = field(default_factory=list)
+    # Runs inside the leader's step (a long step during which something else happens).
+    during_lead: Callable[[], None] = lambda: None
+
+    def node_id(self, endpoint: Endpoint, password: str) -> str:
+        if not self.answering:
+            raise ClusterError(f"{endpoint} refused the connection")
+        return NODE_ID
+
+    def lead(self, view: View, say: Callable[[str], None]) -> Step:
+        self.views.append(("lead", view))
+        self.during_lead()
+        return self.led
+
+    def member_status(self, view: View) -> Step:
+        self.views.append(("member", view))
+        return self.member
+
+    def retire(self, view: View, say: Callable[[str], None]) -> Step:
+        self.views.append(("retire", view))
+        return self.retired
+
+    def await_departure(self, view: View, unit: str, say: Callable[[str], None]) -> None:
+        self.views.append(("await", view))
+        self.awaited.append(unit)
+
+    def steps(self) -> list[str]:
+        return [step for step, _ in self.views]
+
+    def view(self, step: str) -> View:
+        return next(view for taken, view in reversed(self.views) if taken == step)
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch, juju: FakeJuju) -> FakeCluster:
+    fake = FakeCluster()
+    for name in ("node_id", "lead", "member_status", "retire", "await_departure"):
+        monkeypatch.setattr(clustering, name, getattr(fake, name))
+    juju.config["cluster-enabled"] = True
+    return fake
+
+
+def relate_peers(unit: Unit, *peers: tuple[str, dict[str, str]]) -> str:
+    """The peer relation with these units and what each published; its -joined hook for the first."""
+    rid = unit.juju.relate("cluster", peers[0][0], peers[0][1])
+    unit.juju.relations[rid].units.update(dict(peers[1:]))
+    unit.run_hook("cluster-relation-joined", rid, peers[0][0])
+    return rid
+
+
+def peer(unit: str, host: str, node_id: str = "", port: str = "6379") -> tuple[str, dict[str, str]]:
+    return unit, {key: value for key, value in {"address": host, "port": port, "node-id": node_id}.items() if value}
+
+
+def run_departed(unit: Unit, rid: str, departing: str) -> None:
+    unit.monkeypatch.setenv("JUJU_DEPARTING_UNIT", departing)
+    try:
+        unit.run_hook("cluster-relation-departed", rid, departing)
+    finally:
+        unit.monkeypatch.delenv("JUJU_DEPARTING_UNIT")
+
+
+def logged_at(unit: Unit, level: str, text: str) -> bool:
+    return any(call[:3] == ["juju-log", "-l", level] and text in call[-1] for call in unit.juju.calls)
+
+
+def test_a_cluster_unit_tells_its_peers_its_node_and_the_leader_leads_with_the_ready_ones(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    assert unit.juju.ports == {"6379/tcp", "16379/tcp"}  # the cluster bus too
+    rid = relate_peers(
+        unit,
+        peer("redis/1", "127.1.2.4", "b" * 40),
+        peer("redis/2", "127.1.2.5"),  # its Redis is not in cluster mode yet
+        peer("redis/3", "127.1.2.6", "d" * 40, port=""),
+    )
+    assert unit.juju.relations[rid].local == {"address": "127.1.2.3", "port": "6379", "node-id": NODE_ID}
+    view = cluster.view("lead")
+    own = Endpoint("127.1.2.3", 6379)
+    assert (view.unit, view.own, view.topology, view.dying) == ("redis/0", own, None, frozenset())
+    assert view.ready == {"redis/0": own, "redis/1": Endpoint("127.1.2.4", 6379)}
+    assert view.password == workload.resolve(redis.converged[-1]).password
+    assert view.replicas == unit.juju.config["cluster-replicas"]
+    assert unit.juju.status == ("waiting", cluster.led.message)
+    assert logged_at(unit, "INFO", f"Cluster: {cluster.led.message}")
+
+
+def test_the_leader_shares_the_topology_its_step_made_and_tells_clients_the_nodes(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    clients = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", clients, "webapp/0")
+    cluster.led = Step("active", "cluster formed", topology=THREE_MASTERS)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40), peer("redis/2", "127.1.2.5", "c" * 40))
+    assert unit.juju.leader_settings["cluster-topology"] == encode(THREE_MASTERS)
+    told = unit.juju.relations[clients]
+    assert told.local_app == {"cluster": "true", "nodes": "127.1.2.3:6379,127.1.2.4:6379,127.1.2.5:6379"}
+    assert told.local["cluster"] == "true"
+    assert cluster.steps()[-2:] == ["lead", "member"] and cluster.view("member").topology == THREE_MASTERS
+    assert unit.juju.status == ("active", cluster.member.message)
+    unit.juju.calls.clear()
+    unit.run_hook("update-status")
+    assert "leader-set" not in [call[0] for call in unit.juju.calls]  # the same topology is not written again
+
+
+def test_a_unit_in_the_cluster_keeps_its_port(unit: Unit, redis: FakeRedis, cluster: FakeCluster) -> None:
+    deploy(unit)
+    cluster.led = Step("active", "cluster formed", topology=THREE_MASTERS)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    unit.juju.config["port"] = 6390
+    unit.run_hook("config-changed")
+    assert redis.converged[-1].cluster_port == 6379
+    status, message = unit.juju.status
+    assert status == "blocked" and message.startswith("invalid port") and "fixed at 6379" in message
+
+
+def test_a_unit_the_cluster_has_not_taken_in_may_still_change_its_port(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))  # the leader's step makes no topology yet
+    unit.juju.config["port"] = 6390
+    unit.run_hook("config-changed")
+    assert redis.converged[-1].cluster_port is None
+    assert unit.juju.ports == {"6390/tcp", "16390/tcp"}
+
+
+def test_leadership_lost_during_a_long_step_leaves_the_topology_to_the_new_leader(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    cluster.led = Step("active", "cluster formed", topology=THREE_MASTERS)
+    cluster.during_lead = lambda: setattr(unit.juju, "leader", False)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    assert "cluster-topology" not in unit.juju.leader_settings
+    assert unit.juju.status == ("active", cluster.member.message)
+
+
+def test_a_follower_reports_the_clusters_health_without_leading(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("from-the-leader")
+    unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
+    cluster.member = Step("blocked", "cluster: 1 slot is not served")
+    deploy(unit)
+    assert "lead" not in cluster.steps()
+    assert cluster.view("member").topology == THREE_MASTERS
+    assert unit.juju.status == ("blocked", "cluster: 1 slot is not served")
+    assert logged_at(unit, "WARNING", "Cluster: cluster: 1 slot is not served")
+
+
+def test_a_cluster_node_that_does_not_answer_is_waited_for(unit: Unit, redis: FakeRedis, cluster: FakeCluster) -> None:
+    cluster.answering = False
+    deploy(unit)
+    assert unit.juju.status == ("waiting", "waiting for this unit's cluster node to answer")
+    assert logged_at(unit, "WARNING", "Cluster node not answering: 127.1.2.3:6379 refused the connection")
+    assert cluster.steps() == []
+
+
+def test_a_shared_topology_that_cannot_be_read_is_said_and_ignored(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader_settings["cluster-topology"] = "0:not-a-topology"
+    deploy(unit)
+    assert cluster.view("lead").topology is None
+    assert any(line.startswith("Ignoring the shared cluster topology: cluster topology") for line in unit.juju.logs)
+
+
+def test_the_leader_knows_which_units_are_dying(unit: Unit, redis: FakeRedis, cluster: FakeCluster) -> None:
+    unit.juju.goal_units = {"redis/0": "active", "redis/1": "dying", "redis/2": "waiting"}
+    deploy(unit)
+    assert cluster.view("lead").dying == frozenset({"redis/1"})
+
+
+def test_without_goal_state_no_unit_counts_as_dying(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(self: FakeJuju, args: list[str]) -> str:
+        raise FileNotFoundError("goal-state")  # an older Juju: hookenv says NotImplementedError
+
+    monkeypatch.setattr(FakeJuju, "tool_goal_state", missing)
+    deploy(unit)
+    assert cluster.view("lead").dying == frozenset()
+
+
+@pytest.mark.parametrize("option", [{"cluster-enabled": False}, {"log-level": "loud"}])
+def test_no_cluster_step_outside_cluster_mode(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster, option: dict[str, object]
+) -> None:
+    unit.juju.config.update(option)
+    deploy(unit)
+    rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    run_departed(unit, rid, "redis/1")
+    run_departed(unit, rid, "redis/0")
+    unit.run_hook("stop")
+    assert cluster.steps() == [] and unit.juju.relations[rid].local == {}
+
+
+def test_a_cluster_fixed_standalone_at_deploy_takes_no_cluster_step(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.config["cluster-enabled"] = False
+    deploy(unit)
+    unit.juju.config["cluster-enabled"] = True
+    unit.run_hook("config-changed")
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    assert cluster.steps() == []
+    assert unit.juju.status[0] == "blocked" and "cluster-enabled" in unit.juju.status[1]
+
+
+def test_a_departing_unit_hands_its_node_over_in_its_own_departed_hook(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
+    deploy(unit)
+    rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    cluster.views.clear()
+    run_departed(unit, rid, "redis/0")
+    assert cluster.steps() == ["retire"]  # and no step as a member of the cluster it leaves
+    assert cluster.view("retire").topology == THREE_MASTERS
+    assert ("maintenance", cluster.retired.message) in unit.juju.statuses
+    assert logged_at(unit, "INFO", f"Cluster: {cluster.retired.message}")
+
+
+def test_a_hand_over_that_must_be_retried_fails_the_hook_and_leaves_redis_running(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    cluster.retired = Step("blocked", "another unit is moving slots", retry=True)
+    with pytest.raises(SystemExit) as failed:
+        unit.run_hook("stop")
+    assert failed.value.code == 1
+    assert redis.stopped == [] and unit.juju.status == ("blocked", "another unit is moving slots")
+    assert logged_at(unit, "WARNING", "Cluster: another unit is moving slots")
+    cluster.retired = Step("maintenance", "handed its slots over")
+    unit.run_hook("stop")
+    assert cluster.steps()[-1] == "retire" and redis.stopped == ["stop redis-server"]
+
+
+def test_a_staying_unit_waits_for_the_departing_one_then_takes_its_step(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
+    deploy(unit)
+    rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    cluster.views.clear()
+    run_departed(unit, rid, "redis/1")
+    assert cluster.awaited == ["redis/1"]
+    assert cluster.steps()[0] == "await" and "lead" in cluster.steps()
+    assert cluster.view("await").topology == THREE_MASTERS
 
 
 def test_a_refused_leader_set_fails_the_hook_without_logging_the_password(unit: Unit) -> None:
