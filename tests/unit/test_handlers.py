@@ -349,6 +349,73 @@ def test_update_status_leaves_a_pending_converge_to_report(unit: Unit, redis: Fa
     assert redis.checked == []
 
 
+def test_a_hook_that_converges_checks_redis_only_through_the_converge(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    checked = len(redis.checked)
+    unit.juju.config["timeout"] = 30
+    unit.run_hook("config-changed")
+    unit.run_hook("upgrade-charm")
+    assert len(redis.checked) == checked
+
+
+@pytest.mark.parametrize("hook", ["stop", "remove"])
+def test_a_unit_going_away_does_not_check_redis(unit: Unit, redis: FakeRedis, hook: str) -> None:
+    deploy(unit)
+    checked = len(redis.checked)
+    unit.run_hook(hook)
+    assert len(redis.checked) == checked
+
+
+def test_nothing_is_checked_before_anything_was_installed(unit: Unit, redis: FakeRedis) -> None:
+    redis.outcome = lambda desired: workload.Outcome("blocked", "Redis refused port", desired)  # nothing installed
+    unit.run_hook("install")
+    unit.run_hook("update-status")
+    assert redis.checked == []
+    assert unit.juju.status == ("blocked", "Redis refused port")
+
+
+def test_what_converge_repaired_and_why_redis_is_not_ready_are_logged_as_warnings(unit: Unit, redis: FakeRedis) -> None:
+    def repaired(desired: workload.Desired) -> workload.Outcome:
+        key = workload.installation_key(desired.settings)
+        return workload.Outcome("active", READY, desired, "7.0.15", key, repaired=("requirepass", "file modes"))
+
+    redis.outcome = repaired
+    unit.run_hook("install")
+    assert logged_at(unit, "WARNING", "Repaired what was changed outside the charm: requirepass, file modes")
+    assert not [line for line in unit.juju.logs if line.startswith("Redis: ")]
+    redis.outcome = lambda desired: workload.Outcome("blocked", "Redis refused port", desired, "", "apt")
+    unit.juju.config["port"] = 6400
+    unit.run_hook("config-changed")
+    assert logged_at(unit, "WARNING", "Redis: Redis refused port")
+
+
+def test_a_change_that_did_not_take_effect_is_remembered_until_one_does(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    redis.outcome = lambda desired: workload.Outcome("blocked", "Redis refused port", desired, "", "apt")
+    unit.juju.config["port"] = 6400
+    unit.run_hook("config-changed")
+    unit.run_hook("update-status")
+    assert redis.checked[-1][1] == "Redis refused port"  # the health report keeps saying it
+    redis.outcome = None
+    unit.juju.config["port"] = 6401
+    unit.run_hook("config-changed")
+    unit.run_hook("update-status")
+    assert redis.checked[-1][1] is None
+
+
+def test_a_failed_health_check_withholds_the_nagios_check_until_redis_answers(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    redis.health = "blocked"
+    unit.run_hook("update-status")
+    assert "redis.ready" not in unit.flags()
+    relate_nrpe(unit)
+    assert redis.checks == []
+    redis.health = "active"
+    unit.run_hook("update-status")
+    assert "redis.ready" in unit.flags()
+    assert len(redis.checks) == 1
+
+
 def test_the_host_is_tuned_at_install_only(unit: Unit, redis: FakeRedis) -> None:
     redis.tuning_refused = ("sysctl", "transparent_hugepage")
     deploy(unit)
@@ -915,6 +982,55 @@ def test_the_nagios_check_follows_redis_to_tls_and_back_to_plain(
     unit.juju.config["tls-keep-plain-port"] = True
     unit.run_hook("config-changed")
     assert redis.checks[-1][2] == 6379 and len(redis.checks[-1]) == 4  # plain, no CA
+
+
+def test_no_certificate_is_requested_before_redis_is_installed(unit: Unit, redis: FakeRedis, tls_files: Path) -> None:
+    failing = workload.Outcome("blocked", "apt-get install failed: Temporary failure resolving", retry=True)
+    redis.outcome = lambda desired: failing
+    unit.run_hook("install")
+    rid = relate_ca(unit)
+    assert "certificate_signing_requests" not in unit.juju.relations[rid].local
+    assert not (tls_files / "redis.key").exists()
+    redis.outcome = None
+    unit.run_hook("update-status")
+    unit.run_hook("certificates-relation-changed", rid, "ca/0")
+    assert published_request(unit, rid) is not None
+
+
+def test_a_new_leader_publishes_the_applications_scrape_job(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("shared-by-the-leader")
+    deploy(unit)
+    rid = relate_scraper(unit)
+    assert unit.juju.relations[rid].local_app == {}
+    unit.juju.leader = True
+    unit.run_hook("leader-elected")
+    assert json.loads(unit.juju.relations[rid].local_app["scrape_jobs"])[0]["job_name"] == "redis"
+
+
+def test_scrape_targets_wait_for_the_exporter(unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(exporter: metrics.Exporter) -> bool:
+        raise service.ServiceError("apt-get install -y failed: no network")
+
+    monkeypatch.setattr(metrics, "configure", failing)
+    deploy(unit)
+    rid = relate_scraper(unit, "prometheus", "prometheus2/0")
+    assert unit.juju.relations[rid].local == {}
+    monkeypatch.setattr(metrics, "configure", redis.configure_exporter)
+    unit.run_hook("update-status")
+    assert unit.juju.relations[rid].local == {"hostname": "127.1.2.3", "port": "9121"}
+
+
+def test_stop_survives_an_exporter_that_does_not_stop(unit: Unit, redis: FakeRedis) -> None:
+    def failing() -> None:
+        raise service.ServiceError("systemctl stop prometheus-redis-exporter failed: timeout")
+
+    redis.stop_exporter = failing  # type: ignore[method-assign]
+    redis.attach(unit.monkeypatch)
+    deploy(unit)
+    unit.run_hook("stop")
+    assert logged_at(unit, "WARNING", "Stopping prometheus-redis-exporter failed: systemctl stop")
+    assert redis.stopped == ["stop redis-server"]
 
 
 # Metrics: prometheus-redis-exporter and the scrape targets on metrics-endpoint and prometheus.
