@@ -912,6 +912,27 @@ def test_the_request_is_made_again_only_when_the_address_changes(unit: Unit, tls
     assert moved.public_key().public_numbers() == first.public_key().public_numbers()  # the same key
 
 
+def test_the_key_and_the_certificates_go_to_a_tls_directory_beside_redis_conf(
+    unit: Unit, tls_files: Path, ca: UnitCa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directories: list[tuple[str, Path]] = []
+    keep_key, install = tls.ensure_key, tls.install  # the fixture's: files go to tls_files
+
+    def ensure_key(directory: Path, owner: str) -> Path:
+        directories.append(("key", directory))
+        return keep_key(directory, owner)
+
+    def install_issued(directory: Path, issued: tls.Issued) -> tls.Files:
+        directories.append(("certificate", directory))
+        return install(directory, issued)
+
+    monkeypatch.setattr(tls, "ensure_key", ensure_key)
+    monkeypatch.setattr(tls, "install", install_issued)
+    deploy(unit)
+    sign(unit, relate_ca(unit), ca, 1)
+    assert directories == [("key", Path("/etc/redis/tls")), ("certificate", Path("/etc/redis/tls"))]
+
+
 def test_a_key_lost_on_the_machine_is_made_again_with_a_new_request(unit: Unit, tls_files: Path) -> None:
     deploy(unit)
     rid = relate_ca(unit)
@@ -1060,6 +1081,45 @@ def test_a_new_redis_port_and_metrics_port_reach_the_exporter(unit: Unit, redis:
     unit.juju.config.update({"port": 6380, "metrics-port": 9200})
     unit.run_hook("config-changed")
     assert (redis.exporters[-1].redis_port, redis.exporters[-1].port) == (6380, 9200)
+
+
+def test_upgrade_charm_configures_the_exporter_again(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    configured = len(redis.exporters)
+    unit.run_hook("upgrade-charm")
+    assert len(redis.exporters) == configured + 1
+
+
+def test_a_new_address_reaches_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.address = "127.1.2.4"
+    unit.run_hook("config-changed")  # Juju runs it when the unit's address changes, no option changed
+    assert redis.exporters[-1].address == "127.1.2.4"
+
+
+def test_an_option_changed_between_hooks_reaches_the_exporter_even_outside_config_changed(
+    unit: Unit, redis: FakeRedis
+) -> None:
+    deploy(unit)
+    unit.juju.config["metrics-port"] = 9200
+    unit.run_hook("update-status")
+    assert redis.exporters[-1].port == 9200
+
+
+def test_a_followers_exporter_follows_the_leaders_new_password(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.leader_settings["password"] = "shared-by-an-earlier-revision"
+    deploy(unit)
+    unit.juju.leader_settings["password"] = "changed-by-an-earlier-revision"
+    unit.run_hook("leader-settings-changed")
+    assert redis.exporters[-1].password == "changed-by-an-earlier-revision"
+    del unit.juju.leader_settings["password"]
+    unit.juju.share_password("first-revision-password")
+    unit.run_hook("leader-settings-changed")
+    assert redis.exporters[-1].password == "first-revision-password"
+    unit.juju.share_password("second-revision-password")  # only the revision changes
+    unit.run_hook("leader-settings-changed")
+    assert redis.exporters[-1].password == "second-revision-password"
 
 
 def test_a_metrics_port_taken_by_redis_is_refused_by_name(unit: Unit, redis: FakeRedis) -> None:
