@@ -807,6 +807,21 @@ def test_a_hand_over_that_must_be_retried_fails_the_hook_and_leaves_redis_runnin
     assert cluster.steps()[-1] == "retire" and redis.stopped == ["stop redis-server"]
 
 
+@pytest.mark.parametrize("hook", ["stop", "remove"])
+def test_a_unit_going_away_takes_no_cluster_step_even_after_a_pending_converge(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster, hook: str
+) -> None:
+    deploy(unit)
+    redis.outcome = lambda desired: workload.Outcome("maintenance", "restarting", retry=True)
+    unit.juju.config["timeout"] = 30
+    unit.run_hook("config-changed")
+    assert "redis.pending" in unit.flags()
+    redis.outcome = None  # the next hook's converge works, and Redis is ready again
+    cluster.views.clear()
+    unit.run_hook(hook)
+    assert "lead" not in cluster.steps() and "member" not in cluster.steps()
+
+
 def test_a_staying_unit_waits_for_the_departing_one_then_takes_its_step(
     unit: Unit, redis: FakeRedis, cluster: FakeCluster
 ) -> None:
