@@ -1407,6 +1407,18 @@ def test_a_secret_that_cannot_be_read_waits_without_naming_a_value(
     assert [line for line in unit.juju.logs if "revision 1 of the passwords' secret is not readable yet" in line]
 
 
+def test_a_leader_that_cannot_read_the_passwords_secret_waits_without_failing_the_hook(
+    unit: Unit, redis: FakeRedis
+) -> None:
+    unit.juju.leader_settings.update({"password-secret": "secret:gone", "password-secret-revision": "1"})
+    rid = unit.juju.relate("redis", "webapp/0")
+    deploy(unit)
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    assert unit.juju.status == ("waiting", "Waiting for the leader to generate the password")
+    assert [line for line in unit.juju.logs if line.startswith("The generated passwords cannot be read: ")]
+    assert unit.juju.secrets == {} and unit.juju.relations[rid].local == {}
+
+
 def test_each_related_application_gets_its_own_user_on_its_own_relation_only(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     web = unit.juju.relate("redis", "webapp/0")
