@@ -628,7 +628,7 @@ def run_departed(unit: Unit, rid: str, departing: str) -> None:
 
 
 def logged_at(unit: Unit, level: str, text: str) -> bool:
-    return any(call[:3] == ["juju-log", "-l", level] and text in call[-1] for call in unit.juju.calls)
+    return any(call[:3] == ["juju-log", "-l", level] and call[-1].startswith(text) for call in unit.juju.calls)
 
 
 def test_a_cluster_unit_tells_its_peers_its_node_and_the_leader_leads_with_the_ready_ones(
