@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -290,3 +291,23 @@ def test_leader_set_on_a_follower_is_a_called_process_error_and_writes_nothing(l
     assert isinstance(refused.value, leadership.NotLeaderError)
     assert "not the leader" in str(refused.value)
     assert not is_flag_set("leadership.set.password")
+
+
+def test_charm_env_and_its_wrapper_are_executable_by_all_and_writable_by_root_only(
+    charm: Path, venv: Path, tmp_path: Path
+) -> None:
+    sbin = tmp_path / "usr" / "local" / "sbin"  # on a fresh machine its parents may be missing too
+    basic.install_charm_env(charm, sbin)
+    basic.install_charm_env(charm, sbin)  # every later bootstrap finds it in place
+    for program in (sbin / "charm-env", venv / "bin" / "layer_option"):
+        assert stat.S_IMODE(program.stat().st_mode) == 0o755
+    assert os.readlink(sbin / "layer_option") == str(sbin / "charm-env")
+
+
+def test_an_operators_own_program_of_a_wrappers_name_is_left_alone(charm: Path, venv: Path, tmp_path: Path) -> None:
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    (sbin / "layer_option").write_text("#!/bin/sh\necho mine\n")
+    basic.install_charm_env(charm, sbin)
+    assert not (sbin / "layer_option").is_symlink()
+    assert (sbin / "layer_option").read_text() == "#!/bin/sh\necho mine\n"
