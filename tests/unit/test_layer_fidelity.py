@@ -290,6 +290,8 @@ def test_leader_set_on_a_follower_is_a_called_process_error_and_writes_nothing(l
         leadership.leader_set({"password": "s3cret-value"})
     assert isinstance(refused.value, leadership.NotLeaderError)
     assert "not the leader" in str(refused.value)
+    # As the refused leader-set tool would: exit status 1, the keys but not the values in the command.
+    assert (refused.value.returncode, refused.value.cmd) == (1, ["leader-set", "password"])
     assert not is_flag_set("leadership.set.password")
 
 
