@@ -1006,6 +1006,30 @@ def test_when_the_ca_leaves_redis_serves_plain_again(unit: Unit, redis: FakeRedi
     assert told["port"] == "6379" and not any(key in told for key in tls.CLIENT_KEYS)
 
 
+def test_a_received_certificate_is_said_and_later_hooks_ask_the_ca_nothing(
+    unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
+) -> None:
+    deploy(unit)
+    sign(unit, relate_ca(unit), ca, 1)
+    files = redis.converged[-1].tls
+    assert files is not None
+    assert f"Certificate received ({files.cert.name}); Redis serves TLS with it" in unit.juju.logs
+    unit.juju.calls.clear()
+    unit.run_hook("update-status")
+    assert not [call for call in unit.juju.calls if call[0] == "relation-get"]
+
+
+def test_a_ca_related_again_is_asked_again(unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa) -> None:
+    deploy(unit)
+    first = relate_ca(unit)
+    sign(unit, first, ca, 1)
+    del unit.juju.relations[first]
+    unit.run_hook("certificates-relation-broken", first)
+    again = relate_ca(unit)
+    sign(unit, again, ca, 2)
+    assert redis.converged[-1].tls is not None and unit.juju.ports == {"6380/tcp"}
+
+
 def test_the_nagios_check_follows_redis_to_tls_and_back_to_plain(
     unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
 ) -> None:
@@ -1212,7 +1236,7 @@ def test_an_exporter_that_cannot_be_configured_is_tried_again_next_hook(
 
     monkeypatch.setattr(metrics, "configure", failing)
     deploy(unit)
-    assert any("prometheus-redis-exporter not configured" in line for line in unit.juju.logs)
+    assert any(line.startswith("prometheus-redis-exporter not configured") for line in unit.juju.logs)
     assert "redis.exporter-pending" in unit.flags()
     assert unit.juju.status == ("active", READY)  # Redis itself serves
     monkeypatch.setattr(metrics, "configure", redis.configure_exporter)
