@@ -918,7 +918,7 @@ def test_the_request_is_made_again_only_when_the_address_changes(unit: Unit, tls
     first = published_request(unit, rid)
     unit.run_hook("config-changed")
     assert published_request(unit, rid) == first
-    assert sum("Requesting a certificate" in line for line in unit.juju.logs) == 1
+    assert sum(line.startswith("Requesting a certificate for 127.1.2.3 and ") for line in unit.juju.logs) == 1
     unit.juju.address = "127.1.2.4"
     unit.run_hook("config-changed")
     moved = published_request(unit, rid)
