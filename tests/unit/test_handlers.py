@@ -1293,6 +1293,29 @@ def test_a_hook_with_nothing_to_do_sets_no_status_logs_nothing_and_asks_no_addre
     assert unit.juju.status == ("active", READY)
 
 
+def test_a_failed_hook_writes_its_trace_with_the_error_at_error_level(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*args: object, **kwargs: object) -> workload.Outcome:
+        raise RuntimeError("the health check broke")
+
+    deploy(unit)
+    monkeypatch.setattr(workload, "report", failing)
+    with pytest.raises(RuntimeError):
+        unit.run_hook("update-status")
+    written = [call[-1] for call in unit.juju.calls if call[:3] == ["juju-log", "-l", "ERROR"]]
+    assert len(written) == 1
+    assert written[0].startswith("Reactive main running for hook update-status\n")
+    assert "\nHook error:\nTraceback (most recent call last):\n" in written[0]
+    assert written[0].endswith("RuntimeError: the health check broke\n")
+
+
+@pytest.mark.parametrize("hook", ["collect-metrics", "meter-status-changed"])
+def test_a_restricted_hook_runs_no_start_step_and_asks_juju_nothing(unit: Unit, redis: FakeRedis, hook: str) -> None:
+    deploy(unit)
+    assert tools_called(unit, hook) == []
+
+
 def test_the_status_is_set_again_as_soon_as_the_health_check_finds_something_else(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     redis.health = "blocked"

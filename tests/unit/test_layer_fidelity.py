@@ -171,6 +171,7 @@ def test_a_wheelhouse_with_an_sdist_or_a_compiled_wheel_stops_the_first_hook_wit
     wheelhouse = tmp_path / "wheelhouse"
     wheelhouse.mkdir()
     wheel(wheelhouse, "redis-8.1.0-py3-none-any.whl")
+    (wheelhouse / ".gitkeep").write_bytes(b"")  # hidden files are not the wheelhouse's content
     basic.refuse_unusable_wheelhouse(wheelhouse)
     (wheelhouse / "netaddr-1.3.0.tar.gz").write_bytes(b"")
     wheel(wheelhouse, "PyYAML-6.0-cp311-cp311-linux_x86_64.whl")
@@ -181,6 +182,11 @@ def test_a_wheelhouse_with_an_sdist_or_a_compiled_wheel_stops_the_first_hook_wit
     assert "PyYAML-6.0-cp311-cp311-linux_x86_64.whl" in message
     assert "netaddr-1.3.0.tar.gz" in message
     assert "redis-8.1.0" not in message
+    assert message == (
+        "layer:basic installs only pure-Python wheels (*-none-any.whl) from wheelhouse/, offline; "
+        "not installable: PyYAML-6.0-cp311-cp311-linux_x86_64.whl, netaddr-1.3.0.tar.gz "
+        "(build them into pure wheels at charm build time)"
+    )
 
 
 @pytest.fixture
