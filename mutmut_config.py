@@ -60,6 +60,7 @@ EXTRA_TESTS: dict[str, list[str]] = {
     "layers/basic/lib/charms/layer/options.py": [f"{UNIT}/test_layer_fidelity.py"],
     "layers/basic/lib/charms/layer/execd.py": [f"{UNIT}/test_layer_fidelity.py"],
     "layers/basic/lib/charms/layer/hook_trace.py": [HANDLERS],
+    "layers/basic/lib/charms/layer/status_memory.py": [f"{UNIT}/test_basic_bootstrap.py", HANDLERS],
     "lib/charms/layer/redis/workload.py": [HANDLERS],
     "lib/charms/layer/redis/clustering.py": [HANDLERS],
     "lib/charms/layer/redis/cluster/redis_client.py": [f"{UNIT}/test_cluster_protocol.py"],

@@ -1362,6 +1362,24 @@ def test_after_a_failed_hook_the_status_is_set_again(
     assert unit.juju.status == ("active", READY)
 
 
+def test_a_hook_that_failed_after_converging_is_converged_again_by_the_next_hook(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(exporter: metrics.Exporter) -> bool:
+        raise RuntimeError("the exporter's unit file could not be parsed")
+
+    deploy(unit)
+    unit.juju.config["timeout"] = 30
+    with monkeypatch.context() as failing:
+        failing.setattr(metrics, "configure", broken)  # after converge, in the same hook
+        with pytest.raises(RuntimeError):
+            unit.run_hook("config-changed")
+    converged = len(redis.converged)
+    unit.run_hook("update-status")  # Juju rolled the failed hook back: the option is still a change
+    assert len(redis.converged) == converged + 1 and redis.converged[-1].config["timeout"] == 30
+    assert redis.exporters[-1].password == unit.juju.generated_password()
+
+
 def test_an_address_is_asked_again_in_config_changed_and_upgrade_charm(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     rid = unit.juju.relate("redis", "webapp/0")
