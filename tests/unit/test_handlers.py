@@ -272,6 +272,16 @@ def test_clients_receive_host_port_and_password_raw(unit: Unit) -> None:
     assert password != unit.juju.generated_password()
 
 
+def test_a_follower_tells_a_new_client_where_redis_is_in_its_joined_hook(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("default-password-1")
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    told = unit.juju.relations[rid].local
+    assert (told["host"], told["port"]) == ("127.1.2.3", "6379")
+
+
 def test_clients_are_told_the_new_port(unit: Unit) -> None:
     deploy(unit)
     rid = unit.juju.relate("redis", "webapp/0")
