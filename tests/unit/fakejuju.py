@@ -73,6 +73,8 @@ class FakeJuju:
     # The application's secrets: id → revisions' content (the latest last), and their labels.
     secrets: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     secret_labels: dict[str, str] = field(default_factory=dict)
+    # goal-state's units of this application and each one's status ("active", "dying", ...).
+    goal_units: dict[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> tuple[str, str]:
@@ -152,6 +154,10 @@ class FakeJuju:
         revisions = self.secrets.setdefault(ident, [])
         revisions.append({"password": password, "revision": str(len(revisions) + 1)})
         self.leader_settings.update({"password-secret": ident, "password-secret-revision": str(len(revisions))})
+
+    def tool_goal_state(self, args: list[str]) -> str:
+        units = {name: {"status": status, "since": "2026-01-01 00:00:00Z"} for name, status in self.goal_units.items()}
+        return json.dumps({"units": units, "relations": {}})
 
     def tool_juju_log(self, args: list[str]) -> str:
         self.logs.append(args[-1])

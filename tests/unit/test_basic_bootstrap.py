@@ -337,3 +337,12 @@ def test_bootstrap_installs_the_packages_dpkg_lacks(unit_env: Path, commands: Pa
     stand_in(commands, "apt-get")
     basic.bootstrap_charm_deps()
     assert "apt-get install -y -q --no-install-recommends python3-jinja2" in calls(commands)
+
+
+def test_charm_env_goes_on_roots_path_where_scripts_shebangs_find_it(
+    unit_env: Path, commands: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed: list[tuple[Path, Path]] = []
+    monkeypatch.setattr(basic, "install_charm_env", lambda charm, sbin: installed.append((charm, sbin)))
+    basic.bootstrap_charm_deps()
+    assert installed == [(unit_env, Path("/usr/local/sbin"))]  # `#!/usr/local/sbin/charm-env python3`

@@ -22,7 +22,10 @@ import pytest
 from ca_helpers import UnitCa
 from cryptography import x509
 
-from charms.layer.redis import metrics, monitoring, rotation, service, tls, tuning, workload
+from charms.layer.redis import clustering, metrics, monitoring, rotation, service, tls, tuning, workload
+from charms.layer.redis.cluster.executor import ClusterError, Endpoint
+from charms.layer.redis.cluster.topology import Node, Role, Topology, encode
+from charms.layer.redis.clustering import Step, View
 
 from fakejuju import FakeJuju, Unit, attach, config_defaults
 
@@ -269,6 +272,16 @@ def test_clients_receive_host_port_and_password_raw(unit: Unit) -> None:
     assert password != unit.juju.generated_password()
 
 
+def test_a_follower_tells_a_new_client_where_redis_is_in_its_joined_hook(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("default-password-1")
+    deploy(unit)
+    rid = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    told = unit.juju.relations[rid].local
+    assert (told["host"], told["port"]) == ("127.1.2.3", "6379")
+
+
 def test_clients_are_told_the_new_port(unit: Unit) -> None:
     deploy(unit)
     rid = unit.juju.relate("redis", "webapp/0")
@@ -344,6 +357,73 @@ def test_update_status_leaves_a_pending_converge_to_report(unit: Unit, redis: Fa
     unit.run_hook("update-status")
     assert unit.juju.status == ("maintenance", "still installing")
     assert redis.checked == []
+
+
+def test_a_hook_that_converges_checks_redis_only_through_the_converge(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    checked = len(redis.checked)
+    unit.juju.config["timeout"] = 30
+    unit.run_hook("config-changed")
+    unit.run_hook("upgrade-charm")
+    assert len(redis.checked) == checked
+
+
+@pytest.mark.parametrize("hook", ["stop", "remove"])
+def test_a_unit_going_away_does_not_check_redis(unit: Unit, redis: FakeRedis, hook: str) -> None:
+    deploy(unit)
+    checked = len(redis.checked)
+    unit.run_hook(hook)
+    assert len(redis.checked) == checked
+
+
+def test_nothing_is_checked_before_anything_was_installed(unit: Unit, redis: FakeRedis) -> None:
+    redis.outcome = lambda desired: workload.Outcome("blocked", "Redis refused port", desired)  # nothing installed
+    unit.run_hook("install")
+    unit.run_hook("update-status")
+    assert redis.checked == []
+    assert unit.juju.status == ("blocked", "Redis refused port")
+
+
+def test_what_converge_repaired_and_why_redis_is_not_ready_are_logged_as_warnings(unit: Unit, redis: FakeRedis) -> None:
+    def repaired(desired: workload.Desired) -> workload.Outcome:
+        key = workload.installation_key(desired.settings)
+        return workload.Outcome("active", READY, desired, "7.0.15", key, repaired=("requirepass", "file modes"))
+
+    redis.outcome = repaired
+    unit.run_hook("install")
+    assert logged_at(unit, "WARNING", "Repaired what was changed outside the charm: requirepass, file modes")
+    assert not [line for line in unit.juju.logs if line.startswith("Redis: ")]
+    redis.outcome = lambda desired: workload.Outcome("blocked", "Redis refused port", desired, "", "apt")
+    unit.juju.config["port"] = 6400
+    unit.run_hook("config-changed")
+    assert logged_at(unit, "WARNING", "Redis: Redis refused port")
+
+
+def test_a_change_that_did_not_take_effect_is_remembered_until_one_does(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    redis.outcome = lambda desired: workload.Outcome("blocked", "Redis refused port", desired, "", "apt")
+    unit.juju.config["port"] = 6400
+    unit.run_hook("config-changed")
+    unit.run_hook("update-status")
+    assert redis.checked[-1][1] == "Redis refused port"  # the health report keeps saying it
+    redis.outcome = None
+    unit.juju.config["port"] = 6401
+    unit.run_hook("config-changed")
+    unit.run_hook("update-status")
+    assert redis.checked[-1][1] is None
+
+
+def test_a_failed_health_check_withholds_the_nagios_check_until_redis_answers(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    redis.health = "blocked"
+    unit.run_hook("update-status")
+    assert "redis.ready" not in unit.flags()
+    relate_nrpe(unit)
+    assert redis.checks == []
+    redis.health = "active"
+    unit.run_hook("update-status")
+    assert "redis.ready" in unit.flags()
+    assert len(redis.checks) == 1
 
 
 def test_the_host_is_tuned_at_install_only(unit: Unit, redis: FakeRedis) -> None:
@@ -467,6 +547,304 @@ def test_peers_join_but_the_charm_publishes_nothing_to_them_yet(unit: Unit, redi
     assert unit.juju.status == ("active", READY)
 
 
+# Cluster mode: the peers, the leader's steps and a departing unit's hand-over (the steps themselves are faked).
+
+NODE_ID = "a" * 40
+
+
+def cluster_node(unit: str, host: str, node_id: str) -> Node:
+    return Node(unit, node_id, host, 6379, Role.MASTER)
+
+
+THREE_MASTERS = Topology.of(
+    [
+        cluster_node("redis/0", "127.1.2.3", NODE_ID),
+        cluster_node("redis/1", "127.1.2.4", "b" * 40),
+        cluster_node("redis/2", "127.1.2.5", "c" * 40),
+    ]
+)
+
+
+@dataclass
+class FakeCluster:
+    """The cluster steps the handlers take: the view each was given, and the step it returns."""
+
+    answering: bool = True
+    led: Step = field(default_factory=lambda: Step("waiting", "waiting for 2 more units to form the cluster"))
+    member: Step = field(default_factory=lambda: Step("active", "cluster ok: 3 masters"))
+    retired: Step = field(default_factory=lambda: Step("maintenance", "handed 5461 slots over and left the cluster"))
+    # (step, view) in the order the handlers took them; the units waited for.
+    views: list[tuple[str, View]] = field(default_factory=list)
+    awaited: list[str] = field(default_factory=list)
+    # Runs inside the leader's step (a long step during which something else happens).
+    during_lead: Callable[[], None] = lambda: None
+
+    def node_id(self, endpoint: Endpoint, password: str) -> str:
+        if not self.answering:
+            raise ClusterError(f"{endpoint} refused the connection")
+        return NODE_ID
+
+    def lead(self, view: View, say: Callable[[str], None]) -> Step:
+        self.views.append(("lead", view))
+        self.during_lead()
+        return self.led
+
+    def member_status(self, view: View) -> Step:
+        self.views.append(("member", view))
+        return self.member
+
+    def retire(self, view: View, say: Callable[[str], None]) -> Step:
+        self.views.append(("retire", view))
+        return self.retired
+
+    def await_departure(self, view: View, unit: str, say: Callable[[str], None]) -> None:
+        self.views.append(("await", view))
+        self.awaited.append(unit)
+
+    def steps(self) -> list[str]:
+        return [step for step, _ in self.views]
+
+    def view(self, step: str) -> View:
+        return next(view for taken, view in reversed(self.views) if taken == step)
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch, juju: FakeJuju) -> FakeCluster:
+    fake = FakeCluster()
+    for name in ("node_id", "lead", "member_status", "retire", "await_departure"):
+        monkeypatch.setattr(clustering, name, getattr(fake, name))
+    juju.config["cluster-enabled"] = True
+    return fake
+
+
+def relate_peers(unit: Unit, *peers: tuple[str, dict[str, str]]) -> str:
+    """The peer relation with these units and what each published; its -joined hook for the first."""
+    rid = unit.juju.relate("cluster", peers[0][0], peers[0][1])
+    unit.juju.relations[rid].units.update(dict(peers[1:]))
+    unit.run_hook("cluster-relation-joined", rid, peers[0][0])
+    return rid
+
+
+def peer(unit: str, host: str, node_id: str = "", port: str = "6379") -> tuple[str, dict[str, str]]:
+    return unit, {key: value for key, value in {"address": host, "port": port, "node-id": node_id}.items() if value}
+
+
+def run_departed(unit: Unit, rid: str, departing: str) -> None:
+    unit.monkeypatch.setenv("JUJU_DEPARTING_UNIT", departing)
+    try:
+        unit.run_hook("cluster-relation-departed", rid, departing)
+    finally:
+        unit.monkeypatch.delenv("JUJU_DEPARTING_UNIT")
+
+
+def logged_at(unit: Unit, level: str, text: str) -> bool:
+    return any(call[:3] == ["juju-log", "-l", level] and call[-1].startswith(text) for call in unit.juju.calls)
+
+
+def test_a_cluster_unit_tells_its_peers_its_node_and_the_leader_leads_with_the_ready_ones(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    assert unit.juju.ports == {"6379/tcp", "16379/tcp"}  # the cluster bus too
+    rid = relate_peers(
+        unit,
+        peer("redis/1", "127.1.2.4", "b" * 40),
+        peer("redis/2", "127.1.2.5"),  # its Redis is not in cluster mode yet
+        peer("redis/3", "127.1.2.6", "d" * 40, port=""),
+    )
+    assert unit.juju.relations[rid].local == {"address": "127.1.2.3", "port": "6379", "node-id": NODE_ID}
+    view = cluster.view("lead")
+    own = Endpoint("127.1.2.3", 6379)
+    assert (view.unit, view.own, view.topology, view.dying) == ("redis/0", own, None, frozenset())
+    assert view.ready == {"redis/0": own, "redis/1": Endpoint("127.1.2.4", 6379)}
+    assert view.password == workload.resolve(redis.converged[-1]).password
+    assert view.replicas == unit.juju.config["cluster-replicas"]
+    assert unit.juju.status == ("waiting", cluster.led.message)
+    assert logged_at(unit, "INFO", f"Cluster: {cluster.led.message}")
+
+
+def test_the_leader_shares_the_topology_its_step_made_and_tells_clients_the_nodes(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    clients = unit.juju.relate("redis", "webapp/0")
+    unit.run_hook("redis-relation-joined", clients, "webapp/0")
+    cluster.led = Step("active", "cluster formed", topology=THREE_MASTERS)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40), peer("redis/2", "127.1.2.5", "c" * 40))
+    assert unit.juju.leader_settings["cluster-topology"] == encode(THREE_MASTERS)
+    told = unit.juju.relations[clients]
+    assert told.local_app == {"cluster": "true", "nodes": "127.1.2.3:6379,127.1.2.4:6379,127.1.2.5:6379"}
+    assert told.local["cluster"] == "true"
+    assert cluster.steps()[-2:] == ["lead", "member"] and cluster.view("member").topology == THREE_MASTERS
+    assert unit.juju.status == ("active", cluster.member.message)
+    unit.juju.calls.clear()
+    unit.run_hook("update-status")
+    assert "leader-set" not in [call[0] for call in unit.juju.calls]  # the same topology is not written again
+
+
+def test_a_unit_in_the_cluster_keeps_its_port(unit: Unit, redis: FakeRedis, cluster: FakeCluster) -> None:
+    deploy(unit)
+    cluster.led = Step("active", "cluster formed", topology=THREE_MASTERS)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    unit.juju.config["port"] = 6390
+    unit.run_hook("config-changed")
+    assert redis.converged[-1].cluster_port == 6379
+    status, message = unit.juju.status
+    assert status == "blocked" and message.startswith("invalid port") and "fixed at 6379" in message
+
+
+def test_a_unit_the_cluster_has_not_taken_in_may_still_change_its_port(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))  # the leader's step makes no topology yet
+    unit.juju.config["port"] = 6390
+    unit.run_hook("config-changed")
+    assert redis.converged[-1].cluster_port is None
+    assert unit.juju.ports == {"6390/tcp", "16390/tcp"}
+
+
+def test_leadership_lost_during_a_long_step_leaves_the_topology_to_the_new_leader(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    cluster.led = Step("active", "cluster formed", topology=THREE_MASTERS)
+    cluster.during_lead = lambda: setattr(unit.juju, "leader", False)
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    assert "cluster-topology" not in unit.juju.leader_settings
+    assert unit.juju.status == ("active", cluster.member.message)
+
+
+def test_a_follower_reports_the_clusters_health_without_leading(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("from-the-leader")
+    unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
+    cluster.member = Step("blocked", "cluster: 1 slot is not served")
+    deploy(unit)
+    assert "lead" not in cluster.steps()
+    assert cluster.view("member").topology == THREE_MASTERS
+    assert unit.juju.status == ("blocked", "cluster: 1 slot is not served")
+    assert logged_at(unit, "WARNING", "Cluster: cluster: 1 slot is not served")
+
+
+def test_a_cluster_node_that_does_not_answer_is_waited_for(unit: Unit, redis: FakeRedis, cluster: FakeCluster) -> None:
+    cluster.answering = False
+    deploy(unit)
+    assert unit.juju.status == ("waiting", "waiting for this unit's cluster node to answer")
+    assert logged_at(unit, "WARNING", "Cluster node not answering: 127.1.2.3:6379 refused the connection")
+    assert cluster.steps() == []
+
+
+def test_a_shared_topology_that_cannot_be_read_is_said_and_ignored(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader_settings["cluster-topology"] = "0:not-a-topology"
+    deploy(unit)
+    assert cluster.view("lead").topology is None
+    assert any(line.startswith("Ignoring the shared cluster topology: cluster topology") for line in unit.juju.logs)
+
+
+def test_the_leader_knows_which_units_are_dying(unit: Unit, redis: FakeRedis, cluster: FakeCluster) -> None:
+    unit.juju.goal_units = {"redis/0": "active", "redis/1": "dying", "redis/2": "waiting"}
+    deploy(unit)
+    assert cluster.view("lead").dying == frozenset({"redis/1"})
+
+
+def test_without_goal_state_no_unit_counts_as_dying(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(self: FakeJuju, args: list[str]) -> str:
+        raise FileNotFoundError("goal-state")  # an older Juju: hookenv says NotImplementedError
+
+    monkeypatch.setattr(FakeJuju, "tool_goal_state", missing)
+    deploy(unit)
+    assert cluster.view("lead").dying == frozenset()
+
+
+@pytest.mark.parametrize("option", [{"cluster-enabled": False}, {"log-level": "loud"}])
+def test_no_cluster_step_outside_cluster_mode(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster, option: dict[str, object]
+) -> None:
+    unit.juju.config.update(option)
+    deploy(unit)
+    rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    run_departed(unit, rid, "redis/1")
+    run_departed(unit, rid, "redis/0")
+    unit.run_hook("stop")
+    assert cluster.steps() == [] and unit.juju.relations[rid].local == {}
+
+
+def test_a_cluster_fixed_standalone_at_deploy_takes_no_cluster_step(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.config["cluster-enabled"] = False
+    deploy(unit)
+    unit.juju.config["cluster-enabled"] = True
+    unit.run_hook("config-changed")
+    relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    assert cluster.steps() == []
+    assert unit.juju.status[0] == "blocked" and "cluster-enabled" in unit.juju.status[1]
+
+
+def test_a_departing_unit_hands_its_node_over_in_its_own_departed_hook(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
+    deploy(unit)
+    rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    cluster.views.clear()
+    run_departed(unit, rid, "redis/0")
+    assert cluster.steps() == ["retire"]  # and no step as a member of the cluster it leaves
+    assert cluster.view("retire").topology == THREE_MASTERS
+    assert ("maintenance", cluster.retired.message) in unit.juju.statuses
+    assert logged_at(unit, "INFO", f"Cluster: {cluster.retired.message}")
+
+
+def test_a_hand_over_that_must_be_retried_fails_the_hook_and_leaves_redis_running(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    deploy(unit)
+    cluster.retired = Step("blocked", "another unit is moving slots", retry=True)
+    with pytest.raises(SystemExit) as failed:
+        unit.run_hook("stop")
+    assert failed.value.code == 1
+    assert redis.stopped == [] and unit.juju.status == ("blocked", "another unit is moving slots")
+    assert logged_at(unit, "WARNING", "Cluster: another unit is moving slots")
+    cluster.retired = Step("maintenance", "handed its slots over")
+    unit.run_hook("stop")
+    assert cluster.steps()[-1] == "retire" and redis.stopped == ["stop redis-server"]
+
+
+@pytest.mark.parametrize("hook", ["stop", "remove"])
+def test_a_unit_going_away_takes_no_cluster_step_even_after_a_pending_converge(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster, hook: str
+) -> None:
+    deploy(unit)
+    redis.outcome = lambda desired: workload.Outcome("maintenance", "restarting", retry=True)
+    unit.juju.config["timeout"] = 30
+    unit.run_hook("config-changed")
+    assert "redis.pending" in unit.flags()
+    redis.outcome = None  # the next hook's converge works, and Redis is ready again
+    cluster.views.clear()
+    unit.run_hook(hook)
+    assert "lead" not in cluster.steps() and "member" not in cluster.steps()
+
+
+def test_a_staying_unit_waits_for_the_departing_one_then_takes_its_step(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
+    deploy(unit)
+    rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
+    cluster.views.clear()
+    run_departed(unit, rid, "redis/1")
+    assert cluster.awaited == ["redis/1"]
+    assert cluster.steps()[0] == "await" and "lead" in cluster.steps()
+    assert cluster.view("await").topology == THREE_MASTERS
+
+
 def test_a_refused_leader_set_fails_the_hook_without_logging_the_password(unit: Unit) -> None:
     unit.juju.leadership_lapses = True
     with pytest.raises(RuntimeError) as failed:  # charms.leadership is imported anew by each hook
@@ -550,13 +928,34 @@ def test_the_request_is_made_again_only_when_the_address_changes(unit: Unit, tls
     first = published_request(unit, rid)
     unit.run_hook("config-changed")
     assert published_request(unit, rid) == first
-    assert sum("Requesting a certificate" in line for line in unit.juju.logs) == 1
+    assert sum(line.startswith("Requesting a certificate for 127.1.2.3 and ") for line in unit.juju.logs) == 1
     unit.juju.address = "127.1.2.4"
     unit.run_hook("config-changed")
     moved = published_request(unit, rid)
     sans = moved.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.1.2.4"]
     assert moved.public_key().public_numbers() == first.public_key().public_numbers()  # the same key
+
+
+def test_the_key_and_the_certificates_go_to_a_tls_directory_beside_redis_conf(
+    unit: Unit, tls_files: Path, ca: UnitCa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directories: list[tuple[str, Path]] = []
+    keep_key, install = tls.ensure_key, tls.install  # the fixture's: files go to tls_files
+
+    def ensure_key(directory: Path, owner: str) -> Path:
+        directories.append(("key", directory))
+        return keep_key(directory, owner)
+
+    def install_issued(directory: Path, issued: tls.Issued) -> tls.Files:
+        directories.append(("certificate", directory))
+        return install(directory, issued)
+
+    monkeypatch.setattr(tls, "ensure_key", ensure_key)
+    monkeypatch.setattr(tls, "install", install_issued)
+    deploy(unit)
+    sign(unit, relate_ca(unit), ca, 1)
+    assert directories == [("key", Path("/etc/redis/tls")), ("certificate", Path("/etc/redis/tls"))]
 
 
 def test_a_key_lost_on_the_machine_is_made_again_with_a_new_request(unit: Unit, tls_files: Path) -> None:
@@ -617,6 +1016,30 @@ def test_when_the_ca_leaves_redis_serves_plain_again(unit: Unit, redis: FakeRedi
     assert told["port"] == "6379" and not any(key in told for key in tls.CLIENT_KEYS)
 
 
+def test_a_received_certificate_is_said_and_later_hooks_ask_the_ca_nothing(
+    unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
+) -> None:
+    deploy(unit)
+    sign(unit, relate_ca(unit), ca, 1)
+    files = redis.converged[-1].tls
+    assert files is not None
+    assert f"Certificate received ({files.cert.name}); Redis serves TLS with it" in unit.juju.logs
+    unit.juju.calls.clear()
+    unit.run_hook("update-status")
+    assert not [call for call in unit.juju.calls if call[0] == "relation-get"]
+
+
+def test_a_ca_related_again_is_asked_again(unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa) -> None:
+    deploy(unit)
+    first = relate_ca(unit)
+    sign(unit, first, ca, 1)
+    del unit.juju.relations[first]
+    unit.run_hook("certificates-relation-broken", first)
+    again = relate_ca(unit)
+    sign(unit, again, ca, 2)
+    assert redis.converged[-1].tls is not None and unit.juju.ports == {"6380/tcp"}
+
+
 def test_the_nagios_check_follows_redis_to_tls_and_back_to_plain(
     unit: Unit, redis: FakeRedis, tls_files: Path, ca: UnitCa
 ) -> None:
@@ -629,6 +1052,55 @@ def test_the_nagios_check_follows_redis_to_tls_and_back_to_plain(
     unit.juju.config["tls-keep-plain-port"] = True
     unit.run_hook("config-changed")
     assert redis.checks[-1][2] == 6379 and len(redis.checks[-1]) == 4  # plain, no CA
+
+
+def test_no_certificate_is_requested_before_redis_is_installed(unit: Unit, redis: FakeRedis, tls_files: Path) -> None:
+    failing = workload.Outcome("blocked", "apt-get install failed: Temporary failure resolving", retry=True)
+    redis.outcome = lambda desired: failing
+    unit.run_hook("install")
+    rid = relate_ca(unit)
+    assert "certificate_signing_requests" not in unit.juju.relations[rid].local
+    assert not (tls_files / "redis.key").exists()
+    redis.outcome = None
+    unit.run_hook("update-status")
+    unit.run_hook("certificates-relation-changed", rid, "ca/0")
+    assert published_request(unit, rid) is not None
+
+
+def test_a_new_leader_publishes_the_applications_scrape_job(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.share_password("shared-by-the-leader")
+    deploy(unit)
+    rid = relate_scraper(unit)
+    assert unit.juju.relations[rid].local_app == {}
+    unit.juju.leader = True
+    unit.run_hook("leader-elected")
+    assert json.loads(unit.juju.relations[rid].local_app["scrape_jobs"])[0]["job_name"] == "redis"
+
+
+def test_scrape_targets_wait_for_the_exporter(unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(exporter: metrics.Exporter) -> bool:
+        raise service.ServiceError("apt-get install -y failed: no network")
+
+    monkeypatch.setattr(metrics, "configure", failing)
+    deploy(unit)
+    rid = relate_scraper(unit, "prometheus", "prometheus2/0")
+    assert unit.juju.relations[rid].local == {}
+    monkeypatch.setattr(metrics, "configure", redis.configure_exporter)
+    unit.run_hook("update-status")
+    assert unit.juju.relations[rid].local == {"hostname": "127.1.2.3", "port": "9121"}
+
+
+def test_stop_survives_an_exporter_that_does_not_stop(unit: Unit, redis: FakeRedis) -> None:
+    def failing() -> None:
+        raise service.ServiceError("systemctl stop prometheus-redis-exporter failed: timeout")
+
+    redis.stop_exporter = failing  # type: ignore[method-assign]
+    redis.attach(unit.monkeypatch)
+    deploy(unit)
+    unit.run_hook("stop")
+    assert logged_at(unit, "WARNING", "Stopping prometheus-redis-exporter failed: systemctl stop")
+    assert redis.stopped == ["stop redis-server"]
 
 
 # Metrics: prometheus-redis-exporter and the scrape targets on metrics-endpoint and prometheus.
@@ -658,6 +1130,45 @@ def test_a_new_redis_port_and_metrics_port_reach_the_exporter(unit: Unit, redis:
     unit.juju.config.update({"port": 6380, "metrics-port": 9200})
     unit.run_hook("config-changed")
     assert (redis.exporters[-1].redis_port, redis.exporters[-1].port) == (6380, 9200)
+
+
+def test_upgrade_charm_configures_the_exporter_again(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    configured = len(redis.exporters)
+    unit.run_hook("upgrade-charm")
+    assert len(redis.exporters) == configured + 1
+
+
+def test_a_new_address_reaches_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.address = "127.1.2.4"
+    unit.run_hook("config-changed")  # Juju runs it when the unit's address changes, no option changed
+    assert redis.exporters[-1].address == "127.1.2.4"
+
+
+def test_an_option_changed_between_hooks_reaches_the_exporter_even_outside_config_changed(
+    unit: Unit, redis: FakeRedis
+) -> None:
+    deploy(unit)
+    unit.juju.config["metrics-port"] = 9200
+    unit.run_hook("update-status")
+    assert redis.exporters[-1].port == 9200
+
+
+def test_a_followers_exporter_follows_the_leaders_new_password(unit: Unit, redis: FakeRedis) -> None:
+    unit.juju.leader = False
+    unit.juju.leader_settings["password"] = "shared-by-an-earlier-revision"
+    deploy(unit)
+    unit.juju.leader_settings["password"] = "changed-by-an-earlier-revision"
+    unit.run_hook("leader-settings-changed")
+    assert redis.exporters[-1].password == "changed-by-an-earlier-revision"
+    del unit.juju.leader_settings["password"]
+    unit.juju.share_password("first-revision-password")
+    unit.run_hook("leader-settings-changed")
+    assert redis.exporters[-1].password == "first-revision-password"
+    unit.juju.share_password("second-revision-password")  # only the revision changes
+    unit.run_hook("leader-settings-changed")
+    assert redis.exporters[-1].password == "second-revision-password"
 
 
 def test_a_metrics_port_taken_by_redis_is_refused_by_name(unit: Unit, redis: FakeRedis) -> None:
@@ -735,7 +1246,7 @@ def test_an_exporter_that_cannot_be_configured_is_tried_again_next_hook(
 
     monkeypatch.setattr(metrics, "configure", failing)
     deploy(unit)
-    assert any("prometheus-redis-exporter not configured" in line for line in unit.juju.logs)
+    assert any(line.startswith("prometheus-redis-exporter not configured") for line in unit.juju.logs)
     assert "redis.exporter-pending" in unit.flags()
     assert unit.juju.status == ("active", READY)  # Redis itself serves
     monkeypatch.setattr(metrics, "configure", redis.configure_exporter)
@@ -792,6 +1303,29 @@ def test_a_hook_with_nothing_to_do_sets_no_status_logs_nothing_and_asks_no_addre
     assert unit.juju.status == ("active", READY)
 
 
+def test_a_failed_hook_writes_its_trace_with_the_error_at_error_level(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*args: object, **kwargs: object) -> workload.Outcome:
+        raise RuntimeError("the health check broke")
+
+    deploy(unit)
+    monkeypatch.setattr(workload, "report", failing)
+    with pytest.raises(RuntimeError):
+        unit.run_hook("update-status")
+    written = [call[-1] for call in unit.juju.calls if call[:3] == ["juju-log", "-l", "ERROR"]]
+    assert len(written) == 1
+    assert written[0].startswith("Reactive main running for hook update-status\n")
+    assert "\nHook error:\nTraceback (most recent call last):\n" in written[0]
+    assert written[0].endswith("RuntimeError: the health check broke\n")
+
+
+@pytest.mark.parametrize("hook", ["collect-metrics", "meter-status-changed"])
+def test_a_restricted_hook_runs_no_start_step_and_asks_juju_nothing(unit: Unit, redis: FakeRedis, hook: str) -> None:
+    deploy(unit)
+    assert tools_called(unit, hook) == []
+
+
 def test_the_status_is_set_again_as_soon_as_the_health_check_finds_something_else(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     redis.health = "blocked"
@@ -836,6 +1370,24 @@ def test_after_a_failed_hook_the_status_is_set_again(
     assert unit.juju.status == ("maintenance", "half-way")
     unit.run_hook("update-status")
     assert unit.juju.status == ("active", READY)
+
+
+def test_a_hook_that_failed_after_converging_is_converged_again_by_the_next_hook(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(exporter: metrics.Exporter) -> bool:
+        raise RuntimeError("the exporter's unit file could not be parsed")
+
+    deploy(unit)
+    unit.juju.config["timeout"] = 30
+    with monkeypatch.context() as failing:
+        failing.setattr(metrics, "configure", broken)  # after converge, in the same hook
+        with pytest.raises(RuntimeError):
+            unit.run_hook("config-changed")
+    converged = len(redis.converged)
+    unit.run_hook("update-status")  # Juju rolled the failed hook back: the option is still a change
+    assert len(redis.converged) == converged + 1 and redis.converged[-1].config["timeout"] == 30
+    assert redis.exporters[-1].password == unit.juju.generated_password()
 
 
 def test_an_address_is_asked_again_in_config_changed_and_upgrade_charm(unit: Unit, redis: FakeRedis) -> None:
@@ -928,6 +1480,18 @@ def test_a_secret_that_cannot_be_read_waits_without_naming_a_value(
     deploy(unit)
     assert unit.juju.status == ("waiting", "Waiting for the leader to generate the password")
     assert [line for line in unit.juju.logs if "revision 1 of the passwords' secret is not readable yet" in line]
+
+
+def test_a_leader_that_cannot_read_the_passwords_secret_waits_without_failing_the_hook(
+    unit: Unit, redis: FakeRedis
+) -> None:
+    unit.juju.leader_settings.update({"password-secret": "secret:gone", "password-secret-revision": "1"})
+    rid = unit.juju.relate("redis", "webapp/0")
+    deploy(unit)
+    unit.run_hook("redis-relation-joined", rid, "webapp/0")
+    assert unit.juju.status == ("waiting", "Waiting for the leader to generate the password")
+    assert [line for line in unit.juju.logs if line.startswith("The generated passwords cannot be read: ")]
+    assert unit.juju.secrets == {} and unit.juju.relations[rid].local == {}
 
 
 def test_each_related_application_gets_its_own_user_on_its_own_relation_only(unit: Unit, redis: FakeRedis) -> None:

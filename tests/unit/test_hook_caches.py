@@ -91,3 +91,28 @@ def test_a_refreshing_hook_sets_the_status_even_when_it_is_the_remembered_one(re
     finally:
         hookenv.status_set = original
     assert juju.set == [("active", "Ready", False)]
+
+
+def test_a_new_state_with_the_same_message_is_set() -> None:
+    juju, kv = Statuses(), Store()
+    memory = status_memory.StatusMemory(juju, kv)
+    memory.status_set("active", "Ready")
+    memory.status_set("blocked", "Ready")
+    assert [state for state, _, _ in juju.set] == ["active", "blocked"]
+
+
+@pytest.mark.parametrize("hook", ["upgrade-charm", "config-changed", "start", "post-series-upgrade"])
+def test_each_hook_an_operators_change_arrives_in_refreshes_the_status(reactive, hook: str) -> None:
+    from charmhelpers.core import hookenv, unitdata
+
+    original = hookenv.status_set
+    juju = Statuses()
+    hookenv.status_set = juju
+    try:
+        unitdata.kv().set(status_memory.KV_KEY, ["active", "Ready"])
+        memory = status_memory.install({"JUJU_HOOK_NAME": hook})
+        hookenv.status_set("active", "Ready")
+        status_memory.uninstall(memory)
+    finally:
+        hookenv.status_set = original
+    assert juju.set == [("active", "Ready", False)]

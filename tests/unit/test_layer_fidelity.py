@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -170,6 +171,7 @@ def test_a_wheelhouse_with_an_sdist_or_a_compiled_wheel_stops_the_first_hook_wit
     wheelhouse = tmp_path / "wheelhouse"
     wheelhouse.mkdir()
     wheel(wheelhouse, "redis-8.1.0-py3-none-any.whl")
+    (wheelhouse / ".gitkeep").write_bytes(b"")  # hidden files are not the wheelhouse's content
     basic.refuse_unusable_wheelhouse(wheelhouse)
     (wheelhouse / "netaddr-1.3.0.tar.gz").write_bytes(b"")
     wheel(wheelhouse, "PyYAML-6.0-cp311-cp311-linux_x86_64.whl")
@@ -180,6 +182,11 @@ def test_a_wheelhouse_with_an_sdist_or_a_compiled_wheel_stops_the_first_hook_wit
     assert "PyYAML-6.0-cp311-cp311-linux_x86_64.whl" in message
     assert "netaddr-1.3.0.tar.gz" in message
     assert "redis-8.1.0" not in message
+    assert message == (
+        "layer:basic installs only pure-Python wheels (*-none-any.whl) from wheelhouse/, offline; "
+        "not installable: PyYAML-6.0-cp311-cp311-linux_x86_64.whl, netaddr-1.3.0.tar.gz "
+        "(build them into pure wheels at charm build time)"
+    )
 
 
 @pytest.fixture
@@ -289,4 +296,26 @@ def test_leader_set_on_a_follower_is_a_called_process_error_and_writes_nothing(l
         leadership.leader_set({"password": "s3cret-value"})
     assert isinstance(refused.value, leadership.NotLeaderError)
     assert "not the leader" in str(refused.value)
+    # As the refused leader-set tool would: exit status 1, the keys but not the values in the command.
+    assert (refused.value.returncode, refused.value.cmd) == (1, ["leader-set", "password"])
     assert not is_flag_set("leadership.set.password")
+
+
+def test_charm_env_and_its_wrapper_are_executable_by_all_and_writable_by_root_only(
+    charm: Path, venv: Path, tmp_path: Path
+) -> None:
+    sbin = tmp_path / "usr" / "local" / "sbin"  # on a fresh machine its parents may be missing too
+    basic.install_charm_env(charm, sbin)
+    basic.install_charm_env(charm, sbin)  # every later bootstrap finds it in place
+    for program in (sbin / "charm-env", venv / "bin" / "layer_option"):
+        assert stat.S_IMODE(program.stat().st_mode) == 0o755
+    assert os.readlink(sbin / "layer_option") == str(sbin / "charm-env")
+
+
+def test_an_operators_own_program_of_a_wrappers_name_is_left_alone(charm: Path, venv: Path, tmp_path: Path) -> None:
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    (sbin / "layer_option").write_text("#!/bin/sh\necho mine\n")
+    basic.install_charm_env(charm, sbin)
+    assert not (sbin / "layer_option").is_symlink()
+    assert (sbin / "layer_option").read_text() == "#!/bin/sh\necho mine\n"
