@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
-import signal
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import real_redis
+from backup_helpers import ProcessControl, Running, fill, keys_now, running
 from real_redis import PASSWORD
 
 from charms.layer.redis import admin, backup, service
@@ -194,76 +193,22 @@ def test_listing_skips_what_does_not_read_and_sorts_by_time(tmp_path: Path) -> N
 # --- take and restore on a real redis-server -----------------------------------------------------
 
 
-@dataclasses.dataclass
-class ProcessControl:
-    """Starts and stops a redis-server process, as systemd does the service."""
-
-    layout: service.Layout
-    process: subprocess.Popen[bytes]
-    fail_start: bool = False
-    fail_stop: bool = False
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.fail_stop:
-            self.fail_stop = False
-            raise service.NoAnswer("systemctl stop redis-server did not answer within 120 s")
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-
-    def start(self) -> None:
-        if self.fail_start:
-            self.fail_start = False
-            raise service.ServiceError("systemctl start redis-server failed: start refused")
-        self.process = subprocess.Popen(["redis-server", str(self.layout.conf), "--supervised", "no"])
-
-    def write_config(self, text: str) -> None:
-        self.layout.conf.write_text(text)
-
-
-def running(tmp_path: Path, **options: object) -> Iterator[tuple[real_redis.Server, ProcessControl]]:
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed")
-    started = real_redis.start(tmp_path, **options)
-    control = ProcessControl(started.layout, started.process)
-    try:
-        yield started, control
-    finally:
-        control.process.kill()
-        control.process.wait(timeout=10)
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Running]:
+    with running(tmp_path) as started:
+        yield started
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[tuple[real_redis.Server, ProcessControl]]:
-    yield from running(tmp_path)
-
-
-@pytest.fixture
-def appendonly_server(tmp_path: Path) -> Iterator[tuple[real_redis.Server, ProcessControl]]:
-    yield from running(tmp_path, appendonly=True)
-
-
-def fill(started: real_redis.Server, count: int) -> None:
-    with admin.session(started.layout.unixsocket, PASSWORD) as client:
-        pipe = client.pipeline(transaction=False)
-        for number in range(count):
-            pipe.set(f"k:{number}", f"value-{number}")
-        pipe.execute()
+def appendonly_server(tmp_path: Path) -> Iterator[Running]:
+    with running(tmp_path, appendonly=True) as started:
+        yield started
 
 
 def unit_of(started: real_redis.Server, tmp_path: Path) -> backup.Unit:
     return backup.Unit("redis/0", started.layout, PASSWORD, tmp_path / "backups")
 
 
-def keys_now(started: real_redis.Server) -> int:
-    with admin.session(started.layout.unixsocket, PASSWORD) as client:
-        return client.dbsize()
-
-
-Running = tuple[real_redis.Server, ProcessControl]
 QUIET = print  # progress lines go to the test's captured output
 
 
