@@ -9,19 +9,25 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from backup_helpers import ProcessControl, fill, keys_now, running
-from real_redis import Server
+from real_redis import PASSWORD, Server
 
-from charms.layer.redis import backup, run_action, service, workload
+from charms.layer.redis import admin, backup, run_action, service, workload
 from charms.layer.redis.backup import BackupError
+from charms.layer.redis.cluster.nodes import SlotRange
+
+if TYPE_CHECKING:
+    import redis
 
 
 class Store(dict):
@@ -51,11 +57,11 @@ class OnUnit:
         {"stop": self.control.stop, "start": self.control.start}[action]()
 
 
-@pytest.fixture
-def unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OnUnit]:
+@contextmanager
+def on_a_unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: object) -> Iterator[OnUnit]:
     from charmhelpers.core import hookenv, unitdata
 
-    with running(tmp_path) as (server, control):
+    with running(tmp_path, **options) as (server, control):
         on_unit = OnUnit(server, control, {"backup-dir": str(tmp_path / "backups")})
         store = Store({backup.KV_INSTALLED: "apt"})
         monkeypatch.setattr(unitdata, "kv", lambda: store)
@@ -66,6 +72,31 @@ def unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OnUnit]:
         monkeypatch.setattr(service, "systemctl", on_unit.fake_systemctl)
         monkeypatch.setattr(service, "is_active", lambda name: name == server.layout.service and control.running())
         yield on_unit
+
+
+@pytest.fixture
+def unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OnUnit]:
+    with on_a_unit(tmp_path, monkeypatch) as on_unit:
+        yield on_unit
+
+
+@pytest.fixture
+def cluster_unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OnUnit]:
+    """A unit whose Redis is a cluster of one node serving every slot, once the cluster is ok."""
+    with on_a_unit(tmp_path, monkeypatch, **{"cluster-enabled": True}) as on_unit:
+        with admin.session(on_unit.server.layout.unixsocket, PASSWORD) as client:
+            client.execute_command("CLUSTER", "ADDSLOTS", *range(16384))
+            assert service.wait_until(lambda: "cluster_state:ok" in cluster_info(client), timeout=30, interval=0.05)
+        yield on_unit
+
+
+def cluster_info(client: redis.Redis) -> str:
+    return str(client.execute_command("CLUSTER", "INFO"))
+
+
+def node_id(unit: OnUnit) -> str:
+    with admin.session(unit.server.layout.unixsocket, PASSWORD) as client:
+        return str(client.execute_command("CLUSTER", "MYID"))
 
 
 def owner_of_redis_data() -> tuple[int, int]:
@@ -224,3 +255,61 @@ def test_the_description_on_disk_is_the_json_the_listing_reads(unit: OnUnit) -> 
     described = json.loads(made.manifest_path.read_text())
     assert described["version"] == 1 and described["path"] == made.path.name
     assert described["node_id"] == "" and described["slots"] == ""
+
+
+# --- cluster mode --------------------------------------------------------------------------------
+
+
+def test_a_backup_on_a_cluster_node_records_the_node_and_the_slots_it_serves(cluster_unit: OnUnit) -> None:
+    fill(cluster_unit.server, 20)
+    results = backup.backup_action({})["backup"]
+    assert results["node-id"] == node_id(cluster_unit) and results["slots"] == "0-16383"
+    assert results["keys"] == "20"
+    made = backup.load(cluster_unit.backup_dir, results["name"])
+    assert made.node_id == node_id(cluster_unit) and made.slots == (SlotRange(0, 16383),)
+
+
+def test_a_restore_on_a_cluster_node_reports_the_cluster_state_once_it_sees_the_node_again(
+    cluster_unit: OnUnit,
+) -> None:
+    fill(cluster_unit.server, 20)
+    name = backup.backup_action({})["backup"]["name"]
+    fill(cluster_unit.server, 50)
+    results = backup.restore_action({"name": name})
+    assert results == {"restored": name, "keys": 20, "backup-keys": 20, "cluster-state": "ok"}
+    assert "waiting for the cluster to see this node again" in cluster_unit.progress
+    assert keys_now(cluster_unit.server) == 20
+
+
+def test_a_backup_from_before_the_node_s_slots_moved_is_refused_and_redis_is_left_running(
+    cluster_unit: OnUnit,
+) -> None:
+    name = backup.backup_action({})["backup"]["name"]
+    with admin.session(cluster_unit.server.layout.unixsocket, PASSWORD) as client:
+        client.execute_command("CLUSTER", "DELSLOTS", "16383")
+    fill(cluster_unit.server, 3)
+    with pytest.raises(BackupError, match=r"^refused: .* served slots 0-16383, it now serves 0-16382: restore a"):
+        backup.restore_action({"name": name})
+    assert cluster_unit.systemctl == [] and keys_now(cluster_unit.server) == 3
+
+
+def test_a_restore_after_which_redis_is_another_cluster_node_puts_the_previous_data_back(
+    cluster_unit: OnUnit,
+) -> None:
+    fill(cluster_unit.server, 20)
+    name = backup.backup_action({})["backup"]["name"]
+    before = node_id(cluster_unit)
+    start = cluster_unit.control.start
+
+    def start_without_nodes_conf() -> None:  # as if nodes.conf were lost: Redis starts as a new node
+        (cluster_unit.server.layout.data_dir / "nodes.conf").unlink(missing_ok=True)
+        start()
+
+    cluster_unit.control.start = start_without_nodes_conf  # type: ignore[method-assign]
+    with pytest.raises(BackupError) as failed:
+        backup.restore_action({"name": name})
+    # Loading keys of slots no node serves, the new node took those slots.
+    assert re.search(
+        rf"after the restart Redis is node [0-9a-f]{{8}} serving [0-9,-]+, not node {before[:8]};", str(failed.value)
+    )
+    assert str(failed.value).endswith("the previous data was put back (20 keys)")
