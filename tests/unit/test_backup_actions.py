@@ -285,9 +285,9 @@ def test_a_backup_from_before_the_node_s_slots_moved_is_refused_and_redis_is_lef
     cluster_unit: OnUnit,
 ) -> None:
     name = backup.backup_action({})["backup"]["name"]
+    fill(cluster_unit.server, 3)
     with admin.session(cluster_unit.server.layout.unixsocket, PASSWORD) as client:
         client.execute_command("CLUSTER", "DELSLOTS", "16383")
-    fill(cluster_unit.server, 3)
     with pytest.raises(BackupError, match=r"^refused: .* served slots 0-16383, it now serves 0-16382: restore a"):
         backup.restore_action({"name": name})
     assert cluster_unit.systemctl == [] and keys_now(cluster_unit.server) == 3
