@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import json
 import os
+import pwd
 import re
 import stat
 import subprocess
@@ -119,6 +123,77 @@ def test_appendonly_is_switched_off_for_the_start_on_the_restored_snapshot() -> 
     assert backup.without_appendonly(text) == "port 6379\nappendonly no\nappendfsync everysec\n"
 
 
+def test_names_are_at_most_128_characters_and_a_refusal_quotes_at_most_40() -> None:
+    assert backup.check_name("a" * 128) == "a" * 128
+    assert backup.check_name("redis-0_1.x") == "redis-0_1.x"
+    with pytest.raises(BackupError) as refused:
+        backup.check_name("b" * 129)
+    assert str(refused.value) == (
+        f"name: {'b' * 40!r} is not a backup name (letters, digits, '.', '_', '-'; see list-backups)"
+    )
+
+
+def test_a_description_written_by_hand_without_cluster_fields_reads_as_outside_cluster_mode() -> None:
+    text = backup.manifest_text(sample())
+    for optional in ('"node_id": ""', '"slots": ""'):
+        text = text.replace(f" {optional},\n", "").replace(f",\n {optional}\n", "\n")
+    assert "node_id" not in text and "slots" not in text
+    assert backup.parse_manifest(text, Path("/srv/backups")) == sample()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        ("taken", '"2026-11-26T14:20:00"', "its time has no time zone"),
+        ("keys", "true", "keys True is not a count"),
+        ("size", '"12"', "size '12' is not a count"),
+        ("expires", "-1", "expires -1 is not a count"),
+        ("unit", None, "'unit'"),
+    ],
+)
+def test_each_field_of_a_description_is_checked(field: str, value: str | None, complaint: str) -> None:
+    fields = json.loads(backup.manifest_text(sample()))
+    if value is None:
+        del fields[field]
+    else:
+        fields[field] = json.loads(value)
+    with pytest.raises(BackupError, match=f"^the backup's description does not read: {re.escape(complaint)}$"):
+        backup.parse_manifest(json.dumps(fields), Path("/srv/backups"))
+
+
+def test_slots_read_back_merged_and_in_order() -> None:
+    assert backup.parse_slots("7,0-3,4") == (SlotRange(0, 4), SlotRange(7, 7))
+    assert backup.parse_slots("") == ()
+    assert backup.slots_text((SlotRange(0, 4), SlotRange(7, 7))) == "0-4,7"
+
+
+def test_a_checksum_in_binary_mode_or_among_other_files_is_found() -> None:
+    digest = "a" * 64
+    text = f"{'b' * 64}  other.rdb\n{digest} *x.rdb\n"
+    assert backup.parse_checksum(text, "x.rdb") == digest
+    with pytest.raises(BackupError, match=r"^x\.rdb\.sha256 holds no checksum for x\.rdb$"):
+        backup.parse_checksum(f"{'A' * 64}  x.rdb\n", "x.rdb")
+
+
+def test_only_database_fields_count_as_keys() -> None:
+    info = {"db0": "keys=2,expires=1,avg_ttl=0", "db15": {"keys": 3}, "dbx": "keys=100", "xdb1": "keys=100"}
+    assert backup.keyspace_of(info) == backup.Keyspace(5, 1)
+
+
+def test_only_the_appendonly_directive_is_switched_off() -> None:
+    text = "APPENDONLY yes\nappendfilename appendonly.aof\n  appendonly   yes\nappenddirname appendonlydir"
+    assert backup.without_appendonly(text) == (
+        "appendonly no\nappendfilename appendonly.aof\nappendonly no\nappenddirname appendonlydir\n"
+    )
+
+
+def test_an_action_describes_a_cluster_backup_with_its_node_and_slots() -> None:
+    described = backup.describe(sample(node_id=NODE, slots=(SlotRange(0, 10),)))
+    assert (described["node-id"], described["slots"]) == (NODE, "0-10")
+    assert backup.describe(sample(node_id=NODE))["slots"] == "none"
+    assert "node-id" not in backup.describe(sample()) and "slots" not in backup.describe(sample())
+
+
 # --- what a restore refuses in cluster mode ------------------------------------------------------
 
 
@@ -188,6 +263,69 @@ def test_listing_skips_what_does_not_read_and_sorts_by_time(tmp_path: Path) -> N
     assert [made.name for made in found] == ["redis-0-20261126-142000", "redis-0-20261126-150000"]
     assert len(unreadable) == 1 and unreadable[0].startswith("junk.json")
     assert backup.listed(tmp_path / "absent") == ([], [])
+
+
+def test_a_node_that_serves_no_slots_says_so_when_its_backup_is_refused() -> None:
+    refusal = backup.restore_refusal(sample(node_id=NODE), NodeIdentity(NODE, (SlotRange(5, 6),)))
+    assert "served slots none, it now serves 5-6: restore a backup taken since the slots moved" in refusal
+    refusal = backup.restore_refusal(sample(node_id=NODE, slots=(SlotRange(5, 6),)), NodeIdentity(NODE, ()))
+    assert "served slots 5-6, it now serves none" in refusal
+
+
+def test_backup_files_belong_to_the_redis_user_for_apt_and_to_root_for_the_snap() -> None:
+    apt = service.APT_LAYOUT
+    redis_user = pwd.getpwnam("redis") if apt.group == "redis" else None
+    if redis_user is None:
+        pytest.skip("no redis user on this machine")
+    assert backup.owner_ids(apt) == (redis_user.pw_uid, redis_user.pw_gid)
+    assert backup.owner_ids(dataclasses.replace(apt, group="root")) == (0, 0)
+
+
+def test_a_backup_directory_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(BackupError, match=r"^backup directory .*/file is not a directory$"):
+        backup.prepare_directory(tmp_path / "file", (os.getuid(), os.getgid()))
+
+
+def test_a_copy_that_fails_half_way_leaves_no_partial_file_and_the_target_as_it_was(tmp_path: Path) -> None:
+    class Breaks(io.BytesIO):
+        def read(self, size: int = -1) -> bytes:
+            if self.tell():
+                raise OSError("input/output error")
+            return super().read(size)
+
+    target = tmp_path / "x.rdb"
+    target.write_bytes(b"previous")
+    with pytest.raises(OSError, match="input/output error"):
+        backup.copy_hashed(Breaks(b"abc"), target, (os.getuid(), os.getgid()))
+    assert target.read_bytes() == b"previous" and os.listdir(tmp_path) == ["x.rdb"]
+
+
+def test_a_large_snapshot_is_copied_whole_with_its_checksum(tmp_path: Path) -> None:
+    data = os.urandom(backup.CHUNK * 2 + 7)
+    size, digest = backup.copy_hashed(io.BytesIO(data), tmp_path / "x.rdb", (os.getuid(), os.getgid()))
+    assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest())
+    assert (tmp_path / "x.rdb").read_bytes() == data and backup.file_sha256(tmp_path / "x.rdb") == (size, digest)
+    backup.write_private(tmp_path / "x.json", b"new", (os.getuid(), os.getgid()))
+    backup.write_private(tmp_path / "x.json", b"newer", (os.getuid(), os.getgid()))
+    assert (tmp_path / "x.json").read_bytes() == b"newer" and sorted(os.listdir(tmp_path)) == ["x.json", "x.rdb"]
+    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o600
+
+
+def test_backups_taken_in_the_same_second_are_listed_by_name(tmp_path: Path) -> None:
+    for name in ("redis-1-20261126-142000", "redis-0-20261126-142000"):
+        made = sample(tmp_path, name=name, path=tmp_path / f"{name}.rdb")
+        made.manifest_path.write_text(backup.manifest_text(made))
+    assert [made.name for made in backup.listed(tmp_path)[0]] == ["redis-0-20261126-142000", "redis-1-20261126-142000"]
+
+
+def test_a_backup_without_its_checksum_file_is_incomplete(tmp_path: Path) -> None:
+    made = sample(tmp_path)
+    made.path.write_bytes(b"x")
+    with pytest.raises(BackupError, match=r"^redis-0-20261126-142000 is incomplete: .*\.rdb\.sha256 is missing$"):
+        backup.verify(made)
+    with pytest.raises(BackupError, match=r"^name: '\.\./x' is not a backup name"):
+        backup.load(tmp_path, "../x")
 
 
 # --- take and restore on a real redis-server -----------------------------------------------------
@@ -342,3 +480,106 @@ def test_a_restore_whose_stop_fails_leaves_the_data_files_alone(redis_server: Ru
     with pytest.raises(BackupError, match="did not answer within 120 s; the previous data was put back"):
         backup.restore(unit, made, control, QUIET)
     assert keys_now(server) == 200 and (server.layout.data_dir / "dump.rdb").exists()
+
+
+# --- waiting for a snapshot, on a scripted Redis -------------------------------------------------
+
+
+class Clock:
+    """time.monotonic and time.sleep for a test: sleeping advances the clock at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ScriptedRedis:
+    """A client whose INFO persistence answers are scripted, one per call (the last one repeats)."""
+
+    def __init__(self, *persistence: dict[str, str], bgsave_reply: str = "Background saving started") -> None:
+        self.persistence = list(persistence)
+        self.bgsave_reply = bgsave_reply
+        self.queued: list[str] = []
+
+    def info(self, section: str) -> dict[str, str]:
+        if section == "persistence":
+            return self.persistence.pop(0) if len(self.persistence) > 1 else self.persistence[0]
+        return {"keyspace": {"db0": {"keys": 5, "expires": 2}}, "cluster": {"cluster_enabled": 0}}[section]
+
+    def pipeline(self, transaction: bool) -> ScriptedRedis:
+        assert transaction, "the key count and the fork must be one transaction"
+        return self
+
+    def bgsave(self) -> None:
+        self.queued.append("BGSAVE")
+
+    def execute(self) -> list[object]:
+        return [self.info("keyspace"), self.bgsave_reply]
+
+
+SAVING = {"rdb_bgsave_in_progress": "1", "current_save_keys_processed": "40", "current_save_keys_total": "100"}
+SAVED = {"rdb_bgsave_in_progress": "0", "rdb_last_bgsave_status": "ok", "rdb_saves": "8"}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    made = Clock()
+    monkeypatch.setattr(backup, "time", made)
+    return made
+
+
+def test_a_long_snapshot_reports_its_progress_every_two_seconds(clock: Clock) -> None:
+    lines: list[str] = []
+    client = ScriptedRedis(*[SAVING] * 45, SAVED)  # 0.1 s a poll: 4.5 s of saving
+    backup.wait_for_snapshot(client, 7, 600, lines.append)  # type: ignore[arg-type]
+    assert lines == [
+        "snapshot in progress: 40 of 100 keys written, 2 s",
+        "snapshot in progress: 40 of 100 keys written, 4 s",
+    ]
+
+
+def test_a_snapshot_that_does_not_finish_in_time_fails_the_backup(clock: Clock) -> None:
+    with pytest.raises(BackupError, match=r"^the snapshot did not finish within 5 s; nothing was backed up$"):
+        backup.wait_for_snapshot(ScriptedRedis(SAVING), 7, 5, print)  # type: ignore[arg-type]
+    assert 1005 < clock.now < 1005.3
+
+
+def test_a_snapshot_redis_could_not_write_fails_the_backup(clock: Clock) -> None:
+    failed = {**SAVED, "rdb_last_bgsave_status": "err"}
+    with pytest.raises(BackupError, match=r"^Redis could not write the snapshot \(see its log\); nothing was"):
+        backup.wait_for_snapshot(ScriptedRedis(failed), 7, 5, print)  # type: ignore[arg-type]
+
+
+def test_the_wait_ends_only_when_the_count_of_snapshots_passed_the_one_before(clock: Clock) -> None:
+    """A snapshot that ended before ours started (its count unchanged) is not ours."""
+    earlier = {**SAVED, "rdb_saves": "7"}
+    client = ScriptedRedis(earlier, earlier, earlier, SAVED)
+    backup.wait_for_snapshot(client, 7, 600, print)  # type: ignore[arg-type]
+    assert client.persistence == [SAVED] and clock.now == pytest.approx(1000.3)
+
+
+def test_on_redis_6_the_first_poll_without_a_snapshot_in_progress_ends_the_wait(clock: Clock) -> None:
+    without_count = {"rdb_bgsave_in_progress": "0", "rdb_last_bgsave_status": "ok"}
+    backup.wait_for_snapshot(ScriptedRedis(without_count), None, 600, print)  # type: ignore[arg-type]
+    assert clock.now == 1000.0
+
+
+def test_a_snapshot_is_started_with_the_key_count_of_the_same_instant() -> None:
+    client = ScriptedRedis({"rdb_bgsave_in_progress": "0", "aof_rewrite_in_progress": "0", "rdb_saves": "3"})
+    snapshot, before = backup.start_snapshot(client, 5)  # type: ignore[arg-type]
+    assert snapshot == backup.Snapshot(backup.Keyspace(5, 2), None) and before == 3
+    assert client.queued == ["BGSAVE"]
+
+
+def test_on_redis_6_a_snapshot_postponed_by_an_append_only_rewrite_is_refused() -> None:
+    idle_redis_6 = {"rdb_bgsave_in_progress": "0", "aof_rewrite_in_progress": "0"}
+    client = ScriptedRedis(idle_redis_6, bgsave_reply="Background saving scheduled")
+    with pytest.raises(BackupError, match=r"^Redis is rewriting its append-only file; run backup again once"):
+        backup.start_snapshot(client, 5)  # type: ignore[arg-type]
+    postponed_redis_7 = ScriptedRedis({**idle_redis_6, "rdb_saves": "3"}, bgsave_reply="Background saving scheduled")
+    assert backup.start_snapshot(postponed_redis_7, 5)[1] == 3  # type: ignore[arg-type]
