@@ -1,4 +1,6 @@
-"""The backup, list-backups and restore actions as an operator runs them, on a real redis-server.
+"""The actions on this unit's Redis as an operator runs them, on a real redis-server.
+
+backup, list-backups, restore and cluster-status.
 
 The unit's environment (its name, its options, its store, systemd) is faked;
 Redis, its files and the backup files are real.
@@ -22,9 +24,11 @@ import pytest
 from backup_helpers import ProcessControl, fill, keys_now, running
 from real_redis import PASSWORD, Server
 
-from charms.layer.redis import admin, backup, run_action, service, workload
+from charms.layer.redis import admin, backup, cluster_status, run_action, service, workload
 from charms.layer.redis.backup import BackupError
 from charms.layer.redis.cluster.nodes import SlotRange
+from charms.layer.redis.cluster.topology import Node, Role, Topology, encode
+from charms.layer.redis.run_action import ActionRefused
 
 if TYPE_CHECKING:
     import redis
@@ -313,3 +317,43 @@ def test_a_restore_after_which_redis_is_another_cluster_node_puts_the_previous_d
         rf"after the restart Redis is node [0-9a-f]{{8}} serving [0-9,-]+, not node {before[:8]};", str(failed.value)
     )
     assert str(failed.value).endswith("the previous data was put back (20 keys)")
+
+
+# --- cluster-status ------------------------------------------------------------------------------
+
+
+def test_cluster_status_names_each_node_by_the_unit_the_leader_shared(
+    cluster_unit: OnUnit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from charmhelpers.core import hookenv
+
+    port = int(re.search(r"^port (\d+)$", cluster_unit.server.rendered, re.MULTILINE)[1])
+    shared = encode(Topology.of([Node("redis/3", node_id(cluster_unit), "127.0.0.1", port, Role.MASTER)]))
+    monkeypatch.setattr(hookenv, "leader_get", {cluster_status.TOPOLOGY: shared}.get)
+    results = cluster_status.cluster_status_action({})
+    assert (results["cluster-state"], results["masters"], results["slots-covered"]) == ("ok", 1, "16384 of 16384")
+    assert results["nodes"]["redis-3"]["slots"] == "0-16383"
+    assert results["nodes"]["redis-3"]["address"] == f"127.0.0.1:{port}"
+
+
+def test_cluster_status_without_a_shared_topology_names_nodes_by_id(
+    cluster_unit: OnUnit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from charmhelpers.core import hookenv
+
+    monkeypatch.setattr(hookenv, "leader_get", lambda key=None: None)
+    results = cluster_status.cluster_status_action({})
+    assert list(results["nodes"]) == [f"node-{node_id(cluster_unit)[:8]}"]
+
+
+def test_cluster_status_outside_cluster_mode_is_refused_saying_so(unit: OnUnit) -> None:
+    with pytest.raises(
+        ActionRefused, match=r"^cluster-status: this unit's Redis is not in cluster mode \(cluster-enabled"
+    ):
+        cluster_status.cluster_status_action({})
+
+
+def test_cluster_status_of_a_stopped_redis_is_one_line(unit: OnUnit) -> None:
+    unit.control.stop()
+    with pytest.raises(BackupError, match=r"^Redis does not accept connections \(ConnectionError\)$"):
+        cluster_status.cluster_status_action({})
