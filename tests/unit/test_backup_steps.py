@@ -25,8 +25,9 @@ from charms.layer.redis.backup import Backup, BackupError, NodeIdentity
 from charms.layer.redis.cluster.nodes import SlotRange
 
 TAKEN = datetime(2026, 11, 26, 14, 20, 0, tzinfo=timezone.utc)
-NODE = "a" * 40
-OTHER_NODE = "b" * 40
+# Refusals name a node by its id's first 8 characters: these ids differ from the 9th on.
+NODE = "aaaaaaaa" + "1" * 32
+OTHER_NODE = "bbbbbbbb" + "2" * 32
 # Juju's action-set key rule (jujuc action-set.go): list-backups keys its results by backup name.
 JUJU_RESULT_KEY = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 
@@ -149,6 +150,13 @@ def test_a_description_written_by_hand_without_cluster_fields_reads_as_outside_c
         ("size", '"12"', "size '12' is not a count"),
         ("expires", "-1", "expires -1 is not a count"),
         ("unit", None, "'unit'"),
+        ("version", "9", "version 9 is not 1"),
+        ("sha256", '"xyz"', "its sha256 is not 64 hex digits"),
+        (
+            "path",
+            '"../../../../../../../../../../etc/shadow-and-more"',
+            "its snapshot '../../../../../../../../../../etc/shadow' is not redis-0-20261126-142000.rdb",
+        ),
     ],
 )
 def test_each_field_of_a_description_is_checked(field: str, value: str | None, complaint: str) -> None:
@@ -169,14 +177,14 @@ def test_slots_read_back_merged_and_in_order() -> None:
 
 def test_a_checksum_in_binary_mode_or_among_other_files_is_found() -> None:
     digest = "a" * 64
-    text = f"{'b' * 64}  other.rdb\n{digest} *x.rdb\n"
-    assert backup.parse_checksum(text, "x.rdb") == digest
+    text = f"{'b' * 64}  other.rdb\n{digest} *Xmas.rdb\n"
+    assert backup.parse_checksum(text, "Xmas.rdb") == digest
     with pytest.raises(BackupError, match=r"^x\.rdb\.sha256 holds no checksum for x\.rdb$"):
         backup.parse_checksum(f"{'A' * 64}  x.rdb\n", "x.rdb")
 
 
 def test_only_database_fields_count_as_keys() -> None:
-    info = {"db0": "keys=2,expires=1,avg_ttl=0", "db15": {"keys": 3}, "dbx": "keys=100", "xdb1": "keys=100"}
+    info = {"dbx": "keys=100", "db0": "keys=2,expires=1,avg_ttl=0", "xdb1": "keys=100", "db15": {"keys": 3}}
     assert backup.keyspace_of(info) == backup.Keyspace(5, 1)
 
 
@@ -263,6 +271,26 @@ def test_listing_skips_what_does_not_read_and_sorts_by_time(tmp_path: Path) -> N
     assert [made.name for made in found] == ["redis-0-20261126-142000", "redis-0-20261126-150000"]
     assert len(unreadable) == 1 and unreadable[0].startswith("junk.json")
     assert backup.listed(tmp_path / "absent") == ([], [])
+
+
+def test_each_refusal_names_the_nodes_by_the_start_of_their_ids() -> None:
+    slots = (SlotRange(0, 5460),)
+    replica = NodeIdentity(NODE, slots, replica_of=OTHER_NODE)
+    assert backup.restore_refusal(sample(node_id=NODE, slots=slots), replica) == (
+        "this unit's node aaaaaaaa is a replica of bbbbbbbb, which would overwrite what is restored: "
+        "restore on the master's unit"
+    )
+    assert backup.restore_refusal(sample(), NodeIdentity(NODE, slots)) == (
+        "redis-0-20261126-142000 was not taken in cluster mode; this unit is cluster node aaaaaaaa"
+    )
+    assert backup.restore_refusal(sample(node_id=OTHER_NODE, slots=slots), NodeIdentity(NODE, slots)) == (
+        "redis-0-20261126-142000 was taken on cluster node bbbbbbbb, this unit is aaaaaaaa: "
+        "restore a backup taken on this unit"
+    )
+    assert backup.restore_refusal(sample(node_id=NODE, slots=slots), NodeIdentity(NODE, (SlotRange(0, 1),))) == (
+        "redis-0-20261126-142000 was taken when this node served slots 0-5460, it now serves 0-1: "
+        "restore a backup taken since the slots moved"
+    )
 
 
 def test_a_node_that_serves_no_slots_says_so_when_its_backup_is_refused() -> None:
@@ -439,10 +467,10 @@ def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
     redis_server: Running, tmp_path: Path
 ) -> None:
     server, control, unit, made = backed_up(redis_server, tmp_path, 10)
-    kept = server.layout.data_dir / backup.ASIDE
+    kept = server.layout.data_dir / ".pre-restore"  # where every restore keeps the data it replaces
     kept.mkdir()
     (kept / "dump.rdb").write_text("the only copy")
-    with pytest.raises(BackupError, match="left from a restore that did not finish"):
+    with pytest.raises(BackupError, match=f"^refused: {kept} is left from a restore that did not finish"):
         backup.restore(unit, made, control, QUIET)
     assert (kept / "dump.rdb").read_text() == "the only copy" and control.process.poll() is None
 

@@ -141,9 +141,7 @@ def test_the_backup_files_and_directory_are_private_to_the_redis_user(unit: OnUn
         assert (path.stat().st_uid, path.stat().st_gid) == owner_of_redis_data()
     for path in (made.path, made.checksum_path, made.manifest_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(os.listdir(unit.backup_dir)) == sorted(
-        [made.path.name, made.checksum_path.name, made.manifest_path.name]
-    )
+    assert sorted(os.listdir(unit.backup_dir)) == [f"{made.name}.json", f"{made.name}.rdb", f"{made.name}.rdb.sha256"]
 
 
 def test_the_dir_parameter_overrides_the_backup_dir_option(unit: OnUnit, tmp_path: Path) -> None:
