@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -514,16 +515,21 @@ def test_a_restore_whose_stop_fails_leaves_the_data_files_alone(redis_server: Ru
 
 
 class Clock:
-    """time.monotonic and time.sleep for a test: sleeping advances the clock at once."""
+    """time.monotonic and time.sleep for a test: each sleep is recorded and advances the clock half a second.
+
+    Half a second is exact in binary, so the clock reads exactly 2.0 s, 5.0 s... after whole numbers of polls.
+    """
 
     def __init__(self) -> None:
         self.now = 1000.0
+        self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        self.now += seconds
+        self.sleeps.append(seconds)
+        self.now += 0.5
 
 
 class ScriptedRedis:
@@ -533,6 +539,10 @@ class ScriptedRedis:
         self.persistence = list(persistence)
         self.bgsave_reply = bgsave_reply
         self.queued: list[str] = []
+        self.config: dict[str, str] = {}
+
+    def config_get(self, name: str) -> dict[str, str]:
+        return {name: self.config[name]} if name in self.config else {}
 
     def info(self, section: str) -> dict[str, str]:
         if section == "persistence":
@@ -563,18 +573,26 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 def test_a_long_snapshot_reports_its_progress_every_two_seconds(clock: Clock) -> None:
     lines: list[str] = []
-    client = ScriptedRedis(*[SAVING] * 45, SAVED)  # 0.1 s a poll: 4.5 s of saving
+    client = ScriptedRedis(*[SAVING] * 12, SAVED)  # a poll every 0.5 s here: saving until 6 s
     backup.wait_for_snapshot(client, 7, 600, lines.append)  # type: ignore[arg-type]
     assert lines == [
         "snapshot in progress: 40 of 100 keys written, 2 s",
         "snapshot in progress: 40 of 100 keys written, 4 s",
     ]
+    assert clock.sleeps == [0.1] * 12  # it asks Redis ten times a second
+
+
+def test_redis_6_which_does_not_count_the_keys_saved_shows_zeros(clock: Clock) -> None:
+    lines: list[str] = []
+    client = ScriptedRedis(*[{"rdb_bgsave_in_progress": "1"}] * 5, SAVED)
+    backup.wait_for_snapshot(client, 7, 600, lines.append)  # type: ignore[arg-type]
+    assert lines == ["snapshot in progress: 0 of 0 keys written, 2 s"]
 
 
 def test_a_snapshot_that_does_not_finish_in_time_fails_the_backup(clock: Clock) -> None:
     with pytest.raises(BackupError, match=r"^the snapshot did not finish within 5 s; nothing was backed up$"):
         backup.wait_for_snapshot(ScriptedRedis(SAVING), 7, 5, print)  # type: ignore[arg-type]
-    assert 1005 < clock.now < 1005.3
+    assert clock.now == 1005.5  # the first poll after 5 s had passed
 
 
 def test_a_snapshot_redis_could_not_write_fails_the_backup(clock: Clock) -> None:
@@ -588,7 +606,7 @@ def test_the_wait_ends_only_when_the_count_of_snapshots_passed_the_one_before(cl
     earlier = {**SAVED, "rdb_saves": "7"}
     client = ScriptedRedis(earlier, earlier, earlier, SAVED)
     backup.wait_for_snapshot(client, 7, 600, print)  # type: ignore[arg-type]
-    assert client.persistence == [SAVED] and clock.now == pytest.approx(1000.3)
+    assert client.persistence == [SAVED] and clock.now == 1001.5
 
 
 def test_on_redis_6_the_first_poll_without_a_snapshot_in_progress_ends_the_wait(clock: Clock) -> None:
@@ -611,3 +629,68 @@ def test_on_redis_6_a_snapshot_postponed_by_an_append_only_rewrite_is_refused() 
         backup.start_snapshot(client, 5)  # type: ignore[arg-type]
     postponed_redis_7 = ScriptedRedis({**idle_redis_6, "rdb_saves": "3"}, bgsave_reply="Background saving scheduled")
     assert backup.start_snapshot(postponed_redis_7, 5)[1] == 3  # type: ignore[arg-type]
+
+
+def saved(count: int, at: int) -> dict[str, str]:
+    return {**SAVED, "rdb_saves": str(count), "rdb_last_save_time": str(at)}
+
+
+IDLE = {"rdb_bgsave_in_progress": "0", "aof_rewrite_in_progress": "0", "rdb_saves": "3"}
+
+
+def take_on(client: ScriptedRedis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backup:
+    """A backup taken from `client`, whose snapshot file is tmp_path/data/dump.rdb."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dump.rdb").write_bytes(b"REDIS0011 snapshot")
+    client.config = {"dir": str(tmp_path / "data"), "dbfilename": "dump.rdb", "appendfilename": "appendonly.aof"}
+    monkeypatch.setattr(admin, "session", lambda *args: contextlib.nullcontext(client))
+    unit = backup.Unit("redis/0", service.APT_LAYOUT, PASSWORD, tmp_path / "backups")
+    return backup.take(unit, tmp_path / "backups", print, TAKEN)
+
+
+def test_a_snapshot_copied_as_redis_wrote_it_is_the_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = ScriptedRedis(IDLE, IDLE, saved(4, 100), saved(4, 100), saved(4, 100))
+    made = take_on(client, tmp_path, monkeypatch)
+    assert made.path.read_bytes() == b"REDIS0011 snapshot" and made.keyspace == backup.Keyspace(5, 2)
+
+
+@pytest.mark.parametrize(
+    "after_ours",
+    [
+        (saved(4, 100), saved(4, 100), saved(5, 101)),  # another snapshot ended while the file was opened
+        (saved(5, 101), saved(5, 101), saved(5, 101)),  # another one had ended before the wait saw ours
+    ],
+)
+def test_a_snapshot_another_one_replaced_before_the_copy_is_not_taken(
+    after_ours: tuple[dict[str, str], ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(BackupError, match=r"^another snapshot replaced this one before it was copied; try again$"):
+        take_on(ScriptedRedis(IDLE, IDLE, *after_ours), tmp_path, monkeypatch)
+    assert os.listdir(tmp_path / "backups") == []
+
+
+def test_on_redis_6_a_snapshot_replaced_before_the_copy_is_seen_by_its_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_6_idle = {"rdb_bgsave_in_progress": "0", "aof_rewrite_in_progress": "0"}
+    done = {"rdb_bgsave_in_progress": "0", "rdb_last_bgsave_status": "ok"}
+    client = ScriptedRedis(
+        redis_6_idle, redis_6_idle, done, {**done, "rdb_last_save_time": "100"}, {**done, "rdb_last_save_time": "101"}
+    )
+    with pytest.raises(BackupError, match=r"^another snapshot replaced this one"):
+        take_on(client, tmp_path, monkeypatch)
+
+
+def test_a_second_backup_in_the_same_second_is_refused_and_the_first_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = take_on(ScriptedRedis(IDLE, IDLE, saved(4, 100)), tmp_path, monkeypatch)
+    unit = backup.Unit("redis/0", service.APT_LAYOUT, PASSWORD, tmp_path / "backups")
+    with pytest.raises(BackupError, match=rf"^a backup named {made.name} exists already; try again in a second$"):
+        backup.take(unit, tmp_path / "backups", print, TAKEN)
+    backup.verify(made)
+
+
+def test_the_password_is_not_in_how_a_unit_is_shown() -> None:
+    unit = backup.Unit("redis/0", service.APT_LAYOUT, "secret-password-9", Path("/var/backups/redis"))
+    assert "secret-password-9" not in repr(unit) and "secret-password-9" not in str(unit)
