@@ -360,6 +360,12 @@ def test_a_backup_without_its_checksum_file_is_incomplete(tmp_path: Path) -> Non
 # --- take and restore on a real redis-server -----------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def loads_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test Redis that has not loaded its data within 15 s never will: fail then, not after 300 s."""
+    monkeypatch.setattr(backup, "LOAD_WAIT", 15.0)
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[Running]:
     with running(tmp_path) as started:
@@ -430,8 +436,12 @@ def test_a_failed_restore_puts_the_previous_data_back(redis_server: Running, tmp
     server, control, unit, made = backed_up(redis_server, tmp_path, 100)
     fill(server, 300)
     control.fail_start = True
-    with pytest.raises(BackupError, match=r"failed: .*start refused; the previous data was put back \(300 keys\)"):
+    with pytest.raises(BackupError) as failed:
         backup.restore(unit, made, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: systemctl start redis-server failed: start refused; "
+        "the previous data was put back (300 keys)"
+    )
     assert keys_now(server) == 300
 
 
@@ -471,8 +481,12 @@ def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
     kept = server.layout.data_dir / ".pre-restore"  # where every restore keeps the data it replaces
     kept.mkdir()
     (kept / "dump.rdb").write_text("the only copy")
-    with pytest.raises(BackupError, match=f"^refused: {kept} is left from a restore that did not finish"):
+    with pytest.raises(BackupError) as refused:
         backup.restore(unit, made, control, QUIET)
+    assert str(refused.value) == (
+        f"refused: {kept} is left from a restore that did not finish and may hold the only copy of the data "
+        "from before it; move it elsewhere, then run restore again"
+    )
     assert (kept / "dump.rdb").read_text() == "the only copy" and control.process.poll() is None
 
 
@@ -482,8 +496,12 @@ def test_a_restore_whose_key_count_does_not_match_puts_the_previous_data_back(
     server, control, unit, made = backed_up(redis_server, tmp_path, 100)
     fill(server, 150)
     claims_more = dataclasses.replace(made, keys=120)  # as if keys went missing from the snapshot
-    with pytest.raises(BackupError, match=r"loaded 100 keys, the backup holds 120; the previous data was put back"):
+    with pytest.raises(BackupError) as failed:
         backup.restore(unit, claims_more, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: Redis loaded 100 keys, the backup holds 120; "
+        "the previous data was put back (150 keys)"
+    )
     assert keys_now(server) == 150
 
 
@@ -498,16 +516,24 @@ def test_a_redis_that_is_not_running_is_restored_from_what_its_redis_conf_says(
 
 
 def test_a_stopped_cluster_node_is_not_restored_without_checking_its_identity() -> None:
-    with pytest.raises(BackupError, match="Redis is not running, and a cluster node's id"):
+    with pytest.raises(BackupError) as refused:
         backup.inspect_stopped("dir /var/lib/redis\ncluster-enabled yes\n")
+    assert str(refused.value) == (
+        "refused: Redis is not running, and a cluster node's id and slots must be checked against the backup; "
+        "start Redis first"
+    )
 
 
 def test_a_restore_whose_stop_fails_leaves_the_data_files_alone(redis_server: Running, tmp_path: Path) -> None:
     server, control, unit, made = backed_up(redis_server, tmp_path, 100)
     fill(server, 200)
     control.fail_stop = True
-    with pytest.raises(BackupError, match="did not answer within 120 s; the previous data was put back"):
+    with pytest.raises(BackupError) as failed:
         backup.restore(unit, made, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: systemctl stop redis-server did not answer within 120 s; "
+        "the previous data was put back (200 keys)"
+    )
     assert keys_now(server) == 200 and (server.layout.data_dir / "dump.rdb").exists()
 
 
@@ -694,3 +720,94 @@ def test_a_second_backup_in_the_same_second_is_refused_and_the_first_kept(
 def test_the_password_is_not_in_how_a_unit_is_shown() -> None:
     unit = backup.Unit("redis/0", service.APT_LAYOUT, "secret-password-9", Path("/var/backups/redis"))
     assert "secret-password-9" not in repr(unit) and "secret-password-9" not in str(unit)
+
+
+def test_a_restore_whose_roll_back_cannot_start_redis_says_the_previous_data_is_back_in_place(
+    redis_server: Running, tmp_path: Path
+) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 10)
+    control.fail_start = True
+    real_start = control.start
+
+    def start_refused_twice() -> None:
+        control.fail_start = True
+        real_start()
+
+    control.start = start_refused_twice  # type: ignore[method-assign]
+    with pytest.raises(BackupError) as failed:
+        backup.restore(unit, made, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: systemctl start redis-server failed: start refused; putting the previous "
+        f"data back failed too (systemctl start redis-server failed: start refused); it is back in "
+        f"{server.layout.data_dir}"
+    )
+    assert not (server.layout.data_dir / ".pre-restore").exists()
+    real_start()
+    assert service.wait_until(lambda: admin.health(server.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
+    assert keys_now(server) == 10
+
+
+def test_a_restore_onto_a_redis_conf_the_charm_did_not_write_is_refused(redis_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 10)
+    server.layout.conf.write_text("port 6379\n")
+    with pytest.raises(BackupError) as refused:
+        backup.restore(unit, made, control, QUIET)
+    assert str(refused.value) == "Redis is not configured by the charm yet; nothing was restored"
+
+
+def test_a_restore_says_each_step_it_takes(appendonly_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(appendonly_server, tmp_path, 10)
+    lines: list[str] = []
+    backup.restore(unit, made, control, lines.append)
+    assert lines == [
+        f"{made.name}: checksum verified",
+        "stopping Redis",
+        f"putting {made.name} in place of {server.layout.data_dir / 'dump.rdb'}",
+        "starting Redis",
+        "writing the append-only file from the restored data",
+    ]
+
+
+def test_the_data_files_of_a_running_redis_are_its_snapshot_append_only_file_and_directory(
+    appendonly_server: Running,
+) -> None:
+    server, _ = appendonly_server
+    data = server.layout.data_dir
+    with admin.session(server.layout.unixsocket, PASSWORD) as client:
+        files = backup.data_files(client)
+    assert files == backup.DataFiles(data / "dump.rdb", (data / "appendonly.aof", data / "appendonlydir"), True)
+
+
+def test_the_data_files_of_a_stopped_redis_come_from_its_redis_conf(tmp_path: Path) -> None:
+    rendered = f'dir {tmp_path}\ndbfilename "dump-1.rdb"\nappendfilename "log.aof"\nappendonly yes\n'
+    files, node = backup.inspect_stopped(rendered)
+    assert node is None
+    assert files == backup.DataFiles(tmp_path / "dump-1.rdb", (tmp_path / "log.aof", tmp_path / "appendonlydir"), True)
+    files, _ = backup.inspect_stopped(f"dir {tmp_path}\n")
+    assert files == backup.DataFiles(
+        tmp_path / "dump.rdb", (tmp_path / "appendonly.aof", tmp_path / "appendonlydir"), False
+    )
+
+
+def test_files_that_did_not_exist_before_the_restore_are_removed_whether_it_made_them_or_not(tmp_path: Path) -> None:
+    files = backup.DataFiles(tmp_path / "dump.rdb", (tmp_path / "appendonly.aof", tmp_path / "appendonlydir"), True)
+    files.snapshot.write_text("old snapshot")
+    files.move_aside()
+    assert stat.S_IMODE(files.aside.stat().st_mode) == 0o700
+    (tmp_path / "appendonlydir").mkdir()  # the restore made this one, not appendonly.aof
+    files.put_back()
+    assert sorted(os.listdir(tmp_path)) == ["dump.rdb"]
+
+
+def test_a_cluster_state_never_read_is_unknown(redis_server: Running, tmp_path: Path) -> None:
+    server, control = redis_server
+    control.stop()
+    assert backup.wait_cluster_ok(unit_of(server, tmp_path), 0.3, QUIET) == "unknown"
+
+
+def test_a_relative_directory_is_quoted_up_to_80_characters() -> None:
+    with pytest.raises(BackupError) as refused:
+        backup.chosen_directory("r" * 100, Path("/var/backups/redis"))
+    assert str(refused.value) == (
+        f"dir: {'r' * 80!r} is not an absolute path; give a directory such as /var/backups/redis"
+    )
