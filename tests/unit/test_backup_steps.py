@@ -561,11 +561,15 @@ class Clock:
 class ScriptedRedis:
     """A client whose INFO persistence answers are scripted, one per call (the last one repeats)."""
 
-    def __init__(self, *persistence: dict[str, str], bgsave_reply: str = "Background saving started") -> None:
+    def __init__(
+        self, *persistence: dict[str, str], bgsave_reply: str = "Background saving started", nodes: str = ""
+    ) -> None:
         self.persistence = list(persistence)
         self.bgsave_reply = bgsave_reply
         self.queued: list[str] = []
         self.config: dict[str, str] = {}
+        # CLUSTER NODES in cluster mode; empty outside it.
+        self.nodes = nodes
 
     def config_get(self, name: str) -> dict[str, str]:
         return {name: self.config[name]} if name in self.config else {}
@@ -573,7 +577,12 @@ class ScriptedRedis:
     def info(self, section: str) -> dict[str, str]:
         if section == "persistence":
             return self.persistence.pop(0) if len(self.persistence) > 1 else self.persistence[0]
-        return {"keyspace": {"db0": {"keys": 5, "expires": 2}}, "cluster": {"cluster_enabled": 0}}[section]
+        return {"keyspace": {"db0": {"keys": 5, "expires": 2}}, "cluster": {"cluster_enabled": int(bool(self.nodes))}}[
+            section
+        ]
+
+    def execute_command(self, *args: str) -> None:
+        self.queued.append(" ".join(args))
 
     def pipeline(self, transaction: bool) -> ScriptedRedis:
         assert transaction, "the key count and the fork must be one transaction"
@@ -583,7 +592,7 @@ class ScriptedRedis:
         self.queued.append("BGSAVE")
 
     def execute(self) -> list[object]:
-        return [self.info("keyspace"), self.bgsave_reply]
+        return [self.info("keyspace"), *([self.nodes] if self.nodes else []), self.bgsave_reply]
 
 
 SAVING = {"rdb_bgsave_in_progress": "1", "current_save_keys_processed": "40", "current_save_keys_total": "100"}
@@ -653,6 +662,14 @@ def test_on_redis_6_a_snapshot_postponed_by_an_append_only_rewrite_is_refused() 
     client = ScriptedRedis(idle_redis_6, bgsave_reply="Background saving scheduled")
     with pytest.raises(BackupError, match=r"^Redis is rewriting its append-only file; run backup again once"):
         backup.start_snapshot(client, 5)  # type: ignore[arg-type]
+    cluster_node_on_redis_6 = ScriptedRedis(
+        idle_redis_6,
+        bgsave_reply="Background saving scheduled",
+        nodes=f"{NODE} 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-16383\n",
+    )
+    with pytest.raises(BackupError, match=r"^Redis is rewriting its append-only file"):
+        backup.start_snapshot(cluster_node_on_redis_6, 5)  # type: ignore[arg-type]
+    assert cluster_node_on_redis_6.queued == ["CLUSTER NODES", "BGSAVE"]
     postponed_redis_7 = ScriptedRedis({**idle_redis_6, "rdb_saves": "3"}, bgsave_reply="Background saving scheduled")
     assert backup.start_snapshot(postponed_redis_7, 5)[1] == 3  # type: ignore[arg-type]
 
