@@ -106,9 +106,15 @@ def test_the_checksum_file_reads_as_sha256sum_writes_it() -> None:
 def test_checksum_problems_name_what_does_not_match() -> None:
     made = sample(sha256="1" * 64, size=10)
     assert backup.checksum_problem(made, "1" * 64, "1" * 64, 10) == ""
-    assert "corrupted" in backup.checksum_problem(made, "1" * 64, "2" * 64, 10)
-    assert "9 bytes, 10 were backed up" in backup.checksum_problem(made, "1" * 64, "1" * 64, 9)
-    assert "different checksums" in backup.checksum_problem(made, "3" * 64, "1" * 64, 10)
+    assert backup.checksum_problem(made, "1" * 64, "2" * 64, 10) == (
+        "redis-0-20261126-142000.rdb does not match its sha256 (corrupted)"
+    )
+    assert backup.checksum_problem(made, "1" * 64, "1" * 64, 9) == (
+        "redis-0-20261126-142000.rdb is 9 bytes, 10 were backed up"
+    )
+    assert backup.checksum_problem(made, "3" * 64, "1" * 64, 10) == (
+        "redis-0-20261126-142000.rdb.sha256 and redis-0-20261126-142000.json name different checksums"
+    )
 
 
 def test_keys_with_an_expiry_may_be_gone_after_a_restore_others_may_not() -> None:
