@@ -7,6 +7,7 @@ import json
 import shlex
 import stat
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,11 @@ class FakeSystemd:
         self.commands.append(f"systemctl {action} {name}")
         self.active = self.active or action in ("start", "restart")
 
+    def wait_until(self, check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+        """Ask once: a test's exporter serves at once or never."""
+        assert timeout >= 1, "a restarted exporter is given time to serve"
+        return check()
+
 
 @pytest.fixture
 def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
@@ -92,7 +98,7 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
     monkeypatch.setattr(service, "systemctl", fake.systemctl)
     monkeypatch.setattr(service, "is_active", lambda name: fake.active)
     monkeypatch.setattr(metrics, "serving", lambda exporter: fake.serving)
-    monkeypatch.setattr(metrics, "SERVE_TIMEOUT", 0.3)
+    monkeypatch.setattr(service, "wait_until", fake.wait_until)
     return fake
 
 
@@ -139,7 +145,10 @@ def test_an_exporter_that_stopped_is_started_again(systemd: FakeSystemd) -> None
 
 def test_an_exporter_that_does_not_serve_after_its_restart_is_reported(systemd: FakeSystemd) -> None:
     systemd.serving = False
-    with pytest.raises(metrics.NotServing, match=r"does not serve http://127.1.2.3:9121/metrics: is the port taken"):
+    with pytest.raises(
+        metrics.NotServing,
+        match=r"^prometheus-redis-exporter does not serve http://127.1.2.3:9121/metrics: is the port taken\?$",
+    ):
         metrics.configure(EXPORTER)
 
 
@@ -240,3 +249,38 @@ def test_serving_means_an_answer_with_redis_up_at_the_exporter_s_address(body: b
             assert metrics.serving(metrics.Exporter("127.0.0.1", 6379, "pw", server.server_address[1])) is serves
         finally:
             server.shutdown()
+
+
+def test_the_exporter_s_files_are_where_systemd_and_the_package_read_them() -> None:
+    assert Path("/etc/systemd/system/prometheus-redis-exporter.service.d/redis-charm.conf") == metrics.DROPIN
+    assert Path("/usr/bin/prometheus-redis-exporter") == metrics.BINARY  # the package's: installed or not
+    for path in (metrics.ENV_FILE, metrics.PASSWORD_FILE, metrics.CA_FILE):
+        assert path.parent == Path("/etc/prometheus-redis-exporter")  # the package's configuration directory
+    assert len({metrics.ENV_FILE, metrics.PASSWORD_FILE, metrics.CA_FILE}) == 3
+
+
+def test_only_the_password_file_belongs_to_the_exporter_s_group(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    written: dict[Path, tuple[str, int]] = {}
+    monkeypatch.setattr(
+        service, "write_restricted", lambda path, text, group, mode: written.update({path: (group, mode)})
+    )
+    monkeypatch.setattr(service, "run", lambda *args, **kwargs: "")
+    monkeypatch.setattr(service, "install_apt", lambda packages: None)
+    monkeypatch.setattr(service, "systemctl", lambda *args: None)
+    monkeypatch.setattr(service, "wait_until", lambda check, timeout, interval=0.1: True)
+    metrics.configure(metrics.Exporter("127.0.0.5", 6380, "secret-password-1", 9121, ca="PEM"))
+    assert written == {
+        metrics.DROPIN: ("root", 0o644),
+        metrics.CA_FILE: ("root", 0o644),
+        metrics.PASSWORD_FILE: ("prometheus", 0o640),
+        metrics.ENV_FILE: ("root", 0o600),
+    }
+
+
+def test_a_new_metrics_port_restarts_the_exporter(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    systemd.commands.clear()
+    assert metrics.configure(metrics.Exporter("127.1.2.3", 6379, EXPORTER.password, 9200))
+    assert systemd.commands[-1] == "systemctl restart prometheus-redis-exporter"
