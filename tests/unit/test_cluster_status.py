@@ -77,6 +77,9 @@ def test_a_cluster_that_lost_slots_says_how_many_are_covered_and_ok() -> None:
 def test_a_node_in_handshake_with_no_role_yet_is_unknown_and_its_master_unlisted_is_shown_by_id() -> None:
     e = "e" * 40
     nodes = NODES + f"{e} 127.0.1.5:6379@16379 handshake,noaddr - 0 0 0 disconnected\n"
+    nodes = nodes.replace(
+        f"{C} 127.0.1.3:6379@16379 master - 0 0 3 connected", f"{C} 127.0.1.3:6379@16379 master,fail - 0 0 3 connected"
+    )
     nodes = nodes.replace(f"slave,fail {A}", f"slave,fail?,nofailover {'f' * 40}")
     report = cluster_status.report(parse_info(INFO), parse_cluster_nodes(nodes), TOPOLOGY)
     joining = report["nodes"]["node-eeeeeeee"]
@@ -84,3 +87,4 @@ def test_a_node_in_handshake_with_no_role_yet_is_unknown_and_its_master_unlisted
     assert "slots" not in joining and "replica-of" not in joining
     replica = report["nodes"]["node-dddddddd"]
     assert (replica["replica-of"], replica["health"]) == ("f" * 40, "fail?,nofailover")
+    assert report["nodes"]["redis-2"]["health"] == "fail"

@@ -337,7 +337,7 @@ def test_cluster_status_names_each_node_by_the_unit_the_leader_shared(
 
     port = int(re.search(r"^port (\d+)$", cluster_unit.server.rendered, re.MULTILINE)[1])
     shared = encode(Topology.of([Node("redis/3", node_id(cluster_unit), "127.0.0.1", port, Role.MASTER)]))
-    monkeypatch.setattr(hookenv, "leader_get", {cluster_status.TOPOLOGY: shared}.get)
+    monkeypatch.setattr(hookenv, "leader_get", {"cluster-topology": shared}.get)  # the key the leader sets
     results = cluster_status.cluster_status_action({})
     assert (results["cluster-state"], results["masters"], results["slots-covered"]) == ("ok", 1, "16384 of 16384")
     assert results["nodes"]["redis-3"]["slots"] == "0-16383"
