@@ -255,8 +255,11 @@ def test_the_backup_directory_is_created_private_and_an_open_one_is_refused(tmp_
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     shared.chmod(0o755)
-    with pytest.raises(BackupError, match=r"backup directory .*shared is open to others \(mode 755\)"):
+    with pytest.raises(BackupError) as refused:
         backup.prepare_directory(shared, (os.getuid(), os.getgid()))
+    assert str(refused.value) == (
+        f"backup directory {shared} is open to others (mode 755); use a new directory or one with mode 700"
+    )
 
 
 def test_the_dir_parameter_overrides_the_option_and_either_must_be_absolute() -> None:
