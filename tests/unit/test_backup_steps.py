@@ -366,189 +366,6 @@ def test_a_backup_without_its_checksum_file_is_incomplete(tmp_path: Path) -> Non
         backup.load(tmp_path, "../x")
 
 
-# --- take and restore on a real redis-server -----------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def loads_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test Redis that has not loaded its data within 15 s never will: fail then, not after 300 s."""
-    monkeypatch.setattr(backup, "LOAD_WAIT", 15.0)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[Running]:
-    with running(tmp_path) as started:
-        yield started
-
-
-@pytest.fixture
-def appendonly_server(tmp_path: Path) -> Iterator[Running]:
-    with running(tmp_path, appendonly=True) as started:
-        yield started
-
-
-def unit_of(started: real_redis.Server, tmp_path: Path) -> backup.Unit:
-    return backup.Unit("redis/0", started.layout, PASSWORD, tmp_path / "backups")
-
-
-QUIET = print  # progress lines go to the test's captured output
-
-
-def backed_up(
-    running: Running, tmp_path: Path, keys: int
-) -> tuple[real_redis.Server, ProcessControl, backup.Unit, Backup]:
-    """A running server holding `keys` keys, and a backup of them."""
-    server, control = running
-    fill(server, keys)
-    unit = unit_of(server, tmp_path)
-    return server, control, unit, backup.take(unit, unit.backup_dir, QUIET, TAKEN)
-
-
-def test_a_backup_holds_the_snapshot_its_checksum_and_description(redis_server: Running, tmp_path: Path) -> None:
-    server, _ = redis_server
-    fill(server, 1000)
-    lines: list[str] = []
-    made = backup.take(unit_of(server, tmp_path), tmp_path / "backups", lines.append, TAKEN)
-    assert made.keys == 1000 and made.size == made.path.stat().st_size
-    assert backup.load(tmp_path / "backups", made.name) == made
-    backup.verify(made)
-    for path in (made.path, made.checksum_path, made.manifest_path):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert subprocess.run(["sha256sum", "-c", made.checksum_path.name], cwd=made.path.parent).returncode == 0
-    assert any("BGSAVE" in line for line in lines)
-
-
-def test_a_restore_brings_back_the_backed_up_keys(redis_server: Running, tmp_path: Path) -> None:
-    server, control, unit, made = backed_up(redis_server, tmp_path, 1000)
-    with admin.session(server.layout.unixsocket, PASSWORD) as client:
-        client.flushall()
-        client.set("written-after", "1")
-    restored = backup.restore(unit, made, control, QUIET)
-    assert restored.keyspace.keys == 1000 and restored.cluster_state == "" and keys_now(server) == 1000
-    with admin.session(server.layout.unixsocket, PASSWORD) as client:
-        assert client.get("k:999") == "value-999" and client.get("written-after") is None
-    assert not (server.layout.data_dir / backup.ASIDE).exists()
-
-
-def test_a_corrupted_backup_is_refused_and_redis_keeps_its_data(redis_server: Running, tmp_path: Path) -> None:
-    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
-    with made.path.open("r+b") as handle:
-        handle.seek(made.size // 2)
-        handle.write(b"\xff\xff\xff\xff")
-    fill(server, 200)
-    with pytest.raises(BackupError) as refused:
-        backup.restore(unit, made, control, QUIET)
-    assert str(refused.value) == (
-        f"refused to restore {made.name}: {made.path.name} does not match its sha256 (corrupted); Redis keeps its data"
-    )
-    assert keys_now(server) == 200 and control.process.poll() is None
-
-
-def test_a_failed_restore_puts_the_previous_data_back(redis_server: Running, tmp_path: Path) -> None:
-    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
-    fill(server, 300)
-    control.fail_start = True
-    with pytest.raises(BackupError) as failed:
-        backup.restore(unit, made, control, QUIET)
-    assert str(failed.value) == (
-        f"restore of {made.name} failed: systemctl start redis-server failed: start refused; "
-        "the previous data was put back (300 keys)"
-    )
-    assert keys_now(server) == 300
-
-
-def test_a_restore_with_appendonly_on_rebuilds_the_append_only_file(appendonly_server: Running, tmp_path: Path) -> None:
-    server, control, unit, made = backed_up(appendonly_server, tmp_path, 500)
-    with admin.session(server.layout.unixsocket, PASSWORD) as client:
-        client.flushall()
-    backup.restore(unit, made, control, QUIET)
-    assert keys_now(server) == 500
-    assert server.layout.conf.read_text() == server.rendered  # appendonly yes again in the file
-    control.stop()  # the next start loads the rebuilt append-only file
-    control.start()
-    assert service.wait_until(lambda: admin.health(server.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
-    assert keys_now(server) == 500
-
-
-def test_data_files_moved_aside_come_back_as_they_were_and_what_the_restore_wrote_goes(tmp_path: Path) -> None:
-    """Redis 7 keeps an append-only directory, Redis 6 one file beside the snapshot: both are kept aside."""
-    files = backup.DataFiles(tmp_path / "dump.rdb", (tmp_path / "appendonly.aof", tmp_path / "appendonlydir"), True)
-    files.snapshot.write_text("old snapshot")
-    (tmp_path / "appendonly.aof").write_text("old aof")
-    files.move_aside()
-    assert not files.snapshot.exists() and not (tmp_path / "appendonly.aof").exists()
-    files.snapshot.write_text("restored snapshot")
-    (tmp_path / "appendonlydir").mkdir()
-    (tmp_path / "appendonlydir" / "x.aof").write_text("rewritten")
-    files.put_back()
-    assert files.snapshot.read_text() == "old snapshot"
-    assert (tmp_path / "appendonly.aof").read_text() == "old aof"
-    assert not (tmp_path / "appendonlydir").exists() and not files.aside.exists()
-
-
-def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
-    redis_server: Running, tmp_path: Path
-) -> None:
-    server, control, unit, made = backed_up(redis_server, tmp_path, 10)
-    kept = server.layout.data_dir / ".pre-restore"  # where every restore keeps the data it replaces
-    kept.mkdir()
-    (kept / "dump.rdb").write_text("the only copy")
-    with pytest.raises(BackupError) as refused:
-        backup.restore(unit, made, control, QUIET)
-    assert str(refused.value) == (
-        f"refused: {kept} is left from a restore that did not finish and may hold the only copy of the data "
-        "from before it; move it elsewhere, then run restore again"
-    )
-    assert (kept / "dump.rdb").read_text() == "the only copy" and control.process.poll() is None
-
-
-def test_a_restore_whose_key_count_does_not_match_puts_the_previous_data_back(
-    redis_server: Running, tmp_path: Path
-) -> None:
-    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
-    fill(server, 150)
-    claims_more = dataclasses.replace(made, keys=120)  # as if keys went missing from the snapshot
-    with pytest.raises(BackupError) as failed:
-        backup.restore(unit, claims_more, control, QUIET)
-    assert str(failed.value) == (
-        f"restore of {made.name} failed: Redis loaded 100 keys, the backup holds 120; "
-        "the previous data was put back (150 keys)"
-    )
-    assert keys_now(server) == 150
-
-
-def test_a_redis_that_is_not_running_is_restored_from_what_its_redis_conf_says(
-    redis_server: Running, tmp_path: Path
-) -> None:
-    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
-    control.stop()
-    (server.layout.data_dir / "dump.rdb").write_bytes(b"REDIS0009 not a snapshot")  # Redis could not start on it
-    restored = backup.restore(unit, made, control, QUIET)
-    assert restored.keyspace.keys == 100 and keys_now(server) == 100
-
-
-def test_a_stopped_cluster_node_is_not_restored_without_checking_its_identity() -> None:
-    with pytest.raises(BackupError) as refused:
-        backup.inspect_stopped("dir /var/lib/redis\ncluster-enabled yes\n")
-    assert str(refused.value) == (
-        "refused: Redis is not running, and a cluster node's id and slots must be checked against the backup; "
-        "start Redis first"
-    )
-
-
-def test_a_restore_whose_stop_fails_leaves_the_data_files_alone(redis_server: Running, tmp_path: Path) -> None:
-    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
-    fill(server, 200)
-    control.fail_stop = True
-    with pytest.raises(BackupError) as failed:
-        backup.restore(unit, made, control, QUIET)
-    assert str(failed.value) == (
-        f"restore of {made.name} failed: systemctl stop redis-server did not answer within 120 s; "
-        "the previous data was put back (200 keys)"
-    )
-    assert keys_now(server) == 200 and (server.layout.data_dir / "dump.rdb").exists()
-
-
 # --- waiting for a snapshot, on a scripted Redis -------------------------------------------------
 
 
@@ -749,6 +566,190 @@ def test_a_second_backup_in_the_same_second_is_refused_and_the_first_kept(
 def test_the_password_is_not_in_how_a_unit_is_shown() -> None:
     unit = backup.Unit("redis/0", service.APT_LAYOUT, "secret-password-9", Path("/var/backups/redis"))
     assert "secret-password-9" not in repr(unit) and "secret-password-9" not in str(unit)
+
+
+# --- take and restore on a real redis-server -----------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def loads_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test Redis that has not saved or loaded its data within 15 s never will: fail then, not after minutes."""
+    monkeypatch.setattr(backup, "LOAD_WAIT", 15.0)
+    monkeypatch.setattr(backup, "SNAPSHOT_WAIT", 15.0)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Running]:
+    with running(tmp_path) as started:
+        yield started
+
+
+@pytest.fixture
+def appendonly_server(tmp_path: Path) -> Iterator[Running]:
+    with running(tmp_path, appendonly=True) as started:
+        yield started
+
+
+def unit_of(started: real_redis.Server, tmp_path: Path) -> backup.Unit:
+    return backup.Unit("redis/0", started.layout, PASSWORD, tmp_path / "backups")
+
+
+QUIET = print  # progress lines go to the test's captured output
+
+
+def backed_up(
+    running: Running, tmp_path: Path, keys: int
+) -> tuple[real_redis.Server, ProcessControl, backup.Unit, Backup]:
+    """A running server holding `keys` keys, and a backup of them."""
+    server, control = running
+    fill(server, keys)
+    unit = unit_of(server, tmp_path)
+    return server, control, unit, backup.take(unit, unit.backup_dir, QUIET, TAKEN)
+
+
+def test_a_backup_holds_the_snapshot_its_checksum_and_description(redis_server: Running, tmp_path: Path) -> None:
+    server, _ = redis_server
+    fill(server, 1000)
+    lines: list[str] = []
+    made = backup.take(unit_of(server, tmp_path), tmp_path / "backups", lines.append, TAKEN)
+    assert made.keys == 1000 and made.size == made.path.stat().st_size
+    assert backup.load(tmp_path / "backups", made.name) == made
+    backup.verify(made)
+    for path in (made.path, made.checksum_path, made.manifest_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert subprocess.run(["sha256sum", "-c", made.checksum_path.name], cwd=made.path.parent).returncode == 0
+    assert any("BGSAVE" in line for line in lines)
+
+
+def test_a_restore_brings_back_the_backed_up_keys(redis_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 1000)
+    with admin.session(server.layout.unixsocket, PASSWORD) as client:
+        client.flushall()
+        client.set("written-after", "1")
+    restored = backup.restore(unit, made, control, QUIET)
+    assert restored.keyspace.keys == 1000 and restored.cluster_state == "" and keys_now(server) == 1000
+    with admin.session(server.layout.unixsocket, PASSWORD) as client:
+        assert client.get("k:999") == "value-999" and client.get("written-after") is None
+    assert not (server.layout.data_dir / backup.ASIDE).exists()
+
+
+def test_a_corrupted_backup_is_refused_and_redis_keeps_its_data(redis_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
+    with made.path.open("r+b") as handle:
+        handle.seek(made.size // 2)
+        handle.write(b"\xff\xff\xff\xff")
+    fill(server, 200)
+    with pytest.raises(BackupError) as refused:
+        backup.restore(unit, made, control, QUIET)
+    assert str(refused.value) == (
+        f"refused to restore {made.name}: {made.path.name} does not match its sha256 (corrupted); Redis keeps its data"
+    )
+    assert keys_now(server) == 200 and control.process.poll() is None
+
+
+def test_a_failed_restore_puts_the_previous_data_back(redis_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
+    fill(server, 300)
+    control.fail_start = True
+    with pytest.raises(BackupError) as failed:
+        backup.restore(unit, made, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: systemctl start redis-server failed: start refused; "
+        "the previous data was put back (300 keys)"
+    )
+    assert keys_now(server) == 300
+
+
+def test_a_restore_with_appendonly_on_rebuilds_the_append_only_file(appendonly_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(appendonly_server, tmp_path, 500)
+    with admin.session(server.layout.unixsocket, PASSWORD) as client:
+        client.flushall()
+    backup.restore(unit, made, control, QUIET)
+    assert keys_now(server) == 500
+    assert server.layout.conf.read_text() == server.rendered  # appendonly yes again in the file
+    control.stop()  # the next start loads the rebuilt append-only file
+    control.start()
+    assert service.wait_until(lambda: admin.health(server.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
+    assert keys_now(server) == 500
+
+
+def test_data_files_moved_aside_come_back_as_they_were_and_what_the_restore_wrote_goes(tmp_path: Path) -> None:
+    """Redis 7 keeps an append-only directory, Redis 6 one file beside the snapshot: both are kept aside."""
+    files = backup.DataFiles(tmp_path / "dump.rdb", (tmp_path / "appendonly.aof", tmp_path / "appendonlydir"), True)
+    files.snapshot.write_text("old snapshot")
+    (tmp_path / "appendonly.aof").write_text("old aof")
+    files.move_aside()
+    assert not files.snapshot.exists() and not (tmp_path / "appendonly.aof").exists()
+    files.snapshot.write_text("restored snapshot")
+    (tmp_path / "appendonlydir").mkdir()
+    (tmp_path / "appendonlydir" / "x.aof").write_text("rewritten")
+    files.put_back()
+    assert files.snapshot.read_text() == "old snapshot"
+    assert (tmp_path / "appendonly.aof").read_text() == "old aof"
+    assert not (tmp_path / "appendonlydir").exists() and not files.aside.exists()
+
+
+def test_a_restore_refuses_to_run_over_what_an_unfinished_restore_kept_aside(
+    redis_server: Running, tmp_path: Path
+) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 10)
+    kept = server.layout.data_dir / ".pre-restore"  # where every restore keeps the data it replaces
+    kept.mkdir()
+    (kept / "dump.rdb").write_text("the only copy")
+    with pytest.raises(BackupError) as refused:
+        backup.restore(unit, made, control, QUIET)
+    assert str(refused.value) == (
+        f"refused: {kept} is left from a restore that did not finish and may hold the only copy of the data "
+        "from before it; move it elsewhere, then run restore again"
+    )
+    assert (kept / "dump.rdb").read_text() == "the only copy" and control.process.poll() is None
+
+
+def test_a_restore_whose_key_count_does_not_match_puts_the_previous_data_back(
+    redis_server: Running, tmp_path: Path
+) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
+    fill(server, 150)
+    claims_more = dataclasses.replace(made, keys=120)  # as if keys went missing from the snapshot
+    with pytest.raises(BackupError) as failed:
+        backup.restore(unit, claims_more, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: Redis loaded 100 keys, the backup holds 120; "
+        "the previous data was put back (150 keys)"
+    )
+    assert keys_now(server) == 150
+
+
+def test_a_redis_that_is_not_running_is_restored_from_what_its_redis_conf_says(
+    redis_server: Running, tmp_path: Path
+) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
+    control.stop()
+    (server.layout.data_dir / "dump.rdb").write_bytes(b"REDIS0009 not a snapshot")  # Redis could not start on it
+    restored = backup.restore(unit, made, control, QUIET)
+    assert restored.keyspace.keys == 100 and keys_now(server) == 100
+
+
+def test_a_stopped_cluster_node_is_not_restored_without_checking_its_identity() -> None:
+    with pytest.raises(BackupError) as refused:
+        backup.inspect_stopped("dir /var/lib/redis\ncluster-enabled yes\n")
+    assert str(refused.value) == (
+        "refused: Redis is not running, and a cluster node's id and slots must be checked against the backup; "
+        "start Redis first"
+    )
+
+
+def test_a_restore_whose_stop_fails_leaves_the_data_files_alone(redis_server: Running, tmp_path: Path) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 100)
+    fill(server, 200)
+    control.fail_stop = True
+    with pytest.raises(BackupError) as failed:
+        backup.restore(unit, made, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: systemctl stop redis-server did not answer within 120 s; "
+        "the previous data was put back (200 keys)"
+    )
+    assert keys_now(server) == 200 and (server.layout.data_dir / "dump.rdb").exists()
 
 
 def test_a_restore_whose_roll_back_cannot_start_redis_says_the_previous_data_is_back_in_place(
