@@ -531,6 +531,7 @@ def test_a_snapshot_copied_as_redis_wrote_it_is_the_backup(tmp_path: Path, monke
     [
         (saved(4, 100), saved(4, 100), saved(5, 101)),  # another snapshot ended while the file was opened
         (saved(5, 101), saved(5, 101), saved(5, 101)),  # another one had ended before the wait saw ours
+        (saved(4, 100), saved(4, 100), {**saved(4, 100), "rdb_bgsave_in_progress": "1"}),  # another one began
     ],
 )
 def test_a_snapshot_another_one_replaced_before_the_copy_is_not_taken(
