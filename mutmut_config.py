@@ -29,6 +29,7 @@ UNIT = "tests/unit"
 HANDLERS = f"{UNIT}/test_handlers.py"
 # Run last, slowest last: these start real redis-server processes or run many hooks.
 SLOW_TESTS = [
+    f"{UNIT}/test_unit_actions.py",
     f"{UNIT}/test_cluster_redis_client.py",
     f"{UNIT}/test_cluster_plan.py",
     f"{UNIT}/test_durability.py",

@@ -53,3 +53,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_cluster_port() -> int:
+    """A free TCP port whose cluster bus port (+10000) is a port too, and free, for a redis-server in cluster mode."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 <= 65535:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair on 127.0.0.1")

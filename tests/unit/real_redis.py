@@ -13,7 +13,7 @@ import pytest
 
 from charms.layer.redis import admin, conf, service, settings
 
-from conftest import free_port
+from conftest import free_cluster_port, free_port
 from fakejuju import config_defaults
 
 DEFAULTS = config_defaults()
@@ -43,7 +43,8 @@ def start(tmp_path: Path, **options: object) -> Server:
         unixsocket=tmp_path / "r.sock",
         pidfile=tmp_path / "redis.pid",
     )
-    parsed = replace(settings.parse({**DEFAULTS, **options}), port=free_port())
+    parsed = settings.parse({**DEFAULTS, **options})
+    parsed = replace(parsed, port=free_cluster_port() if parsed.cluster_enabled else free_port())
     rendered = conf.render(parsed, PASSWORD, "127.0.0.1", layout)
     layout.conf.write_text(rendered)
     process = subprocess.Popen(["redis-server", str(layout.conf), "--supervised", "no"])

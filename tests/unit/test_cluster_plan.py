@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -21,7 +22,6 @@ from charms.layer.redis.cluster.plan import (
     plan_rebalance,
     plan_repair,
     shares_after,
-    slot_cap,
     units_needed,
     wanted_master,
 )
@@ -53,11 +53,7 @@ def assert_cap_holds_at_every_step(ownership: dict[str, set[int]], moves, master
     for move in moves:
         counts[move.source] -= 1
         counts[move.target] += 1
-        assert counts[move.target] <= slot_cap(masters)
-
-
-def test_the_cap_during_a_rebalance_is_one_slot_above_an_even_share():
-    assert [slot_cap(masters) for masters in (3, 4, 16384)] == [5463, 4097, 2]
+        assert counts[move.target] <= math.ceil(SLOTS / masters) + 1  # an even share and one slot
 
 
 def test_each_replica_placed_counts_for_the_next():
@@ -213,6 +209,17 @@ def test_rebalance_refuses_an_uncovered_or_doubly_owned_cluster():
     ownership[node_ids(3)[1]].add(0)
     with pytest.raises(PlanError, match=r"^slot 0 is claimed by two masters: repair the cluster first$"):
         plan_rebalance(ownership)
+
+
+@pytest.mark.parametrize("slot", [-1, SLOTS])
+def test_a_slot_outside_0_to_16383_is_refused_naming_it(slot):
+    ownership = formed(3)
+    ownership[node_ids(3)[2]].add(slot)
+    with pytest.raises(PlanError, match=rf"^slot {slot} is not a slot \(0-16383\): repair the cluster first$"):
+        plan_rebalance(ownership)
+    ownership[node_ids(3)[2]].discard(16383)
+    with pytest.raises(PlanError, match=rf"^slot {slot} is not a slot"):
+        plan_drain(ownership, node_ids(3)[0])
 
 
 @pytest.mark.parametrize("masters", [m for m in MASTER_COUNTS if m >= 2])

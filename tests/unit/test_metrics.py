@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import shlex
 import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +79,11 @@ class FakeSystemd:
         self.commands.append(f"systemctl {action} {name}")
         self.active = self.active or action in ("start", "restart")
 
+    def wait_until(self, check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+        """Ask once: a test's exporter serves at once or never."""
+        assert timeout >= 1, "a restarted exporter is given time to serve"
+        return check()
+
 
 @pytest.fixture
 def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
@@ -83,13 +91,14 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
     monkeypatch.setattr(metrics, "ENV_FILE", tmp_path / "etc/prometheus-redis-exporter/redis-charm.env")
     monkeypatch.setattr(metrics, "PASSWORD_FILE", tmp_path / "etc/prometheus-redis-exporter/redis-charm-password.json")
     monkeypatch.setattr(metrics, "EXPORTER_GROUP", "root")  # the package's group is not on a test machine
+    monkeypatch.setattr(metrics, "CA_FILE", tmp_path / "etc/prometheus-redis-exporter/redis-charm-ca.pem")
     monkeypatch.setattr(metrics, "DROPIN", tmp_path / "etc/systemd/system/exporter.service.d/redis-charm.conf")
     monkeypatch.setattr(metrics, "BINARY", tmp_path / "usr/bin/prometheus-redis-exporter")
     monkeypatch.setattr(service, "run", fake.run)
     monkeypatch.setattr(service, "systemctl", fake.systemctl)
     monkeypatch.setattr(service, "is_active", lambda name: fake.active)
     monkeypatch.setattr(metrics, "serving", lambda exporter: fake.serving)
-    monkeypatch.setattr(metrics, "SERVE_TIMEOUT", 0.3)
+    monkeypatch.setattr(service, "wait_until", fake.wait_until)
     return fake
 
 
@@ -136,7 +145,10 @@ def test_an_exporter_that_stopped_is_started_again(systemd: FakeSystemd) -> None
 
 def test_an_exporter_that_does_not_serve_after_its_restart_is_reported(systemd: FakeSystemd) -> None:
     systemd.serving = False
-    with pytest.raises(metrics.NotServing, match=r"does not serve http://127.1.2.3:9121/metrics: is the port taken"):
+    with pytest.raises(
+        metrics.NotServing,
+        match=r"^prometheus-redis-exporter does not serve http://127.1.2.3:9121/metrics: is the port taken\?$",
+    ):
         metrics.configure(EXPORTER)
 
 
@@ -149,3 +161,126 @@ def test_an_exporter_scraping_over_tls_is_told_the_ca_file() -> None:
     text = metrics.env_file_text(metrics.Exporter("127.0.0.5", 6380, "secret-password-1", 9121, ca="PEM"))
     assert "REDIS_ADDR='rediss://127.0.0.5:6380'" in text
     assert f"REDIS_EXPORTER_TLS_CA_CERT_FILE='{metrics.CA_FILE}'" in text
+
+
+def test_the_drop_in_adds_the_env_file_to_the_package_s_unit_and_is_world_readable(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    assert metrics.DROPIN.read_text() == (
+        f"# Written by the redis charm: Redis's address and password.\n[Service]\nEnvironmentFile={metrics.ENV_FILE}\n"
+    )
+    assert stat.S_IMODE(metrics.DROPIN.stat().st_mode) == 0o644
+    assert metrics.ENV_FILE.read_text().startswith("# Written by the redis charm.\n")
+
+
+def test_a_drop_in_removed_by_hand_is_written_again_and_systemd_reloaded(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    metrics.BINARY.parent.mkdir(parents=True)
+    metrics.BINARY.touch()
+    metrics.DROPIN.unlink()
+    systemd.commands.clear()
+    assert metrics.configure(EXPORTER)
+    assert systemd.commands == [
+        "systemctl daemon-reload",
+        "systemctl enable prometheus-redis-exporter",
+        "systemctl restart prometheus-redis-exporter",
+    ]
+
+
+def test_the_ca_of_a_tls_redis_is_written_for_the_exporter_and_a_new_ca_restarts_it(systemd: FakeSystemd) -> None:
+    exporter = metrics.Exporter("127.0.0.5", 6380, "secret-password-1", 9121, ca="PEM-1")
+    assert metrics.configure(exporter)
+    assert metrics.CA_FILE.read_text() == "PEM-1\n" and stat.S_IMODE(metrics.CA_FILE.stat().st_mode) == 0o644
+    metrics.BINARY.parent.mkdir(parents=True)
+    metrics.BINARY.touch()
+    systemd.commands.clear()
+    assert not metrics.configure(exporter)
+    assert metrics.configure(metrics.Exporter("127.0.0.5", 6380, "secret-password-1", 9121, ca="PEM-2"))
+    assert metrics.CA_FILE.read_text() == "PEM-2\n"
+    assert systemd.commands == ["systemctl restart prometheus-redis-exporter"]
+
+
+def test_without_tls_no_ca_file_is_written(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    assert not metrics.CA_FILE.exists()
+
+
+@pytest.mark.parametrize(
+    ("installed", "active", "commands"),
+    [(True, True, ["systemctl stop prometheus-redis-exporter"]), (True, False, []), (False, True, [])],
+)
+def test_stop_stops_the_exporter_only_when_it_is_installed_and_running(
+    systemd: FakeSystemd, installed: bool, active: bool, commands: list[str]
+) -> None:
+    if installed:
+        metrics.BINARY.parent.mkdir(parents=True)
+        metrics.BINARY.touch()
+    systemd.active = active
+    metrics.stop()
+    assert systemd.commands == commands
+
+
+class Page(http.server.BaseHTTPRequestHandler):
+    """An HTTP server answering every GET with `body` (a class attribute set per test)."""
+
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("body", "serves"),
+    [
+        (b"# HELP redis_up Information about the Redis instance\nredis_up 1\n", True),
+        (b"<html>some other program on the port</html>\n", False),
+    ],
+)
+def test_serving_means_an_answer_with_redis_up_at_the_exporter_s_address(body: bytes, serves: bool) -> None:
+    handler = type("Answer", (Page,), {"body": body})
+    with http.server.HTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            assert metrics.serving(metrics.Exporter("127.0.0.1", 6379, "pw", server.server_address[1])) is serves
+        finally:
+            server.shutdown()
+
+
+def test_the_exporter_s_files_are_where_systemd_and_the_package_read_them() -> None:
+    assert Path("/etc/systemd/system/prometheus-redis-exporter.service.d/redis-charm.conf") == metrics.DROPIN
+    assert Path("/usr/bin/prometheus-redis-exporter") == metrics.BINARY  # the package's: installed or not
+    for path in (metrics.ENV_FILE, metrics.PASSWORD_FILE, metrics.CA_FILE):
+        assert path.parent == Path("/etc/prometheus-redis-exporter")  # the package's configuration directory
+    assert len({metrics.ENV_FILE, metrics.PASSWORD_FILE, metrics.CA_FILE}) == 3
+
+
+def test_only_the_password_file_belongs_to_the_exporter_s_group(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    written: dict[Path, tuple[str, int]] = {}
+    monkeypatch.setattr(
+        service, "write_restricted", lambda path, text, group, mode: written.update({path: (group, mode)})
+    )
+    monkeypatch.setattr(service, "run", lambda *args, **kwargs: "")
+    monkeypatch.setattr(service, "install_apt", lambda packages: None)
+    monkeypatch.setattr(service, "systemctl", lambda *args: None)
+    monkeypatch.setattr(service, "wait_until", lambda check, timeout, interval=0.1: True)
+    metrics.configure(metrics.Exporter("127.0.0.5", 6380, "secret-password-1", 9121, ca="PEM"))
+    assert written == {
+        metrics.DROPIN: ("root", 0o644),
+        metrics.CA_FILE: ("root", 0o644),
+        metrics.PASSWORD_FILE: ("prometheus", 0o640),
+        metrics.ENV_FILE: ("root", 0o600),
+    }
+
+
+def test_a_new_metrics_port_restarts_the_exporter(systemd: FakeSystemd) -> None:
+    metrics.configure(EXPORTER)
+    systemd.commands.clear()
+    assert metrics.configure(metrics.Exporter("127.1.2.3", 6379, EXPORTER.password, 9200))
+    assert systemd.commands[-1] == "systemctl restart prometheus-redis-exporter"

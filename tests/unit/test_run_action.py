@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import yaml
+
 from charms.layer.redis import run_action
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_nested_results_become_dotted_keys_with_string_values() -> None:
@@ -61,3 +68,34 @@ def test_any_other_error_fails_naming_the_action_and_the_error(monkeypatch) -> N
 
     record = run_with(monkeypatch, {}, broken)
     assert record.failures == ["an-action failed: KeyError: 'path'"] and record.results == []
+
+
+def test_every_action_of_actions_yaml_runs_its_function() -> None:
+    from charms.layer.redis import backup, cluster_status, password_actions
+
+    declared = yaml.safe_load((ROOT / "actions.yaml").read_text())
+    assert set(run_action.ACTIONS) == set(declared)
+    assert {name: run_action.resolve(name) for name in declared} == {
+        "backup": backup.backup_action,
+        "list-backups": backup.list_backups_action,
+        "restore": backup.restore_action,
+        "cluster-status": cluster_status.cluster_status_action,
+        "get-admin-password": password_actions.get_admin_password,
+        "rotate-password": password_actions.rotate_password,
+        "forget-old-passwords": password_actions.forget_old_passwords,
+    }
+    for name in declared:
+        assert f'run("{name}")' in (ROOT / "actions" / name).read_text()
+
+
+def test_progress_lines_go_to_juju_s_action_log_and_a_failing_action_log_is_not_fatal(
+    tmp_path: Path, monkeypatch
+) -> None:
+    logged = tmp_path / "logged"
+    action_log = tmp_path / "bin" / "action-log"
+    action_log.parent.mkdir()
+    action_log.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {logged}\nexit 1\n')
+    action_log.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{action_log.parent}:{os.environ['PATH']}")
+    run_action.progress("copying the snapshot; 40 of 100 keys")
+    assert logged.read_text() == "copying the snapshot; 40 of 100 keys\n"

@@ -695,7 +695,8 @@ def roll_back(unit: Unit, files: DataFiles, control: Control, running: str, say:
         control.start()
         loaded = wait_loaded(unit, LOAD_WAIT)
     except (service.ServiceError, BackupError, OSError) as error:
-        return f"putting the previous data back failed too ({error}); it is kept in {files.aside}"
+        where = f"it is kept in {files.aside}" if files.aside.exists() else f"it is back in {files.snapshot.parent}"
+        return f"putting the previous data back failed too ({error}); {where}"
     return f"the previous data was put back ({loaded.keys} keys)"
 
 

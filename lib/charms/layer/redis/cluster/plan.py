@@ -7,7 +7,6 @@ the cluster's 40-hex ids; units are Juju unit names.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,11 +60,6 @@ def units_needed(replicas: int) -> int:
     if replicas < 0:
         raise PlanError(f"cluster-replicas must be 0 or more, not {replicas}")
     return MIN_MASTERS * (1 + replicas)
-
-
-def slot_cap(masters: int) -> int:
-    """The most slots any master may hold, even in the middle of a move."""
-    return math.ceil(SLOTS / masters) + 1
 
 
 def even_split(parts: int) -> tuple[tuple[SlotRange, ...], ...]:
@@ -143,7 +137,10 @@ def check_coverage(ownership: Mapping[str, Collection[int]]) -> None:
     twice = [slot for slot, count in seen.items() if count > 1]
     if twice:
         raise PlanError(f"slot {min(twice)} is claimed by two masters: repair the cluster first")
-    if len(seen) != SLOTS or min(seen) < 0 or max(seen) >= SLOTS:
+    outside = sorted(slot for slot in seen if not 0 <= slot < SLOTS)
+    if outside:
+        raise PlanError(f"slot {outside[0]} is not a slot (0-{SLOTS - 1}): repair the cluster first")
+    if len(seen) != SLOTS:
         raise PlanError(f"{SLOTS - len(seen)} slots have no master: repair the cluster first")
 
 
