@@ -215,9 +215,10 @@ def publish(desired: workload.Desired, address: str) -> None:
         check = monitoring.make_check(config["nagios_context"], config["nagios_servicegroups"], hookenv.local_unit())
         port, offer = client_port(desired.settings)
         ca = offer.ca if offer and offer.required else ""
-        target = (check, address, port, desired.password, service.group_id("nagios"), ca)
+        login = desired.as_user(users.MONITORING_USER)
+        target = (check, address, port, login, login.password, service.group_id("nagios"), ca)
         if data_changed("redis.nrpe-check", repr(target)) or not is_flag_set("redis.checks-registered"):
-            nrpe.publish_checks(monitoring.install(check, address, port, desired.password, ca))
+            nrpe.publish_checks(monitoring.install(check, address, port, login.password, ca, login.username))
             set_flag("redis.checks-registered")
 
 
@@ -271,10 +272,10 @@ def cluster_mode() -> tuple[workload.Facts, workload.Desired] | None:
 
 def own_view(facts: workload.Facts, desired: workload.Desired) -> clustering.View:
     """This unit's view of the cluster without asking the peers who is ready."""
-    own = Endpoint(facts.ingress, desired.settings.port)
+    own, login = Endpoint(facts.ingress, desired.settings.port), desired.as_user(users.ADMIN_USER)
     return clustering.View(
-        hookenv.local_unit(), own, desired.password, desired.settings.cluster_replicas, {hookenv.local_unit(): own},
-        shared_topology(), dying_units(),
+        hookenv.local_unit(), own, login.password, desired.settings.cluster_replicas, {hookenv.local_unit(): own},
+        shared_topology(), dying_units(), login.username,
     )  # fmt: skip
 
 
@@ -307,7 +308,7 @@ def cluster_view(facts: workload.Facts, desired: workload.Desired) -> clustering
     """This unit's view of the cluster, its node id published to the peers; None if Redis does not answer."""
     view = own_view(facts, desired)
     try:
-        node_id = clustering.node_id(view.own, desired.password)
+        node_id = clustering.node_id(view.own, view.password, view.username)
     except clustering.EXPECTED_ERRORS as error:
         hookenv.log(f"Cluster node not answering: {error}", hookenv.WARNING)
         return None
@@ -467,7 +468,8 @@ def configure_exporter() -> None:
         return
     port, offer = client_port(desired.settings)
     ca = offer.ca if offer is not None and offer.required else ""  # the exporter follows Redis to TLS
-    exporter = metrics.Exporter(facts.ingress, port, desired.password, desired.settings.metrics_port, ca)
+    login = desired.as_user(users.MONITORING_USER)
+    exporter = metrics.Exporter(facts.ingress, port, login.password, desired.settings.metrics_port, ca, login.username)
     try:
         metrics.configure(exporter)
     except metrics.NotServing as error:

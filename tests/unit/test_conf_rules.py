@@ -25,6 +25,7 @@ def test_the_directives_redis_changes_at_runtime() -> None:
         "appendonly",
         "loglevel",
         "masterauth",
+        "masteruser",
         "maxmemory",
         "maxmemory-policy",
         "requirepass",

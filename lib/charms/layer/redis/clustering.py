@@ -66,6 +66,8 @@ class View:
     ready: Mapping[str, Endpoint]
     topology: Topology | None = None
     dying: frozenset[str] = frozenset()
+    # The user the cluster steps log in as on every node (the charm's admin user once it exists).
+    username: str = "default"
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,16 @@ def read_topology(text: str | None) -> Topology | None:
 
 def executor(view: View) -> ClusterExecutor:
     return ClusterExecutor(
-        RedisConnections(view.password), MigrateAuth("default", view.password), Limits(), holder=view.unit
+        RedisConnections(view.password, view.username),
+        MigrateAuth(view.username, view.password),
+        Limits(),
+        holder=view.unit,
     )
 
 
-def node_id(endpoint: Endpoint, password: str) -> str:
+def node_id(endpoint: Endpoint, password: str, username: str = "default") -> str:
     """This unit's node id, once its Redis answers in cluster mode."""
-    with ClusterExecutor(RedisConnections(password), MigrateAuth("default", password)) as cluster:
+    with ClusterExecutor(RedisConnections(password, username), MigrateAuth(username, password)) as cluster:
         return cluster.node_id(endpoint)
 
 

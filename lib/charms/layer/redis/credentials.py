@@ -187,8 +187,10 @@ def read(
 
 
 def create(leader_settings: Mapping[str, str | None], tools: SecretTools, cache: Cache) -> SecretRef:
-    """The leader's first step: the secret with the default user's password (an upgrade keeps the old one)."""
-    content = {DEFAULT_PASSWORD: leader_settings.get(LEGACY_PASSWORD) or generate_password(), REVISION: "1"}
+    """The leader's first step: the secret with the default user's password (an upgrade keeps the old one)
+    and the charm's own users' passwords."""
+    default = leader_settings.get(LEGACY_PASSWORD) or generate_password()
+    content = {DEFAULT_PASSWORD: default, **with_charm_users({}), REVISION: "1"}
     ref = SecretRef(tools.add(content, LABEL), 1)
     cache.write(ref, content)
     return ref
@@ -202,6 +204,23 @@ def with_clients(content: Mapping[str, str], applications: set[str]) -> dict[str
     for name in sorted(users.client_username(application) for application in applications):
         kept[name] = content.get(name) or generate_password()
     return kept
+
+
+def with_charm_users(content: Mapping[str, str]) -> dict[str, str]:
+    """The content with a password for each of the charm's own users (kept, or new: an upgrade adds them)."""
+    return {**content, **{name: content.get(name) or generate_password() for name in users.CHARM_USERS}}
+
+
+def charm_passwords(content: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each of the charm's own users that has a password: the passwords it accepts, current first.
+
+    Old ones too, expired or not, as for the clients' (see old_client_passwords).
+    """
+    return {
+        name: (content[name], *(old.password for old in rotation.old_passwords(content, name)))
+        for name in users.CHARM_USERS
+        if content.get(name)
+    }
 
 
 def client_of(key: str) -> str:
@@ -238,12 +257,13 @@ def update(ref: SecretRef, content: Mapping[str, str], tools: SecretTools, cache
 def leader_content(
     content: Mapping[str, str], applications: set[str], config: Mapping[str, object], now: float
 ) -> dict[str, str]:
-    """The content the leader wants: a password per related application, no expired old password,
+    """The content the leader wants: a password per related application and per user of the charm's own,
+    no expired old password,
     and the default user's password in effect recorded (the one it replaces kept for the grace period).
 
     With an invalid configuration nothing is recorded about the default user: no unit applies it.
     """
-    wanted = rotation.forget_expired(with_clients(content, applications), now)
+    wanted = rotation.forget_expired(with_charm_users(with_clients(content, applications)), now)
     try:
         parsed = settings.parse(config)
     except settings.InvalidOption:

@@ -52,11 +52,27 @@ def read_secret() -> tuple[credentials.SecretRef, dict[str, str]]:
         raise ActionRefused(f"the passwords' secret cannot be read: {error}") from None
 
 
+def admin_passwords() -> tuple[str, ...]:
+    """The passwords the charm's admin user accepts, current first (none before the leader made them)."""
+    from charmhelpers.core import hookenv
+
+    if credentials.ref_from(hookenv.leader_get() or {}) is None:
+        return ()
+    return credentials.charm_passwords(read_secret()[1]).get(users.ADMIN_USER, ())
+
+
+def admin_login() -> users.Login:
+    """The charm's admin user and its password; the default user's before the leader made the admin user."""
+    passwords = admin_passwords()
+    return users.Login(users.ADMIN_USER, passwords[0]) if passwords else users.Login("default", default_password())
+
+
 def get_admin_password(params: dict[str, Any]) -> dict[str, Any]:
-    """Print the password of the charm's administrative user (`default`); results name the user."""
-    sys.stdout.write(default_password() + "\n")
+    """Print the password of the charm's administrative user (`charm-admin`); results name the user."""
+    login = admin_login()
+    sys.stdout.write(login.password + "\n")
     sys.stdout.flush()
-    return {"username": "default"}
+    return {"username": login.username}
 
 
 def leader_only(action: str) -> None:

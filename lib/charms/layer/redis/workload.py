@@ -54,6 +54,8 @@ class Facts:
     old_client_passwords: tuple[tuple[str, str], ...] = ()
     # The default user's passwords it still accepts beside the current one (a `password` change's grace period).
     old_default_passwords: tuple[str, ...] = ()
+    # Each of the charm's own users and the passwords it accepts, current first (none before the leader made them).
+    charm_passwords: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,24 @@ class Desired:
     password: str
     # The ACL users Redis must have (the default user first); none: the default user only, as before users.
     users: tuple[users.AclUser, ...] = ()
+    charm_passwords: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def accepted(self, username: str) -> tuple[str, ...]:
+        """The passwords one of the charm's own users accepts, current first (none before the leader made it)."""
+        return dict(self.charm_passwords).get(username, ())
+
+    def charm_login(self, username: str) -> users.Login | None:
+        """One of the charm's own users with its current password (None before the leader made it)."""
+        passwords = self.accepted(username)
+        return users.Login(username, passwords[0]) if passwords else None
+
+    def as_user(self, username: str) -> users.Login:
+        """The login of the charm's own user `username`; the default user's before the leader made it."""
+        return self.charm_login(username) or users.Login("default", self.password)
+
+    def login(self, running: str) -> admin.Credential:
+        """How the charm logs in to a Redis running the redis.conf text `running`."""
+        return admin.login_for(running, self.accepted(users.ADMIN_USER))
 
 
 @dataclass(frozen=True)
@@ -105,8 +125,14 @@ def resolve(facts: Facts) -> Desired | Outcome:
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
     clients, rules = dict(facts.client_passwords), parsed.client_permissions
-    acl = users.wanted(password, clients, rules, facts.old_client_passwords, facts.old_default_passwords)
-    return Desired(parsed, password, acl)
+    charm = dict(facts.charm_passwords)
+    acl = users.wanted(password, clients, rules, facts.old_client_passwords, facts.old_default_passwords, charm)
+    return Desired(parsed, password, acl, facts.charm_passwords)
+
+
+def render(desired: Desired, facts: Facts, layout: Layout) -> str:
+    replication = desired.charm_login(users.REPLICATION_USER)
+    return conf.render(desired.settings, desired.password, facts.ingress, layout, facts.tls, desired.users, replication)
 
 
 def installation_key(parsed: Settings) -> str:
@@ -177,6 +203,7 @@ def apply(
     progress: Progress,
     fresh: bool = False,
     acl: tuple[users.AclUser, ...] = (),
+    admin_passwords: tuple[str, ...] = (),
 ) -> bool:
     """Carry out `plan`: CONFIG SET then rewrite the file, or rewrite and (re)start once.
 
@@ -187,15 +214,17 @@ def apply(
     disk (admin.CannotSave, admin.StillSaving otherwise), unless it is a
     `fresh` installation, which holds no data of the unit's yet.
     """
-    password = conf.directives(running or "").get("requirepass", "")
+    password = admin.login_for(running or "", admin_passwords)
     active = service.is_active(layout.service)
     if plan.users and active:
         admin.check_users(layout.unixsocket, password, acl)  # before anything changes
+        password = ensure_admin(layout, password, acl, admin_passwords)
     if "requirepass" in plan.live and plan.users and active and acl:
         # CONFIG SET requirepass leaves the default user that one password: its others (old ones
         # in their grace period, the applications') are set in the same transaction.
         admin.set_password_with_users(layout.unixsocket, password, plan.live["requirepass"], acl[0])
-        password = plan.live["requirepass"]
+        if not isinstance(password, users.Login):
+            password = plan.live["requirepass"]
         plan = replace(plan, live={k: v for k, v in plan.live.items() if k != "requirepass"})
     if plan.live:
         try:
@@ -205,11 +234,13 @@ def apply(
                 raise
             plan = conf.Plan(restart=True, changed=plan.changed)
         else:
-            password = plan.live.get("requirepass", password)
+            if "requirepass" in plan.live and not isinstance(password, users.Login):
+                password = plan.live["requirepass"]
             if plan.live.get("appendonly") == "yes":
                 admin.wait_for_aof(layout.unixsocket, password, SAVE_WAIT)
     if plan.users and active:
         admin.sync_users(layout.unixsocket, password, acl)
+        password = admin.login_for(rendered, admin_passwords)
     if plan.restart and active and not fresh:
         prepare_restart(layout, password, running, rendered)
     service.write_config(layout, rendered)
@@ -220,7 +251,19 @@ def apply(
     return False
 
 
-def prepare_restart(layout: Layout, password: str, running: str | None, rendered: str) -> None:
+def ensure_admin(
+    layout: Layout, login: admin.Credential, acl: tuple[users.AclUser, ...], admin_passwords: tuple[str, ...]
+) -> admin.Credential:
+    """On a Redis without the charm's admin user (upgraded from a revision without it): make it with
+    the default user's password, which still has every right, and log in as it from then on."""
+    wanted = [user for user in acl if user.name == users.ADMIN_USER]
+    if isinstance(login, users.Login) or not wanted or not admin_passwords:
+        return login
+    admin.add_user(layout.unixsocket, login, wanted[0])
+    return users.Login(users.ADMIN_USER, admin_passwords[0])
+
+
+def prepare_restart(layout: Layout, password: admin.Credential, running: str | None, rendered: str) -> None:
     """Make a restart keep every acknowledged write.
 
     A Redis that starts with appendonly on loads only the append-only file, so
@@ -256,7 +299,7 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         return Outcome("blocked", message, desired, "", facts.installed, retry=True)
     repaired = tuple(service.restore_ownerships(layout))
     running = service.read_config(layout)
-    rendered = conf.render(parsed, desired.password, facts.ingress, layout, tls=facts.tls, users=desired.users)
+    rendered = render(desired, facts, layout)
     plan = conf.plan(running, rendered, service.installed_version(layout))
     try:
         unchanged = plan.unchanged and service.is_active(layout.service)
@@ -283,7 +326,9 @@ def change(
     key = installation_key(desired.settings)
     options = conf.describe(plan.changed)
     try:
-        restarted = apply(plan, layout, running, rendered, progress, facts.installed != key, desired.users)
+        admin_passwords = desired.accepted(users.ADMIN_USER)
+        fresh = facts.installed != key
+        restarted = apply(plan, layout, running, rendered, progress, fresh, desired.users, admin_passwords)
     except admin.Refused as refused:
         return Outcome("blocked", f"Redis refused {refused}; it keeps its configuration", desired, "", key)
     except admin.CannotSave as error:
@@ -332,7 +377,11 @@ def recover(
 
 
 def check(
-    desired: Desired, layout: Layout, installed: str | None, timeout: float = START_WAIT, password: str | None = None
+    desired: Desired,
+    layout: Layout,
+    installed: str | None,
+    timeout: float = START_WAIT,
+    password: admin.Credential | None = None,
 ) -> Outcome:
     """An authenticated PING, retried while Redis starts: active only if it answers.
 
@@ -363,7 +412,7 @@ def watch(desired: Desired, layout: Layout, reference: str, installed: str | Non
     directives, the default user's ACL and the master role are compared with
     the running server.
     """
-    password = conf.directives(reference).get("requirepass", desired.password)
+    password = desired.login(reference)
     outcome = check(desired, layout, installed, timeout, password)
     if not outcome.ready:
         return outcome
@@ -387,9 +436,7 @@ def pending_options(facts: Facts, desired: Desired, layout: Layout, running: str
     """The options the configuration asks for that are not in effect."""
     if facts.installed != installation_key(desired.settings):
         return ["install-source"]
-    rendered = conf.render(
-        desired.settings, desired.password, facts.ingress, layout, tls=facts.tls, users=desired.users
-    )
+    rendered = render(desired, facts, layout)
     return conf.options_of(conf.changed_directives(running, rendered))
 
 
