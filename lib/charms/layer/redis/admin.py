@@ -334,11 +334,13 @@ def sync_acl(client: resp.Connection, wanted: Sequence[AclUser]) -> list[str]:
     reconnects once). Returns what changed, by user name.
     """
     live = acl_lines(client)
-    changed = []
-    for user in wanted:
-        if live.get(user.name) != normalised(client, user):
+    differing = [user for user in wanted if live.get(user.name) != normalised(client, user)]
+    changed = [f"{user.name} user ACL" for user in differing]
+    # The default user last: logged in as it (before the admin user existed), this connection
+    # loses the rights to change the others once it has the client rules.
+    for user in differing:
+        if user.name != "default":
             client.command("ACL", "SETUSER", user.name, *user.modifiers())
-            changed.append(f"{user.name} user ACL")
     names = {user.name for user in wanted}
     revoked: set[str] = set()
     for name, line in live.items():
@@ -346,6 +348,9 @@ def sync_acl(client: resp.Connection, wanted: Sequence[AclUser]) -> list[str]:
             client.command("ACL", "DELUSER", name)
             revoked |= hashes_in(line)
             changed.append(f"{name} user removed")
+    for user in differing:
+        if user.name == "default":
+            client.command("ACL", "SETUSER", user.name, *user.modifiers())
     if revoked & hashes_in(live.get("default", "")):
         for kind in ("normal", "pubsub"):
             client.command("CLIENT", "KILL", "USER", "default", "TYPE", kind, "SKIPME", "yes")
