@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,19 @@ def test_a_replica_syncs_from_its_master_as_the_replication_user(
         replica.config_set("masterauth", "a-wrong-password")
         replica.execute_command("CLIENT", "KILL", "TYPE", "master")
         assert service.wait_until(lambda: replica.info("replication")["master_link_status"] == "down", timeout=10)
+
+
+def test_a_unit_that_missed_a_rotation_logs_in_with_the_admin_password_its_file_was_written_with(
+    tmp_path: Path,
+) -> None:
+    layout = replace(service.APT_LAYOUT, conf=tmp_path / "redis.conf")
+    parsed = settings.parse(DEFAULTS)
+    old = {**CHARM, users.ADMIN_USER: ("admin-password-0",)}
+    running = conf.render(parsed, "pw1", "127.1.2.3", layout, users=users.wanted("pw1", {}, RULES, charm=old))
+    workload.remember_admin(layout, old[users.ADMIN_USER])
+    assert oct(workload.admin_file(layout).stat().st_mode & 0o777) == "0o600"
+    now = {**CHARM, users.ADMIN_USER: ("admin-password-9",)}  # the old one already forgotten by the leader
+    desired = workload.Desired(parsed, "pw1", users.wanted("pw1", {}, RULES, charm=now), tuple(now.items()))
+    assert desired.login(running, layout) == users.Login(users.ADMIN_USER, "admin-password-0")
+    workload.admin_file(layout).unlink()
+    assert desired.login(running, layout) == "pw1"  # nothing else to try: the default user's password

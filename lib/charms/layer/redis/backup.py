@@ -797,7 +797,7 @@ def this_unit() -> Unit:
         raise BackupError("Redis is not installed and configured by the charm yet")
     from charms.layer.redis import password_actions
 
-    password = admin.login_for(running, password_actions.admin_passwords())
+    password = admin.login_for(running, workload.known_admin_passwords(layout, password_actions.admin_passwords()))
     configured = str(hookenv.config().get("backup-dir") or DEFAULT_DIR)
     return Unit(hookenv.local_unit(), layout, password, Path(configured))
 

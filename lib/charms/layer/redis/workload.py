@@ -11,8 +11,10 @@ Neither function calls Juju.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from charms.layer.redis import admin, conf, service, settings, users
@@ -81,9 +83,29 @@ class Desired:
         """The login of the charm's own user `username`; the default user's before the leader made it."""
         return self.charm_login(username) or users.Login("default", self.password)
 
-    def login(self, running: str) -> admin.Credential:
+    def login(self, running: str, layout: Layout) -> admin.Credential:
         """How the charm logs in to a Redis running the redis.conf text `running`."""
-        return admin.login_for(running, self.accepted(users.ADMIN_USER))
+        return admin.login_for(running, known_admin_passwords(layout, self.accepted(users.ADMIN_USER)))
+
+
+def admin_file(layout: Layout) -> Path:
+    """The admin user's passwords redis.conf was last written with, root's only: a unit that missed a
+    rotation (offline past the grace period) still logs in to the Redis it left, to apply the new one."""
+    return layout.conf.with_name(".charm-admin-passwords")
+
+
+def known_admin_passwords(layout: Layout, admin_passwords: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        remembered = json.loads(admin_file(layout).read_text())
+    except (OSError, ValueError):
+        remembered = []
+    kept = (password for password in remembered if isinstance(password, str)) if isinstance(remembered, list) else ()
+    return tuple(dict.fromkeys((*admin_passwords, *kept)))
+
+
+def remember_admin(layout: Layout, admin_passwords: tuple[str, ...]) -> None:
+    if admin_passwords:
+        service.write_file(admin_file(layout), json.dumps(list(admin_passwords)), 0o600, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -214,7 +236,7 @@ def apply(
     disk (admin.CannotSave, admin.StillSaving otherwise), unless it is a
     `fresh` installation, which holds no data of the unit's yet.
     """
-    password = admin.login_for(running or "", admin_passwords)
+    password = admin.login_for(running or "", known_admin_passwords(layout, admin_passwords))
     active = service.is_active(layout.service)
     if plan.users and active:
         admin.check_users(layout.unixsocket, password, acl)  # before anything changes
@@ -244,6 +266,7 @@ def apply(
     if plan.restart and active and not fresh:
         prepare_restart(layout, password, running, rendered)
     service.write_config(layout, rendered)
+    remember_admin(layout, admin_passwords)
     if plan.restart or not active:
         progress("Restarting Redis" if active else "Starting Redis")
         service.systemctl("restart", layout.service)
@@ -412,7 +435,7 @@ def watch(desired: Desired, layout: Layout, reference: str, installed: str | Non
     directives, the default user's ACL and the master role are compared with
     the running server.
     """
-    password = desired.login(reference)
+    password = desired.login(reference, layout)
     outcome = check(desired, layout, installed, timeout, password)
     if not outcome.ready:
         return outcome
