@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import real_redis
 import redis as redis_py
+from fake_machine import FakeMachine
 from real_redis import PASSWORD, running, start
 
 from charms.layer.redis import admin, conf, service, settings, users, workload
@@ -292,3 +293,21 @@ def test_a_unit_that_missed_a_rotation_logs_in_with_the_admin_password_its_file_
     assert desired.login(running, layout) == users.Login(users.ADMIN_USER, "admin-password-0")
     workload.admin_file(layout).unlink()
     assert desired.login(running, layout) == "pw1"  # nothing else to try: the default user's password
+
+
+def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    machine = FakeMachine(config=None, active=False)
+    machine.attach(monkeypatch)
+    monkeypatch.setattr(service, "installed_version", lambda layout: (5, 0, 7))
+    facts = workload.Facts(
+        config={**DEFAULTS, "install-source": "snap"},
+        leader_password="generated-pw-1",
+        ingress="127.1.2.3",
+        installed=workload.installation_key(settings.parse({**DEFAULTS, "install-source": "snap"})),
+    )
+    outcome = workload.converge(facts, lambda message: None)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "snap-channel: Redis 5.0.7 has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)",
+    )
+    assert machine.config is None and machine.actions == []

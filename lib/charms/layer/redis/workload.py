@@ -30,6 +30,8 @@ SAVE_WAIT = 60.0
 # (re)start Redis may be loading its data and gets START_WAIT.
 ANSWER_WAIT = 5.0
 START_WAIT = 30.0
+# ACL users (the charm's own, the applications') came with Redis 6.
+ACL_SINCE = (6, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,12 @@ def resolve(facts: Facts) -> Desired | Outcome:
 def render(desired: Desired, facts: Facts, layout: Layout) -> str:
     replication = desired.charm_login(users.REPLICATION_USER)
     return conf.render(desired.settings, desired.password, facts.ingress, layout, facts.tls, desired.users, replication)
+
+
+def too_old(version: tuple[int, int, int], parsed: Settings) -> str:
+    option = "snap-channel" if parsed.install_source == "snap" else "install-source"
+    found = ".".join(map(str, version))
+    return f"{option}: Redis {found} has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)"
 
 
 def installation_key(parsed: Settings) -> str:
@@ -323,7 +331,10 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
     repaired = tuple(service.restore_ownerships(layout))
     running = service.read_config(layout)
     rendered = render(desired, facts, layout)
-    plan = conf.plan(running, rendered, service.installed_version(layout))
+    version = service.installed_version(layout)
+    if (0, 0, 0) < version < ACL_SINCE:
+        return Outcome("blocked", too_old(version, parsed), desired, "", key)
+    plan = conf.plan(running, rendered, version)
     try:
         unchanged = plan.unchanged and service.is_active(layout.service)
     except service.NoAnswer as error:
