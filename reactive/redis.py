@@ -19,7 +19,8 @@ Flags of this charm:
   metrics-endpoint and prometheus (a unit joined, leadership came, the
   exporter's address or port changed). Cleared once published.
 
-Leader settings: `password-secret` and `password-secret-revision` name the
+Leader settings (their secret's revisions that no unit tracks any more are removed in the
+leader's `secret-remove` hook): `password-secret` and `password-secret-revision` name the
 Juju secret (owned by the application) that holds the generated passwords (and,
 after a rotation or a new `password` option, the old ones and when each expires:
 the leader removes an expired one on its next hook), and the revision that
@@ -42,6 +43,7 @@ removed hands its slots over in its own peer -departed (or stop) hook.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from dataclasses import replace
@@ -569,3 +571,18 @@ def publish_client_credentials() -> None:
         username = users.client_username(relation.application_name) if relation.units else ""
         if username in passwords:
             relation.to_publish_raw.update({"username": username, "password": passwords[username]})
+
+
+@hook("secret-remove")
+def remove_obsolete_secret_revision() -> None:
+    """Juju tells the leader that no unit tracks a revision any more: remove it (it holds only retired passwords)."""
+    ref = credentials.ref_from(seen_leader_settings())
+    revision = credentials.obsolete_revision(
+        ref, os.environ.get("JUJU_SECRET_ID", ""), os.environ.get("JUJU_SECRET_REVISION", "")
+    )
+    if ref is None or revision is None or not hookenv.is_leader():
+        return
+    try:
+        credentials.HookSecretTools().remove_revision(ref.id, revision)
+    except credentials.SecretError as error:
+        hookenv.log(f"Revision {revision} of the passwords' secret not removed: {error}", hookenv.WARNING)

@@ -165,3 +165,20 @@ def test_the_hook_tools_pass_content_in_a_0600_file_never_in_arguments(monkeypat
     assert not [arg for arg in command if "true" in arg]
     assert text == 'password: "true"\n'  # quoted: YAML keeps it a string
     assert not Path(command[command.index("--file") + 1]).exists()
+
+
+def test_only_an_earlier_revision_of_the_passwords_secret_is_removed() -> None:
+    ref = SecretRef("secret:d0abc123", 5)
+    assert credentials.obsolete_revision(ref, "secret:d0abc123", "4") == 4
+    assert credentials.obsolete_revision(ref, "secret://model-uuid/d0abc123", "1") == 1
+    assert credentials.obsolete_revision(ref, "secret:d0abc123", "5") is None  # the one every unit reads
+    assert credentials.obsolete_revision(ref, "secret:someone-elses", "4") is None
+    assert credentials.obsolete_revision(ref, "secret:d0abc123", "") is None
+    assert credentials.obsolete_revision(None, "secret:d0abc123", "4") is None
+
+
+def test_a_revision_is_removed_with_secret_remove_and_its_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(credentials.subprocess, "check_output", lambda command, **kwargs: ran.append(command) or "")
+    credentials.HookSecretTools().remove_revision("secret:d0abc123", 4)
+    assert ran == [["secret-remove", "secret:d0abc123", "--revision", "4"]]

@@ -88,6 +88,8 @@ class SecretTools(Protocol):
 
     def get(self, ident: str) -> dict[str, str]: ...
 
+    def remove_revision(self, ident: str, revision: int) -> None: ...
+
 
 class HookSecretTools:
     """secret-add, secret-set and secret-get, the content always passed in a 0600 file or on stdout."""
@@ -105,6 +107,9 @@ class HookSecretTools:
         if not isinstance(content, dict) or not all(isinstance(v, str) for v in content.values()):
             raise SecretError(f"secret-get {ident} gave no map of strings")
         return content
+
+    def remove_revision(self, ident: str, revision: int) -> None:
+        self._run(["secret-remove", ident, "--revision", str(revision)])
 
     def _with_content_file(self, command: list[str], content: Mapping[str, str]) -> str:
         handle, name = tempfile.mkstemp(prefix="secret-", suffix=".yaml")  # created 0600
@@ -204,6 +209,22 @@ def with_clients(content: Mapping[str, str], applications: set[str]) -> dict[str
     for name in sorted(users.client_username(application) for application in applications):
         kept[name] = content.get(name) or generate_password()
     return kept
+
+
+def same_secret(one: str, other: str) -> bool:
+    """Whether two ids name the same secret (`secret:ID`, `secret://MODEL/ID` or the bare ID)."""
+    return one.rsplit("/", 1)[-1].removeprefix("secret:") == other.rsplit("/", 1)[-1].removeprefix("secret:")
+
+
+def obsolete_revision(ref: SecretRef | None, ident: str, revision: str) -> int | None:
+    """The revision of the passwords' secret Juju says no unit tracks any more, to remove (None: not ours).
+
+    Every unit reads the latest revision, which holds every password still accepted (the
+    old ones in their grace period included): an earlier revision only keeps retired ones.
+    """
+    if ref is None or not revision.isdigit() or not same_secret(ref.id, ident):
+        return None
+    return int(revision) if int(revision) < ref.revision else None
 
 
 def with_charm_users(content: Mapping[str, str]) -> dict[str, str]:
