@@ -225,6 +225,8 @@ def admin_password(juju: jubilant.Juju) -> str:
 def test_the_admin_user_rotates_the_charm_keeps_working_and_earlier_revisions_are_removed(
     juju: jubilant.Juju,
 ) -> None:
+    juju.config(APP, {"password-grace-period": 3600})
+    wait_idle(juju)
     old = admin_password(juju)
     task = juju.run(leader(juju), "rotate-password", {"user": "admin"})
     assert task.results["rotated"] == ADMIN_USER
