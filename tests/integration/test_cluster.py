@@ -22,6 +22,8 @@ from cluster_client import Traffic, cluster_settled, missing_keys, write_keys
 from helpers import (
     APP,
     CHARM,
+    REPLICATION_USER,
+    admin_login,
     ensure_built,
     in_unit,
     leader,
@@ -62,9 +64,11 @@ def wait_cluster(juju: jubilant.Juju, count: int) -> jubilant.Status:
 
 
 def node(juju: jubilant.Juju, unit: str) -> redis.Redis:
+    """A node as the charm administers it (its admin user)."""
     status = units(juju)[unit]
     port = int(status.open_ports[0].split("/")[0])
-    return redis.Redis(host=status.public_address, port=port, password=password(juju), decode_responses=True)
+    username, secret = admin_login(juju)
+    return redis.Redis(host=status.public_address, port=port, username=username, password=secret, decode_responses=True)
 
 
 def cluster_client(juju: jubilant.Juju) -> RedisCluster:
@@ -377,7 +381,8 @@ def test_a_new_password_reaches_every_node_live_and_a_reconnecting_client_loses_
     for unit in units(juju):
         conn = node(juju, unit)
         assert conn.config_get("requirepass")["requirepass"] == "a-new-cluster-password"
-        assert conn.config_get("masterauth")["masterauth"] == "a-new-cluster-password"
+        # Replicas authenticate as the replication user, whose password the option does not change.
+        assert conn.config_get("masteruser")["masteruser"] == REPLICATION_USER
         assert conn.info("server")["run_id"] == run_ids[unit], f"{unit} restarted"
     # A replica that reconnects to its master now authenticates with the new masterauth.
     for unit in units(juju):
