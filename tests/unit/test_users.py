@@ -311,3 +311,22 @@ def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monk
         "snap-channel: Redis 5.0.7 has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)",
     )
     assert machine.config is None and machine.actions == []
+
+
+def test_the_users_a_rendered_redis_conf_makes_are_read_back_exactly() -> None:
+    wanted = users.wanted("pw1", {"app-web": "web-pw"}, RULES, charm=CHARM)
+    rendered = conf.render(settings.parse(DEFAULTS), "pw1", "127.1.2.3", service.APT_LAYOUT, users=wanted)
+    assert users.from_conf(rendered) == wanted
+    assert users.from_conf(conf.render(settings.parse(DEFAULTS), "pw1", "127.1.2.3", service.APT_LAYOUT)) == ()
+
+
+def test_a_check_before_the_converge_keeps_the_users_redis_runs_with(
+    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Redis runs a redis.conf without the charm's users; the desired ones (with them) are not applied yet.
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    wanted = users.wanted(PASSWORD, {}, RULES, charm=CHARM)
+    desired = workload.Desired(settings.parse(DEFAULTS), PASSWORD, wanted, tuple(CHARM.items()))
+    outcome = workload.watch(desired, live.layout, live.rendered, "apt", 2.0)
+    assert outcome.ready, outcome.message
+    assert client(live.layout.unixsocket, PASSWORD).config_get("maxmemory")  # not demoted by a check

@@ -128,3 +128,16 @@ def charm_users(charm: Mapping[str, Sequence[str]]) -> tuple[AclUser, ...]:
         for name in CHARM_USERS
         if charm.get(name)
     )
+
+
+def from_conf(text: str) -> tuple[AclUser, ...]:
+    """The users a redis.conf's `user` lines (as `AclUser.config_line` writes them) make."""
+    found = []
+    for line in text.splitlines():
+        tokens = line.split()
+        if len(tokens) < 3 or tokens[0] != "user":
+            continue
+        modifiers = [token for token in tokens[2:] if token not in ("reset", "on")]
+        hashes = tuple(token[1:] for token in modifiers if token.startswith("#"))
+        found.append(AclUser(tokens[1], hashes, tuple(token for token in modifiers if not token.startswith("#"))))
+    return tuple(found)

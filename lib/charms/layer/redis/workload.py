@@ -451,7 +451,10 @@ def watch(desired: Desired, layout: Layout, reference: str, installed: str | Non
     if not outcome.ready:
         return outcome
     try:
-        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout, desired.users)
+        # The users of `reference`: on a hook that only checks, those Redis runs with (the
+        # desired ones may need a login that exists only once a converge applied them).
+        acl = users.from_conf(reference)
+        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout, acl)
     except (admin.Unreachable, admin.Refused) as error:
         return Outcome("blocked", f"Redis drifted from its configuration and {error}", desired, "", installed)
     return with_repairs(outcome, tuple(repaired))
