@@ -71,6 +71,13 @@ def node(juju: jubilant.Juju, unit: str) -> redis.Redis:
     return redis.Redis(host=status.public_address, port=port, username=username, password=secret, decode_responses=True)
 
 
+def reader(juju: jubilant.Juju, unit: str) -> redis.Redis:
+    """A node as a password-only client sees it (CLUSTER INFO, CLUSTER NODES), asking no unit for a secret."""
+    status = units(juju)[unit]
+    port = int(status.open_ports[0].split("/")[0])
+    return redis.Redis(host=status.public_address, port=port, password=password(juju), decode_responses=True)
+
+
 def cluster_client(juju: jubilant.Juju) -> RedisCluster:
     starts = [ClusterNode(unit.public_address, 6379) for unit in units(juju).values()]
     return RedisCluster(startup_nodes=starts, password=password(juju), decode_responses=True, socket_timeout=10)
@@ -152,7 +159,7 @@ def test_restarting_each_node_keeps_its_id_and_keys(juju: jubilant.Juju) -> None
 def node_health(juju: jubilant.Juju, unit: str) -> str:
     """The unit's node's CLUSTER INFO summary, or the error that stopped asking."""
     try:
-        info = node(juju, unit).execute_command("CLUSTER", "INFO")
+        info = reader(juju, unit).execute_command("CLUSTER", "INFO")
     except redis.RedisError as error:
         return f"no answer: {error}"
     fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
@@ -433,7 +440,9 @@ def fully_formed(juju: jubilant.Juju) -> bool:
     """Every node serves all slots and sees 3 masters with a replica each."""
     return all(
         node_health(juju, unit).startswith("ok")
-        and sum(entry.is_replica for entry in parse_cluster_nodes(node(juju, unit).execute_command("CLUSTER", "NODES")))
+        and sum(
+            entry.is_replica for entry in parse_cluster_nodes(reader(juju, unit).execute_command("CLUSTER", "NODES"))
+        )
         == 3
         for unit in units(juju)
     )
