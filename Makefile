@@ -33,7 +33,7 @@ deps: $(BIN)/.installed
 # the repository never reach the charm. The layers and interfaces come from
 # layers/ and interfaces/ through BUILD_ENV.
 CHARM_SOURCES := README.md copyright config.yaml metadata.yaml layer.yaml reactive lib templates \
-	$(wildcard actions.yaml actions)
+	$(wildcard actions.yaml actions hooks)
 
 build: deps
 	$(MAKE) --no-print-directory charm-tree

@@ -6,7 +6,8 @@ A two-unit Redis and the raw-reading client charm (tests/charms/redis-client) as
 answers, and connects to every unit with them: a new connection every 100 ms, full-speed SETs on
 it in between. Meanwhile the leader rotates web's password ROTATIONS times (`rotate-password
 application=web`), then the `password` option (the default user's password) changes while a
-second client keeps reconnecting with the old one, and finally `forget-old-passwords` runs.
+second client keeps reconnecting with the old one, then each of the charm's own users rotates
+(`rotate-password user=admin|replication|monitoring`), and finally `forget-old-passwords` runs.
 
 Prints the requests made, the authentication failures (goal 0), and for each rotation the time
 from `juju run` until every unit published the new password and the client had connected with
@@ -19,6 +20,7 @@ Usage: bench/rotation.py [ROTATIONS]   (default 3; run as root, after `make buil
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -113,6 +115,16 @@ def change_default(juju: jubilant.Juju, load: Load, new: str) -> float:
     return time.monotonic() - start
 
 
+def rotate_charm_user(juju: jubilant.Juju, load: Load, user: str) -> float:
+    """Seconds from `rotate-password user=USER` until every unit accepts that charm user's new password."""
+    start = time.monotonic()
+    juju.run(leader(juju), "rotate-password", {"user": user})
+    content = juju.exec("secret-get $(leader-get password-secret) --format json", unit=leader(juju)).stdout
+    name, new = f"charm-{user}", json.loads(content)[f"charm-{user}"]
+    wait_until(lambda: not any(refused(host, load.port, name, new) for host in load.addresses.values()))
+    return time.monotonic() - start
+
+
 def refused(host: str, port: int, username: str, password: str) -> bool:
     try:
         redis.Redis(host=host, port=port, username=username, password=password, socket_timeout=5).ping()
@@ -152,6 +164,8 @@ def main() -> None:
             juju.wait(jubilant.all_agents_idle)
             default_seconds = change_default(juju, load, new_default)
             juju.wait(jubilant.all_agents_idle)
+            charm_users = {user: rotate_charm_user(juju, load, user) for user in ("admin", "replication", "monitoring")}
+            juju.wait(jubilant.all_agents_idle)
         finally:
             load.stop.set()
             for thread in threads:
@@ -163,6 +177,8 @@ def main() -> None:
         print(f"rotation {number}: {seconds:.2f} s until every unit published the new password and it was used")
     print(f"rotation median: {median(times):.2f} s")
     print(f"password option changed: {default_seconds:.2f} s until every unit accepted the new password")
+    for user, seconds in charm_users.items():
+        print(f"rotate-password user={user}: {seconds:.2f} s until every unit accepted the new password")
     print(f"forget-old-passwords: {forgotten:.2f} s until the first password was refused on every unit")
 
 

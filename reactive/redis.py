@@ -19,7 +19,8 @@ Flags of this charm:
   metrics-endpoint and prometheus (a unit joined, leadership came, the
   exporter's address or port changed). Cleared once published.
 
-Leader settings: `password-secret` and `password-secret-revision` name the
+Leader settings (their secret's revisions that no unit tracks any more are removed in the
+leader's `secret-remove` hook): `password-secret` and `password-secret-revision` name the
 Juju secret (owned by the application) that holds the generated passwords (and,
 after a rotation or a new `password` option, the old ones and when each expires:
 the leader removes an expired one on its next hook), and the revision that
@@ -43,6 +44,7 @@ removed hands its slots over in its own peer -departed (or stop) hook.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from dataclasses import replace
@@ -218,9 +220,10 @@ def publish(desired: workload.Desired, address: str) -> None:
         check = monitoring.make_check(config["nagios_context"], config["nagios_servicegroups"], hookenv.local_unit())
         port, offer = client_port(desired.settings)
         ca = offer.ca if offer and offer.required else ""
-        target = (check, address, port, desired.password, service.group_id("nagios"), ca)
+        login = desired.as_user(users.MONITORING_USER)
+        target = (check, address, port, login, login.password, service.group_id("nagios"), ca)
         if data_changed("redis.nrpe-check", repr(target)) or not is_flag_set("redis.checks-registered"):
-            nrpe.publish_checks(monitoring.install(check, address, port, desired.password, ca))
+            nrpe.publish_checks(monitoring.install(check, address, port, login.password, ca, login.username))
             set_flag("redis.checks-registered")
 
 
@@ -276,9 +279,10 @@ def own_view(facts: workload.Facts, desired: workload.Desired) -> clustering.Vie
     """This unit's view of the cluster without asking the peers who is ready."""
     bus_tls = facts.tls is not None and facts.tls.bus
     own = Endpoint(facts.ingress, desired.settings.tls_port if bus_tls else desired.settings.port)
+    login = desired.as_user(users.ADMIN_USER)
     return clustering.View(
-        hookenv.local_unit(), own, desired.password, desired.settings.cluster_replicas, {hookenv.local_unit(): own},
-        shared_topology(), dying_units(), str(facts.tls.ca) if bus_tls else None,
+        hookenv.local_unit(), own, login.password, desired.settings.cluster_replicas, {hookenv.local_unit(): own},
+        shared_topology(), dying_units(), login.username, str(facts.tls.ca) if bus_tls else None,
     )  # fmt: skip
 
 
@@ -311,7 +315,7 @@ def cluster_view(facts: workload.Facts, desired: workload.Desired) -> clustering
     """This unit's view of the cluster, its node id published to the peers; None if Redis does not answer."""
     view = own_view(facts, desired)
     try:
-        node_id = clustering.node_id(view.own, desired.password, view.ca_file)
+        node_id = clustering.node_id(view.own, view.password, view.username, view.ca_file)
     except clustering.EXPECTED_ERRORS as error:
         hookenv.log(f"Cluster node not answering: {error}", hookenv.WARNING)
         return None
@@ -522,7 +526,8 @@ def configure_exporter() -> None:
         return
     port, offer = client_port(desired.settings)
     ca = offer.ca if offer is not None and offer.required else ""  # the exporter follows Redis to TLS
-    exporter = metrics.Exporter(facts.ingress, port, desired.password, desired.settings.metrics_port, ca)
+    login = desired.as_user(users.MONITORING_USER)
+    exporter = metrics.Exporter(facts.ingress, port, login.password, desired.settings.metrics_port, ca, login.username)
     try:
         metrics.configure(exporter)
     except metrics.NotServing as error:
@@ -622,3 +627,18 @@ def publish_client_credentials() -> None:
         username = users.client_username(relation.application_name) if relation.units else ""
         if username in passwords:
             relation.to_publish_raw.update({"username": username, "password": passwords[username]})
+
+
+@hook("secret-remove")
+def remove_obsolete_secret_revision() -> None:
+    """Juju tells the leader that no unit tracks a revision any more: remove it (it holds only retired passwords)."""
+    ref = credentials.ref_from(seen_leader_settings())
+    revision = credentials.obsolete_revision(
+        ref, os.environ.get("JUJU_SECRET_ID", ""), os.environ.get("JUJU_SECRET_REVISION", "")
+    )
+    if ref is None or revision is None or not hookenv.is_leader():
+        return
+    try:
+        credentials.HookSecretTools().remove_revision(ref.id, revision)
+    except credentials.SecretError as error:
+        hookenv.log(f"Revision {revision} of the passwords' secret not removed: {error}", hookenv.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # REDIS_CHARM: another build to test (an older revision, to see a test fail without its fix).
 CHARM = Path(os.environ.get("REDIS_CHARM", ROOT / "build" / "redis"))
 APP = "redis"
+# The charm's own users (lib/charms/layer/redis/users.py).
+ADMIN_USER, REPLICATION_USER, MONITORING_USER = "charm-admin", "charm-replication", "charm-monitoring"
 
 
 def ensure_built() -> None:
@@ -46,14 +49,32 @@ def password(juju: jubilant.Juju, app: str = APP) -> str:
     )
 
 
+def admin_login(juju: jubilant.Juju, app: str = APP) -> tuple[str | None, str]:
+    """The charm's admin user and its password (the default user's password before the leader made it).
+
+    Read on a unit other than the leader when there is one: a test may hold the leader's hook stopped.
+    """
+    found = units(juju, app)
+    names = sorted(found, key=lambda name: found[name].leader)
+    content = json.loads(juju.exec("secret-get $(leader-get password-secret) --format json", unit=names[0]).stdout)
+    if content.get(ADMIN_USER):
+        return ADMIN_USER, content[ADMIN_USER]
+    return None, password(juju, app)
+
+
 def client(juju: jubilant.Juju, unit: str, auth: str | None = None, port: int | None = None) -> redis.Redis:
-    """A client of the unit's Redis on its address and opened port (the configured port may be refused)."""
+    """A client of the unit's Redis on its address and opened port (the configured port may be refused).
+
+    With `auth`, a password-only client (the default user); without, the charm's admin user.
+    """
     status = units(juju, unit.split("/")[0])[unit]
     port = port or int(status.open_ports[0].split("/")[0])
+    username, secret = (None, auth) if auth is not None else admin_login(juju, unit.split("/")[0])
     return redis.Redis(
         host=status.public_address,
         port=port,
-        password=auth if auth is not None else password(juju, unit.split("/")[0]),
+        username=username,
+        password=secret,
         socket_timeout=10,
         decode_responses=True,
     )

@@ -22,6 +22,8 @@ from cluster_client import Traffic, cluster_settled, missing_keys, write_keys
 from helpers import (
     APP,
     CHARM,
+    REPLICATION_USER,
+    admin_login,
     ensure_built,
     in_unit,
     leader,
@@ -62,6 +64,15 @@ def wait_cluster(juju: jubilant.Juju, count: int) -> jubilant.Status:
 
 
 def node(juju: jubilant.Juju, unit: str) -> redis.Redis:
+    """A node as the charm administers it (its admin user)."""
+    status = units(juju)[unit]
+    port = int(status.open_ports[0].split("/")[0])
+    username, secret = admin_login(juju)
+    return redis.Redis(host=status.public_address, port=port, username=username, password=secret, decode_responses=True)
+
+
+def reader(juju: jubilant.Juju, unit: str) -> redis.Redis:
+    """A node as a password-only client sees it (CLUSTER INFO, CLUSTER NODES), asking no unit for a secret."""
     status = units(juju)[unit]
     port = int(status.open_ports[0].split("/")[0])
     return redis.Redis(host=status.public_address, port=port, password=password(juju), decode_responses=True)
@@ -148,7 +159,7 @@ def test_restarting_each_node_keeps_its_id_and_keys(juju: jubilant.Juju) -> None
 def node_health(juju: jubilant.Juju, unit: str) -> str:
     """The unit's node's CLUSTER INFO summary, or the error that stopped asking."""
     try:
-        info = node(juju, unit).execute_command("CLUSTER", "INFO")
+        info = reader(juju, unit).execute_command("CLUSTER", "INFO")
     except redis.RedisError as error:
         return f"no answer: {error}"
     fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
@@ -377,7 +388,8 @@ def test_a_new_password_reaches_every_node_live_and_a_reconnecting_client_loses_
     for unit in units(juju):
         conn = node(juju, unit)
         assert conn.config_get("requirepass")["requirepass"] == "a-new-cluster-password"
-        assert conn.config_get("masterauth")["masterauth"] == "a-new-cluster-password"
+        # Replicas authenticate as the replication user, whose password the option does not change.
+        assert conn.config_get("masteruser")["masteruser"] == REPLICATION_USER
         assert conn.info("server")["run_id"] == run_ids[unit], f"{unit} restarted"
     # A replica that reconnects to its master now authenticates with the new masterauth.
     for unit in units(juju):
@@ -428,7 +440,9 @@ def fully_formed(juju: jubilant.Juju) -> bool:
     """Every node serves all slots and sees 3 masters with a replica each."""
     return all(
         node_health(juju, unit).startswith("ok")
-        and sum(entry.is_replica for entry in parse_cluster_nodes(node(juju, unit).execute_command("CLUSTER", "NODES")))
+        and sum(
+            entry.is_replica for entry in parse_cluster_nodes(reader(juju, unit).execute_command("CLUSTER", "NODES"))
+        )
         == 3
         for unit in units(juju)
     )

@@ -93,20 +93,18 @@ def test_drift_is_repaired_and_said(juju: jubilant.Juju, unit: str, keys: tuple[
     assert password(juju) not in unit_log(juju, unit)
 
 
-def test_a_password_changed_outside_the_charm_is_reported(
+def test_a_password_changed_outside_the_charm_is_put_back(
     juju: jubilant.Juju, unit: str, keys: tuple[str, int]
 ) -> None:
     other = "changed-outside-" + secrets.token_hex(4)
-    client(juju, unit).config_set("requirepass", other)
+    client(juju, unit).config_set("requirepass", other)  # the charm's admin user is not the default user
     run_hook(juju, unit)
     status = workload(juju, unit)
-    assert status.current == "blocked"
-    assert status.message == (
-        "Redis is running: Redis refused the password the charm set (changed outside the charm? a restart restores it)"
-    )
-    assert other not in status.message
-    client(juju, unit, auth=other).config_set("requirepass", password(juju))
-    run_hook(juju, unit)
+    assert status.current == "active"
+    assert status.message.endswith("repaired: requirepass")
+    with pytest.raises(redis.AuthenticationError):
+        client(juju, unit, auth=other).ping()
+    assert client(juju, unit, auth=password(juju)).ping()
 
 
 # 3. Status tells the truth until the configuration asked for is in effect.

@@ -9,13 +9,17 @@ credential on every unit and closes the connections made with it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import jubilant
 import pytest
 import redis
 from helpers import (
+    ADMIN_USER,
     APP,
+    MONITORING_USER,
+    REPLICATION_USER,
     as_user,
     ensure_built,
     password,
@@ -46,6 +50,10 @@ def juju() -> Iterator[jubilant.Juju]:
             juju.integrate(APP, name)
         wait_idle(juju, lambda status: jubilant.all_active(status))
         yield juju
+
+
+def secret_content(juju: jubilant.Juju) -> dict[str, str]:
+    return json.loads(juju.exec("secret-get $(leader-get password-secret) --format json", unit=f"{APP}/0").stdout)
 
 
 def credential(juju: jubilant.Juju, app: str) -> tuple[str, str]:
@@ -126,18 +134,56 @@ def refused_set(connection: redis.Redis) -> bool:
     return False
 
 
-def test_get_admin_password_gives_the_default_users_password_in_the_results_only(juju: jubilant.Juju) -> None:
+def test_get_admin_password_gives_the_admin_users_password_in_the_results_only(juju: jubilant.Juju) -> None:
     task = juju.run(f"{APP}/0", "get-admin-password")
     given = task.stdout.strip()
-    assert given == password(juju)
-    assert task.results["username"] == "default"
-    assert as_user(juju, f"{APP}/1", given).config_get("maxmemory")  # every right
+    assert task.results["username"] == ADMIN_USER
+    assert given != password(juju)
+    admin = as_user(juju, f"{APP}/1", given, ADMIN_USER)
+    assert admin.config_get("maxmemory") and admin.acl_whoami() == ADMIN_USER  # every right
+    with pytest.raises(redis.AuthenticationError):
+        as_user(juju, f"{APP}/1", given).ping()  # not the default user's password
     logs = "".join(log.read_text() for log in (model_dir(juju) / "logs").glob("*.log"))
     assert given not in logs
+    assert given not in repr(relation_data(juju, f"{WEB}/0")) + repr(relation_data(juju, f"{WORKER}/0"))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("CONFIG", "SET", "maxmemory", "1"),
+        ("ACL", "LIST"),
+        ("SHUTDOWN",),
+        ("REPLICAOF", "127.0.0.1", "1"),
+        ("FLUSHALL",),
+    ],
+)
+def test_a_password_only_client_cannot_administer_redis_but_reads_and_writes(
+    juju: jubilant.Juju, command: tuple[str, ...]
+) -> None:
+    default = as_user(juju, f"{APP}/0", password(juju))
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        default.execute_command(*command)
+    assert default.set("acl:default-user", "1") and default.get("acl:default-user") == "1"
+    assert default.info("server")["redis_version"]
+
+
+def test_the_charms_own_users_have_only_their_rights(juju: jubilant.Juju) -> None:
+    content = secret_content(juju)
+    replication = as_user(juju, f"{APP}/0", content[REPLICATION_USER], REPLICATION_USER)
+    monitoring = as_user(juju, f"{APP}/0", content[MONITORING_USER], MONITORING_USER)
+    assert replication.ping() and monitoring.ping()
+    assert monitoring.info("keyspace") is not None
+    for user in (replication, monitoring):
+        for command in (("GET", "acl:default-user"), ("CONFIG", "GET", "requirepass"), ("ACL", "LIST")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                user.execute_command(*command)
 
 
 def test_no_password_in_logs_status_world_readable_files_arguments_or_environments(juju: jubilant.Juju) -> None:
-    passwords = [credential(juju, app)[1] for app in (WEB, WORKER)] + [password(juju)]
+    content = secret_content(juju)
+    charm_users = [content[name] for name in (ADMIN_USER, REPLICATION_USER, MONITORING_USER)]
+    passwords = [credential(juju, app)[1] for app in (WEB, WORKER)] + [password(juju), *charm_users]
     logs = "".join(log.read_text() for log in (model_dir(juju) / "logs").glob("*.log"))
     status = str(juju.status())
     for secret in passwords:
@@ -156,7 +202,7 @@ def test_no_password_in_logs_status_world_readable_files_arguments_or_environmen
             " > $f; wc -l < $f; grep -lsF -f $f /proc/[0-9]*/cmdline /proc/[0-9]*/environ | wc -l; rm -f $f",
             unit=name,
         ).stdout.split()
-        assert found == ["3", "0"], name
+        assert found == ["6", "0"], name
 
 
 def test_a_removed_relation_revokes_the_credential_and_closes_its_connections(juju: jubilant.Juju) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import jubilant
 import pytest
 import redis
-from helpers import world_readable_files_holding
+from helpers import admin_login, world_readable_files_holding
 
 from conftest import CHARMS, LOCALJUJU, TESTS, model_dir
 
@@ -72,10 +72,13 @@ def password(juju: jubilant.Juju) -> str:
 def client(juju: jubilant.Juju, unit: str, port: int | None = None, auth: str | None = None) -> redis.Redis:
     # The port Redis serves on, as the unit opened it (the config may hold a refused value).
     port = port or int(units(juju)[unit].open_ports[0].split("/")[0])
+    # Without `auth`: the charm's admin user (the default user has only client-permissions).
+    username, secret = (None, auth) if auth is not None else admin_login(juju)
     return redis.Redis(
         host=address(juju, unit),
         port=port,
-        password=auth if auth is not None else password(juju),
+        username=username,
+        password=secret,
         socket_timeout=5,
         decode_responses=True,
     )

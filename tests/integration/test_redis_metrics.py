@@ -15,11 +15,13 @@ import pytest
 from helpers import (
     APP,
     CHARM,
+    MONITORING_USER,
     client,
     ensure_built,
     eventually,
     in_unit,
     password,
+    run_hook,
     sample,
     scrape_metrics,
     units,
@@ -95,12 +97,22 @@ def exporter_password(juju: jubilant.Juju) -> str | None:
     return json.loads(text).get(f"redis://{address(juju)}:6379")
 
 
+def monitoring_password(juju: jubilant.Juju) -> str:
+    return admin_secret(juju)[MONITORING_USER]
+
+
+def admin_secret(juju: jubilant.Juju) -> dict[str, str]:
+    return json.loads(juju.exec("secret-get $(leader-get password-secret) --format json", unit=UNIT).stdout)
+
+
 def test_the_password_reaches_the_exporter_only_through_a_private_file(juju: jubilant.Juju) -> None:
-    secret = password(juju)
+    secret = monitoring_password(juju)
     process = exporter_process(juju)
     assert secret not in process["arguments"] and secret not in process.values()
     assert process["REDIS_PASSWORD_FILE"] == PASSWORD_FILE
+    assert process["REDIS_USER"] == MONITORING_USER  # not the default user: it only reads
     assert exporter_password(juju) == secret
+    assert password(juju) not in in_unit(juju, UNIT, f"cat {PASSWORD_FILE}")
     assert process["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == f"{address(juju)}:9121"
     assert in_unit(juju, UNIT, f"stat -c '%a %U %G' {ENV_FILE}").split() == ["600", "root", "root"]
     assert in_unit(juju, UNIT, f"stat -c '%a %U %G' {PASSWORD_FILE}").split() == ["640", "root", "prometheus"]
@@ -108,16 +120,16 @@ def test_the_password_reaches_the_exporter_only_through_a_private_file(juju: jub
     assert readable_by_others.strip() == ""
 
 
-def test_a_password_change_reaches_the_exporter(juju: jubilant.Juju) -> None:
-    juju.config(APP, {"password": "metrics-rotated-1"})
-    try:
-        wait_active(juju)
-        eventually(lambda: exporter_password(juju) == "metrics-rotated-1")
-        eventually(lambda: sample(scrape(juju), "redis_up") == 1)
-    finally:
-        juju.config(APP, reset=["password"])
-        wait_active(juju)
-    eventually(lambda: exporter_password(juju) == password(juju))
+def test_a_rotated_monitoring_password_reaches_the_exporter(juju: jubilant.Juju) -> None:
+    before = monitoring_password(juju)
+    juju.run(UNIT, "rotate-password", {"user": "monitoring"})
+    after = monitoring_password(juju)
+    assert after != before
+    run_hook(juju, UNIT)  # the leader hears of its own new revision in its next hook
+    eventually(lambda: exporter_password(juju) == after)
+    eventually(lambda: sample(scrape(juju), "redis_up") == 1)
+    juju.run(UNIT, "forget-old-passwords")
+    eventually(lambda: sample(scrape(juju), "redis_up") == 1)
 
 
 def test_prometheus_is_told_the_scrape_job_and_each_units_address(juju: jubilant.Juju) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import jubilant
 import pytest
-from helpers import eventually
+from helpers import ADMIN_USER, MONITORING_USER, eventually, password, run_hook
 
 from conftest import CHARMS, LOCALJUJU, TESTS
 
@@ -151,22 +151,24 @@ def test_check_is_critical_when_redis_is_stopped(juju: jubilant.Juju) -> None:
 
 
 def test_check_is_critical_when_the_password_is_wrong(juju: jubilant.Juju) -> None:
-    # Change the server's password behind the check's back, through the admin socket.
-    rotate = (
-        "export REDISCLI_AUTH=$(secret-get $(leader-get password-secret) password); "
-        "redis-cli -s /run/redis/redis-server.sock CONFIG SET requirepass {new} >/dev/null"
+    # Change the monitoring user's password behind the check's back, as the admin user over the admin socket.
+    behind = (
+        f"export REDISCLI_AUTH=$(secret-get $(leader-get password-secret) {ADMIN_USER}); "
+        f"redis-cli --user {ADMIN_USER} -s /run/redis/redis-server.sock "
+        f"ACL SETUSER {MONITORING_USER} resetpass '>changed-behind-the-check'"
     )
-    juju.exec(rotate.format(new="changed-behind-the-check"), unit=f"{APP}/0")
+    assert juju.exec(behind, unit=f"{APP}/0").stdout.strip() == "OK"
     try:
         assert run_checks(juju)["check_redis"]["code"] == 2
     finally:
-        juju.exec(
-            "export REDISCLI_AUTH=changed-behind-the-check; "
-            "secret-get $(leader-get password-secret) password | tr -d '\\n' | "
-            "redis-cli -s /run/redis/redis-server.sock -x CONFIG SET requirepass >/dev/null",
-            unit=f"{APP}/0",
-        )
+        run_hook(juju, f"{APP}/0")  # the charm puts its user back
     assert run_checks(juju)["check_redis"]["code"] == 0
+
+
+def test_the_check_logs_in_as_the_monitoring_user_not_with_the_default_password(juju: jubilant.Juju) -> None:
+    config = json.loads(juju.exec(f"cat {CHECK_CONFIG}", unit=f"{APP}/0").stdout)
+    assert config["username"] == MONITORING_USER
+    assert config["password"] != password(juju)
 
 
 def test_a_nagios_context_change_replaces_the_export_file(juju: jubilant.Juju) -> None:

@@ -10,6 +10,7 @@ period, and is refused on every unit once `forget-old-passwords` ran.
 from __future__ import annotations
 
 import calendar
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import jubilant
 import pytest
 import redis
 from helpers import (
+    ADMIN_USER,
     APP,
     as_user,
     ensure_built,
@@ -207,3 +209,37 @@ def test_an_expired_old_password_is_refused_after_the_leaders_next_hook_on_every
     wait_idle(juju, lambda status: jubilant.all_active(status, APP))
     ((_, new_password),) = set(published(juju).values())
     assert all(not refused(as_user(juju, unit, new_password, username)) for unit in units(juju))
+
+
+def secret_revisions(juju: jubilant.Juju) -> list[int]:
+    """The revisions Juju keeps of the passwords' secret."""
+    ident = juju.exec("leader-get password-secret", unit=leader(juju)).stdout.strip()
+    shown = json.loads(juju.cli("show-secret", ident, "--revisions", "--format", "json"))
+    return [revision["revision"] for revision in next(iter(shown.values()))["revisions"]]
+
+
+def admin_password(juju: jubilant.Juju) -> str:
+    return juju.run(leader(juju), "get-admin-password").stdout.strip()
+
+
+def test_the_admin_user_rotates_the_charm_keeps_working_and_earlier_revisions_are_removed(
+    juju: jubilant.Juju,
+) -> None:
+    juju.config(APP, {"password-grace-period": 3600})
+    wait_idle(juju)
+    old = admin_password(juju)
+    task = juju.run(leader(juju), "rotate-password", {"user": "admin"})
+    assert task.results["rotated"] == ADMIN_USER
+    new = admin_password(juju)
+    assert new != old
+    for unit in units(juju):
+        run_hook(juju, unit)  # the leader hears of its own new revision in its next hook too
+        eventually(lambda unit=unit: as_user(juju, unit, new, ADMIN_USER).ping())
+        assert as_user(juju, unit, old, ADMIN_USER).ping()  # during the grace period
+    juju.run(leader(juju), "forget-old-passwords")
+    for unit in units(juju):
+        eventually(lambda unit=unit: refused(as_user(juju, unit, old, ADMIN_USER)))
+        run_hook(juju, unit)
+    wait_idle(juju, lambda status: jubilant.all_active(status, APP))
+    latest = int(juju.exec("leader-get password-secret-revision", unit=leader(juju)).stdout.strip())
+    eventually(lambda: secret_revisions(juju) == [latest])

@@ -187,10 +187,10 @@ def test_main_passes_its_config_and_default_options_to_the_check(
     config = tmp_path / "check.json"
     config.write_text(json.dumps({"host": "127.0.0.1", "port": "6380"}))
     assert check_redis.main(["--config", str(config)]) == check_redis.OK
-    assert asked == [("127.0.0.1", 6380, "", 0.8, 0.9, 5.0, "")]
+    assert asked == [("127.0.0.1", 6380, "", 0.8, 0.9, 5.0, "", "")]
     config.write_text(json.dumps({"host": "127.0.0.1", "port": "6380", "ca": "PEM"}))
     check_redis.main(["--config", str(config)])
-    assert asked[-1] == ("127.0.0.1", 6380, "", 0.8, 0.9, 5.0, "PEM")
+    assert asked[-1] == ("127.0.0.1", 6380, "", 0.8, 0.9, 5.0, "PEM", "")
 
 
 def test_help_says_what_the_plugin_and_each_option_is(capsys: pytest.CaptureFixture[str]) -> None:
@@ -225,3 +225,12 @@ def test_the_default_config_is_the_charms_file(capsys: pytest.CaptureFixture[str
         pytest.skip("this machine has the charm's check config")
     assert check_redis.main([]) == check_redis.UNKNOWN
     assert f"cannot read {check_redis.DEFAULT_CONFIG}: " in capsys.readouterr().out
+
+
+def test_main_logs_in_as_the_configured_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[object, ...]] = []
+    monkeypatch.setattr(check_redis, "check", lambda *args: asked.append(args) or check_redis.Verdict(0, "fine"))
+    config = tmp_path / "check.json"
+    config.write_text(json.dumps({"host": "127.0.0.1", "port": 6380, "username": "charm-monitoring", "password": "pw"}))
+    check_redis.main(["--config", str(config)])
+    assert asked == [("127.0.0.1", 6380, "pw", 0.8, 0.9, 5.0, "", "charm-monitoring")]

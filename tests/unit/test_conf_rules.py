@@ -27,6 +27,7 @@ def test_the_directives_redis_changes_at_runtime() -> None:
         "cluster-announce-tls-port",
         "loglevel",
         "masterauth",
+        "masteruser",
         "maxmemory",
         "maxmemory-policy",
         "requirepass",

@@ -11,6 +11,10 @@ import pytest
 from charms.layer.redis import credentials
 from charms.layer.redis.credentials import Cache, SecretRef
 
+from fakejuju import config_defaults
+
+DEFAULTS = config_defaults()
+
 
 class FakeSecrets:
     """Juju's secret tools for an application that owns one secret."""
@@ -56,9 +60,39 @@ def test_a_generated_password_never_reads_as_json(monkeypatch: pytest.MonkeyPatc
 def test_create_keeps_an_earlier_password_and_caches_it(tmp_path: Path) -> None:
     tools, cache = FakeSecrets(), Cache(tmp_path / "cache.json")
     ref = credentials.create({"password": "from-an-earlier-revision"}, tools, cache)
-    assert tools.revisions[ref.id] == [{"password": "from-an-earlier-revision", "revision": "1"}]
+    [content] = tools.revisions[ref.id]
+    assert (content["password"], content["revision"]) == ("from-an-earlier-revision", "1")
     assert credentials.read(ref, tools, cache)["password"] == "from-an-earlier-revision"
     assert tools.gets == 0
+
+
+def test_create_gives_each_of_the_charms_own_users_a_distinct_password(tmp_path: Path) -> None:
+    tools = FakeSecrets()
+    [content] = tools.revisions[credentials.create({}, tools, Cache(tmp_path / "cache.json")).id]
+    passwords = [content[name] for name in ("charm-admin", "charm-replication", "charm-monitoring")]
+    assert len({*passwords, content["password"]}) == 4
+    assert all(len(password) == 43 for password in passwords)
+
+
+def test_the_leader_adds_the_charms_own_users_to_a_secret_made_before_them_and_keeps_the_rest() -> None:
+    earlier = {"password": "default-pw-1", "app-web": "web-pw-12345", "revision": "3"}
+    wanted = credentials.leader_content(earlier, {"web"}, DEFAULTS, now=1000.0)
+    assert {key: wanted[key] for key in earlier} == earlier
+    assert all(len(wanted[name]) == 43 for name in ("charm-admin", "charm-replication", "charm-monitoring"))
+    assert credentials.leader_content(wanted, {"web"}, DEFAULTS, now=1000.0) == wanted
+
+
+def test_a_charm_users_accepted_passwords_are_its_current_then_its_old_ones() -> None:
+    content = {
+        "charm-admin": "admin-new",
+        "old-charm-admin": json.dumps([{"password": "admin-old", "expires": 5.0}]),
+        "charm-monitoring": "monitoring-pw",
+        "app-web": "web-pw",
+    }
+    assert credentials.charm_passwords(content) == {
+        "charm-admin": ("admin-new", "admin-old"),
+        "charm-monitoring": ("monitoring-pw",),
+    }
 
 
 def test_create_generates_a_password_without_an_earlier_one(tmp_path: Path) -> None:
@@ -131,3 +165,20 @@ def test_the_hook_tools_pass_content_in_a_0600_file_never_in_arguments(monkeypat
     assert not [arg for arg in command if "true" in arg]
     assert text == 'password: "true"\n'  # quoted: YAML keeps it a string
     assert not Path(command[command.index("--file") + 1]).exists()
+
+
+def test_only_an_earlier_revision_of_the_passwords_secret_is_removed() -> None:
+    ref = SecretRef("secret:d0abc123", 5)
+    assert credentials.obsolete_revision(ref, "secret:d0abc123", "4") == 4
+    assert credentials.obsolete_revision(ref, "secret://model-uuid/d0abc123", "1") == 1
+    assert credentials.obsolete_revision(ref, "secret:d0abc123", "5") is None  # the one every unit reads
+    assert credentials.obsolete_revision(ref, "secret:someone-elses", "4") is None
+    assert credentials.obsolete_revision(ref, "secret:d0abc123", "") is None
+    assert credentials.obsolete_revision(None, "secret:d0abc123", "4") is None
+
+
+def test_a_revision_is_removed_with_secret_remove_and_its_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(credentials.subprocess, "check_output", lambda command, **kwargs: ran.append(command) or "")
+    credentials.HookSecretTools().remove_revision("secret:d0abc123", 4)
+    assert ran == [["secret-remove", "secret:d0abc123", "--revision", "4"]]

@@ -45,6 +45,7 @@ class FakeRedis:
     tuned: int = 0
     checks: list[tuple[monitoring.Check, str, int, str]] = field(default_factory=list)
     removed_checks: int = 0
+    check_users: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     # (installed, problem, timeout) of each health check a hook that changes nothing made.
     checked: list[tuple[str | None, str | None, float]] = field(default_factory=list)
@@ -76,9 +77,10 @@ class FakeRedis:
         return tuning.TuningResult(self.tuning_refused)
 
     def install_check(
-        self, check: monitoring.Check, host: str, port: int, password: str, ca: str = ""
+        self, check: monitoring.Check, host: str, port: int, password: str, ca: str = "", username: str = ""
     ) -> dict[str, str]:
         self.checks.append((check, host, port, password) + ((ca,) if ca else ()))
+        self.check_users.append(username)
         return {"redis": "check_redis"}
 
     def remove_checks(self) -> None:
@@ -457,7 +459,8 @@ def test_nrpe_gets_the_check_with_host_port_and_password(unit: Unit, redis: Fake
     rid = relate_nrpe(unit)
     check, host, port, password = redis.checks[-1]
     assert check == monitoring.make_check("juju", "", "redis/0")
-    assert (host, port, password) == ("127.1.2.3", 6379, unit.juju.generated_password())
+    monitoring_password = unit.juju.secret_content()["charm-monitoring"]
+    assert (host, port, password, redis.check_users[-1]) == ("127.1.2.3", 6379, monitoring_password, "charm-monitoring")
     assert unit.juju.relations[rid].local["monitors"] == "monitors:\n  remote:\n    nrpe:\n      redis: check_redis\n"
     assert "redis.checks-registered" in unit.flags()
 
@@ -579,7 +582,7 @@ class FakeCluster:
     # Runs inside the leader's step (a long step during which something else happens).
     during_lead: Callable[[], None] = lambda: None
 
-    def node_id(self, endpoint: Endpoint, password: str) -> str:
+    def node_id(self, endpoint: Endpoint, password: str, username: str = "default", ca_file: str | None = None) -> str:
         if not self.answering:
             raise ClusterError(f"{endpoint} refused the connection")
         return NODE_ID
@@ -1112,17 +1115,18 @@ def relate_scraper(unit: Unit, endpoint: str = "metrics-endpoint", remote: str =
     return rid
 
 
-def test_the_exporter_scrapes_this_units_redis_with_its_password(unit: Unit, redis: FakeRedis) -> None:
+def test_the_exporter_scrapes_this_units_redis_as_the_monitoring_user(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
-    password = unit.juju.generated_password()
-    assert redis.exporters[-1] == metrics.Exporter("127.1.2.3", 6379, password, 9121)
+    password = unit.juju.secret_content()["charm-monitoring"]
+    assert redis.exporters[-1] == metrics.Exporter("127.1.2.3", 6379, password, 9121, username="charm-monitoring")
 
 
-def test_a_password_change_reaches_the_exporter(unit: Unit, redis: FakeRedis) -> None:
+def test_a_new_password_option_never_reaches_the_exporter(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
+    before = redis.exporters[-1]
     unit.juju.config["password"] = "operator-chosen-1"
     unit.run_hook("config-changed")
-    assert redis.exporters[-1].password == "operator-chosen-1"
+    assert redis.exporters[-1] == before
 
 
 def test_a_new_redis_port_and_metrics_port_reach_the_exporter(unit: Unit, redis: FakeRedis) -> None:

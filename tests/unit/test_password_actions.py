@@ -155,3 +155,31 @@ def test_an_invalid_grace_period_rotates_nothing_and_names_the_option(unit, lead
     ):
         password_actions.rotate_password({"application": "web"})
     assert credentials.ref_from(unit["leader"]).revision == 1
+
+
+def test_rotating_the_admin_user_keeps_its_old_password_and_publishes_nothing(unit, leader) -> None:
+    leader["secrets"].content["secret:abc"].update({"charm-admin": "admin-pw-1", "charm-monitoring": "mon-pw-1"})
+    results = password_actions.rotate_password({"user": "admin"})
+    content = shared_content(unit, leader)
+    assert rotation.accepted(content, "charm-admin", time.time()) == (content["charm-admin"], "admin-pw-1")
+    assert content["charm-monitoring"] == "mon-pw-1" and content["app-web"] == "web-pw-1"
+    assert leader["published"] == {}  # never on a relation
+    assert without_revision(leader["applied"][-1]) == without_revision(content)
+    assert results["rotated"] == "charm-admin"
+
+
+def test_a_charm_user_the_leader_has_not_made_or_with_an_application_is_refused(unit, leader) -> None:
+    with pytest.raises(run_action.ActionRefused, match=r"user=replication is not one of the charm's users"):
+        password_actions.rotate_password({"user": "replication"})
+    with pytest.raises(run_action.ActionRefused, match="give application or user, not both"):
+        password_actions.rotate_password({"user": "admin", "application": "web"})
+    assert credentials.ref_from(unit["leader"]).revision == 1
+
+
+def test_get_admin_password_gives_the_admin_user_once_the_leader_made_it(unit, tmp_path: Path, capsys) -> None:
+    ref = credentials.SecretRef("secret:abc", 2)
+    content = {"password": "generated-1", "charm-admin": "admin-1", "revision": "2"}
+    credentials.Cache(tmp_path / credentials.CACHE_NAME).write(ref, content)
+    unit["leader"] = credentials.leader_values(ref, {})
+    results = password_actions.get_admin_password({})
+    assert (capsys.readouterr().out, results) == ("admin-1\n", {"username": "charm-admin"})

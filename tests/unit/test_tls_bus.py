@@ -286,7 +286,7 @@ def test_the_cluster_steps_refuse_a_node_the_ca_did_not_sign(tls_nodes: list[Nod
     other.write_text(UnitCa("another CA").pem + "\n")
     own = tls_nodes[0].endpoint
     with pytest.raises(Unreachable):
-        clustering.node_id(own, PASSWORD, str(other))
+        clustering.node_id(own, PASSWORD, ca_file=str(other))
     assert len(clustering.node_id(own, PASSWORD, ca_path(tls_nodes))) == 40
 
 

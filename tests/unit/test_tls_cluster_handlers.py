@@ -46,7 +46,7 @@ class FakeCluster:
         desired = workload.resolve(facts)
         return desired if isinstance(desired, workload.Outcome) else workload.Outcome("active", "Ready", desired)
 
-    def node_id(self, endpoint: Endpoint, password: str, ca_file: str | None = None) -> str:
+    def node_id(self, endpoint: Endpoint, password: str, username: str = "default", ca_file: str | None = None) -> str:
         self.asked.append((endpoint, ca_file))
         return NODE_ID
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import real_redis
 import redis as redis_py
+from fake_machine import FakeMachine
 from real_redis import PASSWORD, running, start
 
-from charms.layer.redis import admin, conf, service, settings, users
+from charms.layer.redis import admin, conf, service, settings, users, workload
 from charms.layer.redis.users import AclUser
 
 from test_settings import DEFAULTS
@@ -154,3 +157,176 @@ def test_a_new_default_password_and_the_old_one_are_set_in_one_step(server: Path
     assert admin_client.config_get("requirepass") == {"requirepass": new}
     for password in (new, PASSWORD, "web-password-1"):
         assert client(server, password).ping()
+
+
+# The charm's own users: charm-admin, charm-replication, charm-monitoring.
+
+CHARM = {
+    users.ADMIN_USER: ("admin-password-1", "admin-password-0"),
+    users.REPLICATION_USER: ("replication-password-1",),
+    users.MONITORING_USER: ("monitoring-password-1",),
+}
+
+
+def test_with_the_admin_user_the_default_user_has_only_the_client_rules() -> None:
+    wanted = users.wanted("default-pw", {"app-web": "web-pw"}, RULES, charm=CHARM)
+    assert [user.name for user in wanted] == ["default", "app-web", *users.CHARM_USERS]
+    assert wanted[0].rules == RULES
+    admin_user = wanted[2]
+    assert admin_user.rules == ("~*", "&*", "+@all")
+    assert admin_user.password_hashes == tuple(users.password_hash(p) for p in CHARM[users.ADMIN_USER])
+    assert users.password_hash("admin-password-1") not in wanted[0].password_hashes  # not the default user's
+
+
+def test_before_the_leader_made_the_admin_user_the_default_user_keeps_every_right() -> None:
+    wanted = users.wanted("default-pw", {}, RULES, charm={users.MONITORING_USER: ("monitoring-password-1",)})
+    assert wanted[0].rules == ("~*", "&*", "+@all")
+    assert [user.name for user in wanted] == ["default", users.MONITORING_USER]
+
+
+def test_the_charm_logs_in_as_the_admin_user_with_a_password_its_running_line_accepts() -> None:
+    parsed = settings.parse(DEFAULTS)
+    rotated = {**CHARM, users.ADMIN_USER: ("admin-password-2", "admin-password-1")}
+    running = conf.render(
+        parsed, "pw1", "127.1.2.3", service.APT_LAYOUT, users=users.wanted("pw1", {}, RULES, charm=CHARM)
+    )
+    login = admin.login_for(running, rotated[users.ADMIN_USER])
+    assert login == users.Login(users.ADMIN_USER, "admin-password-1")  # the new one is not applied there yet
+    rendered = conf.render(
+        parsed, "pw1", "127.1.2.3", service.APT_LAYOUT, users=users.wanted("pw1", {}, RULES, charm=rotated)
+    )
+    assert admin.login_for(rendered, rotated[users.ADMIN_USER]) == users.Login(users.ADMIN_USER, "admin-password-2")
+    before_users = conf.render(parsed, "pw1", "127.1.2.3", service.APT_LAYOUT)
+    assert admin.login_for(before_users, rotated[users.ADMIN_USER]) == "pw1"  # an upgrade: the default user
+    assert "admin-password" not in repr(login)
+
+
+def test_replicas_authenticate_as_the_replication_user_or_with_the_default_password_before_it_exists() -> None:
+    parsed = settings.parse(DEFAULTS)
+    login = users.Login(users.REPLICATION_USER, "replication-password-1")
+    found = conf.directives(conf.render(parsed, "pw1", "127.1.2.3", service.APT_LAYOUT, replication=login))
+    assert (found["masteruser"], found["masterauth"]) == (users.REPLICATION_USER, "replication-password-1")
+    found = conf.directives(conf.render(parsed, "pw1", "127.1.2.3", service.APT_LAYOUT))
+    assert "masteruser" not in found and found["masterauth"] == "pw1"
+
+
+@pytest.fixture
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[real_redis.Server]:
+    with running(tmp_path_factory) as started:
+        yield started
+
+
+def test_an_upgraded_unit_makes_the_admin_user_with_the_default_password_and_then_the_default_user_loses_admin(
+    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `live` runs a redis.conf of a revision without the charm's users: the default user has every right.
+    socket, layout = live.layout.unixsocket, live.layout
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    monkeypatch.setattr(service, "write_config", lambda layout, text: layout.conf.write_text(text))
+    wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES, charm=CHARM)
+    replication = users.Login(users.REPLICATION_USER, "replication-password-1")
+    parsed = settings.parse(DEFAULTS)
+    rendered = conf.render(parsed, PASSWORD, "127.0.0.1", layout, users=wanted, replication=replication)
+    rendered = rendered.replace(
+        f"port {conf.directives(rendered)['port']}", f"port {conf.directives(live.rendered)['port']}"
+    )
+    plan = conf.plan(live.rendered, rendered, (7, 0, 15))
+    assert plan.users and not plan.restart
+    restarted = workload.apply(
+        plan, layout, live.rendered, rendered, lambda _: None, acl=wanted, admin_passwords=CHARM[users.ADMIN_USER]
+    )
+    assert not restarted
+    default = client(socket, PASSWORD)
+    with pytest.raises(redis_py.exceptions.NoPermissionError):
+        default.config_set("maxmemory", "1")
+    assert default.set("upgraded", "1") and default.get("upgraded") == "1"
+    admin_client = client(socket, "admin-password-1", users.ADMIN_USER)
+    assert admin_client.config_get("masteruser") == {"masteruser": users.REPLICATION_USER}
+    assert admin.health(socket, admin.login_for(rendered, CHARM[users.ADMIN_USER])).ok
+    assert admin.sync_users(socket, users.Login(users.ADMIN_USER, "admin-password-0"), wanted) == []  # the old one too
+
+
+def test_the_replication_and_monitoring_users_cannot_read_keys_or_configuration(live: real_redis.Server) -> None:
+    socket = live.layout.unixsocket
+    admin.sync_users(socket, PASSWORD, users.wanted(PASSWORD, {}, RULES, charm=CHARM))
+    monitoring = client(socket, "monitoring-password-1", users.MONITORING_USER)
+    assert monitoring.ping() and monitoring.info("keyspace") is not None
+    assert monitoring.execute_command("SLOWLOG", "LEN") >= 0
+    replication = client(socket, "replication-password-1", users.REPLICATION_USER)
+    assert replication.ping()
+    for user in (monitoring, replication):
+        for command in (("GET", "k"), ("CONFIG", "GET", "requirepass"), ("ACL", "LIST"), ("KEYS", "*")):
+            with pytest.raises(redis_py.exceptions.NoPermissionError):
+                user.execute_command(*command)
+
+
+def test_a_replica_syncs_from_its_master_as_the_replication_user(
+    tmp_path_factory: pytest.TempPathFactory, live: real_redis.Server
+) -> None:
+    master = live.layout.unixsocket
+    admin.sync_users(master, PASSWORD, users.wanted(PASSWORD, {}, RULES, charm=CHARM))
+    client(master, PASSWORD).set("replicated", "yes")
+    port = conf.directives(live.rendered)["port"]
+    with running(tmp_path_factory) as other:
+        replica = client(other.layout.unixsocket, PASSWORD)
+        replica.config_set("masteruser", users.REPLICATION_USER)
+        replica.config_set("masterauth", "replication-password-1")
+        replica.execute_command("REPLICAOF", "127.0.0.1", port)
+        assert service.wait_until(lambda: replica.info("replication")["master_link_status"] == "up", timeout=10)
+        assert service.wait_until(lambda: replica.get("replicated") == "yes", timeout=10)
+        replica.config_set("masterauth", "a-wrong-password")
+        replica.execute_command("CLIENT", "KILL", "TYPE", "master")
+        assert service.wait_until(lambda: replica.info("replication")["master_link_status"] == "down", timeout=10)
+
+
+def test_a_unit_that_missed_a_rotation_logs_in_with_the_admin_password_its_file_was_written_with(
+    tmp_path: Path,
+) -> None:
+    layout = replace(service.APT_LAYOUT, conf=tmp_path / "redis.conf")
+    parsed = settings.parse(DEFAULTS)
+    old = {**CHARM, users.ADMIN_USER: ("admin-password-0",)}
+    running = conf.render(parsed, "pw1", "127.1.2.3", layout, users=users.wanted("pw1", {}, RULES, charm=old))
+    workload.remember_admin(layout, old[users.ADMIN_USER])
+    assert oct(workload.admin_file(layout).stat().st_mode & 0o777) == "0o600"
+    now = {**CHARM, users.ADMIN_USER: ("admin-password-9",)}  # the old one already forgotten by the leader
+    desired = workload.Desired(parsed, "pw1", users.wanted("pw1", {}, RULES, charm=now), tuple(now.items()))
+    assert desired.login(running, layout) == users.Login(users.ADMIN_USER, "admin-password-0")
+    workload.admin_file(layout).unlink()
+    assert desired.login(running, layout) == "pw1"  # nothing else to try: the default user's password
+
+
+def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    machine = FakeMachine(config=None, active=False)
+    machine.attach(monkeypatch)
+    monkeypatch.setattr(service, "installed_version", lambda layout: (5, 0, 7))
+    facts = workload.Facts(
+        config={**DEFAULTS, "install-source": "snap"},
+        leader_password="generated-pw-1",
+        ingress="127.1.2.3",
+        installed=workload.installation_key(settings.parse({**DEFAULTS, "install-source": "snap"})),
+    )
+    outcome = workload.converge(facts, lambda message: None)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "snap-channel: Redis 5.0.7 has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)",
+    )
+    assert machine.config is None and machine.actions == []
+
+
+def test_the_users_a_rendered_redis_conf_makes_are_read_back_exactly() -> None:
+    wanted = users.wanted("pw1", {"app-web": "web-pw"}, RULES, charm=CHARM)
+    rendered = conf.render(settings.parse(DEFAULTS), "pw1", "127.1.2.3", service.APT_LAYOUT, users=wanted)
+    assert users.from_conf(rendered) == wanted
+    assert users.from_conf(conf.render(settings.parse(DEFAULTS), "pw1", "127.1.2.3", service.APT_LAYOUT)) == ()
+
+
+def test_a_check_before_the_converge_keeps_the_users_redis_runs_with(
+    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Redis runs a redis.conf without the charm's users; the desired ones (with them) are not applied yet.
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    wanted = users.wanted(PASSWORD, {}, RULES, charm=CHARM)
+    desired = workload.Desired(settings.parse(DEFAULTS), PASSWORD, wanted, tuple(CHARM.items()))
+    outcome = workload.watch(desired, live.layout, live.rendered, "apt", 2.0)
+    assert outcome.ready, outcome.message
+    assert client(live.layout.unixsocket, PASSWORD).config_get("maxmemory")  # not demoted by a check

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from charms.layer.redis import resp
-from charms.layer.redis.users import AclUser, is_client_username
+from charms.layer.redis import conf, resp
+from charms.layer.redis.users import ADMIN_USER, AclUser, Login, is_client_username
 
 if TYPE_CHECKING:
     import redis
@@ -31,6 +31,26 @@ TIMEOUT = 5.0
 # How the charm's Redis must see its default user: on, only the charm's
 # password, every key, channel and command.
 DEFAULT_USER_RULES = ("~*", "&*", "+@all")
+
+
+# How the charm authenticates: a Login, or a password alone (the default user, as before users existed).
+Credential = str | Login
+
+
+def as_login(credential: Credential) -> Login:
+    return credential if isinstance(credential, Login) else Login("default", credential)
+
+
+def login_for(conf_text: str, admin_passwords: Sequence[str]) -> Credential:
+    """How to log in to a Redis that runs `conf_text`: as the admin user, with a password its `user`
+    line accepts; else (an upgrade from a revision without it) with the default user's password."""
+    found = conf.directives(conf_text)
+    lines = [line for line in found.get("user", "").split("\n") if line.startswith(f"{ADMIN_USER} ")]
+    accepted = hashes_in(lines[0]) if lines else set()
+    for password in admin_passwords:
+        if password_hash(password) in accepted:
+            return Login(ADMIN_USER, password)
+    return found.get("requirepass", "")
 
 
 class Unreachable(Exception):
@@ -63,15 +83,17 @@ class Health:
     problem: str = ""
 
 
-def connect(socket: Path, password: str, timeout: float = TIMEOUT) -> redis.Redis:
+def connect(socket: Path, password: Credential, timeout: float = TIMEOUT) -> redis.Redis:
     """A client that gives up after `timeout`: redis-py otherwise retries with back-off (several times as long)."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    login = as_login(password)
     return redis.Redis(
         unix_socket_path=str(socket),
-        password=password or None,
+        username=None if login.username == "default" else login.username,
+        password=login.password or None,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
@@ -80,7 +102,7 @@ def connect(socket: Path, password: str, timeout: float = TIMEOUT) -> redis.Redi
 
 
 @contextmanager
-def session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iterator[redis.Redis]:
+def session(socket: Path, password: Credential, timeout: float = TIMEOUT) -> Iterator[redis.Redis]:
     """An authenticated client; connection problems become Unreachable saying what happened."""
     import redis
 
@@ -100,7 +122,7 @@ def session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iterator[r
 
 
 @contextmanager
-def light_session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iterator[resp.Connection]:
+def light_session(socket: Path, password: Credential, timeout: float = TIMEOUT) -> Iterator[resp.Connection]:
     """`session` without redis-py: an authenticated connection, its problems raised as Unreachable.
 
     An error reply other than to the password is raised as resp.RedisReplyError.
@@ -129,15 +151,19 @@ def light_session(socket: Path, password: str, timeout: float = TIMEOUT) -> Iter
 NO_PASSWORD_NEEDED = ("ERR AUTH <password> called without any password", "ERR Client sent AUTH, but no password is set")
 
 
-def authenticate(connection: resp.Connection, password: str) -> None:
+def authenticate(connection: resp.Connection, password: Credential) -> None:
+    login = as_login(password)
+    if login.username != "default":
+        connection.command("AUTH", login.username, login.password)
+        return
     try:
-        connection.command("AUTH", password)
+        connection.command("AUTH", login.password)
     except resp.RedisReplyError as error:
         if not str(error).startswith(NO_PASSWORD_NEEDED):
             raise
 
 
-def health(socket: Path, password: str, timeout: float = TIMEOUT) -> Health:
+def health(socket: Path, password: Credential, timeout: float = TIMEOUT) -> Health:
     """PING with the password, then the version and run_id from INFO server."""
     try:
         with light_session(socket, password, timeout) as connection:
@@ -150,7 +176,7 @@ def health(socket: Path, password: str, timeout: float = TIMEOUT) -> Health:
     return Health(ok=True, version=info.get("redis_version", ""), run_id=info.get("run_id", ""))
 
 
-def config_set(socket: Path, password: str, changes: Mapping[str, str], timeout: float = TIMEOUT) -> None:
+def config_set(socket: Path, password: Credential, changes: Mapping[str, str], timeout: float = TIMEOUT) -> None:
     """Apply directives to the running server, authenticated with its current password.
 
     Raises Refused (naming the directive, never its value) when Redis rejects one,
@@ -199,7 +225,7 @@ def wait_idle(client: redis.Redis, wait: float) -> dict[str, str]:
         time.sleep(0.1)
 
 
-def make_durable(socket: Path, password: str, wait: float, timeout: float = TIMEOUT) -> None:
+def make_durable(socket: Path, password: Credential, wait: float, timeout: float = TIMEOUT) -> None:
     """Before a restart: make sure what Redis acknowledged is on disk, or say why it cannot be.
 
     With the append-only file on, Redis reloads from it: its writes must be
@@ -245,7 +271,7 @@ def wait_snapshot(client: redis.Redis, started: int, wait: float) -> dict[str, s
         time.sleep(0.1)
 
 
-def wait_for_aof(socket: Path, password: str, wait: float, timeout: float = TIMEOUT) -> None:
+def wait_for_aof(socket: Path, password: Credential, wait: float, timeout: float = TIMEOUT) -> None:
     """Once appendonly was set live: wait until the append-only file holds the whole dataset."""
     with session(socket, password, timeout) as client:
         info = wait_idle(client, wait)
@@ -308,11 +334,13 @@ def sync_acl(client: resp.Connection, wanted: Sequence[AclUser]) -> list[str]:
     reconnects once). Returns what changed, by user name.
     """
     live = acl_lines(client)
-    changed = []
-    for user in wanted:
-        if live.get(user.name) != normalised(client, user):
+    differing = [user for user in wanted if live.get(user.name) != normalised(client, user)]
+    changed = [f"{user.name} user ACL" for user in differing]
+    # The default user last: logged in as it (before the admin user existed), this connection
+    # loses the rights to change the others once it has the client rules.
+    for user in differing:
+        if user.name != "default":
             client.command("ACL", "SETUSER", user.name, *user.modifiers())
-            changed.append(f"{user.name} user ACL")
     names = {user.name for user in wanted}
     revoked: set[str] = set()
     for name, line in live.items():
@@ -320,13 +348,18 @@ def sync_acl(client: resp.Connection, wanted: Sequence[AclUser]) -> list[str]:
             client.command("ACL", "DELUSER", name)
             revoked |= hashes_in(line)
             changed.append(f"{name} user removed")
+    for user in differing:
+        if user.name == "default":
+            client.command("ACL", "SETUSER", user.name, *user.modifiers())
     if revoked & hashes_in(live.get("default", "")):
         for kind in ("normal", "pubsub"):
             client.command("CLIENT", "KILL", "USER", "default", "TYPE", kind, "SKIPME", "yes")
     return changed
 
 
-def set_password_with_users(socket: Path, password: str, new: str, default: AclUser, timeout: float = TIMEOUT) -> None:
+def set_password_with_users(
+    socket: Path, password: Credential, new: str, default: AclUser, timeout: float = TIMEOUT
+) -> None:
     """CONFIG SET requirepass `new` and the whole default user in one transaction: no client sees it between."""
     with light_session(socket, password, timeout) as connection:
         try:
@@ -340,21 +373,31 @@ def set_password_with_users(socket: Path, password: str, new: str, default: AclU
         raise Refused("password: Redis did not take the new password")
 
 
-def check_users(socket: Path, password: str, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> None:
+def check_users(socket: Path, password: Credential, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> None:
     """Refused (naming client-permissions) if Redis rejects a user's rules; nothing is changed."""
     with light_session(socket, password, timeout) as connection:
         for user in wanted:
             normalised(connection, user)
 
 
-def sync_users(socket: Path, password: str, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> list[str]:
-    """sync_acl over the admin socket, authenticated with the default user's current password."""
+def add_user(socket: Path, password: Credential, user: AclUser, timeout: float = TIMEOUT) -> None:
+    """Make `user` as wanted, touching no other (the admin user, on a Redis that does not have it yet)."""
+    with light_session(socket, password, timeout) as connection:
+        connection.command("ACL", "SETUSER", user.name, *user.modifiers())
+
+
+def sync_users(socket: Path, password: Credential, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> list[str]:
+    """sync_acl over the admin socket."""
     with light_session(socket, password, timeout) as connection:
         return sync_acl(connection, wanted)
 
 
 def repair_drift(
-    socket: Path, password: str, expected: Mapping[str, str], timeout: float = TIMEOUT, users: Sequence[AclUser] = ()
+    socket: Path,
+    password: Credential,
+    expected: Mapping[str, str],
+    timeout: float = TIMEOUT,
+    users: Sequence[AclUser] = (),
 ) -> list[str]:
     """Put back what was changed outside the charm; the names of what was repaired (no values).
 
@@ -369,15 +412,25 @@ def repair_drift(
         if not cluster and connection.info("replication").get("role") != "master":
             connection.command("REPLICAOF", "NO", "ONE")
             repaired.append("replication role (was a replica)")
+        # CONFIG SET requirepass leaves the default user that one password: before the users are put back.
+        first = {name: value for name, value in expected.items() if name == "requirepass"}
+        repaired.extend(repair_directives(connection, first))
         if users:
             repaired.extend(sync_acl(connection, users))
-        elif default_user_drifted(connection, password):
-            secret = f"#{password_hash(password)}"
+        elif default_user_drifted(connection, as_login(password).password):
+            secret = f"#{password_hash(as_login(password).password)}"
             connection.command("ACL", "SETUSER", "default", "reset", "on", secret, *DEFAULT_USER_RULES)
             repaired.append("default user ACL")
-        for name, value in expected.items():
-            reply = connection.command("CONFIG", "GET", name)
-            if dict(zip(reply[::2], reply[1::2], strict=False)).get(name) != value:
-                connection.command("CONFIG", "SET", name, value)
-                repaired.append(name)
+        repaired.extend(repair_directives(connection, {k: v for k, v in expected.items() if k not in first}))
+    return repaired
+
+
+def repair_directives(connection: resp.Connection, expected: Mapping[str, str]) -> list[str]:
+    """CONFIG SET each directive whose CONFIG GET differs from `expected`; their names."""
+    repaired = []
+    for name, value in expected.items():
+        reply = connection.command("CONFIG", "GET", name)
+        if dict(zip(reply[::2], reply[1::2], strict=False)).get(name) != value:
+            connection.command("CONFIG", "SET", name, value)
+            repaired.append(name)
     return repaired

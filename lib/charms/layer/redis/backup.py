@@ -490,7 +490,7 @@ class Unit:
 
     name: str
     layout: Layout
-    password: str = field(repr=False)
+    password: admin.Credential = field(repr=False)
     backup_dir: Path
 
 
@@ -796,7 +796,9 @@ def this_unit() -> Unit:
     running = service.read_config(layout)
     if running is None:
         raise BackupError("Redis is not installed and configured by the charm yet")
-    password = conf.directives(running).get("requirepass", "")
+    from charms.layer.redis import password_actions
+
+    password = admin.login_for(running, workload.known_admin_passwords(layout, password_actions.admin_passwords()))
     configured = str(hookenv.config().get("backup-dir") or DEFAULT_DIR)
     return Unit(hookenv.local_unit(), layout, password, Path(configured))
 

@@ -113,12 +113,14 @@ def connect(host: str, port: int, timeout: float, ca: str = "") -> socket.socket
         raise
 
 
-def check(host: str, port: int, password: str, warn: float, crit: float, timeout: float, ca: str = "") -> Verdict:
+def check(
+    host: str, port: int, password: str, warn: float, crit: float, timeout: float, ca: str = "", username: str = ""
+) -> Verdict:
     try:
         with connect(host, port, timeout, ca) as connection:
             stream = connection.makefile("rwb")
             if password:
-                stream.write(encode("AUTH", password))
+                stream.write(encode("AUTH", *([username] if username else []), password))
                 stream.flush()
                 read_reply(stream)
             stream.write(encode("PING") + encode("INFO"))
@@ -156,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             args.crit,
             args.timeout,
             target.get("ca", ""),
+            target.get("username", ""),
         )
     except (OSError, ValueError, KeyError) as error:
         verdict = Verdict(UNKNOWN, f"cannot read {args.config}: {error}")

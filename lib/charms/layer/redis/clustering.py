@@ -66,6 +66,8 @@ class View:
     ready: Mapping[str, Endpoint]
     topology: Topology | None = None
     dying: frozenset[str] = frozenset()
+    # The user the cluster steps log in as on every node (the charm's admin user once it exists).
+    username: str = "default"
     # The CA file when the nodes are reached over TLS (the cluster formed with TLS), else None.
     ca_file: str | None = None
 
@@ -85,14 +87,18 @@ def read_topology(text: str | None) -> Topology | None:
 
 
 def executor(view: View) -> ClusterExecutor:
-    connections = RedisConnections(view.password, ca_file=view.ca_file)
-    return ClusterExecutor(connections, MigrateAuth("default", view.password), Limits(), holder=view.unit)
+    return ClusterExecutor(
+        RedisConnections(view.password, view.username, ca_file=view.ca_file),
+        MigrateAuth(view.username, view.password),
+        Limits(),
+        holder=view.unit,
+    )
 
 
-def node_id(endpoint: Endpoint, password: str, ca_file: str | None = None) -> str:
+def node_id(endpoint: Endpoint, password: str, username: str = "default", ca_file: str | None = None) -> str:
     """This unit's node id, once its Redis answers in cluster mode (over TLS, verified, with `ca_file`)."""
-    connections = RedisConnections(password, ca_file=ca_file)
-    with ClusterExecutor(connections, MigrateAuth("default", password)) as cluster:
+    connections = RedisConnections(password, username, ca_file=ca_file)
+    with ClusterExecutor(connections, MigrateAuth(username, password)) as cluster:
         return cluster.node_id(endpoint)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from charms.layer.redis.settings import Settings
-from charms.layer.redis.users import AclUser
+from charms.layer.redis.users import AclUser, Login
 
 if TYPE_CHECKING:
     from charms.layer.redis.tls import Files
@@ -26,6 +26,7 @@ LIVE_DIRECTIVES = frozenset(
     {
         "requirepass",
         "masterauth",
+        "masteruser",
         "loglevel",
         "timeout",
         "tcp-keepalive",
@@ -57,6 +58,7 @@ OPTION_OF = {
     "requirepass": "password",
     "user": "client-permissions",
     "masterauth": "password",
+    "masteruser": "password",
     "loglevel": "log-level",
     "cluster-enabled": "cluster-enabled",
     "cluster-announce-ip": "the unit's address",
@@ -147,8 +149,12 @@ def render(
     layout: Layout,
     tls: Files | None = None,
     users: Sequence[AclUser] = (),
+    replication: Login | None = None,
 ) -> str:
-    """The complete redis.conf for these settings and ACL users (with TLS when `tls` names the certificate files)."""
+    """The complete redis.conf for these settings and ACL users (with TLS when `tls` names the certificate files).
+
+    Replicas authenticate to their master as `replication` (None: with the default user's password).
+    """
     import jinja2
 
     environment = jinja2.Environment(
@@ -170,6 +176,7 @@ def render(
         loglevel=settings.loglevel,
         databases=settings.databases,
         password=password,
+        replication=replication or Login("", password),
         user_lines=[user.config_line() for user in users],
         cluster_enabled=settings.cluster_enabled,
         announce_ip=ingress,

@@ -88,6 +88,8 @@ class SecretTools(Protocol):
 
     def get(self, ident: str) -> dict[str, str]: ...
 
+    def remove_revision(self, ident: str, revision: int) -> None: ...
+
 
 class HookSecretTools:
     """secret-add, secret-set and secret-get, the content always passed in a 0600 file or on stdout."""
@@ -105,6 +107,9 @@ class HookSecretTools:
         if not isinstance(content, dict) or not all(isinstance(v, str) for v in content.values()):
             raise SecretError(f"secret-get {ident} gave no map of strings")
         return content
+
+    def remove_revision(self, ident: str, revision: int) -> None:
+        self._run(["secret-remove", ident, "--revision", str(revision)])
 
     def _with_content_file(self, command: list[str], content: Mapping[str, str]) -> str:
         handle, name = tempfile.mkstemp(prefix="secret-", suffix=".yaml")  # created 0600
@@ -187,8 +192,10 @@ def read(
 
 
 def create(leader_settings: Mapping[str, str | None], tools: SecretTools, cache: Cache) -> SecretRef:
-    """The leader's first step: the secret with the default user's password (an upgrade keeps the old one)."""
-    content = {DEFAULT_PASSWORD: leader_settings.get(LEGACY_PASSWORD) or generate_password(), REVISION: "1"}
+    """The leader's first step: the secret with the default user's password (an upgrade keeps the old one)
+    and the charm's own users' passwords."""
+    default = leader_settings.get(LEGACY_PASSWORD) or generate_password()
+    content = {DEFAULT_PASSWORD: default, **with_charm_users({}), REVISION: "1"}
     ref = SecretRef(tools.add(content, LABEL), 1)
     cache.write(ref, content)
     return ref
@@ -202,6 +209,39 @@ def with_clients(content: Mapping[str, str], applications: set[str]) -> dict[str
     for name in sorted(users.client_username(application) for application in applications):
         kept[name] = content.get(name) or generate_password()
     return kept
+
+
+def same_secret(one: str, other: str) -> bool:
+    """Whether two ids name the same secret (`secret:ID`, `secret://MODEL/ID` or the bare ID)."""
+    return one.rsplit("/", 1)[-1].removeprefix("secret:") == other.rsplit("/", 1)[-1].removeprefix("secret:")
+
+
+def obsolete_revision(ref: SecretRef | None, ident: str, revision: str) -> int | None:
+    """The revision of the passwords' secret Juju says no unit tracks any more, to remove (None: not ours).
+
+    Every unit reads the latest revision, which holds every password still accepted (the
+    old ones in their grace period included): an earlier revision only keeps retired ones.
+    """
+    if ref is None or not revision.isdigit() or not same_secret(ref.id, ident):
+        return None
+    return int(revision) if int(revision) < ref.revision else None
+
+
+def with_charm_users(content: Mapping[str, str]) -> dict[str, str]:
+    """The content with a password for each of the charm's own users (kept, or new: an upgrade adds them)."""
+    return {**content, **{name: content.get(name) or generate_password() for name in users.CHARM_USERS}}
+
+
+def charm_passwords(content: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each of the charm's own users that has a password: the passwords it accepts, current first.
+
+    Old ones too, expired or not, as for the clients' (see old_client_passwords).
+    """
+    return {
+        name: (content[name], *(old.password for old in rotation.old_passwords(content, name)))
+        for name in users.CHARM_USERS
+        if content.get(name)
+    }
 
 
 def client_of(key: str) -> str:
@@ -238,12 +278,13 @@ def update(ref: SecretRef, content: Mapping[str, str], tools: SecretTools, cache
 def leader_content(
     content: Mapping[str, str], applications: set[str], config: Mapping[str, object], now: float
 ) -> dict[str, str]:
-    """The content the leader wants: a password per related application, no expired old password,
+    """The content the leader wants: a password per related application and per user of the charm's own,
+    no expired old password,
     and the default user's password in effect recorded (the one it replaces kept for the grace period).
 
     With an invalid configuration nothing is recorded about the default user: no unit applies it.
     """
-    wanted = rotation.forget_expired(with_clients(content, applications), now)
+    wanted = rotation.forget_expired(with_charm_users(with_clients(content, applications)), now)
     try:
         parsed = settings.parse(config)
     except settings.InvalidOption:

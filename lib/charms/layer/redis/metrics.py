@@ -60,6 +60,8 @@ class Exporter:
     port: int
     # PEM of the CA Redis's certificate is signed by when `redis_port` speaks TLS; empty: plain.
     ca: str = ""
+    # The user the exporter logs in as (empty: the password alone, the default user).
+    username: str = ""
 
     @property
     def listen_address(self) -> str:
@@ -108,6 +110,7 @@ def env_file_text(exporter: Exporter) -> str:
     values = {
         "REDIS_ADDR": exporter.redis_url,
         "REDIS_PASSWORD_FILE": str(PASSWORD_FILE),
+        **({"REDIS_USER": exporter.username} if exporter.username else {}),
         "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": exporter.listen_address,
         **({"REDIS_EXPORTER_TLS_CA_CERT_FILE": str(CA_FILE)} if exporter.ca else {}),
     }

@@ -76,16 +76,18 @@ def ensure_nagios_group(
         run(["groupadd", "--system", NAGIOS_GROUP])
 
 
-def install(check: Check, host: str, port: int, password: str, ca: str = "") -> dict[str, str]:
+def install(check: Check, host: str, port: int, password: str, ca: str = "", username: str = "") -> dict[str, str]:
     """Install the plugin, its config and the NRPE and export files; return {shortname: command}.
 
     With `ca` (PEM), the port speaks TLS: the check verifies the server against that CA.
+    With `username`, the check logs in as that user (else with the password alone).
     """
     ensure_nagios_group()
     PLUGIN.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(__file__).with_name("check_redis.py"), PLUGIN)
     PLUGIN.chmod(0o755)
-    target = json.dumps({"host": host, "port": port, "password": password, **({"ca": ca} if ca else {})})
+    user = {"username": username} if username else {}
+    target = json.dumps({"host": host, "port": port, **user, "password": password, **({"ca": ca} if ca else {})})
     service.write_restricted(PLUGIN_CONFIG, target, NAGIOS_GROUP)
     NRPE_DIR.mkdir(parents=True, exist_ok=True)
     (NRPE_DIR / f"{CHECK_NAME}.cfg").write_text(nrpe_command(check))

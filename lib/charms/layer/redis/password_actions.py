@@ -52,11 +52,27 @@ def read_secret() -> tuple[credentials.SecretRef, dict[str, str]]:
         raise ActionRefused(f"the passwords' secret cannot be read: {error}") from None
 
 
+def admin_passwords() -> tuple[str, ...]:
+    """The passwords the charm's admin user accepts, current first (none before the leader made them)."""
+    from charmhelpers.core import hookenv
+
+    if credentials.ref_from(hookenv.leader_get() or {}) is None:
+        return ()
+    return credentials.charm_passwords(read_secret()[1]).get(users.ADMIN_USER, ())
+
+
+def admin_login() -> users.Login:
+    """The charm's admin user and its password; the default user's before the leader made the admin user."""
+    passwords = admin_passwords()
+    return users.Login(users.ADMIN_USER, passwords[0]) if passwords else users.Login("default", default_password())
+
+
 def get_admin_password(params: dict[str, Any]) -> dict[str, Any]:
-    """Print the password of the charm's administrative user (`default`); results name the user."""
-    sys.stdout.write(default_password() + "\n")
+    """Print the password of the charm's administrative user (`charm-admin`); results name the user."""
+    login = admin_login()
+    sys.stdout.write(login.password + "\n")
     sys.stdout.flush()
-    return {"username": "default"}
+    return {"username": login.username}
 
 
 def leader_only(action: str) -> None:
@@ -67,8 +83,19 @@ def leader_only(action: str) -> None:
         raise ActionRefused(f"{action} runs on the leader only: run it as `juju run {leader} {action}`")
 
 
-def chosen_users(content: dict[str, str], application: str) -> list[str]:
-    """The client users to rotate: `application`'s, or every related application's when it is empty."""
+# rotate-password's `user` parameter: the charm's own users by their short names.
+CHARM_USERS = {"admin": users.ADMIN_USER, "replication": users.REPLICATION_USER, "monitoring": users.MONITORING_USER}
+
+
+def chosen_users(content: dict[str, str], application: str, user: str = "") -> list[str]:
+    """The users to rotate: the charm's own `user`, else `application`'s, or every related application's."""
+    if user:
+        if application:
+            raise ActionRefused("give application or user, not both: nothing rotated")
+        if user not in CHARM_USERS or CHARM_USERS[user] not in content:
+            allowed = ", ".join(CHARM_USERS)
+            raise ActionRefused(f"user={user} is not one of the charm's users the leader made ({allowed})")
+        return [CHARM_USERS[user]]
     related = [username for username, _ in credentials.client_passwords(content)]
     if not application:
         return related
@@ -117,7 +144,7 @@ def rotate_password(params: dict[str, Any]) -> dict[str, Any]:
 
     leader_only("rotate-password")
     ref, content = read_secret()
-    usernames = chosen_users(content, str(params.get("application") or ""))
+    usernames = chosen_users(content, str(params.get("application") or ""), str(params.get("user") or ""))
     if not usernames:
         raise ActionRefused("no application is related: there is no password to rotate")
     try:

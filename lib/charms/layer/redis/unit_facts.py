@@ -47,4 +47,5 @@ def gather(
         client_passwords=credentials.client_passwords(content),
         old_client_passwords=credentials.old_client_passwords(content),
         old_default_passwords=rotation.old_default_passwords(content),
+        charm_passwords=tuple(credentials.charm_passwords(content).items()),
     )

@@ -11,8 +11,10 @@ Neither function calls Juju.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from charms.layer.redis import admin, conf, service, settings, users
@@ -28,6 +30,8 @@ SAVE_WAIT = 60.0
 # (re)start Redis may be loading its data and gets START_WAIT.
 ANSWER_WAIT = 5.0
 START_WAIT = 30.0
+# ACL users (the charm's own, the applications') came with Redis 6.
+ACL_SINCE = (6, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Facts:
     old_client_passwords: tuple[tuple[str, str], ...] = ()
     # The default user's passwords it still accepts beside the current one (a `password` change's grace period).
     old_default_passwords: tuple[str, ...] = ()
+    # Each of the charm's own users and the passwords it accepts, current first (none before the leader made them).
+    charm_passwords: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,44 @@ class Desired:
     password: str
     # The ACL users Redis must have (the default user first); none: the default user only, as before users.
     users: tuple[users.AclUser, ...] = ()
+    charm_passwords: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def accepted(self, username: str) -> tuple[str, ...]:
+        """The passwords one of the charm's own users accepts, current first (none before the leader made it)."""
+        return dict(self.charm_passwords).get(username, ())
+
+    def charm_login(self, username: str) -> users.Login | None:
+        """One of the charm's own users with its current password (None before the leader made it)."""
+        passwords = self.accepted(username)
+        return users.Login(username, passwords[0]) if passwords else None
+
+    def as_user(self, username: str) -> users.Login:
+        """The login of the charm's own user `username`; the default user's before the leader made it."""
+        return self.charm_login(username) or users.Login("default", self.password)
+
+    def login(self, running: str, layout: Layout) -> admin.Credential:
+        """How the charm logs in to a Redis running the redis.conf text `running`."""
+        return admin.login_for(running, known_admin_passwords(layout, self.accepted(users.ADMIN_USER)))
+
+
+def admin_file(layout: Layout) -> Path:
+    """The admin user's passwords redis.conf was last written with, root's only: a unit that missed a
+    rotation (offline past the grace period) still logs in to the Redis it left, to apply the new one."""
+    return layout.conf.with_name(".charm-admin-passwords")
+
+
+def known_admin_passwords(layout: Layout, admin_passwords: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        remembered = json.loads(admin_file(layout).read_text())
+    except (OSError, ValueError):
+        remembered = []
+    kept = (password for password in remembered if isinstance(password, str)) if isinstance(remembered, list) else ()
+    return tuple(dict.fromkeys((*admin_passwords, *kept)))
+
+
+def remember_admin(layout: Layout, admin_passwords: tuple[str, ...]) -> None:
+    if admin_passwords:
+        service.write_file(admin_file(layout), json.dumps(list(admin_passwords)), 0o600, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -107,8 +151,20 @@ def resolve(facts: Facts) -> Desired | Outcome:
     if not password:
         return Outcome("waiting", "Waiting for the leader to generate the password", installed=facts.installed)
     clients, rules = dict(facts.client_passwords), parsed.client_permissions
-    acl = users.wanted(password, clients, rules, facts.old_client_passwords, facts.old_default_passwords)
-    return Desired(parsed, password, acl)
+    charm = dict(facts.charm_passwords)
+    acl = users.wanted(password, clients, rules, facts.old_client_passwords, facts.old_default_passwords, charm)
+    return Desired(parsed, password, acl, facts.charm_passwords)
+
+
+def render(desired: Desired, facts: Facts, layout: Layout) -> str:
+    replication = desired.charm_login(users.REPLICATION_USER)
+    return conf.render(desired.settings, desired.password, facts.ingress, layout, facts.tls, desired.users, replication)
+
+
+def too_old(version: tuple[int, int, int], parsed: Settings) -> str:
+    option = "snap-channel" if parsed.install_source == "snap" else "install-source"
+    found = ".".join(map(str, version))
+    return f"{option}: Redis {found} has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)"
 
 
 def installation_key(parsed: Settings) -> str:
@@ -179,6 +235,7 @@ def apply(
     progress: Progress,
     fresh: bool = False,
     acl: tuple[users.AclUser, ...] = (),
+    admin_passwords: tuple[str, ...] = (),
 ) -> bool:
     """Carry out `plan`: CONFIG SET then rewrite the file, or rewrite and (re)start once.
 
@@ -189,15 +246,17 @@ def apply(
     disk (admin.CannotSave, admin.StillSaving otherwise), unless it is a
     `fresh` installation, which holds no data of the unit's yet.
     """
-    password = conf.directives(running or "").get("requirepass", "")
+    password = admin.login_for(running or "", known_admin_passwords(layout, admin_passwords))
     active = service.is_active(layout.service)
     if plan.users and active:
         admin.check_users(layout.unixsocket, password, acl)  # before anything changes
+        password = ensure_admin(layout, password, acl, admin_passwords)
     if "requirepass" in plan.live and plan.users and active and acl:
         # CONFIG SET requirepass leaves the default user that one password: its others (old ones
         # in their grace period, the applications') are set in the same transaction.
         admin.set_password_with_users(layout.unixsocket, password, plan.live["requirepass"], acl[0])
-        password = plan.live["requirepass"]
+        if not isinstance(password, users.Login):
+            password = plan.live["requirepass"]
         plan = replace(plan, live={k: v for k, v in plan.live.items() if k != "requirepass"})
     if plan.live:
         try:
@@ -207,14 +266,17 @@ def apply(
                 raise
             plan = conf.Plan(restart=True, changed=plan.changed)
         else:
-            password = plan.live.get("requirepass", password)
+            if "requirepass" in plan.live and not isinstance(password, users.Login):
+                password = plan.live["requirepass"]
             if plan.live.get("appendonly") == "yes":
                 admin.wait_for_aof(layout.unixsocket, password, SAVE_WAIT)
     if plan.users and active:
         admin.sync_users(layout.unixsocket, password, acl)
+        password = admin.login_for(rendered, admin_passwords)
     if plan.restart and active and not fresh:
         prepare_restart(layout, password, running, rendered)
     service.write_config(layout, rendered)
+    remember_admin(layout, admin_passwords)
     if plan.restart or not active:
         progress("Restarting Redis" if active else "Starting Redis")
         service.systemctl("restart", layout.service)
@@ -222,7 +284,19 @@ def apply(
     return False
 
 
-def prepare_restart(layout: Layout, password: str, running: str | None, rendered: str) -> None:
+def ensure_admin(
+    layout: Layout, login: admin.Credential, acl: tuple[users.AclUser, ...], admin_passwords: tuple[str, ...]
+) -> admin.Credential:
+    """On a Redis without the charm's admin user (upgraded from a revision without it): make it with
+    the default user's password, which still has every right, and log in as it from then on."""
+    wanted = [user for user in acl if user.name == users.ADMIN_USER]
+    if isinstance(login, users.Login) or not wanted or not admin_passwords:
+        return login
+    admin.add_user(layout.unixsocket, login, wanted[0])
+    return users.Login(users.ADMIN_USER, admin_passwords[0])
+
+
+def prepare_restart(layout: Layout, password: admin.Credential, running: str | None, rendered: str) -> None:
     """Make a restart keep every acknowledged write.
 
     A Redis that starts with appendonly on loads only the append-only file, so
@@ -258,8 +332,11 @@ def converge(facts: Facts, progress: Progress) -> Outcome:
         return Outcome("blocked", message, desired, "", facts.installed, retry=True)
     repaired = tuple(service.restore_ownerships(layout))
     running = service.read_config(layout)
-    rendered = conf.render(parsed, desired.password, facts.ingress, layout, tls=facts.tls, users=desired.users)
-    plan = conf.plan(running, rendered, service.installed_version(layout))
+    rendered = render(desired, facts, layout)
+    version = service.installed_version(layout)
+    if (0, 0, 0) < version < ACL_SINCE:
+        return Outcome("blocked", too_old(version, parsed), desired, "", key)
+    plan = conf.plan(running, rendered, version)
     try:
         unchanged = plan.unchanged and service.is_active(layout.service)
     except service.NoAnswer as error:
@@ -285,7 +362,9 @@ def change(
     key = installation_key(desired.settings)
     options = conf.describe(plan.changed)
     try:
-        restarted = apply(plan, layout, running, rendered, progress, facts.installed != key, desired.users)
+        admin_passwords = desired.accepted(users.ADMIN_USER)
+        fresh = facts.installed != key
+        restarted = apply(plan, layout, running, rendered, progress, fresh, desired.users, admin_passwords)
     except admin.Refused as refused:
         return Outcome("blocked", f"Redis refused {refused}; it keeps its configuration", desired, "", key)
     except admin.CannotSave as error:
@@ -334,7 +413,11 @@ def recover(
 
 
 def check(
-    desired: Desired, layout: Layout, installed: str | None, timeout: float = START_WAIT, password: str | None = None
+    desired: Desired,
+    layout: Layout,
+    installed: str | None,
+    timeout: float = START_WAIT,
+    password: admin.Credential | None = None,
 ) -> Outcome:
     """An authenticated PING, retried while Redis starts: active only if it answers.
 
@@ -365,12 +448,15 @@ def watch(desired: Desired, layout: Layout, reference: str, installed: str | Non
     directives, the default user's ACL and the master role are compared with
     the running server.
     """
-    password = conf.directives(reference).get("requirepass", desired.password)
+    password = desired.login(reference, layout)
     outcome = check(desired, layout, installed, timeout, password)
     if not outcome.ready:
         return outcome
     try:
-        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout, desired.users)
+        # The users of `reference`: on a hook that only checks, those Redis runs with (the
+        # desired ones may need a login that exists only once a converge applied them).
+        acl = users.from_conf(reference)
+        repaired = admin.repair_drift(layout.unixsocket, password, conf.watched(reference), timeout, acl)
     except (admin.Unreachable, admin.Refused) as error:
         return Outcome("blocked", f"Redis drifted from its configuration and {error}", desired, "", installed)
     return with_repairs(outcome, tuple(repaired))
@@ -389,9 +475,7 @@ def pending_options(facts: Facts, desired: Desired, layout: Layout, running: str
     """The options the configuration asks for that are not in effect."""
     if facts.installed != installation_key(desired.settings):
         return ["install-source"]
-    rendered = conf.render(
-        desired.settings, desired.password, facts.ingress, layout, tls=facts.tls, users=desired.users
-    )
+    rendered = render(desired, facts, layout)
     return conf.options_of(conf.changed_directives(running, rendered))
 
 
