@@ -205,3 +205,9 @@ def test_save_takes_points_from_one_second_and_up_to_nine_digits() -> None:
     assert refusal(save="0 1") == message
     assert refusal(save="1000000000 1") == message
     assert refusal(save="1 1000000000") == message
+
+
+def test_a_metrics_port_taken_by_redis_is_refused_in_full() -> None:
+    message = "invalid metrics-port: must differ from port (and, with cluster-enabled, from port + 10000)"
+    assert refusal(**{"metrics-port": 6379}) == message
+    assert refusal(**{"metrics-port": 16379, "cluster-enabled": True}) == message
