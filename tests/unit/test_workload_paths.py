@@ -262,3 +262,11 @@ def test_blocked_and_waiting_outcomes_keep_what_is_installed() -> None:
     waiting = workload.resolve(workload.Facts(DEFAULTS, None, "10.0.0.1", installed="apt"))
     assert waiting == workload.Outcome("waiting", "Waiting for the leader to generate the password", installed="apt")
     assert workload.Outcome("active", "x").ready and not workload.Outcome("blocked", "x").ready
+
+
+def test_a_redis_running_without_the_charms_file_is_snapshotted_then_restarted_with_it(machine: FakeMachine) -> None:
+    # The package's own redis.conf (no password), e.g. put back by a package upgrade, with Redis running on it.
+    assert machine.config is None and machine.active and machine.password == ""
+    outcome = converge(machine)
+    assert machine.actions == ["snapshot", "restart redis-server"]
+    assert outcome.ready and machine.password == "generated-pw"
