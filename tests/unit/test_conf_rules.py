@@ -166,6 +166,8 @@ def test_a_status_names_the_options_behind_the_changed_directives() -> None:
     assert conf.describe(("databases", "dir", "logfile", "pidfile", "unixsocket")) == "databases, install-source"
     assert conf.describe(("loglevel", "masterauth", "requirepass")) == "log-level, password"
     assert conf.describe(()) == "the new configuration"
+    assert conf.describe(("user",)) == "client-permissions"
+    assert conf.describe(("bind", "cluster-announce-ip", "cluster-enabled")) == "cluster-enabled, the unit's address"
 
 
 def test_what_is_watched_on_the_running_server_is_what_clients_reach_and_every_live_directive() -> None:

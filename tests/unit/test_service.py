@@ -328,3 +328,10 @@ def test_a_hung_systemd_is_given_up_after_two_minutes_and_named(hung_commands: l
 def test_a_systemctl_that_cannot_run_means_not_active(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     assert service.is_active("redis-server") is False
+
+
+def test_ownerships_are_values() -> None:
+    wanted = service.ownerships(service.APT_LAYOUT)
+    assert hash(tuple(wanted)) == hash(tuple(service.ownerships(service.APT_LAYOUT)))
+    with pytest.raises(AttributeError):
+        wanted[0].mode = 0o777  # type: ignore[misc]
