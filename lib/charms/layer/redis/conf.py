@@ -56,6 +56,7 @@ OPTION_OF = {
     "user": "client-permissions",
     "masterauth": "password",
     "loglevel": "log-level",
+    "cluster-enabled": "cluster-enabled",
     "cluster-announce-ip": "the unit's address",
     "bind": "the unit's address",
     # Where the files are is the installation's: only install-source moves them.
