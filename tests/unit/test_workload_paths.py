@@ -270,3 +270,20 @@ def test_a_redis_running_without_the_charms_file_is_snapshotted_then_restarted_w
     outcome = converge(machine)
     assert machine.actions == ["snapshot", "restart redis-server"]
     assert outcome.ready and machine.password == "generated-pw"
+
+
+def test_a_restart_with_the_aof_already_on_waits_for_a_snapshot_only(machine: FakeMachine) -> None:
+    assert converge(machine, appendonly=True).ready
+    machine.actions.clear()
+    assert converge(machine, appendonly=True, databases=32).ready
+    assert machine.actions == ["snapshot", "restart redis-server"]
+
+
+def test_a_stopped_redis_is_started_with_a_new_applications_user_from_its_file(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.active = False
+    machine.actions.clear()
+    related = dataclasses.replace(facts(), client_passwords=(("app-web", "web-pw"),))
+    assert workload.converge(related, machine.progress.append).ready
+    assert machine.actions == ["restart redis-server"]
+    assert [user.name for user in machine.users] == ["default", "app-web"]
