@@ -287,3 +287,30 @@ def test_a_stopped_redis_is_started_with_a_new_applications_user_from_its_file(m
     assert workload.converge(related, machine.progress.append).ready
     assert machine.actions == ["restart redis-server"]
     assert [user.name for user in machine.users] == ["default", "app-web"]
+
+
+def test_a_converge_that_changes_nothing_does_not_rewrite_the_file(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+    written: list[str] = []
+    monkeypatch.setattr(service, "write_config", lambda layout, text: written.append(text))
+    assert converge(machine).ready
+    assert written == []
+
+
+def test_a_systemd_that_does_not_answer_blocks_and_is_retried(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+
+    def no_answer(name: str) -> bool:
+        raise service.NoAnswer(f"systemctl is-active {name} did not answer within 10 s")
+
+    monkeypatch.setattr(service, "is_active", no_answer)
+    outcome = converge(machine)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "systemctl is-active redis-server did not answer within 10 s",
+    )
+    assert outcome.retry and outcome.installed == "apt"
