@@ -314,3 +314,30 @@ def test_a_systemd_that_does_not_answer_blocks_and_is_retried(
         "systemctl is-active redis-server did not answer within 10 s",
     )
     assert outcome.retry and outcome.installed == "apt"
+
+
+def test_a_restart_refused_for_want_of_a_snapshot_says_where_to_free_space(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.cannot_save = "No space left on device"
+    outcome = converge(machine, databases=8)
+    assert outcome.message == (
+        "databases needs a restart, refused: Redis cannot save (No space left on device), a restart would lose "
+        "data; free space in /var/lib/redis (the charm retries at each hook)"
+    )
+
+
+def test_a_restart_systemd_does_not_answer_is_named_and_retried(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+
+    def hung(action: str, name: str, *options: str) -> None:
+        raise service.NoAnswer(f"systemctl {action} {name} did not answer within 120 s")
+
+    monkeypatch.setattr(service, "systemctl", hung)
+    outcome = converge(machine, databases=8)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "databases: systemctl restart redis-server did not answer within 120 s",
+    )
+    assert outcome.retry and outcome.installed == "apt"
