@@ -167,6 +167,9 @@ def test_a_status_names_the_options_behind_the_changed_directives() -> None:
     assert conf.describe(("loglevel", "masterauth", "requirepass")) == "log-level, password"
     assert conf.describe(()) == "the new configuration"
     assert conf.describe(("user",)) == "client-permissions"
+    tls = ("tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication", "tls-cluster")
+    for directive in tls:
+        assert conf.describe((directive,)) == "the certificates relation"
     assert conf.describe(("bind", "cluster-announce-ip", "cluster-enabled")) == "cluster-enabled, the unit's address"
 
 

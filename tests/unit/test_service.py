@@ -335,3 +335,8 @@ def test_ownerships_are_values() -> None:
     assert hash(tuple(wanted)) == hash(tuple(service.ownerships(service.APT_LAYOUT)))
     with pytest.raises(AttributeError):
         wanted[0].mode = 0o777  # type: ignore[misc]
+
+
+def test_machine_memory_is_this_machines_by_default() -> None:
+    total = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:"))
+    assert service.machine_memory() == int(total.split()[1]) * 1024

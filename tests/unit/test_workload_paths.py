@@ -341,3 +341,25 @@ def test_a_restart_systemd_does_not_answer_is_named_and_retried(
         "databases: systemctl restart redis-server did not answer within 120 s",
     )
     assert outcome.retry and outcome.installed == "apt"
+
+
+def test_a_new_password_not_applied_yet_is_reported_as_such_not_as_a_refusal(machine: FakeMachine) -> None:
+    converge(machine)
+    outcome = workload.report(facts(password="new-pw"), None)
+    assert outcome.status == "blocked" and outcome.message.endswith("password not in effect yet")
+
+
+def test_a_silent_redis_under_a_silent_systemd_is_in_an_unknown_state(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+    machine.answers = False
+
+    def no_answer(name: str) -> bool:
+        raise service.NoAnswer(f"systemctl is-active {name} did not answer within 10 s")
+
+    monkeypatch.setattr(service, "is_active", no_answer)
+    desired = workload.resolve(facts())
+    assert isinstance(desired, workload.Desired)
+    outcome = workload.check(desired, service.APT_LAYOUT, "apt", timeout=5)
+    assert outcome.message == "Redis is in an unknown state (systemd does not answer): no answer"
