@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from fake_machine import FakeMachine
 
-from charms.layer.redis import conf, service, settings, workload
+from charms.layer.redis import admin, conf, service, settings, workload
 
 from fakejuju import config_defaults
 
@@ -363,3 +363,26 @@ def test_a_silent_redis_under_a_silent_systemd_is_in_an_unknown_state(
     assert isinstance(desired, workload.Desired)
     outcome = workload.check(desired, service.APT_LAYOUT, "apt", timeout=5)
     assert outcome.message == "Redis is in an unknown state (systemd does not answer): no answer"
+
+
+def test_drift_redis_refuses_to_undo_blocks_and_names_the_refusal(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+
+    def refuse(*args: object, **kwargs: object) -> list[str]:
+        raise admin.Refused("maxmemory: ERR Invalid argument")
+
+    monkeypatch.setattr(admin, "repair_drift", refuse)
+    outcome = converge(machine)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "Redis drifted from its configuration and maxmemory: ERR Invalid argument",
+    )
+
+
+def test_a_unit_without_the_charms_file_reports_it_is_not_configured_and_retries(machine: FakeMachine) -> None:
+    outcome = workload.report(facts(), None)
+    assert (outcome.status, outcome.message, outcome.retry) == ("blocked", "Redis is not configured yet", True)
+    remembered = workload.report(facts(), "databases needs a restart, which failed")
+    assert remembered.message == "databases needs a restart, which failed" and remembered.retry
