@@ -225,3 +225,14 @@ def test_the_default_config_is_the_charms_file(capsys: pytest.CaptureFixture[str
         pytest.skip("this machine has the charm's check config")
     assert check_redis.main([]) == check_redis.UNKNOWN
     assert f"cannot read {check_redis.DEFAULT_CONFIG}: " in capsys.readouterr().out
+
+
+def test_a_cluster_node_is_critical_unless_its_state_is_ok_and_every_slot_served() -> None:
+    healthy = check_redis.Verdict(check_redis.OK, "redis 7.0.15 role=master used_memory=1")
+    assert check_redis.judge_cluster({}, healthy) == check_redis.Verdict(
+        check_redis.CRITICAL, "redis 7.0.15 role=master used_memory=1 cluster_state=? slots_ok=0/16384"
+    )
+    failing = {"cluster_state": "fail", "cluster_slots_ok": "16384"}
+    assert check_redis.judge_cluster(failing, healthy).code == check_redis.CRITICAL
+    served = {"cluster_state": "ok", "cluster_slots_ok": "16384"}
+    assert check_redis.judge_cluster(served, healthy).code == check_redis.OK
