@@ -234,3 +234,14 @@ def test_main_logs_in_as_the_configured_user(tmp_path: Path, monkeypatch: pytest
     config.write_text(json.dumps({"host": "127.0.0.1", "port": 6380, "username": "charm-monitoring", "password": "pw"}))
     check_redis.main(["--config", str(config)])
     assert asked == [("127.0.0.1", 6380, "pw", 0.8, 0.9, 5.0, "", "charm-monitoring")]
+
+
+def test_a_cluster_node_is_critical_unless_its_state_is_ok_and_every_slot_served() -> None:
+    healthy = check_redis.Verdict(check_redis.OK, "redis 7.0.15 role=master used_memory=1")
+    assert check_redis.judge_cluster({}, healthy) == check_redis.Verdict(
+        check_redis.CRITICAL, "redis 7.0.15 role=master used_memory=1 cluster_state=? slots_ok=0/16384"
+    )
+    failing = {"cluster_state": "fail", "cluster_slots_ok": "16384"}
+    assert check_redis.judge_cluster(failing, healthy).code == check_redis.CRITICAL
+    served = {"cluster_state": "ok", "cluster_slots_ok": "16384"}
+    assert check_redis.judge_cluster(served, healthy).code == check_redis.OK

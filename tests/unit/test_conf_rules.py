@@ -168,3 +168,23 @@ def test_a_status_names_the_options_behind_the_changed_directives() -> None:
     assert conf.describe(("databases", "dir", "logfile", "pidfile", "unixsocket")) == "databases, install-source"
     assert conf.describe(("loglevel", "masterauth", "requirepass")) == "log-level, password"
     assert conf.describe(()) == "the new configuration"
+    assert conf.describe(("user",)) == "client-permissions"
+    tls = ("tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication", "tls-cluster")
+    for directive in tls:
+        assert conf.describe((directive,)) == "the certificates relation"
+    assert conf.describe(("bind", "cluster-announce-ip", "cluster-enabled")) == "cluster-enabled, the unit's address"
+
+
+def test_what_is_watched_on_the_running_server_is_what_clients_reach_and_every_live_directive() -> None:
+    watched = conf.watched(render())
+    assert watched["port"] == "6379"
+    assert watched["bind"] == "10.1.2.3 127.0.0.1"
+    assert watched["protected-mode"] == "yes"
+    assert watched["requirepass"] == watched["masterauth"] == "pw1"
+    assert watched["timeout"] == "0" and watched["loglevel"] == "notice"
+    # Only read at start-up: CONFIG GET of these would not tell what the file says.
+    assert not {"databases", "dir", "supervised", "unixsocket"} & watched.keys()
+
+
+def test_no_snapshots_are_watched_as_config_get_shows_them() -> None:
+    assert conf.watched(render(replace(BASE, save=())))["save"] == ""

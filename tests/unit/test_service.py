@@ -6,6 +6,7 @@ import grp
 import http.server
 import os
 import stat
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -293,3 +294,49 @@ def test_wait_until_polls_until_true_or_the_timeout() -> None:
     assert service.wait_until(lambda: bool(polled.append(1)), timeout=0.05, interval=0.01) is False
     assert 2 <= len(polled) <= 7
     assert service.wait_until(lambda: bool(polled.append(1)), timeout=0, interval=5) is False
+
+
+@pytest.fixture
+def hung_commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every command runs past the time it is given; the commands asked for."""
+    asked: list[list[str]] = []
+
+    def never_finishes(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        asked.append(command)
+        raise subprocess.TimeoutExpired(command, float(kwargs["timeout"]))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service.subprocess, "run", never_finishes)
+    return asked
+
+
+def test_a_hung_command_is_given_up_after_ten_minutes_and_named(hung_commands: list[list[str]]) -> None:
+    with pytest.raises(service.NoAnswer, match=r"^snap install redis did not answer within 600 s$"):
+        service.run(["snap", "install", "redis", "--channel=7/stable"])
+
+
+def test_a_hung_systemd_is_given_up_after_two_minutes_and_named(hung_commands: list[list[str]]) -> None:
+    with pytest.raises(service.NoAnswer, match=r"^systemctl restart redis-server did not answer within 120 s$"):
+        service.systemctl("restart", "redis-server")
+    with pytest.raises(service.NoAnswer, match=r"^systemctl is-active redis-server did not answer within 10 s$"):
+        service.is_active("redis-server")
+    assert hung_commands == [
+        ["systemctl", "restart", "redis-server"],
+        ["systemctl", "is-active", "--quiet", "redis-server"],
+    ]
+
+
+def test_a_systemctl_that_cannot_run_means_not_active(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert service.is_active("redis-server") is False
+
+
+def test_ownerships_are_values() -> None:
+    wanted = service.ownerships(service.APT_LAYOUT)
+    assert hash(tuple(wanted)) == hash(tuple(service.ownerships(service.APT_LAYOUT)))
+    with pytest.raises(AttributeError):
+        wanted[0].mode = 0o777  # type: ignore[misc]
+
+
+def test_machine_memory_is_this_machines_by_default() -> None:
+    total = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:"))
+    assert service.machine_memory() == int(total.split()[1]) * 1024

@@ -21,7 +21,16 @@ def refusal(**config: object) -> str:
 
 @pytest.mark.parametrize(
     ("option", "low", "high"),
-    [("port", 1024, 65535), ("databases", 1, 1_000_000), ("timeout", 0, BIGGEST), ("tcp-keepalive", 0, BIGGEST)],
+    [
+        ("port", 1024, 65535),
+        ("databases", 1, 1_000_000),
+        ("timeout", 0, BIGGEST),
+        ("tcp-keepalive", 0, BIGGEST),
+        ("tls-port", 1024, 65535),
+        ("metrics-port", 1024, 65535),
+        ("cluster-replicas", 0, 5),
+        ("password-grace-period", 0, BIGGEST),
+    ],
 )
 def test_whole_numbers_are_taken_at_both_ends_of_their_range_and_refused_beyond(
     option: str, low: int, high: int
@@ -60,6 +69,15 @@ def test_whole_numbers_are_taken_at_both_ends_of_their_range_and_refused_beyond(
         ),
         ("nagios_context", "a/b", "invalid nagios_context: must be letters, digits, '.', '_' or '-'"),
         ("nagios_servicegroups", "a\nb", "invalid nagios_servicegroups: must be text without control characters"),
+        (
+            "nagios_servicegroups",
+            "a b",
+            "invalid nagios_servicegroups: must be comma-separated names of letters, digits, '.', '_' or '-' "
+            "(empty: nagios_context)",
+        ),
+        ("maxmemory", True, "invalid maxmemory: must be 0 (no limit) or a size such as 512mb or 1gb"),
+        ("maxmemory", None, "invalid maxmemory: must be 0 (no limit) or a size such as 512mb or 1gb"),
+        ("maxmemory", "lots", "invalid maxmemory: must be 0 (no limit) or a size such as 512mb or 1gb"),
         ("cluster-enabled", "yes", "invalid cluster-enabled: must be true or false"),
     ],
 )
@@ -157,3 +175,39 @@ def test_snap_names_as_snapd_allows(name: str) -> None:
 @pytest.mark.parametrize("name", ["-a", "x" * 41, "a_b"])
 def test_snap_names_snapd_refuses(name: str) -> None:
     assert refusal(**{"snap-name": name}).startswith("invalid snap-name: ")
+
+
+@pytest.mark.parametrize(
+    "rule", ["on", "off", "nopass", "resetpass", "reset", "sanitize-payload", "SKIP-SANITIZE-PAYLOAD"]
+)
+def test_client_permissions_may_not_take_the_rules_the_charm_sets_itself(rule: str) -> None:
+    assert refusal(**{"client-permissions": f"~* +@all {rule}"}) == (
+        'invalid client-permissions: must be ACL rules for keys, channels and commands such as "~* &* +@all '
+        '-@admin -@dangerous +info" (passwords, on/off, reset and selectors are set by the charm)'
+    )
+
+
+@pytest.mark.parametrize("rule", [">password", "<password", "#" + "a" * 64, "!" + "a" * 64, "(~x", "+get)"])
+def test_client_permissions_may_not_touch_passwords_or_selectors(rule: str) -> None:
+    assert refusal(**{"client-permissions": f"~* {rule} +@all"}).startswith("invalid client-permissions: ")
+
+
+def test_rule_names_the_charm_does_not_own_are_left_for_redis_to_check() -> None:
+    # Redis judges the names when the users are applied (a refusal then names the option too).
+    rules = "~* Xunknown +get"
+    assert settings.parse({**DEFAULTS, "client-permissions": rules}).client_permissions == ("~*", "Xunknown", "+get")
+
+
+def test_save_takes_points_from_one_second_and_up_to_nine_digits() -> None:
+    assert settings.parse({**DEFAULTS, "save": "1 1"}).save == ((1, 1),)
+    assert settings.parse({**DEFAULTS, "save": "999999999 999999999"}).save == ((999999999, 999999999),)
+    message = 'invalid save: must be pairs of "<seconds> <changes>" such as "3600 1 300 100", or "" for no snapshots'
+    assert refusal(save="0 1") == message
+    assert refusal(save="1000000000 1") == message
+    assert refusal(save="1 1000000000") == message
+
+
+def test_a_metrics_port_taken_by_redis_is_refused_in_full() -> None:
+    message = "invalid metrics-port: must differ from port (and, with cluster-enabled, from port + 10000)"
+    assert refusal(**{"metrics-port": 6379}) == message
+    assert refusal(**{"metrics-port": 16379, "cluster-enabled": True}) == message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fake_machine import FakeMachine
 
-from charms.layer.redis import conf, service, workload
+from charms.layer.redis import conf, service, users, workload
 
 from fakejuju import config_defaults
 
@@ -159,3 +159,11 @@ def test_a_new_installation_that_does_not_start_gives_way_to_the_previous_one(ma
         "enable redis-server --now",
     ]
     assert outcome.installed == "apt" and not outcome.retry
+
+
+def test_without_a_rotation_an_applications_user_takes_its_current_password_only() -> None:
+    related = workload.Facts(DEFAULTS, "pw", "10.0.0.1", client_passwords=(("app-web", "web-pw"),))
+    desired = workload.resolve(related)
+    assert isinstance(desired, workload.Desired)
+    web = [user for user in desired.users if user.name == "app-web"]
+    assert [user.password_hashes for user in web] == [(users.password_hash("web-pw"),)]

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from fake_machine import FakeMachine
 
-from charms.layer.redis import conf, service, settings, workload
+from charms.layer.redis import admin, conf, service, settings, workload
 
 from fakejuju import config_defaults
 
@@ -262,3 +262,127 @@ def test_blocked_and_waiting_outcomes_keep_what_is_installed() -> None:
     waiting = workload.resolve(workload.Facts(DEFAULTS, None, "10.0.0.1", installed="apt"))
     assert waiting == workload.Outcome("waiting", "Waiting for the leader to generate the password", installed="apt")
     assert workload.Outcome("active", "x").ready and not workload.Outcome("blocked", "x").ready
+
+
+def test_a_redis_running_without_the_charms_file_is_snapshotted_then_restarted_with_it(machine: FakeMachine) -> None:
+    # The package's own redis.conf (no password), e.g. put back by a package upgrade, with Redis running on it.
+    assert machine.config is None and machine.active and machine.password == ""
+    outcome = converge(machine)
+    assert machine.actions == ["snapshot", "restart redis-server"]
+    assert outcome.ready and machine.password == "generated-pw"
+
+
+def test_a_restart_with_the_aof_already_on_waits_for_a_snapshot_only(machine: FakeMachine) -> None:
+    assert converge(machine, appendonly=True).ready
+    machine.actions.clear()
+    assert converge(machine, appendonly=True, databases=32).ready
+    assert machine.actions == ["snapshot", "restart redis-server"]
+
+
+def test_a_stopped_redis_is_started_with_a_new_applications_user_from_its_file(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.active = False
+    machine.actions.clear()
+    related = dataclasses.replace(facts(), client_passwords=(("app-web", "web-pw"),))
+    assert workload.converge(related, machine.progress.append).ready
+    assert machine.actions == ["restart redis-server"]
+    assert [user.name for user in machine.users] == ["default", "app-web"]
+
+
+def test_a_converge_that_changes_nothing_does_not_rewrite_the_file(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+    written: list[str] = []
+    monkeypatch.setattr(service, "write_config", lambda layout, text: written.append(text))
+    assert converge(machine).ready
+    assert written == []
+
+
+def test_a_systemd_that_does_not_answer_blocks_and_is_retried(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+
+    def no_answer(name: str) -> bool:
+        raise service.NoAnswer(f"systemctl is-active {name} did not answer within 10 s")
+
+    monkeypatch.setattr(service, "is_active", no_answer)
+    outcome = converge(machine)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "systemctl is-active redis-server did not answer within 10 s",
+    )
+    assert outcome.retry and outcome.installed == "apt"
+
+
+def test_a_restart_refused_for_want_of_a_snapshot_says_where_to_free_space(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.cannot_save = "No space left on device"
+    outcome = converge(machine, databases=8)
+    assert outcome.message == (
+        "databases needs a restart, refused: Redis cannot save (No space left on device), a restart would lose "
+        "data; free space in /var/lib/redis (the charm retries at each hook)"
+    )
+
+
+def test_a_restart_systemd_does_not_answer_is_named_and_retried(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+
+    def hung(action: str, name: str, *options: str) -> None:
+        raise service.NoAnswer(f"systemctl {action} {name} did not answer within 120 s")
+
+    monkeypatch.setattr(service, "systemctl", hung)
+    outcome = converge(machine, databases=8)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "databases: systemctl restart redis-server did not answer within 120 s",
+    )
+    assert outcome.retry and outcome.installed == "apt"
+
+
+def test_a_new_password_not_applied_yet_is_reported_as_such_not_as_a_refusal(machine: FakeMachine) -> None:
+    converge(machine)
+    outcome = workload.report(facts(password="new-pw"), None)
+    assert outcome.status == "blocked" and outcome.message.endswith("password not in effect yet")
+
+
+def test_a_silent_redis_under_a_silent_systemd_is_in_an_unknown_state(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+    machine.answers = False
+
+    def no_answer(name: str) -> bool:
+        raise service.NoAnswer(f"systemctl is-active {name} did not answer within 10 s")
+
+    monkeypatch.setattr(service, "is_active", no_answer)
+    desired = workload.resolve(facts())
+    assert isinstance(desired, workload.Desired)
+    outcome = workload.check(desired, service.APT_LAYOUT, "apt", timeout=5)
+    assert outcome.message == "Redis is in an unknown state (systemd does not answer): no answer"
+
+
+def test_drift_redis_refuses_to_undo_blocks_and_names_the_refusal(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converge(machine)
+
+    def refuse(*args: object, **kwargs: object) -> list[str]:
+        raise admin.Refused("maxmemory: ERR Invalid argument")
+
+    monkeypatch.setattr(admin, "repair_drift", refuse)
+    outcome = converge(machine)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "Redis drifted from its configuration and maxmemory: ERR Invalid argument",
+    )
+
+
+def test_a_unit_without_the_charms_file_reports_it_is_not_configured_and_retries(machine: FakeMachine) -> None:
+    outcome = workload.report(facts(), None)
+    assert (outcome.status, outcome.message, outcome.retry) == ("blocked", "Redis is not configured yet", True)
+    remembered = workload.report(facts(), "databases needs a restart, which failed")
+    assert remembered.message == "databases needs a restart, which failed" and remembered.retry
