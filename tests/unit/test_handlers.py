@@ -22,7 +22,7 @@ import pytest
 from ca_helpers import UnitCa
 from cryptography import x509
 
-from charms.layer.redis import clustering, metrics, monitoring, rotation, service, tls, tuning, workload
+from charms.layer.redis import clustering, metrics, monitoring, rotation, service, tls, tuning, users, workload
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint
 from charms.layer.redis.cluster.topology import Node, Role, Topology, encode
 from charms.layer.redis.clustering import Step, View
@@ -660,7 +660,8 @@ def test_a_cluster_unit_tells_its_peers_its_node_and_the_leader_leads_with_the_r
     own = Endpoint("127.1.2.3", 6379)
     assert (view.unit, view.own, view.topology, view.dying) == ("redis/0", own, None, frozenset())
     assert view.ready == {"redis/0": own, "redis/1": Endpoint("127.1.2.4", 6379)}
-    assert view.password == workload.resolve(redis.converged[-1]).password
+    admin = workload.resolve(redis.converged[-1]).as_user(users.ADMIN_USER)
+    assert (view.username, view.password) == (admin.username, admin.password)
     assert view.replicas == unit.juju.config["cluster-replicas"]
     assert unit.juju.status == ("waiting", cluster.led.message)
     assert logged_at(unit, "INFO", f"Cluster: {cluster.led.message}")
@@ -1391,7 +1392,7 @@ def test_a_hook_that_failed_after_converging_is_converged_again_by_the_next_hook
     converged = len(redis.converged)
     unit.run_hook("update-status")  # Juju rolled the failed hook back: the option is still a change
     assert len(redis.converged) == converged + 1 and redis.converged[-1].config["timeout"] == 30
-    assert redis.exporters[-1].password == unit.juju.generated_password()
+    assert redis.exporters[-1].password == unit.juju.secret_content()["charm-monitoring"]
 
 
 def test_an_address_is_asked_again_in_config_changed_and_upgrade_charm(unit: Unit, redis: FakeRedis) -> None:
