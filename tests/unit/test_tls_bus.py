@@ -287,7 +287,7 @@ def test_the_cluster_steps_refuse_a_node_the_ca_did_not_sign(tls_nodes: list[Nod
     own = tls_nodes[0].endpoint
     with pytest.raises(Unreachable):
         clustering.node_id(own, PASSWORD, ca_file=str(other))
-    assert len(clustering.node_id(own, PASSWORD, ca_path(tls_nodes))) == 40
+    assert len(clustering.node_id(own, PASSWORD, ca_file=ca_path(tls_nodes))) == 40
 
 
 def facts(files: tls.Files | None, cluster_port: int, **options: object) -> workload.Facts:

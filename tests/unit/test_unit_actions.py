@@ -72,6 +72,8 @@ def on_a_unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: object
         monkeypatch.setattr(workload, "layout_of", {"apt": server.layout}.__getitem__)
         monkeypatch.setattr(hookenv, "local_unit", lambda: "redis/3")
         monkeypatch.setattr(hookenv, "config", lambda: on_unit.options)
+        # No admin user shared yet (a unit upgraded from before it): the unit logs in as redis.conf says.
+        monkeypatch.setattr(hookenv, "leader_get", lambda *key: {})
         monkeypatch.setattr(run_action, "progress", on_unit.progress.append)
         monkeypatch.setattr(service, "systemctl", on_unit.fake_systemctl)
         monkeypatch.setattr(service, "is_active", lambda name: name == server.layout.service and control.running())
@@ -337,7 +339,8 @@ def test_cluster_status_names_each_node_by_the_unit_the_leader_shared(
 
     port = int(re.search(r"^port (\d+)$", cluster_unit.server.rendered, re.MULTILINE)[1])
     shared = encode(Topology.of([Node("redis/3", node_id(cluster_unit), "127.0.0.1", port, Role.MASTER)]))
-    monkeypatch.setattr(hookenv, "leader_get", {"cluster-topology": shared}.get)  # the key the leader sets
+    settings = {"cluster-topology": shared}  # the key the leader sets
+    monkeypatch.setattr(hookenv, "leader_get", lambda key=None: settings if key is None else settings.get(key))
     results = cluster_status.cluster_status_action({})
     assert (results["cluster-state"], results["masters"], results["slots-covered"]) == ("ok", 1, "16384 of 16384")
     assert results["nodes"]["redis-3"]["slots"] == "0-16383"
