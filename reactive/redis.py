@@ -8,6 +8,9 @@ Flags of this charm:
 - `redis.ready`: the last converge or check ended with an authenticated PING
   and the configuration in effect; relations and checks may be published.
 - `redis.checks-registered`: the Nagios check is installed on this machine.
+- `redis.stopped`: the stop hook stopped Redis (the unit is being removed: Juju
+  runs stop on a machine only then). Never cleared: no converge runs after it,
+  so a converge still pending cannot start Redis again.
 - `redis.tls.requested`: this unit's certificate request is published on
   `certificates`. Cleared by config-changed (the unit's address may have
   changed: the request is made again only if it did) and when the relation
@@ -169,6 +172,7 @@ def generate_password() -> None:
 
 
 @when("redis.pending")
+@when_not("redis.stopped")
 def converge() -> None:
     facts = gather_facts()
     outcome = workload.converge(facts, report_progress)
@@ -374,6 +378,7 @@ def stop_redis() -> None:
     except service.ServiceError as error:
         hookenv.log(f"Stopping Redis failed: {error}", level=hookenv.WARNING)
     clear_flag("redis.ready")
+    set_flag("redis.stopped")
 
 
 # ---------------------------------------------------------------------------

@@ -522,6 +522,24 @@ def test_stop_stops_a_running_redis_and_clears_ready(unit: Unit, redis: FakeRedi
     assert "redis.ready" not in unit.flags()
 
 
+@pytest.mark.parametrize("hook", ["stop", "remove"])
+def test_a_pending_converge_does_not_start_redis_again_once_the_unit_is_stopped(
+    unit: Unit, redis: FakeRedis, hook: str
+) -> None:
+    deploy(unit)
+    redis.outcome = lambda desired: workload.Outcome("maintenance", "restarting", retry=True)
+    unit.juju.config["timeout"] = 30
+    unit.run_hook("config-changed")
+    assert "redis.pending" in unit.flags()
+    redis.outcome = None  # a converge would now succeed, and start Redis
+    converged = len(redis.converged)
+    unit.run_hook("stop")
+    if hook == "remove":
+        unit.run_hook("remove")
+    assert redis.stopped == ["stop redis-server"] and len(redis.converged) == converged
+    assert "redis.ready" not in unit.flags()
+
+
 def test_stop_leaves_a_stopped_redis_alone(unit: Unit, redis: FakeRedis) -> None:
     deploy(unit)
     redis.active = False
