@@ -19,7 +19,7 @@ import jubilant
 import pytest
 import redis
 from cluster_client import cluster_settled
-from helpers import APP, CHARM, ensure_built, leader, password, units
+from helpers import APP, CHARM, admin_login, ensure_built, leader, password, units
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
@@ -75,10 +75,12 @@ def secret(juju: jubilant.Juju) -> str:
     return password(juju)
 
 
-def tls_node(address: str, secret: str, ca: Path) -> redis.Redis:
+def tls_node(address: str, secret: str, ca: Path, username: str | None = None) -> redis.Redis:
+    """A client of one node over TLS: a password-only client, or the user `username` (CONFIG needs the admin)."""
     return redis.Redis(
         host=address,
         port=TLS_PORT,
+        username=username,
         password=secret,
         ssl=True,
         ssl_ca_certs=str(ca),
@@ -116,6 +118,7 @@ def key_per_slot() -> dict[int, str]:
 
 def test_the_cluster_forms_over_tls_with_the_plain_port_closed(juju: jubilant.Juju, ca_file: Path, secret: str) -> None:
     assert juju.exec("leader-get cluster-tls", unit=leader(juju)).stdout.strip() == "true"
+    admin_user, admin_password = admin_login(juju)
     for unit, status in units(juju).items():
         cli = subprocess.run(
             ["redis-cli", "--tls", "--cacert", str(ca_file), "-h", status.public_address, "-p", str(TLS_PORT),
@@ -124,7 +127,7 @@ def test_the_cluster_forms_over_tls_with_the_plain_port_closed(juju: jubilant.Ju
             check=False,
         )  # fmt: skip
         assert "cluster_state:ok" in cli.stdout and "cluster_known_nodes:3" in cli.stdout, (unit, cli.stderr)
-        node = tls_node(status.public_address, secret, ca_file)
+        node = tls_node(status.public_address, admin_password, ca_file, admin_user)
         assert node.config_get("tls-*")["tls-cluster"] == "yes", unit
         assert node.config_get("tls-*")["tls-replication"] == "yes", unit
         assert node.config_get("port")["port"] == "0", unit
