@@ -134,6 +134,6 @@ def test_install_makes_the_nagios_group_before_writing_the_config(
 
 def test_with_tls_the_checks_config_carries_the_ca_the_plugin_verifies_against(nagios: Path) -> None:
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    monitoring.install(monitoring.make_check("juju", "", "redis/0"), "10.1.2.3", 6380, "pw", ca=pem)
+    monitoring.install(monitoring.make_check("juju", "", "redis/0"), "127.1.2.3", 6380, "pw", ca=pem)
     target = json.loads(monitoring.PLUGIN_CONFIG.read_text())
-    assert target == {"host": "10.1.2.3", "port": 6380, "password": "pw", "ca": pem}
+    assert target == {"host": "127.1.2.3", "port": 6380, "password": "pw", "ca": pem}
