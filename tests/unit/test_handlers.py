@@ -522,16 +522,21 @@ def test_stop_stops_a_running_redis_and_clears_ready(unit: Unit, redis: FakeRedi
     assert "redis.ready" not in unit.flags()
 
 
-@pytest.mark.parametrize("hook", ["stop", "remove"])
-def test_a_pending_converge_does_not_start_redis_again_once_the_unit_is_stopped(
-    unit: Unit, redis: FakeRedis, hook: str
-) -> None:
+def deployed_with_a_converge_pending(unit: Unit, redis: FakeRedis) -> None:
+    """A deployed unit whose last converge asked to be retried; the next converge would succeed (and start Redis)."""
     deploy(unit)
     redis.outcome = lambda desired: workload.Outcome("maintenance", "restarting", retry=True)
     unit.juju.config["timeout"] = 30
     unit.run_hook("config-changed")
     assert "redis.pending" in unit.flags()
-    redis.outcome = None  # a converge would now succeed, and start Redis
+    redis.outcome = None
+
+
+@pytest.mark.parametrize("hook", ["stop", "remove"])
+def test_a_pending_converge_does_not_start_redis_again_once_the_unit_is_stopped(
+    unit: Unit, redis: FakeRedis, hook: str
+) -> None:
+    deployed_with_a_converge_pending(unit, redis)
     converged = len(redis.converged)
     unit.run_hook("stop")
     if hook == "remove":
@@ -810,13 +815,19 @@ def test_a_cluster_fixed_standalone_at_deploy_takes_no_cluster_step(
     assert unit.juju.status[0] == "blocked" and "cluster-enabled" in unit.juju.status[1]
 
 
-def test_a_departing_unit_hands_its_node_over_in_its_own_departed_hook(
-    unit: Unit, redis: FakeRedis, cluster: FakeCluster
-) -> None:
+def deployed_in_a_formed_cluster(unit: Unit, cluster: FakeCluster) -> str:
+    """A unit of a three-master cluster with one peer joined, before any step is taken: the peer relation's id."""
     unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
     deploy(unit)
     rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
     cluster.views.clear()
+    return rid
+
+
+def test_a_departing_unit_hands_its_node_over_in_its_own_departed_hook(
+    unit: Unit, redis: FakeRedis, cluster: FakeCluster
+) -> None:
+    rid = deployed_in_a_formed_cluster(unit, cluster)
     run_departed(unit, rid, "redis/0")
     assert cluster.steps() == ["retire"]  # and no step as a member of the cluster it leaves
     assert cluster.view("retire").topology == THREE_MASTERS
@@ -843,12 +854,7 @@ def test_a_hand_over_that_must_be_retried_fails_the_hook_and_leaves_redis_runnin
 def test_a_unit_going_away_takes_no_cluster_step_even_after_a_pending_converge(
     unit: Unit, redis: FakeRedis, cluster: FakeCluster, hook: str
 ) -> None:
-    deploy(unit)
-    redis.outcome = lambda desired: workload.Outcome("maintenance", "restarting", retry=True)
-    unit.juju.config["timeout"] = 30
-    unit.run_hook("config-changed")
-    assert "redis.pending" in unit.flags()
-    redis.outcome = None  # the next hook's converge works, and Redis is ready again
+    deployed_with_a_converge_pending(unit, redis)
     cluster.views.clear()
     unit.run_hook(hook)
     assert "lead" not in cluster.steps() and "member" not in cluster.steps()
@@ -857,10 +863,7 @@ def test_a_unit_going_away_takes_no_cluster_step_even_after_a_pending_converge(
 def test_a_staying_unit_waits_for_the_departing_one_then_takes_its_step(
     unit: Unit, redis: FakeRedis, cluster: FakeCluster
 ) -> None:
-    unit.juju.leader_settings["cluster-topology"] = encode(THREE_MASTERS)
-    deploy(unit)
-    rid = relate_peers(unit, peer("redis/1", "127.1.2.4", "b" * 40))
-    cluster.views.clear()
+    rid = deployed_in_a_formed_cluster(unit, cluster)
     run_departed(unit, rid, "redis/1")
     assert cluster.awaited == ["redis/1"]
     assert cluster.steps()[0] == "await" and "lead" in cluster.steps()
