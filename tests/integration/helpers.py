@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # REDIS_CHARM: another build to test (an older revision, to see a test fail without its fix).
 CHARM = Path(os.environ.get("REDIS_CHARM", ROOT / "build" / "redis"))
 APP = "redis"
+# The certificate-provider test charm (tests/charms/tls-provider).
+CA_APP = "tls-provider"
 # The charm's own users (lib/charms/layer/redis/users.py).
 ADMIN_USER, REPLICATION_USER, MONITORING_USER = "charm-admin", "charm-replication", "charm-monitoring"
 
@@ -270,3 +272,10 @@ def signal_hook(juju: jubilant.Juju, unit: str, signal_number: int) -> str:
 def unit_log(juju: jubilant.Juju, unit: str) -> str:
     """Everything the unit logged (juju-log and the agent's lines), kept after the unit is gone."""
     return (model_dir(juju) / "logs" / f"unit-{unit.replace('/', '-')}.log").read_text()
+
+
+def fetch_ca(juju: jubilant.Juju, directory: Path) -> Path:
+    """The test CA's certificate, as the operator would fetch it from the CA charm, written into `directory`."""
+    path = directory / "ca.pem"
+    path.write_text(juju.exec("cat ca.crt", unit=f"{CA_APP}/0").stdout)
+    return path

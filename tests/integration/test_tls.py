@@ -21,9 +21,11 @@ import redis
 from cryptography import x509
 from helpers import (
     APP,
+    CA_APP,
     CHARM,
     ensure_built,
     eventually,
+    fetch_ca,
     in_unit,
     password,
     sample,
@@ -36,7 +38,6 @@ from conftest import CHARMS, throwaway_model
 
 pytestmark = pytest.mark.integration
 
-CA_APP = "tls-provider"
 CLIENT = "redis-client"
 UNIT = f"{APP}/0"
 TLS_PORT = 6380
@@ -71,9 +72,7 @@ def juju() -> Iterator[jubilant.Juju]:
 @pytest.fixture(scope="module")
 def ca_file(juju: jubilant.Juju, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test CA's certificate, as the operator would fetch it from the CA charm."""
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    path.write_text(juju.exec("cat ca.crt", unit=f"{CA_APP}/0").stdout)
-    return path
+    return fetch_ca(juju, tmp_path_factory.mktemp("ca"))
 
 
 def address(juju: jubilant.Juju) -> str:

@@ -19,7 +19,7 @@ import jubilant
 import pytest
 import redis
 from cluster_client import cluster_settled
-from helpers import APP, CHARM, admin_login, ensure_built, leader, password, units
+from helpers import APP, CA_APP, CHARM, admin_login, ensure_built, fetch_ca, leader, password, units
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
@@ -30,7 +30,6 @@ from conftest import CHARMS, throwaway_model
 
 pytestmark = pytest.mark.integration
 
-CA_APP = "tls-provider"
 CLIENT = "redis-client"
 TLS_PORT = 6380
 PLAIN_PORT = 6379
@@ -64,9 +63,7 @@ def juju() -> Iterator[jubilant.Juju]:
 @pytest.fixture(scope="module")
 def ca_file(juju: jubilant.Juju, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test CA's certificate, as the operator would fetch it from the CA charm."""
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    path.write_text(juju.exec("cat ca.crt", unit=f"{CA_APP}/0").stdout)
-    return path
+    return fetch_ca(juju, tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
