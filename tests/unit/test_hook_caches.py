@@ -82,7 +82,8 @@ def test_application_statuses_are_always_set_and_do_not_touch_the_units() -> Non
     assert juju.set == [("active", "Ready", False), ("active", "Ready", True), ("active", "Ready", True)]
 
 
-def test_a_refreshing_hook_sets_the_status_even_when_it_is_the_remembered_one(reactive) -> None:
+def ready_set_in(hooks: tuple[str, ...]) -> list[tuple[str, str, bool]]:
+    """What reaches Juju when each hook, with status memory installed, sets the remembered "active Ready"."""
     from charmhelpers.core import hookenv, unitdata
 
     original = hookenv.status_set
@@ -90,13 +91,17 @@ def test_a_refreshing_hook_sets_the_status_even_when_it_is_the_remembered_one(re
     hookenv.status_set = juju
     try:
         unitdata.kv().set(status_memory.KV_KEY, ["active", "Ready"])
-        for hook in ("update-status", "config-changed"):
+        for hook in hooks:
             memory = status_memory.install({"JUJU_HOOK_NAME": hook})
             hookenv.status_set("active", "Ready")
             status_memory.uninstall(memory)
     finally:
         hookenv.status_set = original
-    assert juju.set == [("active", "Ready", False)]
+    return juju.set
+
+
+def test_a_refreshing_hook_sets_the_status_even_when_it_is_the_remembered_one(reactive) -> None:
+    assert ready_set_in(("update-status", "config-changed")) == [("active", "Ready", False)]
 
 
 def test_a_new_state_with_the_same_message_is_set() -> None:
@@ -109,16 +114,4 @@ def test_a_new_state_with_the_same_message_is_set() -> None:
 
 @pytest.mark.parametrize("hook", ["upgrade-charm", "config-changed", "start", "post-series-upgrade"])
 def test_each_hook_an_operators_change_arrives_in_refreshes_the_status(reactive, hook: str) -> None:
-    from charmhelpers.core import hookenv, unitdata
-
-    original = hookenv.status_set
-    juju = Statuses()
-    hookenv.status_set = juju
-    try:
-        unitdata.kv().set(status_memory.KV_KEY, ["active", "Ready"])
-        memory = status_memory.install({"JUJU_HOOK_NAME": hook})
-        hookenv.status_set("active", "Ready")
-        status_memory.uninstall(memory)
-    finally:
-        hookenv.status_set = original
-    assert juju.set == [("active", "Ready", False)]
+    assert ready_set_in((hook,)) == [("active", "Ready", False)]
