@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import redis
 from cluster_helpers import LocalCluster, LocalNode, local_cluster, missing_or_wrong, sample_data, write_all
 
 from charms.layer.redis.cluster.executor import (
@@ -273,3 +274,24 @@ def test_two_masters_removed_at_once_take_turns_and_lose_nothing(local):
     assert len(after) == 3 and not set(after) & set(leaving)
     assert balance(after) <= 0.10
     assert missing_or_wrong(local.client(), data) == []
+
+
+def test_a_node_announcing_a_new_port_is_never_reported_failing_while_its_peers_reconnect(local):
+    # As tls-keep-plain-port does: each peer drops its link to the node when the new port
+    # reaches it, and connects again 100 ms later; the reports wait that out.
+    executor = formed(local, 3)
+    executor.wait_settled(local.nodes[0].endpoint)
+    moved = local.nodes[2]
+    node = redis.Redis(moved.endpoint.host, moved.port, password=local.password)
+    node.config_set("cluster-announce-port", moved.port + 1)
+    node.close()
+    reports, seen_new_port = [], set()
+    # Gossip carries the new port within a second at this node timeout (2 s); watch for three.
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        for peer in local.nodes[:2]:
+            reports.append(executor.health(peer.endpoint))
+            if any(node.port == moved.port + 1 for node in executor.view(peer.endpoint)):
+                seen_new_port.add(peer.port)
+    assert seen_new_port == {peer.port for peer in local.nodes[:2]}
+    assert [report.message for report in reports if not report.ok] == []

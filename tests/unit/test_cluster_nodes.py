@@ -64,6 +64,24 @@ def test_health_follows_flags_and_link(flags, link, healthy):
     assert node.is_healthy is healthy
 
 
+@pytest.mark.parametrize(
+    ("flags", "link", "settling"),
+    [
+        ("master", "connected", False),
+        ("master", "disconnected", True),
+        ("slave,fail?", "connected", True),
+        ("handshake", "connected", True),
+        ("master,fail", "disconnected", False),
+        ("master,fail?,fail", "disconnected", False),
+        ("master,noaddr", "disconnected", False),
+        ("myself,master", "disconnected", False),
+    ],
+)
+def test_only_states_redis_ends_by_itself_are_settling(flags, link, settling):
+    (node,) = parse_cluster_nodes(f"{A} 127.0.0.1:7000@17000 {flags} - 0 0 1 {link}")
+    assert node.is_settling is settling
+
+
 def test_a_node_without_address_and_an_ipv6_node():
     noaddr, ipv6 = parse_cluster_nodes(
         f"{A} :0@0 master,fail,noaddr - 1 1 3 disconnected\n{B} fd00::12:7000@17000 master - 0 0 2 connected 0-10"

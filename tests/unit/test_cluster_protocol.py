@@ -12,6 +12,7 @@ import pytest
 from cluster_helpers import FakeClock
 
 from charms.layer.redis.cluster.executor import (
+    ClusterError,
     ClusterExecutor,
     ClusterTimeout,
     CommandArg,
@@ -170,3 +171,60 @@ def test_a_node_known_at_an_old_address_is_met_at_its_new_one():
     executor = ClusterExecutor(connections, MigrateAuth("default", "x"), Limits(wait_timeout=30), clock, clock.sleep)
     assert executor.add_node(Endpoint("127.0.0.1", 7001), Endpoint("127.0.0.1", 7013)) == OTHER
     assert (SOURCE, ("CLUSTER", "MEET", "127.0.0.1", 7013)) in connections.log
+
+
+class TargetLinkDown(RecordingConnection):
+    """The source sees the target's link down for its first `reads_down` CLUSTER NODES, flagged `flags`."""
+
+    reads_down = 0
+    flags = b"master"
+
+    def _reply(self, command: tuple[CommandArg, ...]) -> Any:
+        if command[:2] == ("CLUSTER", "INFO"):
+            return b"cluster_state:ok\r\ncluster_slots_ok:16384\r\n"
+        reply = super()._reply(command)
+        if command[:2] != ("CLUSTER", "NODES") or self.node_id != SOURCE or TargetLinkDown.reads_down <= 0:
+            return reply
+        TargetLinkDown.reads_down -= 1
+        down = b"@17002 " + TargetLinkDown.flags + b" - 0 0 1 disconnected"
+        return reply.replace(b"@17002 master - 0 0 1 connected", down)
+
+
+def link_down(reads: int, flags: bytes = b"master") -> tuple[ClusterExecutor, FakeClock]:
+    TargetLinkDown.reads_down, TargetLinkDown.flags = reads, flags
+    clock = FakeClock()
+    connections = RecordingConnections(TargetLinkDown)
+    executor = ClusterExecutor(connections, MigrateAuth("default", "x"), None, clock, clock.sleep)
+    return executor, clock
+
+
+def test_a_link_that_reconnects_is_reported_healthy_after_it_has():
+    # What a node sees for about 100 ms after a peer changed its announced port (tls-keep-plain-port).
+    executor, clock = link_down(reads=3)
+    health = executor.health(Endpoint("127.0.0.1", 7001))
+    assert health.ok, health.message
+    assert TargetLinkDown.reads_down == 0
+    assert 0 < clock.now < 1
+
+
+def test_slots_are_moved_once_a_reconnecting_link_is_back():
+    executor, _ = link_down(reads=3, flags=b"master,fail?")
+    ownership = executor.ownership(Endpoint("127.0.0.1", 7001))
+    assert len(ownership[TARGET]) == 5462
+
+
+def test_a_link_that_stays_down_is_reported_failing_once_the_settle_time_is_over():
+    executor, clock = link_down(reads=10_000)
+    health = executor.health(Endpoint("127.0.0.1", 7001))
+    assert (health.ok, health.troubled) == (False, 1)
+    assert Limits().settle_timeout <= clock.now < Limits().settle_timeout + 1
+    with pytest.raises(ClusterError, match=f"master {TARGET[:8]} is failing or unreachable: no slot is moved"):
+        executor.ownership(Endpoint("127.0.0.1", 7001))
+
+
+def test_a_master_marked_failed_is_reported_without_waiting():
+    executor, clock = link_down(reads=10_000, flags=b"master,fail")
+    assert executor.health(Endpoint("127.0.0.1", 7001)).troubled == 1
+    with pytest.raises(ClusterError, match="failing or unreachable"):
+        executor.ownership(Endpoint("127.0.0.1", 7001))
+    assert clock.now == 0

@@ -125,6 +125,9 @@ class Limits:
     migrate_timeout_ms: int = 10_000
     wait_timeout: float = 60.0
     poll_interval: float = 0.1
+    # How long a report waits for settling nodes (ClusterNode.is_settling) to settle: a
+    # suspected failure becomes `fail` about one node timeout (5 s) after the link went.
+    settle_timeout: float = 12.0
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ def _check(replies: Iterable[Any], tolerated: tuple[str, ...] = ()) -> None:
     for reply in replies:
         if isinstance(reply, ReplyError) and not any(text in str(reply) for text in tolerated):
             raise reply
+
+
+def _members(view: Iterable[ClusterNode]) -> tuple[ClusterNode, ...]:
+    return tuple(node for node in view if not node.flags & {"handshake", "noaddr"})
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -235,17 +242,31 @@ class ClusterExecutor:
     def node_id(self, endpoint: Endpoint) -> str:
         return _text(self._on(endpoint).command("CLUSTER", "MYID"))
 
+    def settled_view(self, endpoint: Endpoint) -> tuple[ClusterNode, ...]:
+        """CLUSTER NODES once no node is settling, or as it stands after `limits.settle_timeout`.
+
+        A node whose peer just changed its announced port sees that peer's link down
+        for a moment; what the charm reports or decides on must not be that moment.
+        """
+        deadline = self._clock() + self.limits.settle_timeout
+        while True:
+            nodes = self.view(endpoint)
+            if not any(node.is_settling for node in nodes) or self._clock() >= deadline:
+                return nodes
+            self._sleep(self.limits.poll_interval)
+
     def health(self, endpoint: Endpoint) -> ClusterHealth:
-        """The cluster as this node sees it, for update-status."""
-        return health(self.info(endpoint), self.view(endpoint))
+        """The cluster as this node sees it once settled, for the unit's status."""
+        nodes = self.settled_view(endpoint)
+        return health(self.info(endpoint), nodes)
 
     def members(self, seed: Endpoint) -> tuple[ClusterNode, ...]:
         """The nodes `seed` knows, less those it only half knows (handshake, no address)."""
-        return tuple(node for node in self.view(seed) if not node.flags & {"handshake", "noaddr"})
+        return _members(self.view(seed))
 
     def ownership(self, seed: Endpoint) -> dict[str, set[int]]:
-        """Master id → slots, as `seed` sees it; refuses while any master is failing."""
-        masters = [node for node in self.members(seed) if node.is_master]
+        """Master id → slots, as `seed` sees it once settled; refuses while any master is failing."""
+        masters = [node for node in _members(self.settled_view(seed)) if node.is_master]
         failing = [node.node_id[:8] for node in masters if not node.is_healthy]
         if failing:
             raise ClusterError(f"master {', '.join(failing)} is failing or unreachable: no slot is moved")

@@ -77,6 +77,20 @@ class ClusterNode:
         return not troubled and (self.is_myself or self.link_state == "connected")
 
     @property
+    def is_settling(self) -> bool:
+        """In a state Redis itself ends within about the node timeout, one way or the other.
+
+        A link dropped because the node's announced address or port changed (Redis
+        frees the link and connects again on its next cron, 100 ms later), a failure
+        only suspected (`fail?`: the other masters confirm it as `fail` or it clears),
+        a handshake under way. A node marked `fail` has settled: it is down.
+        """
+        if "fail" in self.flags or "noaddr" in self.flags:
+            return False
+        link_down = not self.is_myself and self.link_state != "connected"
+        return link_down or bool(self.flags & {"fail?", "handshake"})
+
+    @property
     def slot_count(self) -> int:
         return sum(len(slot_range) for slot_range in self.slots)
 
