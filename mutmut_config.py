@@ -36,6 +36,8 @@ SLOW_TESTS = [
     f"{UNIT}/test_monitoring.py",
     f"{UNIT}/test_drift.py",
     f"{UNIT}/test_conf.py",
+    f"{UNIT}/test_users.py",
+    f"{UNIT}/test_tls_bus.py",
     HANDLERS,
     f"{UNIT}/test_cluster_executor.py",
 ]
