@@ -358,7 +358,9 @@ def config_options() -> dict[str, dict[str, Any]]:
     config_yaml = charm_dir() / "config.yaml"
     if not config_yaml.exists():
         return {}
-    return (yaml.safe_load(config_yaml.read_text()) or {}).get("options") or {}
+    # libyaml's loader where PyYAML has it: the pure-Python one took 17 ms for this file, twice a hook.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return (yaml.load(config_yaml.read_text(), Loader=loader) or {}).get("options") or {}
 
 
 def init_config_states() -> None:
