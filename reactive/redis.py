@@ -197,7 +197,8 @@ def converge() -> None:
 
 @when_not("redis.pending")
 def check_health() -> None:
-    if checked_in_this_hook or hookenv.hook_name() in ("install", "stop", "remove"):
+    # A unit being removed keeps the status its hand-over left (leaving_myself covers stop and remove).
+    if checked_in_this_hook or hookenv.hook_name() == "install" or leaving_myself():
         return
     facts = gather_facts()
     if facts.installed is None:
