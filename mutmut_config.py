@@ -4,7 +4,8 @@ The whole unit suite takes over a minute (some tests start real redis-server
 processes); a mutant of settings.py need not wait for it. A mutant of a file
 runs the unit test files that import its module, directly or through a test
 helper module (fake_machine.py, real_redis.py, ...), plus those listed for it
-in EXTRA_TESTS, fastest first: pytest stops at the first failure, so most
+in EXTRA_TESTS: the module's own test files first (named after it), then the
+others fastest first: pytest stops at the first failure, so most
 mutants die in the first second. A file that no test imports and that has no
 EXTRA_TESTS entry runs the whole unit suite, so a new module is never left
 untested, only slow.
@@ -29,6 +30,8 @@ UNIT = "tests/unit"
 HANDLERS = f"{UNIT}/test_handlers.py"
 # Run last, slowest last: these start real redis-server processes or run many hooks.
 SLOW_TESTS = [
+    f"{UNIT}/test_backup_steps.py",
+    f"{UNIT}/test_clustering.py",
     f"{UNIT}/test_unit_actions.py",
     f"{UNIT}/test_cluster_redis_client.py",
     f"{UNIT}/test_cluster_plan.py",
@@ -93,7 +96,7 @@ def imported_by(test: Path) -> frozenset[str]:
 
 
 def tests_for(filename: str) -> list[str]:
-    """The unit test files a mutant of `filename` runs, fastest first; the whole unit suite when none."""
+    """The unit test files a mutant of `filename` runs, its own first, then fastest first; the whole suite when none."""
     filename = filename.removeprefix("./")
     module = module_name(filename)
     importing = [
@@ -103,8 +106,13 @@ def tests_for(filename: str) -> list[str]:
     ]
     # A listed file that does not exist would make pytest fail and count the mutant as killed.
     tests = [test for test in dict.fromkeys(importing + EXTRA_TESTS.get(filename, [])) if Path(test).exists()]
-    tests.sort(key=lambda test: SLOW_TESTS.index(test) if test in SLOW_TESTS else -1)
+    tests.sort(key=lambda test: (not is_own_test(test, filename), SLOW_TESTS.index(test) if test in SLOW_TESTS else -1))
     return tests or [UNIT]
+
+
+def is_own_test(test: str, filename: str) -> bool:
+    """A test file named after the module (test_cluster_nodes.py for cluster/nodes.py): it runs first."""
+    return f"_{Path(filename).stem}_" in f"{Path(test).stem}_"
 
 
 def pre_mutation(context: Any) -> None:
