@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,9 +74,35 @@ def test_config_set_applies_every_change_with_the_password_it_is_given(server: P
 
 
 def test_config_set_with_the_wrong_password_cannot_reach_the_server(server: Path) -> None:
-    with pytest.raises(admin.Unreachable):
+    with pytest.raises(admin.PasswordRefused) as refused:
         admin.config_set(server, "wrong-pw", {"timeout": "30"})
+    assert str(refused.value) == (
+        "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
+    )
     assert config_get(server, "timeout") == "0"
+
+
+def test_a_server_that_never_answers_is_given_up_after_one_try(tmp_path: Path) -> None:
+    # redis-py would otherwise connect again after a time-out: a hook would wait twice as long.
+    listening = tmp_path / "silent.sock"
+    accepted: list[socket.socket] = []
+    with socket.socket(socket.AF_UNIX) as silent:
+        silent.bind(str(listening))
+        silent.listen(8)
+        silent.settimeout(0.05)
+
+        def accept_all() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    with contextlib.suppress(TimeoutError):
+                        accepted.append(silent.accept()[0])
+
+        threading.Thread(target=accept_all, daemon=True).start()
+        with pytest.raises(admin.Unreachable, match=r"^Redis did not answer within 0.3 s$"):
+            admin.config_set(listening, PASSWORD, {"timeout": "30"}, timeout=0.3)
+    assert len(accepted) == 1
+    for connection in accepted:
+        connection.close()
 
 
 def test_a_refused_value_names_the_directive_and_stops_there(server: Path) -> None:
