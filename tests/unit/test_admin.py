@@ -61,6 +61,32 @@ def test_health_with_the_wrong_password_says_so_without_the_password(server: Pat
     assert "wrong-pw" not in health.problem
 
 
+def test_health_without_a_password_on_a_server_that_needs_one_says_it_was_refused(server: Path) -> None:
+    # No AUTH is sent: Redis answers the PING with NOAUTH.
+    assert admin.health(server, "").problem == (
+        "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
+    )
+
+
+def test_health_of_a_redis_5_that_refuses_the_password_says_it_was_refused(tmp_path: Path) -> None:
+    # Redis before 6 answers a wrong AUTH with "-ERR invalid password", not WRONGPASS.
+    listening = tmp_path / "redis5.sock"
+    with socket.socket(socket.AF_UNIX) as old_redis:
+        old_redis.bind(str(listening))
+        old_redis.listen(1)
+
+        def refuse_the_password() -> None:
+            connection, _ = old_redis.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"-ERR invalid password\r\n")
+
+        threading.Thread(target=refuse_the_password, daemon=True).start()
+        assert admin.health(listening, "wrong-pw").problem == (
+            "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
+        )
+
+
 def test_health_without_a_server_says_it_does_not_answer(tmp_path: Path) -> None:
     health = admin.health(tmp_path / "nothing.sock", PASSWORD)
     assert (health.ok, health.version, health.run_id) == (False, "", "")
