@@ -98,6 +98,13 @@ def test_install_apt_gives_up_with_the_error_after_one_refresh(commands: StandIn
     assert len(commands.calls()) == 3
 
 
+def test_install_apt_that_does_not_finish_in_time_is_not_tried_again_in_the_same_hook(commands: StandIns) -> None:
+    commands.add("apt-get", "sleep 5")
+    with pytest.raises(service.NoAnswer, match=r"^apt-get install -y did not answer within 0.3 s$"):
+        service.install_apt(timeout=0.3)
+    assert len(commands.calls()) == 1
+
+
 def test_store_id_without_a_store_header_is_an_error() -> None:
     with pytest.raises(service.ServiceError, match=r"^snap_proxy_url: the proxy's assertions name no store$"):
         service.store_id("type: account\nstores: no\n")

@@ -84,15 +84,21 @@ def run(command: list[str], env: dict[str, str] | None = None, timeout: float = 
     return result.stdout
 
 
-def install_apt(packages: tuple[str, ...] = APT_PACKAGES) -> None:
-    """Install Redis (or `packages`) from the archive (a no-op when it is already installed)."""
+def install_apt(packages: tuple[str, ...] = APT_PACKAGES, timeout: float = COMMAND_TIMEOUT) -> None:
+    """Install Redis (or `packages`) from the archive (a no-op when it is already installed).
+
+    A failed install refreshes the package lists and tries once more; one that did not
+    finish in time is not tried again in this hook, which would wait that long twice more.
+    """
     command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
-        run(command, env)
+        run(command, env, timeout)
+    except NoAnswer:
+        raise
     except ServiceError:
-        run(["apt-get", "update", "-q"], env)
-        run(command, env)
+        run(["apt-get", "update", "-q"], env, timeout)
+        run(command, env, timeout)
 
 
 def snapd_commands(proxy: str, refresh: str) -> list[list[str]]:
