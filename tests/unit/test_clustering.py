@@ -9,7 +9,7 @@ import redis
 from cluster_helpers import FakeClock, local_cluster
 
 from charms.layer.redis import clustering
-from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress
+from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress, MoveProgress
 from charms.layer.redis.cluster.nodes import SLOTS, myself, parse_info
 from charms.layer.redis.cluster.plan import plan_formation
 from charms.layer.redis.cluster.topology import Node, Role, Topology
@@ -38,6 +38,26 @@ def test_waiting_ends_naming_the_holder() -> None:
     with pytest.raises(ClusterError, match="redis/4 is moving slots for longer than 600 s"):
         clustering.when_free(work, lambda _: None, clock, clock.sleep)
     assert clock.now == pytest.approx(clustering.RETIRE_WAIT, abs=1.0)
+
+
+def test_a_long_move_is_said_at_most_once_a_second_and_when_it_is_done() -> None:
+    clock, said = FakeClock(), []
+    clock.now = 100.0
+    report = clustering.throttled(said.append, {"b" * 40: "redis/3"}, clock)
+    for at, done in [(100.0, 1), (100.5, 2), (100.99, 3), (101.0, 4), (101.2, 5), (101.3, 6)]:
+        clock.now = at
+        report(MoveProgress("b" * 40, done, 6, done * 10))
+    assert said == [
+        "moving slots: 1 of 6 to redis/3",
+        "moving slots: 4 of 6 to redis/3",
+        "moving slots: 6 of 6 to redis/3",
+    ]
+
+
+def test_a_view_shows_no_password_in_its_repr() -> None:
+    own = Endpoint("127.0.0.1", 6379)
+    view = clustering.View("redis/0", own, "s3cret-cluster-pw", 0, {"redis/0": own})
+    assert "s3cret-cluster-pw" not in repr(view)
 
 
 def test_units_say_how_many_of_how_many_are_ready() -> None:

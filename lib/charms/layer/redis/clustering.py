@@ -102,12 +102,14 @@ def node_id(endpoint: Endpoint, password: str, username: str = "default", ca_fil
         return cluster.node_id(endpoint)
 
 
-def throttled(say: Say, unit_of: Mapping[str, str]) -> Callable[[MoveProgress], None]:
-    """A progress callback that says where a move stands, at most once a second."""
+def throttled(
+    say: Say, unit_of: Mapping[str, str], clock: Callable[[], float] = time.monotonic
+) -> Callable[[MoveProgress], None]:
+    """A progress callback that says where a move stands, at most once a second, and when it is done."""
     last = [0.0]
 
     def report(progress: MoveProgress) -> None:
-        now = time.monotonic()
+        now = clock()
         if now - last[0] >= PROGRESS_EVERY or progress.done == progress.total:
             last[0] = now
             say(progress_message(progress, unit_of))
