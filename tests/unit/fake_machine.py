@@ -51,6 +51,14 @@ class FakeMachine:
     # ACL rules this server does not know (ACL SETUSER refuses them).
     unknown_rules: set[str] = field(default_factory=set)
 
+    # False: systemd does not answer (systemctl is-active times out).
+    systemd_answers: bool = True
+
+    def is_active(self, name: str) -> bool:
+        if not self.systemd_answers:
+            raise service.NoAnswer("systemctl is-active redis-server did not answer within 600 s")
+        return self.active and name not in self.broken_services
+
     def systemctl(self, action: str, name: str, *options: str) -> None:
         self.actions.append(" ".join((action, name, *options)))
         if name in self.broken_services:
@@ -161,7 +169,7 @@ class FakeMachine:
     def attach(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Put this machine where workload reaches systemd, the config file and Redis."""
         monkeypatch.setattr(service, "systemctl", self.systemctl)
-        monkeypatch.setattr(service, "is_active", lambda name: self.active and name not in self.broken_services)
+        monkeypatch.setattr(service, "is_active", self.is_active)
         monkeypatch.setattr(service, "write_config", self.write_config)
         monkeypatch.setattr(service, "read_config", lambda layout: self.config)
         monkeypatch.setattr(service, "installed_version", lambda layout: (7, 0, 15))

@@ -313,6 +313,14 @@ def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monk
     assert machine.config is None and machine.actions == []
 
 
+def test_redis_6_0_0_the_first_with_acl_users_is_used(machine: FakeMachine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "installed_version", lambda layout: (6, 0, 0))
+    facts = workload.Facts(config=DEFAULTS, leader_password="generated-pw-1", ingress="127.1.2.3", installed="apt")
+    outcome = workload.converge(facts, lambda message: None)
+    assert outcome.ready and outcome.status == "active"
+    assert conf.directives(machine.config or "")["requirepass"] == "generated-pw-1"
+
+
 def test_the_users_a_rendered_redis_conf_makes_are_read_back_exactly() -> None:
     wanted = users.wanted("pw1", {"app-web": "web-pw"}, RULES, charm=CHARM)
     rendered = conf.render(settings.parse(DEFAULTS), "pw1", "127.1.2.3", service.APT_LAYOUT, users=wanted)

@@ -138,6 +138,25 @@ def test_a_failed_install_is_retried_and_reported(machine: FakeMachine) -> None:
     assert outcome.retry and outcome.installed is None
 
 
+def test_a_systemd_that_does_not_answer_blocks_saying_so_and_is_asked_again_next_hook(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    machine.systemd_answers = False
+    outcome = converge(machine)
+    assert (outcome.status, outcome.message) == (
+        "blocked",
+        "systemctl is-active redis-server did not answer within 600 s",
+    )
+    assert outcome.retry and machine.actions == []
+
+
+def test_a_restart_with_aof_already_on_only_takes_a_snapshot_first(machine: FakeMachine) -> None:
+    assert converge(machine, appendonly=True).ready
+    machine.actions.clear()
+    assert converge(machine, appendonly=True, databases=32).ready
+    assert machine.actions == ["snapshot", "restart redis-server"]
+
+
 def test_a_missing_program_is_a_service_error_not_a_crash() -> None:
     with pytest.raises(service.ServiceError, match="cannot run"):
         service.run(["/nonexistent/redis-server", "--version"])
