@@ -569,6 +569,46 @@ def test_the_password_is_not_in_how_a_unit_is_shown() -> None:
     assert "secret-password-9" not in repr(unit) and "secret-password-9" not in str(unit)
 
 
+# --- waiting for a restored snapshot to load, on a scripted Redis ---------------------------------
+
+
+def scripted_unit(client: ScriptedRedis, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> backup.Unit:
+    """This unit's Redis as `client` answers, on the test's clock."""
+    monkeypatch.setattr(admin, "session", lambda *args: contextlib.nullcontext(client))
+    monkeypatch.setattr(service, "time", clock)
+    return backup.Unit("redis/0", service.APT_LAYOUT, PASSWORD, Path("/srv/backups"))
+
+
+def test_a_restore_waits_until_redis_has_loaded_the_snapshot_before_counting_its_keys(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large snapshot takes a while to load: Redis answers INFO meanwhile, with loading:1."""
+    client = ScriptedRedis({"loading": "1"}, {"loading": "1"}, {"loading": "0"})
+    unit = scripted_unit(client, monkeypatch, clock)
+    assert backup.wait_loaded(unit, 60) == backup.Keyspace(5, 2)
+    assert clock.sleeps == [0.2, 0.2] and client.persistence == [{"loading": "0"}]
+
+
+def test_a_redis_still_loading_when_the_wait_is_over_fails_the_restore_saying_how_long_it_waited(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit = scripted_unit(ScriptedRedis({"loading": "1"}), monkeypatch, clock)
+    with pytest.raises(BackupError) as failed:
+        backup.wait_loaded(unit, 1.5)
+    assert str(failed.value) == "Redis did not load its data within 1.5 s"
+
+
+def test_the_keys_a_restore_checks_are_those_read_from_the_snapshot_not_those_written_since(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis 7 says how many keys it loaded; clients may have written more since it started."""
+    written_since = backup.Keyspace(keys=103, expires=0)
+    redis_7 = scripted_unit(ScriptedRedis({"rdb_last_load_keys_loaded": "100"}), monkeypatch, clock)
+    assert backup.keys_loaded(redis_7, written_since) == 100
+    redis_6 = scripted_unit(ScriptedRedis({"loading": "0"}), monkeypatch, clock)
+    assert backup.keys_loaded(redis_6, written_since) == 103  # Redis 6 does not say: the keys there are
+
+
 # --- take and restore on a real redis-server -----------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from charms.layer import status_memory
@@ -115,3 +117,21 @@ def test_a_new_state_with_the_same_message_is_set() -> None:
 @pytest.mark.parametrize("hook", ["upgrade-charm", "config-changed", "start", "post-series-upgrade"])
 def test_each_hook_an_operators_change_arrives_in_refreshes_the_status(reactive, hook: str) -> None:
     assert ready_set_in((hook,)) == [("active", "Ready", False)]
+
+
+def test_a_failed_hook_keeps_none_of_its_stored_changes_but_forgets_the_status_it_set(reactive) -> None:
+    """Juju shows the status the failed hook set, while its kv changes roll back: the next hook must set its own."""
+    from charmhelpers.core import unitdata
+
+    kv = unitdata.kv()
+    kv.set(status_memory.KV_KEY, ["active", "Ready"])  # an earlier hook, committed
+    kv.set("redis.port", 6379)
+    kv.flush()
+    kv.set(status_memory.KV_KEY, ["maintenance", "Restarting Redis"])  # the hook that fails
+    kv.set("redis.port", 6380)
+    status_memory.forget_after_failure()
+    stored = unitdata.Storage(os.environ["UNIT_STATE_DB"])
+    try:
+        assert (stored.get(status_memory.KV_KEY), stored.get("redis.port")) == (None, 6379)
+    finally:
+        stored.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -257,6 +258,34 @@ def test_activate_venv_puts_the_environment_first_and_imports_the_layer_libs(cha
     )
     ran = subprocess.run([sys.executable, "-c", probe], cwd=charm, capture_output=True, text=True, check=True)
     assert ran.stdout.split() == ["True", "True"]
+
+
+def test_import_layer_libs_gives_a_charm_each_module_and_package_of_the_merged_charms_layer(tmp_path: Path) -> None:
+    """charm-build merges every layer's lib/charms/layer into one: after import_layer_libs, a charm's
+    `from charms import layer` sees each module and package there, and no plain directory or file."""
+    lib = tmp_path / "lib"
+    shutil.copytree(BASIC / "lib", lib, ignore=shutil.ignore_patterns("__pycache__"))
+    merged = lib / "charms" / "layer"
+    (merged / "apache.py").write_text("NAME = 'module of another layer'\n")
+    (merged / "redis").mkdir()
+    (merged / "redis" / "__init__.py").write_text("NAME = 'package of another layer'\n")
+    (merged / "templates").mkdir()  # a directory that is not a package
+    (merged / "README.md").write_text("not a module\n")
+    probe = (
+        "import sys\n"
+        "from charms import layer\n"
+        "layer.import_layer_libs()\n"
+        "print(layer.apache.NAME, '/', layer.redis.NAME)\n"
+        "print(*sorted(name for name in sys.modules if name.startswith('charms.layer.')))"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(lib)}
+    ran = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=False)
+    assert ran.returncode == 0, ran.stderr
+    names, imported = ran.stdout.splitlines()
+    assert names == "module of another layer / package of another layer"
+    every_module = {"apache", "redis", "import_shims", "options", "status_memory"}
+    assert {f"charms.layer.{name}" for name in every_module} <= set(imported.split())
+    assert "charms.layer.templates" not in imported.split()
 
 
 @pytest.fixture
