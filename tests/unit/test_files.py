@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import os
 import pwd
@@ -60,6 +61,29 @@ def test_a_config_redis_cannot_read_is_put_back(layout: conf.Layout) -> None:
     layout.conf.chmod(0o600)
     assert service.restore_ownerships(layout) == [f"{layout.conf} was 600 0:{grp.getgrnam('redis').gr_gid}"]
     assert owners(layout.conf) == ("640", "root", "redis")
+
+
+@needs_root
+def test_a_symbolic_link_in_place_of_the_config_is_reported_and_its_target_left_alone(
+    layout: conf.Layout, tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("not the charm's\n")
+    target.chmod(0o600)
+    os.chown(target, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
+    layout.conf.unlink()
+    layout.conf.symlink_to(target)
+    assert f"{layout.conf} is a symbolic link, left alone" in service.restore_ownerships(layout)
+    assert owners(target) == ("600", "nobody", "nogroup")
+
+
+@needs_root
+def test_a_snaps_config_is_put_back_to_root_and_the_snaps_group(layout: conf.Layout) -> None:
+    snap = dataclasses.replace(layout, group="root")
+    snap.conf.chmod(0o644)
+    assert service.restore_ownerships(snap) == [f"{snap.conf} was 644 0:0"]
+    assert owners(snap.conf) == ("640", "root", "root")
+    assert owners(snap.data_dir)[1:] == ("root", "root")  # the snap's own tree: not the charm's to change
 
 
 @needs_root

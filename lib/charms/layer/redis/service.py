@@ -246,6 +246,10 @@ def restore_ownership(wanted: Ownership) -> str:
         uid, gid = pwd.getpwnam(wanted.user).pw_uid, grp.getgrnam(wanted.group).gr_gid
     except (FileNotFoundError, KeyError):
         return ""
+    if stat.S_ISLNK(found.st_mode):
+        # chmod would follow it: the redis group, which may write in /etc/redis, could
+        # point it at any file. Writing redis.conf replaces the link with a file.
+        return f"{wanted.path} is a symbolic link, left alone"
     mode = stat.S_IMODE(found.st_mode)
     if (mode, found.st_uid, found.st_gid) == (wanted.mode, uid, gid):
         return ""
