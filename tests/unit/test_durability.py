@@ -158,3 +158,40 @@ def test_make_durable_waits_for_a_snapshot_redis_started_itself(
     admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
     assert client.info("persistence")["rdb_bgsave_in_progress"] == 0
     assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("persistence", "problem"),
+    [
+        ({"aof_enabled": "1", "aof_last_write_status": "err"}, "its last write to the append-only file failed"),
+        ({"aof_enabled": "0", "aof_last_write_status": "err"}, ""),
+        (
+            {"aof_enabled": "1", "aof_last_write_status": "ok", "aof_last_bgrewrite_status": "err"},
+            "its last append-only file rewrite failed",
+        ),
+        (
+            {"aof_enabled": "1", "aof_last_bgrewrite_status": "ok", "rdb_last_bgsave_status": "err"},
+            "its last snapshot failed",
+        ),
+        ({"aof_enabled": "1"}, ""),
+        (
+            {
+                "aof_enabled": "0",
+                "aof_last_write_status": "ok",
+                "aof_last_bgrewrite_status": "ok",
+                "rdb_last_bgsave_status": "ok",
+            },
+            "",
+        ),
+    ],
+)
+def test_what_redis_says_of_its_last_writes_to_disk_is_the_problem_named(
+    persistence: dict[str, str], problem: str
+) -> None:
+    # The INFO persistence fields Redis reports; the problem is what the blocked status quotes.
+    assert admin.save_problem(persistence) == problem
+
+
+def test_an_aof_rewrite_scheduled_counts_as_saving() -> None:
+    assert admin.busy_saving({"aof_rewrite_scheduled": "1", "rdb_bgsave_in_progress": "0"})
+    assert not admin.busy_saving({"aof_rewrite_scheduled": "0", "rdb_bgsave_in_progress": "0"})
