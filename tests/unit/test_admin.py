@@ -44,6 +44,34 @@ def config_get(socket: Path, name: str) -> str:
         client.close()
 
 
+@contextlib.contextmanager
+def scripted_redis(listening: Path, answer: Callable[[list[str]], bytes]) -> Iterator[list[list[str]]]:
+    """A one-connection server on `listening` that answers each command with `answer(command)`, in RESP.
+
+    For the replies a real redis-server here cannot give (an older version's wording, LOADING);
+    yields the commands it received.
+    """
+    received: list[list[str]] = []
+    with socket.socket(socket.AF_UNIX) as server_socket:
+        server_socket.bind(str(listening))
+        server_socket.listen(1)
+
+        def serve() -> None:
+            connection, _ = server_socket.accept()
+            with connection, connection.makefile("rb") as stream:
+                while header := stream.readline():
+                    command = [stream.readline() and stream.readline()[:-2].decode() for _ in range(int(header[1:]))]
+                    received.append(command)
+                    connection.sendall(answer(command))
+
+        threading.Thread(target=serve, daemon=True).start()
+        yield received
+
+
+def bulk(text: str) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(text.encode()), text.encode())
+
+
 def test_health_of_a_server_that_answers(server: Path) -> None:
     health = admin.health(server, PASSWORD)
     assert health.ok and health.problem == ""
@@ -70,19 +98,8 @@ def test_health_without_a_password_on_a_server_that_needs_one_says_it_was_refuse
 
 def test_health_of_a_redis_5_that_refuses_the_password_says_it_was_refused(tmp_path: Path) -> None:
     # Redis before 6 answers a wrong AUTH with "-ERR invalid password", not WRONGPASS.
-    listening = tmp_path / "redis5.sock"
-    with socket.socket(socket.AF_UNIX) as old_redis:
-        old_redis.bind(str(listening))
-        old_redis.listen(1)
-
-        def refuse_the_password() -> None:
-            connection, _ = old_redis.accept()
-            with connection:
-                connection.recv(4096)
-                connection.sendall(b"-ERR invalid password\r\n")
-
-        threading.Thread(target=refuse_the_password, daemon=True).start()
-        assert admin.health(listening, "wrong-pw").problem == (
+    with scripted_redis(tmp_path / "redis5.sock", lambda command: b"-ERR invalid password\r\n"):
+        assert admin.health(tmp_path / "redis5.sock", "wrong-pw").problem == (
             "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
         )
 
@@ -152,34 +169,6 @@ def test_an_empty_password_connects_without_auth(server: Path) -> None:
     assert (kwargs["password"], kwargs["socket_timeout"]) == ("pw", 2.5)
     assert kwargs["path"] == str(server) and kwargs["decode_responses"] is True
     assert admin.connect(server, "pw").connection_pool.connection_kwargs["socket_timeout"] == 5.0
-
-
-@contextlib.contextmanager
-def scripted_redis(listening: Path, answer: Callable[[list[str]], bytes]) -> Iterator[list[list[str]]]:
-    """A one-connection server on `listening` that answers each command with `answer(command)`, in RESP.
-
-    For the replies a real redis-server here cannot give (an older version's wording, LOADING);
-    yields the commands it received.
-    """
-    received: list[list[str]] = []
-    with socket.socket(socket.AF_UNIX) as server_socket:
-        server_socket.bind(str(listening))
-        server_socket.listen(1)
-
-        def serve() -> None:
-            connection, _ = server_socket.accept()
-            with connection, connection.makefile("rb") as stream:
-                while header := stream.readline():
-                    command = [stream.readline() and stream.readline()[:-2].decode() for _ in range(int(header[1:]))]
-                    received.append(command)
-                    connection.sendall(answer(command))
-
-        threading.Thread(target=serve, daemon=True).start()
-        yield received
-
-
-def bulk(text: str) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(text.encode()), text.encode())
 
 
 def test_health_of_a_redis_still_loading_its_data_says_so(tmp_path: Path) -> None:
