@@ -119,7 +119,7 @@ def test_make_durable_does_not_wait_on_a_snapshot_without_end(server: Server) ->
     client.set("key", "value")
     client.bgsave()
     try:
-        with pytest.raises(admin.StillSaving, match=r"still writing its data to disk after 0\.5 s"):
+        with pytest.raises(admin.StillSaving, match=r"^Redis is still writing its data to disk after 0\.5 s$"):
             admin.make_durable(server.layout.unixsocket, PASSWORD, wait=0.5)
     finally:
         client.config_set("rdb-key-save-delay", "0")
