@@ -195,3 +195,18 @@ def test_what_redis_says_of_its_last_writes_to_disk_is_the_problem_named(
 def test_an_aof_rewrite_scheduled_counts_as_saving() -> None:
     assert admin.busy_saving({"aof_rewrite_scheduled": "1", "rdb_bgsave_in_progress": "0"})
     assert not admin.busy_saving({"aof_rewrite_scheduled": "0", "rdb_bgsave_in_progress": "0"})
+
+
+def test_wait_for_aof_returns_once_the_append_only_file_holds_the_data(server: Server) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.set("key", "value")
+    client.config_set("appendonly", "yes")
+    admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
+    persistence = client.info("persistence")
+    assert (persistence["aof_enabled"], persistence["aof_rewrite_in_progress"]) == (1, 0)
+    assert persistence["aof_last_bgrewrite_status"] == "ok"
+
+
+def test_wait_for_aof_on_a_redis_that_did_not_turn_it_on_says_it_cannot_save(server: Server) -> None:
+    with pytest.raises(admin.CannotSave, match=r"^it could not write the append-only file$"):
+        admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
