@@ -210,3 +210,16 @@ def test_wait_for_aof_returns_once_the_append_only_file_holds_the_data(server: S
 def test_wait_for_aof_on_a_redis_that_did_not_turn_it_on_says_it_cannot_save(server: Server) -> None:
     with pytest.raises(admin.CannotSave, match=r"^it could not write the append-only file$"):
         admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
+
+
+def test_make_durable_with_the_append_only_file_on_takes_no_snapshot(server: Server) -> None:
+    # Redis reloads from the append-only file: a restart need not wait for a snapshot too.
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("appendonly", "yes")
+    admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
+    client.set("key", "value")
+    assert client.config_get("save")["save"]
+    before = client.info("persistence")["rdb_last_save_time"]
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    persistence = client.info("persistence")
+    assert (persistence["rdb_last_save_time"], persistence["rdb_changes_since_last_save"]) == (before, 1)
