@@ -236,3 +236,25 @@ def test_health_logs_in_to_a_redis_5_with_the_password_alone(tmp_path: Path) -> 
         health = admin.health(tmp_path / "redis5.sock", admin.Login("default", PASSWORD))
     assert (health.ok, health.version) == (True, "5.0.7")
     assert received[0] == ["AUTH", PASSWORD]
+
+
+def array(*items: bytes) -> bytes:
+    return b"*%d\r\n%s" % (len(items), b"".join(items))
+
+
+def test_a_cluster_replica_is_left_a_replica(tmp_path: Path) -> None:
+    # Its role is the cluster's business: REPLICAOF NO ONE would make two masters of one slot range.
+    def cluster_replica(command: list[str]) -> bytes:
+        if command == ["INFO", "cluster"]:
+            return bulk("# Cluster\r\ncluster_enabled:1\r\n")
+        if command == ["INFO", "replication"]:
+            return bulk("# Replication\r\nrole:slave\r\n")
+        if command[:2] == ["ACL", "GETUSER"]:
+            fields = [bulk("flags"), array(bulk("on")), bulk("passwords"), array(bulk(admin.password_hash("")))]
+            rules = zip(("keys", "channels", "commands"), admin.DEFAULT_USER_RULES, strict=True)
+            return array(*fields, *(bulk(part) for pair in rules for part in pair))
+        return b"-ERR unexpected\r\n"
+
+    with scripted_redis(tmp_path / "replica.sock", cluster_replica) as received:
+        assert admin.repair_drift(tmp_path / "replica.sock", "", {}) == []
+    assert ["REPLICAOF", "NO", "ONE"] not in received
