@@ -258,3 +258,15 @@ def test_a_cluster_replica_is_left_a_replica(tmp_path: Path) -> None:
     with scripted_redis(tmp_path / "replica.sock", cluster_replica) as received:
         assert admin.repair_drift(tmp_path / "replica.sock", "", {}) == []
     assert ["REPLICAOF", "NO", "ONE"] not in received
+
+
+def test_a_new_password_redis_refuses_is_named_by_its_error_code_alone(tmp_path: Path) -> None:
+    def without_config_rights(command: list[str]) -> bytes:
+        if command[0] == "CONFIG":
+            return b"-NOPERM this user has no permissions to run the 'config|set' command\r\n"
+        return b"+OK\r\n"
+
+    default = admin.AclUser("default", (admin.password_hash("new-pw"),), admin.DEFAULT_USER_RULES)
+    with scripted_redis(tmp_path / "narrow.sock", without_config_rights), pytest.raises(admin.Refused) as refused:
+        admin.set_password_with_users(tmp_path / "narrow.sock", "", "new-pw", default)
+    assert str(refused.value) == "password: NOPERM"
