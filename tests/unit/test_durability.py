@@ -223,3 +223,12 @@ def test_make_durable_with_the_append_only_file_on_takes_no_snapshot(server: Ser
     admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
     persistence = client.info("persistence")
     assert (persistence["rdb_last_save_time"], persistence["rdb_changes_since_last_save"]) == (before, 1)
+
+
+def test_make_durable_without_persistence_writes_nothing_to_disk(server: Server) -> None:
+    # save "" and no append-only file: the operator chose a cache, no snapshot is due before a restart.
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("save", "")
+    client.set("key", "value")
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    assert not (server.layout.data_dir / "dump.rdb").exists()
