@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,34 @@ def config_get(socket: Path, name: str) -> str:
         client.close()
 
 
+@contextlib.contextmanager
+def scripted_redis(listening: Path, answer: Callable[[list[str]], bytes]) -> Iterator[list[list[str]]]:
+    """A one-connection server on `listening` that answers each command with `answer(command)`, in RESP.
+
+    For the replies a real redis-server here cannot give (an older version's wording, LOADING);
+    yields the commands it received.
+    """
+    received: list[list[str]] = []
+    with socket.socket(socket.AF_UNIX) as server_socket:
+        server_socket.bind(str(listening))
+        server_socket.listen(1)
+
+        def serve() -> None:
+            connection, _ = server_socket.accept()
+            with connection, connection.makefile("rb") as stream:
+                while header := stream.readline():
+                    command = [stream.readline() and stream.readline()[:-2].decode() for _ in range(int(header[1:]))]
+                    received.append(command)
+                    connection.sendall(answer(command))
+
+        threading.Thread(target=serve, daemon=True).start()
+        yield received
+
+
+def bulk(text: str) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(text.encode()), text.encode())
+
+
 def test_health_of_a_server_that_answers(server: Path) -> None:
     health = admin.health(server, PASSWORD)
     assert health.ok and health.problem == ""
@@ -70,19 +98,8 @@ def test_health_without_a_password_on_a_server_that_needs_one_says_it_was_refuse
 
 def test_health_of_a_redis_5_that_refuses_the_password_says_it_was_refused(tmp_path: Path) -> None:
     # Redis before 6 answers a wrong AUTH with "-ERR invalid password", not WRONGPASS.
-    listening = tmp_path / "redis5.sock"
-    with socket.socket(socket.AF_UNIX) as old_redis:
-        old_redis.bind(str(listening))
-        old_redis.listen(1)
-
-        def refuse_the_password() -> None:
-            connection, _ = old_redis.accept()
-            with connection:
-                connection.recv(4096)
-                connection.sendall(b"-ERR invalid password\r\n")
-
-        threading.Thread(target=refuse_the_password, daemon=True).start()
-        assert admin.health(listening, "wrong-pw").problem == (
+    with scripted_redis(tmp_path / "redis5.sock", lambda command: b"-ERR invalid password\r\n"):
+        assert admin.health(tmp_path / "redis5.sock", "wrong-pw").problem == (
             "Redis refused the password the charm set (changed outside the charm? a restart restores it)"
         )
 
@@ -152,3 +169,104 @@ def test_an_empty_password_connects_without_auth(server: Path) -> None:
     assert (kwargs["password"], kwargs["socket_timeout"]) == ("pw", 2.5)
     assert kwargs["path"] == str(server) and kwargs["decode_responses"] is True
     assert admin.connect(server, "pw").connection_pool.connection_kwargs["socket_timeout"] == 5.0
+
+
+def test_health_of_a_redis_still_loading_its_data_says_so(tmp_path: Path) -> None:
+    def loading(command: list[str]) -> bytes:
+        return b"-LOADING Redis is loading the dataset in memory\r\n"
+
+    with scripted_redis(tmp_path / "loading.sock", loading):
+        health = admin.health(tmp_path / "loading.sock", "")
+    assert (health.ok, health.problem) == (False, "Redis answers LOADING")
+
+
+def test_health_of_a_server_whose_info_names_no_version_shows_none(tmp_path: Path) -> None:
+    def without_version(command: list[str]) -> bytes:
+        return b"+PONG\r\n" if command == ["PING"] else bulk("# Server\r\nredis_mode:standalone\r\n")
+
+    with scripted_redis(tmp_path / "anonymous.sock", without_version):
+        health = admin.health(tmp_path / "anonymous.sock", "")
+    assert (health.ok, health.version, health.run_id) == (True, "", "")
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "ERR AUTH <password> called without any password configured for the default user",
+        "ERR Client sent AUTH, but no password is set",
+    ],
+)
+def test_health_of_a_redis_without_any_password_is_ok(tmp_path: Path, refusal: str) -> None:
+    # Redis 6 and 7, then older ones: AUTH to a server with no password is an error the charm may go on past.
+    def open_server(command: list[str]) -> bytes:
+        if command[0] == "AUTH":
+            return b"-%s\r\n" % refusal.encode()
+        return b"+PONG\r\n" if command == ["PING"] else bulk("# Server\r\nredis_version:7.0.15\r\n")
+
+    with scripted_redis(tmp_path / "open.sock", open_server) as received:
+        health = admin.health(tmp_path / "open.sock", PASSWORD)
+    assert (health.ok, health.version, health.problem) == (True, "7.0.15", "")
+    assert received[0] == ["AUTH", PASSWORD]
+
+
+def test_health_of_a_real_redis_without_any_password_is_ok(tmp_path: Path) -> None:
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed")
+    listening = tmp_path / "open.sock"
+    process = subprocess.Popen(
+        ["redis-server", "--port", "0", "--unixsocket", str(listening), "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        assert service.wait_until(lambda: admin.health(listening, "").ok, timeout=10, interval=0.02)
+        assert admin.health(listening, PASSWORD).ok
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_health_logs_in_to_a_redis_5_with_the_password_alone(tmp_path: Path) -> None:
+    # Redis before 6 has no users: AUTH takes the password alone, and two arguments are an error.
+    def redis_5(command: list[str]) -> bytes:
+        if command[0] == "AUTH":
+            return b"+OK\r\n" if len(command) == 2 else b"-ERR wrong number of arguments for 'auth' command\r\n"
+        return b"+PONG\r\n" if command == ["PING"] else bulk("# Server\r\nredis_version:5.0.7\r\n")
+
+    with scripted_redis(tmp_path / "redis5.sock", redis_5) as received:
+        health = admin.health(tmp_path / "redis5.sock", admin.Login("default", PASSWORD))
+    assert (health.ok, health.version) == (True, "5.0.7")
+    assert received[0] == ["AUTH", PASSWORD]
+
+
+def array(*items: bytes) -> bytes:
+    return b"*%d\r\n%s" % (len(items), b"".join(items))
+
+
+def test_a_cluster_replica_is_left_a_replica(tmp_path: Path) -> None:
+    # Its role is the cluster's business: REPLICAOF NO ONE would make two masters of one slot range.
+    def cluster_replica(command: list[str]) -> bytes:
+        if command == ["INFO", "cluster"]:
+            return bulk("# Cluster\r\ncluster_enabled:1\r\n")
+        if command == ["INFO", "replication"]:
+            return bulk("# Replication\r\nrole:slave\r\n")
+        if command[:2] == ["ACL", "GETUSER"]:
+            fields = [bulk("flags"), array(bulk("on")), bulk("passwords"), array(bulk(admin.password_hash("")))]
+            rules = zip(("keys", "channels", "commands"), admin.DEFAULT_USER_RULES, strict=True)
+            return array(*fields, *(bulk(part) for pair in rules for part in pair))
+        return b"-ERR unexpected\r\n"
+
+    with scripted_redis(tmp_path / "replica.sock", cluster_replica) as received:
+        assert admin.repair_drift(tmp_path / "replica.sock", "", {}) == []
+    assert ["REPLICAOF", "NO", "ONE"] not in received
+
+
+def test_a_new_password_redis_refuses_is_named_by_its_error_code_alone(tmp_path: Path) -> None:
+    def without_config_rights(command: list[str]) -> bytes:
+        if command[0] == "CONFIG":
+            return b"-NOPERM this user has no permissions to run the 'config|set' command\r\n"
+        return b"+OK\r\n"
+
+    default = admin.AclUser("default", (admin.password_hash("new-pw"),), admin.DEFAULT_USER_RULES)
+    with scripted_redis(tmp_path / "narrow.sock", without_config_rights), pytest.raises(admin.Refused) as refused:
+        admin.set_password_with_users(tmp_path / "narrow.sock", "", "new-pw", default)
+    assert str(refused.value) == "password: NOPERM"

@@ -125,3 +125,18 @@ def test_the_check_every_hook_makes_does_not_import_redis_py(server: Server) -> 
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert ran.stdout.strip() == "[]"
+
+
+def test_a_changed_requirepass_is_put_back_before_the_default_user_keeps_every_password(server: Server) -> None:
+    # CONFIG SET requirepass leaves the default user that one password: the application's goes back after it.
+    admin_login = admin.Login(admin.ADMIN_USER, "admin-pw")
+    wanted = [
+        admin.AclUser(admin.ADMIN_USER, (admin.password_hash("admin-pw"),), admin.DEFAULT_USER_RULES),
+        admin.AclUser(
+            "default", (admin.password_hash(PASSWORD), admin.password_hash("app-pw")), admin.DEFAULT_USER_RULES
+        ),
+    ]
+    admin.sync_users(server.layout.unixsocket, PASSWORD, wanted)
+    connect(server).config_set("requirepass", "drifted-pw")
+    admin.repair_drift(server.layout.unixsocket, admin_login, {"requirepass": PASSWORD}, users=wanted)
+    assert connect(server, "app-pw").ping() and connect(server).ping()

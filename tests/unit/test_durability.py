@@ -119,7 +119,7 @@ def test_make_durable_does_not_wait_on_a_snapshot_without_end(server: Server) ->
     client.set("key", "value")
     client.bgsave()
     try:
-        with pytest.raises(admin.StillSaving, match=r"still writing its data to disk after 0\.5 s"):
+        with pytest.raises(admin.StillSaving, match=r"^Redis is still writing its data to disk after 0\.5 s$"):
             admin.make_durable(server.layout.unixsocket, PASSWORD, wait=0.5)
     finally:
         client.config_set("rdb-key-save-delay", "0")
@@ -158,3 +158,77 @@ def test_make_durable_waits_for_a_snapshot_redis_started_itself(
     admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
     assert client.info("persistence")["rdb_bgsave_in_progress"] == 0
     assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("persistence", "problem"),
+    [
+        ({"aof_enabled": "1", "aof_last_write_status": "err"}, "its last write to the append-only file failed"),
+        ({"aof_enabled": "0", "aof_last_write_status": "err"}, ""),
+        (
+            {"aof_enabled": "1", "aof_last_write_status": "ok", "aof_last_bgrewrite_status": "err"},
+            "its last append-only file rewrite failed",
+        ),
+        (
+            {"aof_enabled": "1", "aof_last_bgrewrite_status": "ok", "rdb_last_bgsave_status": "err"},
+            "its last snapshot failed",
+        ),
+        ({"aof_enabled": "1"}, ""),
+        (
+            {
+                "aof_enabled": "0",
+                "aof_last_write_status": "ok",
+                "aof_last_bgrewrite_status": "ok",
+                "rdb_last_bgsave_status": "ok",
+            },
+            "",
+        ),
+    ],
+)
+def test_what_redis_says_of_its_last_writes_to_disk_is_the_problem_named(
+    persistence: dict[str, str], problem: str
+) -> None:
+    # The INFO persistence fields Redis reports; the problem is what the blocked status quotes.
+    assert admin.save_problem(persistence) == problem
+
+
+def test_an_aof_rewrite_scheduled_counts_as_saving() -> None:
+    assert admin.busy_saving({"aof_rewrite_scheduled": "1", "rdb_bgsave_in_progress": "0"})
+    assert not admin.busy_saving({"aof_rewrite_scheduled": "0", "rdb_bgsave_in_progress": "0"})
+
+
+def test_wait_for_aof_returns_once_the_append_only_file_holds_the_data(server: Server) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.set("key", "value")
+    client.config_set("appendonly", "yes")
+    admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
+    persistence = client.info("persistence")
+    assert (persistence["aof_enabled"], persistence["aof_rewrite_in_progress"]) == (1, 0)
+    assert persistence["aof_last_bgrewrite_status"] == "ok"
+
+
+def test_wait_for_aof_on_a_redis_that_did_not_turn_it_on_says_it_cannot_save(server: Server) -> None:
+    with pytest.raises(admin.CannotSave, match=r"^it could not write the append-only file$"):
+        admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
+
+
+def test_make_durable_with_the_append_only_file_on_takes_no_snapshot(server: Server) -> None:
+    # Redis reloads from the append-only file: a restart need not wait for a snapshot too.
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("appendonly", "yes")
+    admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
+    client.set("key", "value")
+    assert client.config_get("save")["save"]
+    before = client.info("persistence")["rdb_last_save_time"]
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    persistence = client.info("persistence")
+    assert (persistence["rdb_last_save_time"], persistence["rdb_changes_since_last_save"]) == (before, 1)
+
+
+def test_make_durable_without_persistence_writes_nothing_to_disk(server: Server) -> None:
+    # save "" and no append-only file: the operator chose a cache, no snapshot is due before a restart.
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("save", "")
+    client.set("key", "value")
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    assert not (server.layout.data_dir / "dump.rdb").exists()
