@@ -173,6 +173,9 @@ def test_a_status_names_the_options_behind_the_changed_directives() -> None:
     for directive in tls:
         assert conf.describe((directive,)) == "the certificates relation"
     assert conf.describe(("bind", "cluster-announce-ip", "cluster-enabled")) == "cluster-enabled, the unit's address"
+    assert conf.describe(("masteruser",)) == "password"
+    assert conf.describe(("cluster-announce-port",)) == "tls-keep-plain-port"
+    assert conf.describe(("cluster-announce-tls-port",)) == "tls-port"
 
 
 def test_what_is_watched_on_the_running_server_is_what_clients_reach_and_every_live_directive() -> None:
