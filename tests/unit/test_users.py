@@ -287,7 +287,9 @@ def test_a_unit_that_missed_a_rotation_logs_in_with_the_admin_password_its_file_
     old = {**CHARM, users.ADMIN_USER: ("admin-password-0",)}
     running = conf.render(parsed, "pw1", "127.1.2.3", layout, users=users.wanted("pw1", {}, RULES, charm=old))
     workload.remember_admin(layout, old[users.ADMIN_USER])
-    assert oct(workload.admin_file(layout).stat().st_mode & 0o777) == "0o600"
+    kept = workload.admin_file(layout)
+    assert kept == tmp_path / ".charm-admin-passwords"  # beside redis.conf, as README says
+    assert (oct(kept.stat().st_mode & 0o777), kept.stat().st_uid, kept.stat().st_gid) == ("0o600", 0, 0)
     now = {**CHARM, users.ADMIN_USER: ("admin-password-9",)}  # the old one already forgotten by the leader
     desired = workload.Desired(parsed, "pw1", users.wanted("pw1", {}, RULES, charm=now), tuple(now.items()))
     assert desired.login(running, layout) == users.Login(users.ADMIN_USER, "admin-password-0")
@@ -319,6 +321,25 @@ def test_redis_6_0_0_the_first_with_acl_users_is_used(machine: FakeMachine, monk
     outcome = workload.converge(facts, lambda message: None)
     assert outcome.ready and outcome.status == "active"
     assert conf.directives(machine.config or "")["requirepass"] == "generated-pw-1"
+
+
+def test_an_apt_redis_older_than_6_names_install_source() -> None:
+    assert workload.too_old((5, 0, 7), settings.parse(DEFAULTS)) == (
+        "install-source: Redis 5.0.7 has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)"
+    )
+
+
+def test_the_unit_renders_replicas_logging_in_as_the_replication_user_it_was_given() -> None:
+    charm = {**CHARM, users.REPLICATION_USER: ("replication-password-3",)}
+    facts = workload.Facts(
+        config=DEFAULTS, leader_password="pw1", ingress="127.1.2.3", charm_passwords=tuple(charm.items())
+    )
+    desired = workload.resolve(facts)
+    assert isinstance(desired, workload.Desired)
+    rendered = workload.render(desired, facts, service.APT_LAYOUT)
+    found = conf.directives(rendered)
+    assert (found["masteruser"], found["masterauth"]) == (users.REPLICATION_USER, "replication-password-3")
+    assert users.REPLICATION_USER in {user.name for user in users.from_conf(rendered)}  # and the user exists
 
 
 def test_the_users_a_rendered_redis_conf_makes_are_read_back_exactly() -> None:
