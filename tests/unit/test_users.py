@@ -323,6 +323,12 @@ def test_redis_6_0_0_the_first_with_acl_users_is_used(machine: FakeMachine, monk
     assert conf.directives(machine.config or "")["requirepass"] == "generated-pw-1"
 
 
+def test_before_the_leader_made_the_charms_users_the_charm_logs_in_as_the_default_user() -> None:
+    desired = workload.Desired(settings.parse(DEFAULTS), "pw1")
+    assert desired.as_user(users.MONITORING_USER) == users.Login("default", "pw1")
+    assert desired.charm_login(users.ADMIN_USER) is None
+
+
 def test_an_apt_redis_older_than_6_names_install_source() -> None:
     assert workload.too_old((5, 0, 7), settings.parse(DEFAULTS)) == (
         "install-source: Redis 5.0.7 has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)"
