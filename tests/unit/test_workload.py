@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from fake_machine import FakeMachine
 
@@ -155,6 +157,23 @@ def test_a_restart_with_aof_already_on_only_takes_a_snapshot_first(machine: Fake
     machine.actions.clear()
     assert converge(machine, appendonly=True, databases=32).ready
     assert machine.actions == ["snapshot", "restart redis-server"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"client_passwords": (("app-web", "web-pw"),)}, {"leader_password": "generated-pw-2"}],
+    ids=["an application related", "a new password"],
+)
+def test_a_stopped_redis_whose_users_changed_is_started_with_them_asking_it_nothing(
+    machine: FakeMachine, change: dict[str, object]
+) -> None:
+    assert converge(machine).ready
+    machine.active = False  # stopped since (a crash, an operator)
+    machine.actions.clear()
+    before = workload.Facts({**DEFAULTS}, "generated-pw", "10.0.0.1", installed="apt")
+    outcome = workload.converge(dataclasses.replace(before, **change), lambda message: None)
+    assert outcome.ready and machine.actions == ["restart redis-server"]
+    assert machine.rendered_users() == list(workload.resolve(dataclasses.replace(before, **change)).users)
 
 
 def test_a_missing_program_is_a_service_error_not_a_crash() -> None:
