@@ -18,10 +18,12 @@ from nothing. The results are merged and judged by tools/mutation_report.py.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,10 @@ class Worker:
 
     tree: Path
     log: Path
+    # The `mutmut run` under way and the file it mutates, for stop().
+    running: subprocess.Popen[bytes] | None = None
+    current: str = ""
+    stopped: bool = False
 
     @classmethod
     def create(cls, workdir: Path, index: int) -> Worker:
@@ -99,7 +105,15 @@ class Worker:
         with self.log.open("ab") as log:
             log.write(f"\n=== {name}\n".encode())
             log.flush()
-            subprocess.run(command, cwd=self.tree, stdout=log, stderr=subprocess.STDOUT, check=False)
+            # Its own session: stop() ends mutmut with its test workers, which outlive it otherwise.
+            self.current = name
+            self.running = subprocess.Popen(
+                command, cwd=self.tree, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            self.running.wait()
+            self.running = None
+        if self.stopped:
+            return []
         exported = self.tree / "results.json"
         python = str(self.tree / ".venv/bin/python")
         subprocess.run([python, "tools/mutation_report.py", "--export", str(exported)], cwd=self.tree, check=True)
@@ -112,6 +126,19 @@ class Worker:
             print(f"{name}: no mutant ran; see the end of {self.log}", file=sys.stderr)
         return results
 
+    def stop(self) -> None:
+        """End the run under way and keep what it has measured so far, for the next run to go on from."""
+        self.stopped = True
+        if self.running is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.running.pid, signal.SIGKILL)
+            self.running.wait()
+            cache = self.tree / ".mutmut-cache"
+            if cache.exists():
+                CACHES.mkdir(exist_ok=True)
+                shutil.copyfile(cache, cache_of(self.current))
+                print(f"{self.current}: stopped; what it measured so far is kept", file=sys.stderr)
+
 
 def run_all(
     counts: dict[str, int], jobs: int, fresh: bool, workdir: Path, began: float
@@ -121,9 +148,10 @@ def run_all(
         pending.put(name)
     results: list[mutation_report.Result] = []
 
-    def work(index: int) -> None:
-        worker = Worker.create(workdir, index)
-        while True:
+    workers = [Worker.create(workdir, index) for index in range(min(jobs, len(counts)))]
+
+    def work(worker: Worker) -> None:
+        while not worker.stopped:
             try:
                 name = pending.get_nowait()
             except queue.Empty:
@@ -133,11 +161,16 @@ def run_all(
             killed = sum(result.status in mutation_report.KILLED for result in done)
             print(f"{name}: {killed}/{len(done)} killed, after {time.monotonic() - began:.0f} s", flush=True)
 
-    threads = [threading.Thread(target=work, args=(index,)) for index in range(min(jobs, len(counts)))]
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in workers]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # Ctrl-C, or SIGTERM (see main)
+        for worker in workers:
+            worker.stop()
+        raise
     return results
 
 
@@ -148,6 +181,7 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="ignore the results kept in .mutation-cache/")
     parser.add_argument("paths", nargs="*")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped like Ctrl-C: the workers' results are kept
     began = time.monotonic()
     counts = {name: count for name in source_files(args.paths or default_paths()) if (count := count_mutants(name))}
     jobs = max(1, args.jobs)
