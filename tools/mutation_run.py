@@ -157,6 +157,8 @@ def run_all(
             except queue.Empty:
                 return
             done = worker.mutate(name, fresh)
+            if worker.stopped:
+                return
             results.extend(done)
             killed = sum(result.status in mutation_report.KILLED for result in done)
             print(f"{name}: {killed}/{len(done)} killed, after {time.monotonic() - began:.0f} s", flush=True)
