@@ -163,6 +163,15 @@ def test_no_version_is_an_error_naming_the_text() -> None:
         conf.parse_version("v7.x.1")
 
 
+def test_every_live_directive_changed_at_once_still_goes_live() -> None:
+    live = sorted(conf.LIVE_DIRECTIVES | {"port"})  # port is live from Redis 7 on
+    running = "".join(f"{name} {index}\n" for index, name in enumerate(live))
+    rendered = "".join(f"{name} {index + 100}\n" for index, name in enumerate(live))
+    plan = conf.plan(running, rendered, (7, 0, 15))
+    assert not plan.restart
+    assert plan.live == {name: str(index + 100) for index, name in enumerate(live)}
+
+
 def test_a_status_names_the_options_behind_the_changed_directives() -> None:
     # Where the files live changes only with the installation.
     assert conf.describe(("databases", "dir", "logfile", "pidfile", "unixsocket")) == "databases, install-source"
