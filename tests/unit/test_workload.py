@@ -167,13 +167,14 @@ def test_a_restart_with_aof_already_on_only_takes_a_snapshot_first(machine: Fake
 def test_a_stopped_redis_whose_users_changed_is_started_with_them_asking_it_nothing(
     machine: FakeMachine, change: dict[str, object]
 ) -> None:
-    assert converge(machine).ready
+    before = workload.Facts({**DEFAULTS}, "generated-pw", "127.1.2.3", installed="apt")
+    assert workload.converge(before, lambda message: None).ready
     machine.active = False  # stopped since (a crash, an operator)
     machine.actions.clear()
-    before = workload.Facts({**DEFAULTS}, "generated-pw", "10.0.0.1", installed="apt")
-    outcome = workload.converge(dataclasses.replace(before, **change), lambda message: None)
+    changed = dataclasses.replace(before, **change)
+    outcome = workload.converge(changed, lambda message: None)
     assert outcome.ready and machine.actions == ["restart redis-server"]
-    assert machine.rendered_users() == list(workload.resolve(dataclasses.replace(before, **change)).users)
+    assert machine.rendered_users() == list(workload.resolve(changed).users)
 
 
 def test_a_missing_program_is_a_service_error_not_a_crash() -> None:
