@@ -9,7 +9,7 @@ still saving, or to have drifted from what the charm manages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -50,6 +50,8 @@ class FakeMachine:
     users: tuple[users.AclUser, ...] = ()
     # ACL rules this server does not know (ACL SETUSER refuses them).
     unknown_rules: set[str] = field(default_factory=set)
+    # The default user's password hashes after each change to the server's users, in order.
+    default_hashes_seen: list[tuple[str, ...]] = field(default_factory=list)
 
     # False: systemd does not answer (systemctl is-active times out).
     systemd_answers: bool = True
@@ -67,7 +69,11 @@ class FakeMachine:
             # This fake Redis cannot start with 99 databases.
             self.active = "databases 99" not in (self.config or "")
             self.password = conf.directives(self.config or "").get("requirepass", "")
-            self.users = tuple(user for user in self.rendered_users())
+            self.set_users(tuple(self.rendered_users()))
+
+    def set_users(self, changed: tuple[users.AclUser, ...]) -> None:
+        self.users = changed
+        self.default_hashes_seen += [user.password_hashes for user in changed if user.name == "default"]
 
     def rendered_users(self) -> list[users.AclUser]:
         """The users the config file's `user` lines make (names and rules; hashes as written)."""
@@ -92,6 +98,16 @@ class FakeMachine:
                 raise admin.Refused(f"{name}: Unable to listen on this port")
         self.live.update(changes)
         self.password = changes.get("requirepass", self.password)
+        if "requirepass" in changes and self.users:
+            # As Redis: CONFIG SET requirepass leaves the default user that one password, its others gone.
+            self.set_users(
+                tuple(
+                    replace(user, password_hashes=(users.password_hash(changes["requirepass"]),))
+                    if user.name == "default"
+                    else user
+                    for user in self.users
+                )
+            )
 
     def health(self, socket: object, password: str, timeout: float = 5) -> admin.Health:
         if self.hung:
@@ -126,15 +142,16 @@ class FakeMachine:
     def set_password_with_users(
         self, socket: object, password: str, new: str, default: users.AclUser, timeout: float = 5
     ) -> None:
-        self.config_set(socket, password, {"requirepass": new})
-        self.users = (default, *(user for user in self.users if user.name != default.name))
+        self.answer(password)
+        self.live["requirepass"] = self.password = new
+        self.set_users((default, *(user for user in self.users if user.name != default.name)))
 
     def sync_users(
         self, socket: object, password: str, wanted: tuple[users.AclUser, ...], timeout: float = 5
     ) -> list[str]:
         self.check_users(socket, password, wanted)
         changed = [f"{user.name} user ACL" for user in wanted if user not in self.users]
-        self.users = tuple(wanted)
+        self.set_users(tuple(wanted))
         return changed
 
     def repair_drift(

@@ -206,3 +206,18 @@ def test_without_a_rotation_an_applications_user_takes_its_current_password_only
     assert isinstance(desired, workload.Desired)
     web = [user for user in desired.users if user.name == "app-web"]
     assert [user.password_hashes for user in web] == [(users.password_hash("web-pw"),)]
+
+
+def test_a_new_password_keeps_the_old_one_and_the_applications_accepted_at_every_step(machine: FakeMachine) -> None:
+    before = workload.Facts(
+        {**DEFAULTS}, "generated-pw", "127.1.2.3", installed="apt", client_passwords=(("app-web", "web-pw"),)
+    )
+    assert workload.converge(before, lambda message: None).ready
+    machine.default_hashes_seen.clear()
+    machine.actions.clear()
+    rotated = dataclasses.replace(before, leader_password="generated-pw-2", old_default_passwords=("generated-pw",))
+    assert workload.converge(rotated, lambda message: None).ready
+    assert machine.actions == [] and machine.password == "generated-pw-2"  # live, no restart
+    still_accepted = {users.password_hash("generated-pw"), users.password_hash("web-pw")}
+    assert machine.default_hashes_seen
+    assert all(still_accepted <= set(seen) for seen in machine.default_hashes_seen)
