@@ -20,10 +20,18 @@ SLOW_TESTS, and in ONLY_FOR when it imports modules it does not test. Then: `mak
 from __future__ import annotations
 
 import ast
+import os
+import shlex
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
+import mutation_coverage
+
+# The environment variable naming the map of which tests run each line (made by tools/mutation_run.py).
+COVERAGE_MAP = "MUTATION_COVERAGE_MAP"
 # pytest, with a failure to import the mutated module counted as a failure (see the script).
 RUNNER = "sh tools/mutation-pytest"
 UNIT = "tests/unit"
@@ -115,5 +123,40 @@ def is_own_test(test: str, filename: str) -> bool:
     return f"_{Path(filename).stem}_" in f"{Path(test).stem}_"
 
 
+@cache
+def lines_to_tests() -> dict[str, dict[int, list[str]]] | None:
+    """The map of which tests run each line (tools/mutation_coverage.py), when `make mutation` made one."""
+    path = os.environ.get(COVERAGE_MAP)
+    return mutation_coverage.read(Path(path)) if path else None
+
+
+@cache
+def runs_charm_code_in_a_subprocess(test: str) -> bool:
+    """A test file that starts Python on the charm's code: coverage of this process does not see those lines."""
+    return "sys.executable" in Path(test).read_text()
+
+
+def tests_for_line(filename: str, line: int) -> list[str]:
+    """What a mutant of `line` (1-based) of `filename` runs: the tests that ran that line, as node ids.
+
+    Without a coverage map, or for a line that ran while modules were imported,
+    every test file of tests_for(). A line no test ran in-process: the test
+    files among those that run the charm in a subprocess (coverage does not see
+    those lines); none: no test runs the line, so none can fail for its mutant.
+    """
+    filename = filename.removeprefix("./")
+    files = tests_for(filename)
+    found = lines_to_tests()
+    ran = (found or {}).get(filename)
+    if ran is None or mutation_coverage.IMPORT in ran.get(line, []):
+        return files
+    if not ran.get(line):
+        return [test for test in files if runs_charm_code_in_a_subprocess(test)]
+    rank = {test: index for index, test in enumerate(files)}
+    return sorted(ran[line], key=lambda node: rank.get(node.split("::", 1)[0], len(rank)))
+
+
 def pre_mutation(context: Any) -> None:
-    context.config.test_command = f"{RUNNER} {' '.join(tests_for(context.filename))}"
+    tests = tests_for_line(context.filename, context.current_line_index + 1)
+    # No test: "true" (survives) rather than pytest with no argument, which would run the whole suite.
+    context.config.test_command = f"{RUNNER} {' '.join(map(shlex.quote, tests))}" if tests else "true"

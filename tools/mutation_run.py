@@ -37,10 +37,11 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
+import mutation_coverage  # noqa: E402
 import mutation_report  # noqa: E402
 from mutmut import Context, list_mutations  # noqa: E402
 
-from mutmut_config import tests_for  # noqa: E402
+from mutmut_config import COVERAGE_MAP, tests_for  # noqa: E402
 
 # What a worker's copy of the tree leaves out: state of other tools, and the venv (linked instead).
 NOT_COPIED = shutil.ignore_patterns(
@@ -140,6 +141,20 @@ class Worker:
                 print(f"{self.current}: stopped; what it measured so far is kept", file=sys.stderr)
 
 
+def map_lines_to_tests(names: list[str], workdir: Path) -> Path:
+    """Run the tests of `names` once under coverage: the map mutmut_config picks each mutant's tests from."""
+    started = time.monotonic()
+    tests = list(dict.fromkeys(test for name in names for test in tests_for(name)))
+    found = mutation_coverage.measure(tests, names, ROOT, workdir / ".coverage")
+    path = workdir / "lines-to-tests.json"
+    mutation_coverage.write(found, path)
+    print(
+        f"which tests run each line: {len(found)} of {len(names)} files mapped, in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+    return path
+
+
 def run_all(
     counts: dict[str, int], jobs: int, fresh: bool, workdir: Path, began: float
 ) -> list[mutation_report.Result]:
@@ -190,6 +205,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mutation-"))
     print(f"{sum(counts.values())} mutants in {len(counts)} files, {jobs} workers (work in {workdir})", flush=True)
     try:
+        os.environ[COVERAGE_MAP] = str(map_lines_to_tests(list(counts), workdir))
         results = run_all(counts, jobs, args.fresh, workdir, began)
     finally:
         if not args.keep:

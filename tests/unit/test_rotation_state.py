@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 from charms.layer.redis import credentials, rotation, users
 
@@ -110,3 +111,20 @@ def test_the_leader_follows_the_password_option_and_ignores_an_invalid_one() -> 
     assert rotation.old_passwords(emptied, "default") == (rotation.OldPassword("configured-pw-1", 60.0),)
     invalid = credentials.leader_content(content, {"web", "worker"}, {**config, "password": "true"}, now=0.0)
     assert invalid == content
+
+
+def test_the_secret_keeps_the_layout_earlier_revisions_read() -> None:
+    # A unit of an earlier revision reads this content during an upgrade: the key names are a format.
+    rotated = rotation.rotate({"app-web": "web-pw-1"}, ["app-web"], now=1000.0, grace=60.0, generate=lambda: "pw-2")
+    followed = rotation.follow_default(rotated, "configured-pw-1", now=1000.0, grace=60.0)
+    assert followed == {
+        "app-web": "pw-2",
+        "old-app-web": json.dumps([{"password": "web-pw-1", "expires": 1060.0}]),
+        "default-in-effect": "configured-pw-1",
+    }
+
+
+def test_a_one_second_grace_period_still_keeps_the_replaced_default_password() -> None:
+    first = rotation.follow_default(CONTENT, "configured-pw-1", now=0.0, grace=1.0)
+    second = rotation.follow_default(first, "configured-pw-2", now=0.0, grace=1.0)
+    assert rotation.old_passwords(second, "default") == (rotation.OldPassword("configured-pw-1", 1.0),)

@@ -1,0 +1,94 @@
+"""Which unit tests run each line of the charm's code: the map `make mutation` picks a mutant's tests from.
+
+A mutant can only change what a test sees if that test runs the mutated line.
+So before mutating, the tests of the files to mutate run once under coverage
+with a context per test (pytest-cov's --cov-context=test), and this writes,
+for each source file, each line's tests as pytest node ids, in the order they
+ran. mutmut_config.pre_mutation then runs only those for a mutant of the line.
+
+A line that runs while the modules are imported (a constant, a def's default
+argument, a decorator) is marked IMPORT: its mutants run every test file of
+the module, as they would without the map. A line of a multi-line statement
+that coverage did not record takes the statement's first line's tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from coverage import CoverageData
+
+# The tests of a line that ran while modules were imported (outside any test).
+IMPORT = ""
+PHASES = ("|setup", "|run", "|teardown")
+
+
+def test_of(context: str) -> str:
+    """The node id of a pytest-cov context ("tests/unit/test_x.py::test_y[p]|run"); IMPORT for the empty one."""
+    for phase in PHASES:
+        context = context.removesuffix(phase)
+    return context
+
+
+def statement_starts(source: str) -> dict[int, int]:
+    """Each line of a statement that spans lines, mapped to the statement's first line.
+
+    For a compound statement (if, for, def, with, ...) only its header counts:
+    the lines of its body are their own statements.
+    """
+    starts: dict[int, int] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.stmt) or node.end_lineno is None:
+            continue
+        bodies = [child for field in ("body", "orelse", "finalbody", "handlers") for child in getattr(node, field, [])]
+        last = min((child.lineno for child in bodies), default=node.end_lineno + 1) - 1
+        for line in range(node.lineno + 1, last + 1):
+            starts.setdefault(line, node.lineno)
+    return starts
+
+
+def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[int, list[str]]:
+    """Each line's node ids (IMPORT among them when it ran outside a test), with multi-line statements filled in."""
+    tests = {line: list(dict.fromkeys(map(test_of, contexts))) for line, contexts in contexts_by_line.items()}
+    for line, start in statement_starts(source).items():
+        if line not in tests and start in tests:
+            tests[line] = tests[start]
+    return tests
+
+
+def measure(
+    test_files: Iterable[str], sources: list[str], root: Path, data_file: Path
+) -> dict[str, dict[int, list[str]]]:
+    """Run `test_files` once under coverage and return each of `sources`' lines' tests (relative paths)."""
+    roots = sorted({source.split("/", 1)[0] for source in sources})
+    subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_cov",
+            *(f"--cov={root / top}" for top in roots), "--cov-context=test", "--cov-report=",
+            *test_files,
+        ],
+        cwd=root, env={**os.environ, "COVERAGE_FILE": str(data_file)}, check=False, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    measured = {str(Path(name).resolve().relative_to(root.resolve())): name for name in data.measured_files()}
+    found: dict[str, dict[int, list[str]]] = {}
+    for source in sources:
+        if source in measured:
+            text = (root / source).read_text()
+            found[source] = lines_to_tests(data.contexts_by_lineno(measured[source]), text)
+    return found
+
+
+def write(found: dict[str, dict[int, list[str]]], path: Path) -> None:
+    path.write_text(json.dumps({source: {str(k): v for k, v in lines.items()} for source, lines in found.items()}))
+
+
+def read(path: Path) -> dict[str, dict[int, list[str]]]:
+    return {source: {int(k): v for k, v in lines.items()} for source, lines in json.loads(path.read_text()).items()}
