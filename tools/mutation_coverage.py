@@ -66,11 +66,11 @@ def measure(
     test_files: Iterable[str], sources: list[str], root: Path, data_file: Path
 ) -> dict[str, dict[int, list[str]]]:
     """Run `test_files` once under coverage and return each of `sources`' lines' tests (relative paths)."""
-    roots = sorted({source.split("/", 1)[0] for source in sources})
+    directories = sorted({str((root / source).parent) for source in sources})
     subprocess.run(
         [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_cov",
-            *(f"--cov={root / top}" for top in roots), "--cov-context=test", "--cov-report=",
+            *(f"--cov={directory}" for directory in directories), "--cov-context=test", "--cov-report=",
             *test_files,
         ],
         cwd=root, env={**os.environ, "COVERAGE_FILE": str(data_file)}, check=False, stdout=subprocess.DEVNULL,

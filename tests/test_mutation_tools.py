@@ -1,0 +1,104 @@
+"""make mutation's choice of tests for a mutant: the tests that ran its line, from one coverage run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+
+import mutation_coverage  # noqa: E402
+
+import mutmut_config  # noqa: E402
+
+SOURCE = """\
+LIMIT = 3
+
+
+def pick(values, at_least=LIMIT):
+    chosen = dict(
+        first=values[0],
+        rest=values[1:],
+    )
+    if (len(values) >
+            at_least):
+        return chosen
+    return None
+"""
+
+TESTS = """\
+import picker
+
+def test_long():
+    assert picker.pick([1, 2, 3, 4])
+
+def test_short():
+    assert picker.pick([1]) is None
+"""
+
+
+def test_a_continuation_line_takes_its_statements_first_line_and_a_body_line_its_own() -> None:
+    starts = mutation_coverage.statement_starts(SOURCE)
+    assert starts[6] == starts[7] == 5  # inside dict(...)
+    assert starts[10] == 9  # the if's condition, on its second line
+    assert 11 not in starts and 12 not in starts  # the if's body and the last return are statements
+
+
+def test_the_map_gives_each_line_the_tests_that_ran_it(tmp_path: Path) -> None:
+    (tmp_path / "picker.py").write_text(SOURCE)
+    (tmp_path / "test_picker.py").write_text(TESTS)
+    found = mutation_coverage.measure(["test_picker.py"], ["picker.py"], tmp_path, tmp_path / ".coverage")["picker.py"]
+    long, short = "test_picker.py::test_long", "test_picker.py::test_short"
+    assert found[1] == [mutation_coverage.IMPORT]  # LIMIT: set at import, outside any test
+    assert found[5] == found[6] == found[9] == found[10] == [long, short]
+    assert found[11] == [long] and found[12] == [short]
+
+
+def test_a_mutant_runs_the_tests_of_its_line_own_test_file_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    name = "lib/charms/layer/redis/tuning.py"
+    own, other = "tests/unit/test_tuning.py::test_a", "tests/unit/test_handlers.py::test_b"
+    lines = {10: [other, own], 11: [mutation_coverage.IMPORT, own], 12: []}
+    path = tmp_path / "map.json"
+    mutation_coverage.write({name: lines}, path)
+    monkeypatch.setenv(mutmut_config.COVERAGE_MAP, str(path))
+    mutmut_config.lines_to_tests.cache_clear()
+    try:
+        assert mutmut_config.tests_for_line(name, 10) == [own, other]
+        every_file = mutmut_config.tests_for(name)
+        assert mutmut_config.tests_for_line(name, 11) == every_file  # ran at import: every test file
+        in_subprocess = [test for test in every_file if mutmut_config.runs_charm_code_in_a_subprocess(test)]
+        assert mutmut_config.tests_for_line(name, 12) == mutmut_config.tests_for_line(name, 99) == in_subprocess
+        assert mutmut_config.tests_for_line("lib/charms/layer/redis/conf.py", 10) == mutmut_config.tests_for(
+            "lib/charms/layer/redis/conf.py"
+        )  # a file the map does not have
+    finally:
+        mutmut_config.lines_to_tests.cache_clear()
+
+
+def test_a_line_no_test_runs_survives_without_running_the_whole_suite(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    name = "lib/charms/layer/redis/resp.py"  # no unit test file of it starts Python on the charm's code
+    path = tmp_path / "map.json"
+    mutation_coverage.write({name: {}}, path)
+    monkeypatch.setenv(mutmut_config.COVERAGE_MAP, str(path))
+    mutmut_config.lines_to_tests.cache_clear()
+
+    class Context:
+        filename, current_line_index = name, 4
+
+        class config:
+            test_command = ""
+
+    try:
+        mutmut_config.pre_mutation(Context)
+    finally:
+        mutmut_config.lines_to_tests.cache_clear()
+    assert Context.config.test_command == "true"
+    assert subprocess.run(Context.config.test_command, shell=True, check=False).returncode == 0
