@@ -102,3 +102,13 @@ def test_a_line_no_test_runs_survives_without_running_the_whole_suite(
         mutmut_config.lines_to_tests.cache_clear()
     assert Context.config.test_command == "true"
     assert subprocess.run(Context.config.test_command, shell=True, check=False).returncode == 0
+
+
+def test_a_functions_signature_and_decorators_take_the_tests_that_ran_its_body(tmp_path: Path) -> None:
+    # `at_least=LIMIT` is evaluated at import, but only a call of pick() shows a mutant of it.
+    (tmp_path / "picker.py").write_text(SOURCE.replace("def pick", "@staticmethod\ndef pick"))
+    (tmp_path / "test_picker.py").write_text(TESTS.replace("picker.pick(", "picker.pick.__func__("))
+    found = mutation_coverage.measure(["test_picker.py"], ["picker.py"], tmp_path, tmp_path / ".coverage")["picker.py"]
+    both = ["test_picker.py::test_long", "test_picker.py::test_short"]
+    assert found[4] == found[5] == found[6] == both  # the decorator, the def line, the body's first line
+    assert found[1] == [mutation_coverage.IMPORT]  # LIMIT itself: every test file

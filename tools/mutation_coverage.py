@@ -6,9 +6,10 @@ with a context per test (pytest-cov's --cov-context=test), and this writes,
 for each source file, each line's tests as pytest node ids, in the order they
 ran. mutmut_config.pre_mutation then runs only those for a mutant of the line.
 
-A line that runs while the modules are imported (a constant, a def's default
-argument, a decorator) is marked IMPORT: its mutants run every test file of
-the module, as they would without the map. A line of a multi-line statement
+A line that runs outside any test (a constant, a class body, or a function a
+test module calls while pytest collects it) is marked IMPORT: its mutants run
+every test file of the module, as they would without the map. A function's
+decorators and signature take the tests that ran its body. A line of a multi-line statement
 that coverage did not record takes the statement's first line's tests.
 """
 
@@ -53,12 +54,33 @@ def statement_starts(source: str) -> dict[int, int]:
     return starts
 
 
+def function_headers(source: str) -> dict[int, int]:
+    """Each line of a function's decorators and signature, mapped to the first statement of its body.
+
+    They run at import, but what they decide (a default argument, a decorator)
+    shows only when the function is called: in the tests that ran its body.
+    """
+    headers: dict[int, int] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None and len(node.body) > 1 else node.body
+        first = min((decorator.lineno for decorator in node.decorator_list), default=node.lineno)
+        for line in range(first, node.body[0].lineno):
+            headers[line] = body[0].lineno
+    return headers
+
+
 def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[int, list[str]]:
-    """Each line's node ids (IMPORT among them when it ran outside a test), with multi-line statements filled in."""
+    """Each line's node ids (IMPORT among them when it ran outside a test), with multi-line statements
+    and function headers filled in."""
     tests = {line: list(dict.fromkeys(map(test_of, contexts))) for line, contexts in contexts_by_line.items()}
     for line, start in statement_starts(source).items():
         if line not in tests and start in tests:
             tests[line] = tests[start]
+    for line, body in function_headers(source).items():
+        if IMPORT in tests.get(line, [IMPORT]) and tests.get(body) and IMPORT not in tests[body]:
+            tests[line] = tests[body]
     return tests
 
 
