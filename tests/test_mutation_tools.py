@@ -17,6 +17,7 @@ import mutmut_config  # noqa: E402
 
 SOURCE = """\
 LIMIT = 3
+NAME = "picker"
 
 
 def pick(values, at_least=LIMIT):
@@ -43,9 +44,9 @@ def test_short():
 
 def test_a_continuation_line_takes_its_statements_first_line_and_a_body_line_its_own() -> None:
     starts = mutation_coverage.statement_starts(SOURCE)
-    assert starts[6] == starts[7] == 5  # inside dict(...)
-    assert starts[10] == 9  # the if's condition, on its second line
-    assert 11 not in starts and 12 not in starts  # the if's body and the last return are statements
+    assert starts[7] == starts[8] == 6  # inside dict(...)
+    assert starts[11] == 10  # the if's condition, on its second line
+    assert 12 not in starts and 13 not in starts  # the if's body and the last return are statements
 
 
 def test_the_map_gives_each_line_the_tests_that_ran_it(tmp_path: Path) -> None:
@@ -53,9 +54,9 @@ def test_the_map_gives_each_line_the_tests_that_ran_it(tmp_path: Path) -> None:
     (tmp_path / "test_picker.py").write_text(TESTS)
     found = mutation_coverage.measure(["test_picker.py"], ["picker.py"], tmp_path, tmp_path / ".coverage")["picker.py"]
     long, short = "test_picker.py::test_long", "test_picker.py::test_short"
-    assert found[1] == [mutation_coverage.IMPORT]  # LIMIT: set at import, outside any test
-    assert found[5] == found[6] == found[9] == found[10] == [long, short]
-    assert found[11] == [long] and found[12] == [short]
+    assert found[2] == [mutation_coverage.IMPORT]  # NAME: set at import, read by no line of the module
+    assert found[6] == found[7] == found[10] == found[11] == [long, short]
+    assert found[12] == [long] and found[13] == [short]
 
 
 def test_a_mutant_runs_the_tests_of_its_line_own_test_file_first(
@@ -110,5 +111,5 @@ def test_a_functions_signature_and_decorators_take_the_tests_that_ran_its_body(t
     (tmp_path / "test_picker.py").write_text(TESTS.replace("picker.pick(", "picker.pick.__func__("))
     found = mutation_coverage.measure(["test_picker.py"], ["picker.py"], tmp_path, tmp_path / ".coverage")["picker.py"]
     both = ["test_picker.py::test_long", "test_picker.py::test_short"]
-    assert found[4] == found[5] == found[6] == both  # the decorator, the def line, the body's first line
-    assert found[1] == [mutation_coverage.IMPORT]  # LIMIT itself: every test file
+    assert found[5] == found[6] == found[7] == both  # the decorator, the def line, the body's first line
+    assert found[1] == both  # LIMIT, read only by pick's signature

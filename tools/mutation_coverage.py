@@ -3,13 +3,15 @@
 A mutant can only change what a test sees if that test runs the mutated line.
 So before mutating, the tests of the files to mutate run once under coverage
 with a context per test (pytest-cov's --cov-context=test), and this writes,
-for each source file, each line's tests as pytest node ids, in the order they
-ran. mutmut_config.pre_mutation then runs only those for a mutant of the line.
+for each source file, each line's tests as pytest node ids:
+mutmut_config.pre_mutation runs only those for a mutant of the line.
 
 A line that runs outside any test (a constant, a class body, or a function a
 test module calls while pytest collects it) is marked IMPORT: its mutants run
 every test file of the module, as they would without the map. A function's
-decorators and signature take the tests that ran its body. A line of a multi-line statement
+decorators and signature take the tests that ran its body, and a constant or
+class attribute the tests that ran each line reading it, when all of those
+ran in tests. A line of a multi-line statement
 that coverage did not record takes the statement's first line's tests.
 """
 
@@ -71,16 +73,48 @@ def function_headers(source: str) -> dict[int, int]:
     return headers
 
 
+def name_uses(source: str) -> dict[int, set[int]]:
+    """Each line of a module constant or class attribute, mapped to the other lines that use its name.
+
+    A constant is set at import, but a mutant of it shows only where it is read:
+    in the tests that ran those lines (a name read as `NAME` or as `x.NAME`). A
+    name this module never reads (other modules do) keeps every test file.
+    """
+    tree = ast.parse(source)
+    used: dict[str, set[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            used.setdefault(node.id, set()).add(node.lineno)
+        elif isinstance(node, ast.Attribute):
+            used.setdefault(node.attr, set()).add(node.end_lineno or node.lineno)
+    bodies = [tree.body, *(node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef))]
+    uses: dict[int, set[int]] = {}
+    for statement in (statement for body in bodies for statement in body):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
+        names = [target.id for target in targets if isinstance(target, ast.Name)]
+        if not names or not isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            continue
+        own = set(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+        readers = set().union(*(used.get(name, set()) for name in names)) - own
+        for line in own:
+            uses[line] = readers
+    return uses
+
+
 def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[int, list[str]]:
     """Each line's node ids (IMPORT among them when it ran outside a test), with multi-line statements
     and function headers filled in."""
-    tests = {line: list(dict.fromkeys(map(test_of, contexts))) for line, contexts in contexts_by_line.items()}
+    tests = {line: sorted(set(map(test_of, contexts))) for line, contexts in contexts_by_line.items()}
     for line, start in statement_starts(source).items():
         if line not in tests and start in tests:
             tests[line] = tests[start]
     for line, body in function_headers(source).items():
         if IMPORT in tests.get(line, [IMPORT]) and tests.get(body) and IMPORT not in tests[body]:
             tests[line] = tests[body]
+    for line, readers in name_uses(source).items():
+        found = [tests.get(reader, []) for reader in sorted(readers)]
+        if IMPORT in tests.get(line, [IMPORT]) and found and all(found) and not any(IMPORT in each for each in found):
+            tests[line] = sorted({test for each in found for test in each})
     return tests
 
 
@@ -88,6 +122,12 @@ def measure(
     test_files: Iterable[str], sources: list[str], root: Path, data_file: Path
 ) -> dict[str, dict[int, list[str]]]:
     """Run `test_files` once under coverage and return each of `sources`' lines' tests (relative paths)."""
+    run_under_coverage(test_files, sources, root, data_file)
+    return from_data(data_file, sources, root)
+
+
+def run_under_coverage(test_files: Iterable[str], sources: list[str], root: Path, data_file: Path) -> None:
+    """Run the tests once, recording which test ran each line of the directories of `sources` into `data_file`."""
     directories = sorted({str((root / source).parent) for source in sources})
     subprocess.run(
         [
@@ -97,15 +137,18 @@ def measure(
         ],
         cwd=root, env={**os.environ, "COVERAGE_FILE": str(data_file)}, check=False, stdout=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def from_data(data_file: Path, sources: list[str], root: Path) -> dict[str, dict[int, list[str]]]:
+    """Each line's tests of each of `sources` that `data_file` measured (relative paths)."""
     data = CoverageData(basename=str(data_file))
     data.read()
     measured = {str(Path(name).resolve().relative_to(root.resolve())): name for name in data.measured_files()}
-    found: dict[str, dict[int, list[str]]] = {}
-    for source in sources:
-        if source in measured:
-            text = (root / source).read_text()
-            found[source] = lines_to_tests(data.contexts_by_lineno(measured[source]), text)
-    return found
+    return {
+        source: lines_to_tests(data.contexts_by_lineno(measured[source]), (root / source).read_text())
+        for source in sources
+        if source in measured
+    }
 
 
 def write(found: dict[str, dict[int, list[str]]], path: Path) -> None:

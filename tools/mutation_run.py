@@ -145,21 +145,23 @@ class Worker:
 def map_lines_to_tests(names: list[str], workdir: Path) -> Path:
     """Run the tests of `names` once under coverage: the map mutmut_config picks each mutant's tests from.
 
-    It is kept in .mutation-cache/ with a digest of the code and the tests: an
-    unchanged tree reuses it.
+    The coverage data is kept in .mutation-cache/ with a digest of the code
+    and the tests: while they are unchanged, the next run reuses it.
     """
     started = time.monotonic()
     tests = list(dict.fromkeys(test for name in names for test in tests_for(name)))
     digest = tree_digest([*names, *tests])
-    path = CACHES / "lines-to-tests.json"
-    kept = CACHES / "lines-to-tests.digest"
-    if path.exists() and kept.exists() and kept.read_text() == digest:
-        print("which tests run each line: unchanged since the last run", flush=True)
-        return path
-    found = mutation_coverage.measure(tests, names, ROOT, workdir / ".coverage")
-    CACHES.mkdir(exist_ok=True)
+    data, kept = CACHES / "coverage.sqlite", CACHES / "coverage.digest"
+    if data.exists() and kept.exists() and kept.read_text() == digest:
+        print("which tests run each line: code and tests unchanged since the last run", flush=True)
+    else:
+        CACHES.mkdir(exist_ok=True)
+        kept.unlink(missing_ok=True)
+        mutation_coverage.run_under_coverage(tests, names, ROOT, data)
+        kept.write_text(digest)
+    found = mutation_coverage.from_data(data, names, ROOT)
+    path = workdir / "lines-to-tests.json"
     mutation_coverage.write(found, path)
-    kept.write_text(digest)
     print(
         f"which tests run each line: {len(found)} of {len(names)} files mapped, in {time.monotonic() - started:.0f} s",
         flush=True,
@@ -168,10 +170,10 @@ def map_lines_to_tests(names: list[str], workdir: Path) -> Path:
 
 
 def tree_digest(chosen: list[str]) -> str:
-    """What the map depends on: the chosen files and tests, and every .py file of the code and the tests."""
+    """What the coverage data depends on: the chosen files and tests, and every .py file of the code and tests."""
     digest = hashlib.sha256("\n".join(chosen).encode())
-    for top in ("lib", "reactive", "interfaces", "layers", "tests", "tools", "mutmut_config.py"):
-        for path in sorted((ROOT / top).rglob("*.py")) if (ROOT / top).is_dir() else [ROOT / top]:
+    for top in ("lib", "reactive", "interfaces", "layers", "tests"):
+        for path in sorted((ROOT / top).rglob("*.py")):
             if "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
