@@ -29,6 +29,13 @@ def pick(values, at_least=LIMIT):
             at_least):
         return chosen
     return None
+
+
+def never_called():
+    return NAME + "!"
+
+
+EXPORTED = "read by other modules only"
 """
 
 TESTS = """\
@@ -54,7 +61,8 @@ def test_the_map_gives_each_line_the_tests_that_ran_it(tmp_path: Path) -> None:
     (tmp_path / "test_picker.py").write_text(TESTS)
     found = mutation_coverage.measure(["test_picker.py"], ["picker.py"], tmp_path, tmp_path / ".coverage")["picker.py"]
     long, short = "test_picker.py::test_long", "test_picker.py::test_short"
-    assert found[2] == [mutation_coverage.IMPORT]  # NAME: set at import, read by no line of the module
+    assert found[2] == []  # NAME: read only by a function no test calls
+    assert found[20] == [mutation_coverage.IMPORT]  # EXPORTED: this module never reads it, others may
     assert found[6] == found[7] == found[10] == found[11] == [long, short]
     assert found[12] == [long] and found[13] == [short]
 

@@ -10,9 +10,9 @@ A line that runs outside any test (a constant, a class body, or a function a
 test module calls while pytest collects it) is marked IMPORT: its mutants run
 every test file of the module, as they would without the map. A function's
 decorators and signature take the tests that ran its body, and a constant or
-class attribute the tests that ran each line reading it, when all of those
-ran in tests. A line of a multi-line statement
-that coverage did not record takes the statement's first line's tests.
+class attribute the tests that ran the lines reading it, unless one of those
+ran outside a test too. A line of a multi-line statement that coverage did
+not record takes the statement's first line's tests.
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def name_uses(source: str) -> dict[int, set[int]]:
     """Each line of a module constant or class attribute, mapped to the other lines that use its name.
 
     A constant is set at import, but a mutant of it shows only where it is read:
-    in the tests that ran those lines (a name read as `NAME` or as `x.NAME`). A
-    name this module never reads (other modules do) keeps every test file.
+    in the tests that ran those lines (a name read as `NAME` or as `x.NAME`);
+    read only on lines no test ran, it is as untested as they are. A name this
+    module never reads (other modules do) keeps every test file.
     """
     tree = ast.parse(source)
     used: dict[str, set[int]] = {}
@@ -113,7 +114,7 @@ def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[
             tests[line] = tests[body]
     for line, readers in name_uses(source).items():
         found = [tests.get(reader, []) for reader in sorted(readers)]
-        if IMPORT in tests.get(line, [IMPORT]) and found and all(found) and not any(IMPORT in each for each in found):
+        if IMPORT in tests.get(line, [IMPORT]) and found and not any(IMPORT in each for each in found):
             tests[line] = sorted({test for each in found for test in each})
     return tests
 

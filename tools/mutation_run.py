@@ -170,10 +170,10 @@ def map_lines_to_tests(names: list[str], workdir: Path) -> Path:
 
 
 def tree_digest(chosen: list[str]) -> str:
-    """What the coverage data depends on: the chosen files and tests, and every .py file of the code and tests."""
+    """What the coverage data depends on: the chosen files and tests, and every .py file of the code and unit tests."""
     digest = hashlib.sha256("\n".join(chosen).encode())
-    for top in ("lib", "reactive", "interfaces", "layers", "tests"):
-        for path in sorted((ROOT / top).rglob("*.py")):
+    for top in ("lib", "reactive", "interfaces", "layers", "tests/unit", "tests/conftest.py"):
+        for path in sorted((ROOT / top).rglob("*.py")) if (ROOT / top).is_dir() else [ROOT / top]:
             if "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
