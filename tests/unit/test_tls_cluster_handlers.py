@@ -34,6 +34,7 @@ class FakeCluster:
     converged: list[workload.Facts] = field(default_factory=list)
     asked: list[tuple[Endpoint, str | None]] = field(default_factory=list)
     led: list[clustering.View] = field(default_factory=list)
+    exporters: list[metrics.Exporter] = field(default_factory=list)
 
     def converge(self, facts: workload.Facts, progress: Callable[[str], None]) -> workload.Outcome:
         self.converged.append(facts)
@@ -75,7 +76,7 @@ class FakeCluster:
         monkeypatch.setattr(tuning, "apply", lambda: tuning.TuningResult(()))
         monkeypatch.setattr(service, "is_active", lambda name: True)
         monkeypatch.setattr(service, "systemctl", lambda *args: None)
-        monkeypatch.setattr(metrics, "configure", lambda exporter: True)
+        monkeypatch.setattr(metrics, "configure", lambda exporter: self.exporters.append(exporter) or True)
         monkeypatch.setattr(metrics, "serving", lambda exporter: True)
         real_key, real_install = tls.ensure_key, tls.install
         monkeypatch.setattr(tls, "ensure_key", lambda _directory, _owner: real_key(directory, getpass.getuser()))
@@ -190,3 +191,35 @@ def test_a_tls_cluster_keeps_its_certificate_when_the_ca_leaves(unit: Unit, clus
     assert files is not None and files.bus
     assert unit.juju.ports == {"6380/tcp", "16380/tcp"}
     assert any(tls.BUS_KEPT in line for line in unit.juju.logs)
+
+
+def test_a_follower_moves_its_bus_to_tls_and_back_as_the_leader_records_it(
+    unit: Unit, cluster: FakeCluster, ca: UnitCa
+) -> None:
+    unit.juju.leader = False
+    unit.juju.leader_settings["cluster-tls"] = "false"
+    for hook in ("install", "leader-settings-changed", "config-changed", "start"):
+        unit.run_hook(hook)
+    sign(unit, created_ca_relation(unit), ca)
+    assert not cluster.converged[-1].tls.bus  # type: ignore[union-attr]
+
+    def leader_records(recorded: str) -> list[str]:
+        """The leader's new cluster-tls reaches this unit: what it logged in that hook."""
+        converged, exporters, logs = len(cluster.converged), len(cluster.exporters), len(unit.juju.logs)
+        unit.juju.leader_settings["cluster-tls"] = recorded
+        unit.run_hook("leader-settings-changed")
+        assert len(cluster.converged) > converged and len(cluster.exporters) > exporters  # Redis and the exporter
+        return unit.juju.logs[logs:]
+
+    logged = leader_records("true")
+    assert cluster.converged[-1].tls.bus  # type: ignore[union-attr]
+    assert "Cluster bus and replication over TLS: yes" in logged
+    assert unit.juju.status == ("active", "cluster ok: 3 masters")
+    quiet = len(unit.juju.logs)
+    unit.run_hook("update-status")
+    assert unit.juju.status == ("active", "cluster ok: 3 masters")
+    assert not [line for line in unit.juju.logs[quiet:] if line.startswith("Cluster: ")]  # healthy: nothing logged
+    logged = leader_records("false")
+    assert not cluster.converged[-1].tls.bus  # type: ignore[union-attr]
+    assert "Cluster bus and replication over TLS: no" in logged
+    assert unit.juju.status == ("blocked", tls.FORMED_PLAIN)
