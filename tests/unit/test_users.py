@@ -246,6 +246,33 @@ def test_an_upgraded_unit_makes_the_admin_user_with_the_default_password_and_the
     assert admin.sync_users(socket, users.Login(users.ADMIN_USER, "admin-password-0"), wanted) == []  # the old one too
 
 
+def test_an_upgraded_unit_whose_password_and_memory_limit_change_in_the_same_hook_applies_both_as_admin(
+    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The new password gives the default user the client rules at once: the memory limit after it
+    # is set as the admin user, made first with the old password (the leader made it one password).
+    socket, layout = live.layout.unixsocket, live.layout
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    monkeypatch.setattr(service, "write_config", lambda layout, text: layout.conf.write_text(text))
+    charm = {**CHARM, users.ADMIN_USER: ("admin-password-1",)}
+    wanted = users.wanted("new-password-2", {}, RULES, charm=charm)
+    parsed = settings.parse({**DEFAULTS, "maxmemory": "64mb"})
+    rendered = conf.render(parsed, "new-password-2", "127.0.0.1", layout, users=wanted)
+    rendered = rendered.replace(
+        f"port {conf.directives(rendered)['port']}", f"port {conf.directives(live.rendered)['port']}"
+    )
+    plan = conf.plan(live.rendered, rendered, (7, 0, 15))
+    assert plan.users and not plan.restart and {"requirepass", "maxmemory"} <= set(plan.live)
+    assert not workload.apply(
+        plan, layout, live.rendered, rendered, lambda _: None, acl=wanted, admin_passwords=charm[users.ADMIN_USER]
+    )
+    admin_client = client(socket, "admin-password-1", users.ADMIN_USER)
+    assert admin_client.config_get("maxmemory") == {"maxmemory": str(64 * 1024 * 1024)}
+    assert client(socket, "new-password-2").ping()
+    with pytest.raises(redis_py.exceptions.AuthenticationError):
+        client(socket, PASSWORD).ping()
+
+
 def test_the_replication_and_monitoring_users_cannot_read_keys_or_configuration(live: real_redis.Server) -> None:
     socket = live.layout.unixsocket
     admin.sync_users(socket, PASSWORD, users.wanted(PASSWORD, {}, RULES, charm=CHARM))
