@@ -36,6 +36,17 @@ def test_a_restart_waits_for_a_successful_snapshot(machine: FakeMachine) -> None
     assert machine.actions == ["snapshot", "restart redis-server"]
 
 
+def test_a_restart_in_the_hook_that_also_adds_an_application_takes_the_snapshot_first(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    facts = workload.Facts(
+        {**DEFAULTS, "databases": 32}, "generated-pw", "127.1.2.3", installed="apt", client_passwords=(("app-web", "w"),)
+    )
+    assert workload.converge(facts, lambda message: None).ready
+    assert machine.actions == ["snapshot", "restart redis-server"]
+    assert [user.name for user in machine.users] == ["default", "app-web"]
+
+
 def test_no_restart_while_redis_cannot_save(machine: FakeMachine) -> None:
     converge(machine)
     before = machine.config
