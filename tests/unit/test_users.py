@@ -324,10 +324,13 @@ def test_a_unit_that_missed_a_rotation_logs_in_with_the_admin_password_its_file_
     assert desired.login(running, layout) == "pw1"  # nothing else to try: the default user's password
 
 
-def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("version", "shown"), [((5, 0, 7), "5.0.7"), ((1, 0, 0), "1.0.0"), ((0, 0, 1), "0.0.1")])
+def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(
+    monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int], shown: str
+) -> None:
     machine = FakeMachine(config=None, active=False)
     machine.attach(monkeypatch)
-    monkeypatch.setattr(service, "installed_version", lambda layout: (5, 0, 7))
+    monkeypatch.setattr(service, "installed_version", lambda layout: version)
     facts = workload.Facts(
         config={**DEFAULTS, "install-source": "snap"},
         leader_password="generated-pw-1",
@@ -337,13 +340,17 @@ def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monk
     outcome = workload.converge(facts, lambda message: None)
     assert (outcome.status, outcome.message) == (
         "blocked",
-        "snap-channel: Redis 5.0.7 has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)",
+        f"snap-channel: Redis {shown} has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)",
     )
     assert machine.config is None and machine.actions == []
 
 
-def test_redis_6_0_0_the_first_with_acl_users_is_used(machine: FakeMachine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "installed_version", lambda layout: (6, 0, 0))
+# (0, 0, 0): a redis-server whose --version the charm cannot read is not refused for it.
+@pytest.mark.parametrize("version", [(6, 0, 0), (0, 0, 0)], ids=["6.0.0", "unknown"])
+def test_redis_6_0_0_the_first_with_acl_users_is_used(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int]
+) -> None:
+    monkeypatch.setattr(service, "installed_version", lambda layout: version)
     facts = workload.Facts(config=DEFAULTS, leader_password="generated-pw-1", ingress="127.1.2.3", installed="apt")
     outcome = workload.converge(facts, lambda message: None)
     assert outcome.ready and outcome.status == "active"
