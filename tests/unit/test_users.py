@@ -273,6 +273,29 @@ def test_an_upgraded_unit_whose_password_and_memory_limit_change_in_the_same_hoo
         client(socket, PASSWORD).ping()
 
 
+def test_a_value_redis_refuses_leaves_the_admin_user_as_it_was_on_a_unit_that_missed_a_rotation(
+    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket, layout = live.layout.unixsocket, live.layout
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    port = int(conf.directives(live.rendered)["port"])
+    old = users.wanted(PASSWORD, {}, RULES, charm={**CHARM, users.ADMIN_USER: ("admin-password-0",)})
+    admin.sync_users(socket, PASSWORD, old)
+    running = conf.render(replace(settings.parse(DEFAULTS), port=port), PASSWORD, "127.0.0.1", layout, users=old)
+    workload.remember_admin(layout, ("admin-password-0",))  # the leader has forgotten it since
+    new = users.wanted(PASSWORD, {}, RULES, charm={**CHARM, users.ADMIN_USER: ("admin-password-1",)})
+    parsed = replace(settings.parse({**DEFAULTS, "maxmemory": "64mb"}), port=port)
+    rendered = conf.render(parsed, PASSWORD, "127.0.0.1", layout, users=new)
+    rendered = rendered.replace(f"maxmemory {conf.directives(rendered)['maxmemory']}", "maxmemory 64zb")
+    plan = conf.plan(running, rendered, (7, 0, 15))
+    assert plan.users and set(plan.live) == {"maxmemory"}
+    with pytest.raises(admin.Refused, match="maxmemory"):
+        workload.apply(plan, layout, running, rendered, lambda _: None, acl=new, admin_passwords=("admin-password-1",))
+    assert client(socket, "admin-password-0", users.ADMIN_USER).ping()
+    with pytest.raises(redis_py.exceptions.AuthenticationError):
+        client(socket, "admin-password-1", users.ADMIN_USER).ping()
+
+
 def test_the_replication_and_monitoring_users_cannot_read_keys_or_configuration(live: real_redis.Server) -> None:
     socket = live.layout.unixsocket
     admin.sync_users(socket, PASSWORD, users.wanted(PASSWORD, {}, RULES, charm=CHARM))
