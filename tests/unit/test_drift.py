@@ -15,7 +15,9 @@ import real_redis
 import redis
 from real_redis import PASSWORD, Server
 
-from charms.layer.redis import admin, conf
+from charms.layer.redis import admin, conf, settings, users, workload
+
+from fakejuju import config_defaults
 
 
 @pytest.fixture
@@ -140,3 +142,15 @@ def test_a_changed_requirepass_is_put_back_before_the_default_user_keeps_every_p
     connect(server).config_set("requirepass", "drifted-pw")
     admin.repair_drift(server.layout.unixsocket, admin_login, {"requirepass": PASSWORD}, users=wanted)
     assert connect(server, "app-pw").ping() and connect(server).ping()
+
+
+def test_an_application_user_deleted_outside_the_charm_is_put_back_by_the_next_check(server: Server) -> None:
+    wanted = users.wanted(PASSWORD, {"app-web": "web-pw"}, tuple(users.DEFAULT_CLIENT_PERMISSIONS.split()))
+    admin.sync_users(server.layout.unixsocket, PASSWORD, wanted)
+    parsed = settings.parse({**config_defaults(), "port": int(conf.directives(server.rendered)["port"])})
+    reference = conf.render(parsed, PASSWORD, "127.0.0.1", server.layout, users=wanted)
+    connect(server).acl_deluser("app-web")
+    desired = workload.Desired(parsed, PASSWORD, wanted)
+    outcome = workload.watch(desired, server.layout, reference, "apt", timeout=5.0)
+    assert outcome.ready and outcome.repaired == ("app-web user ACL",)
+    assert admin.connect(server.layout.unixsocket, users.Login("app-web", "web-pw")).ping()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 import signal
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import real_redis
 from fake_machine import FakeMachine
 from real_redis import PASSWORD, Server
 
-from charms.layer.redis import admin, conf, service, workload
+from charms.layer.redis import admin, conf, service, settings, workload
 
 from fakejuju import config_defaults
 
@@ -34,6 +35,21 @@ def test_a_restart_waits_for_a_successful_snapshot(machine: FakeMachine) -> None
     machine.actions.clear()
     assert converge(machine, databases=32).ready
     assert machine.actions == ["snapshot", "restart redis-server"]
+
+
+def test_a_restart_in_the_hook_that_also_adds_an_application_takes_the_snapshot_first(machine: FakeMachine) -> None:
+    converge(machine)
+    machine.actions.clear()
+    facts = workload.Facts(
+        {**DEFAULTS, "databases": 32},
+        "generated-pw",
+        "127.1.2.3",
+        installed="apt",
+        client_passwords=(("app-web", "w"),),
+    )
+    assert workload.converge(facts, lambda message: None).ready
+    assert machine.actions == ["snapshot", "restart redis-server"]
+    assert [user.name for user in machine.users] == ["default", "app-web"]
 
 
 def test_no_restart_while_redis_cannot_save(machine: FakeMachine) -> None:
@@ -94,6 +110,26 @@ def test_a_restart_that_also_turns_aof_on_writes_the_aof_first(machine: FakeMach
     assert converge(machine, appendonly=True, databases=32).ready
     assert machine.live == {"appendonly": "yes"}
     assert machine.actions == ["aof written", "snapshot", "restart redis-server"]
+
+
+def test_a_redis_answering_outside_its_service_waits_for_its_aof_with_the_password_it_was_just_given(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemd does not count this Redis as its service (started by hand), but it answers on the socket.
+    monkeypatch.setattr(service, "is_active", lambda name: False)
+    started: list[str] = []
+    monkeypatch.setattr(service, "systemctl", lambda *command: started.append(" ".join(command)))
+    monkeypatch.setattr(service, "write_config", lambda layout, text: layout.conf.write_text(text))
+    port = conf.directives(server.rendered)["port"]
+    parsed = replace(settings.parse({**DEFAULTS, "appendonly": True}), port=int(port))
+    rendered = conf.render(parsed, "new-password-2", "127.0.0.1", server.layout)
+    plan = conf.plan(server.rendered, rendered, (7, 0, 15))
+    assert {"requirepass", "appendonly"} <= set(plan.live) and not plan.restart
+    assert workload.apply(plan, server.layout, server.rendered, rendered, lambda message: None)
+    client = admin.connect(server.layout.unixsocket, "new-password-2")
+    assert client.info("persistence")["aof_rewrite_in_progress"] == 0
+    assert (server.layout.data_dir / "appendonlydir").is_dir()
+    assert started == ["restart redis-server"] and server.layout.conf.read_text() == rendered
 
 
 def test_make_durable_takes_a_fresh_snapshot(server: Server) -> None:

@@ -246,6 +246,56 @@ def test_an_upgraded_unit_makes_the_admin_user_with_the_default_password_and_the
     assert admin.sync_users(socket, users.Login(users.ADMIN_USER, "admin-password-0"), wanted) == []  # the old one too
 
 
+def test_an_upgraded_unit_whose_password_and_memory_limit_change_in_the_same_hook_applies_both_as_admin(
+    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The new password gives the default user the client rules at once: the memory limit after it
+    # is set as the admin user, made first with the old password (the leader made it one password).
+    socket, layout = live.layout.unixsocket, live.layout
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    monkeypatch.setattr(service, "write_config", lambda layout, text: layout.conf.write_text(text))
+    charm = {**CHARM, users.ADMIN_USER: ("admin-password-1",)}
+    wanted = users.wanted("new-password-2", {}, RULES, charm=charm)
+    parsed = settings.parse({**DEFAULTS, "maxmemory": "64mb"})
+    rendered = conf.render(parsed, "new-password-2", "127.0.0.1", layout, users=wanted)
+    rendered = rendered.replace(
+        f"port {conf.directives(rendered)['port']}", f"port {conf.directives(live.rendered)['port']}"
+    )
+    plan = conf.plan(live.rendered, rendered, (7, 0, 15))
+    assert plan.users and not plan.restart and {"requirepass", "maxmemory"} <= set(plan.live)
+    assert not workload.apply(
+        plan, layout, live.rendered, rendered, lambda _: None, acl=wanted, admin_passwords=charm[users.ADMIN_USER]
+    )
+    admin_client = client(socket, "admin-password-1", users.ADMIN_USER)
+    assert admin_client.config_get("maxmemory") == {"maxmemory": str(64 * 1024 * 1024)}
+    assert client(socket, "new-password-2").ping()
+    with pytest.raises(redis_py.exceptions.AuthenticationError):
+        client(socket, PASSWORD).ping()
+
+
+def test_a_value_redis_refuses_leaves_the_admin_user_as_it_was_on_a_unit_that_missed_a_rotation(
+    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket, layout = live.layout.unixsocket, live.layout
+    monkeypatch.setattr(service, "is_active", lambda name: True)
+    port = int(conf.directives(live.rendered)["port"])
+    old = users.wanted(PASSWORD, {}, RULES, charm={**CHARM, users.ADMIN_USER: ("admin-password-0",)})
+    admin.sync_users(socket, PASSWORD, old)
+    running = conf.render(replace(settings.parse(DEFAULTS), port=port), PASSWORD, "127.0.0.1", layout, users=old)
+    workload.remember_admin(layout, ("admin-password-0",))  # the leader has forgotten it since
+    new = users.wanted(PASSWORD, {}, RULES, charm={**CHARM, users.ADMIN_USER: ("admin-password-1",)})
+    parsed = replace(settings.parse({**DEFAULTS, "maxmemory": "64mb"}), port=port)
+    rendered = conf.render(parsed, PASSWORD, "127.0.0.1", layout, users=new)
+    rendered = rendered.replace(f"maxmemory {conf.directives(rendered)['maxmemory']}", "maxmemory 64zb")
+    plan = conf.plan(running, rendered, (7, 0, 15))
+    assert plan.users and set(plan.live) == {"maxmemory"}
+    with pytest.raises(admin.Refused, match="maxmemory"):
+        workload.apply(plan, layout, running, rendered, lambda _: None, acl=new, admin_passwords=("admin-password-1",))
+    assert client(socket, "admin-password-0", users.ADMIN_USER).ping()
+    with pytest.raises(redis_py.exceptions.AuthenticationError):
+        client(socket, "admin-password-1", users.ADMIN_USER).ping()
+
+
 def test_the_replication_and_monitoring_users_cannot_read_keys_or_configuration(live: real_redis.Server) -> None:
     socket = live.layout.unixsocket
     admin.sync_users(socket, PASSWORD, users.wanted(PASSWORD, {}, RULES, charm=CHARM))
@@ -297,10 +347,13 @@ def test_a_unit_that_missed_a_rotation_logs_in_with_the_admin_password_its_file_
     assert desired.login(running, layout) == "pw1"  # nothing else to try: the default user's password
 
 
-def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("version", "shown"), [((5, 0, 7), "5.0.7"), ((1, 0, 0), "1.0.0"), ((0, 0, 1), "0.0.1")])
+def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(
+    monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int], shown: str
+) -> None:
     machine = FakeMachine(config=None, active=False)
     machine.attach(monkeypatch)
-    monkeypatch.setattr(service, "installed_version", lambda layout: (5, 0, 7))
+    monkeypatch.setattr(service, "installed_version", lambda layout: version)
     facts = workload.Facts(
         config={**DEFAULTS, "install-source": "snap"},
         leader_password="generated-pw-1",
@@ -310,13 +363,17 @@ def test_redis_older_than_6_blocks_naming_the_option_and_nothing_is_written(monk
     outcome = workload.converge(facts, lambda message: None)
     assert (outcome.status, outcome.message) == (
         "blocked",
-        "snap-channel: Redis 5.0.7 has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)",
+        f"snap-channel: Redis {shown} has no ACL users; the charm needs Redis 6 or newer (it keeps what runs)",
     )
     assert machine.config is None and machine.actions == []
 
 
-def test_redis_6_0_0_the_first_with_acl_users_is_used(machine: FakeMachine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "installed_version", lambda layout: (6, 0, 0))
+# (0, 0, 0): a redis-server whose --version the charm cannot read is not refused for it.
+@pytest.mark.parametrize("version", [(6, 0, 0), (0, 0, 0)], ids=["6.0.0", "unknown"])
+def test_redis_6_0_0_the_first_with_acl_users_is_used(
+    machine: FakeMachine, monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int]
+) -> None:
+    monkeypatch.setattr(service, "installed_version", lambda layout: version)
     facts = workload.Facts(config=DEFAULTS, leader_password="generated-pw-1", ingress="127.1.2.3", installed="apt")
     outcome = workload.converge(facts, lambda message: None)
     assert outcome.ready and outcome.status == "active"
