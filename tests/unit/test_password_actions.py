@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
 from pathlib import Path
 
 import pytest
-from charmhelpers.core import hookenv
+from charmhelpers.core import hookenv, unitdata
 
-from charms.layer.redis import credentials, password_actions, rotation, run_action
+from charms.layer.redis import credentials, ingress, password_actions, rotation, run_action, users, workload
 
 from fakejuju import config_defaults
 
@@ -38,9 +40,15 @@ def test_the_generated_password_comes_from_the_secret(unit, tmp_path: Path, caps
     assert capsys.readouterr().out == "generated-1\n"
 
 
+def refusal(action, params: dict[str, str]) -> str:
+    """The one line an action refused with."""
+    with pytest.raises(run_action.ActionRefused) as refused:
+        action(params)
+    return str(refused.value)
+
+
 def test_before_the_leader_generated_one_the_action_is_refused(unit) -> None:
-    with pytest.raises(run_action.ActionRefused, match="no password yet"):
-        password_actions.get_admin_password({})
+    assert refusal(password_actions.get_admin_password, {}) == "no password yet: the leader has not generated it"
 
 
 class FakeSecrets:
@@ -74,13 +82,14 @@ def leader(unit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, o
     monkeypatch.setattr(hookenv, "is_leader", lambda: True)
     monkeypatch.setattr(hookenv, "service_name", lambda: "redis")
     monkeypatch.setattr(hookenv, "leader_set", lambda values: unit["leader"].update(values))
-    monkeypatch.setattr(hookenv, "relation_ids", lambda endpoint: ["redis:1", "redis:2"])
+    monkeypatch.setattr(hookenv, "relation_ids", {"redis": ["redis:1", "redis:2"]}.get)
     monkeypatch.setattr(hookenv, "remote_service_name", {"redis:1": "web", "redis:2": "worker"}.get)
     monkeypatch.setattr(hookenv, "relation_set", lambda rid, values: published.setdefault(rid, {}).update(values))
     monkeypatch.setattr(password_actions, "apply_here", applied.append)
     monkeypatch.setattr(run_action, "progress", lambda line: None)
-    monkeypatch.setattr(password_actions, "progress", lambda line: None)
-    return {"secrets": secrets, "applied": applied, "published": published}
+    said: list[str] = []
+    monkeypatch.setattr(password_actions, "progress", said.append)
+    return {"secrets": secrets, "applied": applied, "published": published, "said": said}
 
 
 def shared_content(unit, leader) -> dict[str, str]:
@@ -109,16 +118,28 @@ def test_rotating_one_application_shares_both_passwords_and_publishes_the_new_on
 
 
 def test_rotating_without_an_application_rotates_every_related_one(unit, leader) -> None:
-    password_actions.rotate_password({})
+    unit["config"]["password-grace-period"] = 3600
+    before = time.time()
+    results = password_actions.rotate_password({})
     content = shared_content(unit, leader)
     assert set(rotation.old_users(content)) == {"app-web", "app-worker"}
     assert set(leader["published"]) == {"redis:1", "redis:2"}
+    assert leader["said"] == ["New passwords for app-web, app-worker accepted here and shared with every unit"]
+    assert results["rotated"] == "app-web app-worker"
+    until = results["old-passwords"].removeprefix("accepted until ")
+    expires = calendar.timegm(time.strptime(until, "%Y-%m-%dT%H:%M:%SZ"))
+    assert before + 3600 - 1 <= expires <= time.time() + 3600
+    assert password_actions.forget_old_passwords({}) == {"forgotten": "app-web app-worker"}
+    assert password_actions.forget_old_passwords({}) == {"forgotten": "none"}
 
 
 def test_with_no_grace_period_the_old_password_is_gone_when_the_action_ends(unit, leader) -> None:
     password_actions.rotate_password({"application": "worker"})
     unit["config"]["password-grace-period"] = 0
-    password_actions.rotate_password({"application": "web"})
+    assert password_actions.rotate_password({"application": "web"}) == {
+        "rotated": "app-web",
+        "old-passwords": "removed",
+    }
     content = shared_content(unit, leader)
     assert rotation.accepted(content, "app-web", time.time()) == (content["app-web"],)
     assert rotation.accepted(content, "app-worker", time.time())[1:] == ("worker-pw-1",)  # its own grace period
@@ -136,24 +157,27 @@ def test_forget_old_passwords_leaves_only_the_current_ones(unit, leader) -> None
 
 def test_a_non_leader_refuses_with_one_line(unit, leader, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hookenv, "is_leader", lambda: False)
-    for action in (password_actions.rotate_password, password_actions.forget_old_passwords):
-        with pytest.raises(run_action.ActionRefused, match="runs on the leader only: run it as `juju run redis/leader"):
-            action({})
+    for action, name in (
+        (password_actions.rotate_password, "rotate-password"),
+        (password_actions.forget_old_passwords, "forget-old-passwords"),
+    ):
+        assert refusal(action, {}) == f"{name} runs on the leader only: run it as `juju run redis/leader {name}`"
     assert leader["applied"] == [] and credentials.ref_from(unit["leader"]).revision == 1
 
 
 def test_an_application_that_is_not_related_is_refused_naming_the_related_ones(unit, leader) -> None:
-    with pytest.raises(run_action.ActionRefused, match=r"application=db is not related .*\(related: web, worker\)"):
-        password_actions.rotate_password({"application": "db"})
+    assert refusal(password_actions.rotate_password, {"application": "db"}) == (
+        "application=db is not related to this application (related: web, worker)"
+    )
     assert credentials.ref_from(unit["leader"]).revision == 1
 
 
 def test_an_invalid_grace_period_rotates_nothing_and_names_the_option(unit, leader) -> None:
     unit["config"]["password-grace-period"] = -1
-    with pytest.raises(
-        run_action.ActionRefused, match="nothing rotated: invalid password-grace-period: must be a whole number"
-    ):
-        password_actions.rotate_password({"application": "web"})
+    refused = refusal(password_actions.rotate_password, {"application": "web"})
+    assert re.fullmatch(
+        r"nothing rotated: invalid password-grace-period: must be a whole number from \d+ to \d+", refused
+    )
     assert credentials.ref_from(unit["leader"]).revision == 1
 
 
@@ -169,10 +193,12 @@ def test_rotating_the_admin_user_keeps_its_old_password_and_publishes_nothing(un
 
 
 def test_a_charm_user_the_leader_has_not_made_or_with_an_application_is_refused(unit, leader) -> None:
-    with pytest.raises(run_action.ActionRefused, match=r"user=replication is not one of the charm's users"):
-        password_actions.rotate_password({"user": "replication"})
-    with pytest.raises(run_action.ActionRefused, match="give application or user, not both"):
-        password_actions.rotate_password({"user": "admin", "application": "web"})
+    assert refusal(password_actions.rotate_password, {"user": "replication"}) == (
+        "user=replication is not one of the charm's users the leader made (admin, replication, monitoring)"
+    )
+    assert refusal(password_actions.rotate_password, {"user": "admin", "application": "web"}) == (
+        "give application or user, not both: nothing rotated"
+    )
     assert credentials.ref_from(unit["leader"]).revision == 1
 
 
@@ -183,3 +209,69 @@ def test_get_admin_password_gives_the_admin_user_once_the_leader_made_it(unit, t
     unit["leader"] = credentials.leader_values(ref, {})
     results = password_actions.get_admin_password({})
     assert (capsys.readouterr().out, results) == ("admin-1\n", {"username": "charm-admin"})
+
+
+def test_with_no_grace_period_every_related_application_is_rotated_and_its_old_password_removed(unit, leader) -> None:
+    unit["config"]["password-grace-period"] = 0
+    results = password_actions.rotate_password({})
+    assert results == {"rotated": "app-web app-worker", "old-passwords": "removed"}
+    assert rotation.old_users(shared_content(unit, leader)) == []
+
+
+def test_with_no_application_related_rotating_is_refused_and_names_none(unit, leader, monkeypatch) -> None:
+    leader["secrets"].content["secret:abc"] = {"password": "default-pw", "revision": "1"}
+    assert refusal(password_actions.rotate_password, {}) == "no application is related: there is no password to rotate"
+    assert refusal(password_actions.rotate_password, {"application": "web"}) == (
+        "application=web is not related to this application (related: none)"
+    )
+
+
+def test_a_leader_of_a_revision_before_secrets_gives_its_password_from_the_leader_settings(unit, capsys) -> None:
+    unit["leader"] = {credentials.LEGACY_PASSWORD: "legacy-pw-1"}
+    password_actions.get_admin_password({})
+    assert capsys.readouterr().out == "legacy-pw-1\n"
+    assert password_actions.admin_login() == users.Login("default", "legacy-pw-1")
+
+
+def test_the_new_passwords_are_applied_on_the_leaders_own_unit_at_its_address(unit, monkeypatch) -> None:
+    unit["config"] = config_defaults()
+    converged: list[workload.Facts] = []
+    outcome = workload.Outcome("active", "Ready")
+    monkeypatch.setattr(workload, "converge", lambda facts, progress: converged.append(facts) or outcome)
+    monkeypatch.setattr(unitdata, "kv", lambda: FakeKv({}))
+    monkeypatch.setattr(hookenv, "unit_private_ip", lambda: "127.1.9.9")
+    content = {"password": "default-pw", "app-web": "web-pw-2", "revision": "2"}
+    password_actions.apply_here(content)
+    assert converged[-1].ingress == "127.1.9.9" and converged[-1].client_passwords == (("app-web", "web-pw-2"),)
+    monkeypatch.setattr(unitdata, "kv", lambda: FakeKv({ingress.KV_INGRESS: "127.1.2.3"}))
+    outcome = workload.Outcome("blocked", "maxmemory not applied: refused")
+    with pytest.raises(run_action.ActionRefused) as refused:
+        password_actions.apply_here(content)
+    assert converged[-1].ingress == "127.1.2.3"
+    assert str(refused.value) == (
+        "the new passwords are shared, but this unit did not apply them: maxmemory not applied: refused"
+    )
+
+
+class FakeKv(dict):
+    """unitdata.kv() as apply_here reads it."""
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return super().get(key, default)
+
+
+def test_rotating_before_the_leader_shared_a_secret_or_when_it_cannot_be_read_is_refused(
+    unit, leader, monkeypatch
+) -> None:
+    shared = dict(unit["leader"])
+    unit["leader"] = {}
+    assert refusal(password_actions.rotate_password, {}) == "no password yet: the leader has not generated it"
+    unit["leader"] = shared
+
+    def unreadable(*args: object) -> dict[str, str]:
+        raise credentials.SecretError("secret-get: permission denied")
+
+    monkeypatch.setattr(credentials, "read", unreadable)
+    assert refusal(password_actions.forget_old_passwords, {}) == (
+        "the passwords' secret cannot be read: secret-get: permission denied"
+    )
