@@ -75,6 +75,8 @@ class FakeJuju:
     secret_labels: dict[str, str] = field(default_factory=dict)
     # goal-state's units of this application and each one's status ("active", "dying", ...).
     goal_units: dict[str, str] = field(default_factory=dict)
+    # Revisions removed with secret-remove, as (secret id, revision).
+    removed_revisions: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def status(self) -> tuple[str, str]:
@@ -132,6 +134,12 @@ class FakeJuju:
         if not self.leader:
             raise subprocess.CalledProcessError(1, ["secret-set"], b"", b"permission denied")
         self.secrets[args[0]].append(secret_content(args))
+        return ""
+
+    def tool_secret_remove(self, args: list[str]) -> str:
+        if not self.leader or args[0] not in self.secrets:
+            raise subprocess.CalledProcessError(1, ["secret-remove", *args], b"", b"permission denied")
+        self.removed_revisions.append((args[0], int(option(args, "--revision"))))
         return ""
 
     def tool_secret_get(self, args: list[str]) -> str:

@@ -1590,3 +1590,29 @@ def test_the_leader_forgets_an_expired_old_password_on_its_next_hook(unit: Unit,
     unit.run_hook("update-status")
     assert rotation.old_passwords(unit.juju.secret_content(), "app-webapp") == (kept,)
     assert redis.converged[-1].old_client_passwords == (("app-webapp", "kept-password-1"),)
+
+
+def test_the_leader_removes_only_earlier_revisions_of_its_own_secret_that_no_unit_tracks(
+    unit: Unit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(unit)
+    ident = unit.juju.leader_settings["password-secret"]
+    unit.juju.secrets[ident].append({**unit.juju.secrets[ident][-1], "revision": "2"})  # a rotation's revision
+    unit.juju.leader_settings["password-secret-revision"] = "2"
+
+    def secret_remove(secret: str, revision: str) -> list[tuple[str, int]]:
+        monkeypatch.setenv("JUJU_SECRET_ID", secret)
+        monkeypatch.setenv("JUJU_SECRET_REVISION", revision)
+        unit.run_hook("secret-remove")
+        return unit.juju.removed_revisions
+
+    assert secret_remove("secret:another0000000000", "1") == []  # not this application's secret
+    assert secret_remove(ident, "2") == []  # the revision every unit reads
+    assert secret_remove(ident, "1") == [(ident, 1)]
+    unit.juju.leader = False
+    assert secret_remove(ident, "1") == [(ident, 1)]  # only the leader removes
+    unit.juju.leader = True
+    unit.juju.secrets["secret:elsewhere"] = unit.juju.secrets.pop(ident)  # so that Juju refuses
+    secret_remove(ident, "1")
+    refused = "Revision 1 of the passwords' secret not removed: secret-remove failed (exit status 1)"
+    assert refused in unit.juju.logs
