@@ -9,8 +9,8 @@ import redis
 from cluster_helpers import FakeClock, local_cluster
 
 from charms.layer.redis import clustering
-from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress, MoveProgress
-from charms.layer.redis.cluster.nodes import SLOTS, myself, parse_info
+from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress, MoveProgress, Unreachable
+from charms.layer.redis.cluster.nodes import SLOTS, ClusterHealth, ClusterNode, SlotRange, myself, parse_info
 from charms.layer.redis.cluster.plan import plan_formation
 from charms.layer.redis.cluster.topology import Node, Role, Topology
 
@@ -142,3 +142,105 @@ def test_when_every_master_leaves_none_is_emptied_even_with_the_others_stopping(
         assert step.message == f"{clustering.KEYS_GO_WITH_IT} (every other master is leaving too)"
         with cluster.executor() as nodes:
             assert myself(nodes.view(endpoints["redis/0"])).slot_count == 5462  # still its first share
+
+
+def _member(node_id: str, port: int, role: str = "master", slots: int = 0, flags: frozenset[str] = frozenset()):
+    ranges = (SlotRange(0, slots - 1),) if slots else ()
+    return ClusterNode(node_id, "127.0.0.1", port, port + 10000, "", flags | {role}, "-", 0, "connected", ranges)
+
+
+class FakeCluster:
+    """A cluster executor answering as a cluster would, recording what it was asked to do."""
+
+    def __init__(self, info: dict[str, str] | None = None, health: ClusterHealth | None = None) -> None:
+        self.answers = dict(info or {})
+        self.state = health or ClusterHealth("ok", 3, 0, SLOTS, 0)
+        self.failure: Exception | None = None
+        self.nodes: list[ClusterNode] = []
+        self.formed: list[object] = []
+        self.retired: list[tuple[Endpoint, frozenset[str]]] = []
+        self.moves: list[object] = []
+        self.waited: list[tuple[str, bool]] = []
+
+    def __enter__(self) -> FakeCluster:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def _answer(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def info(self, endpoint: Endpoint) -> dict[str, str]:
+        self._answer()
+        return self.answers
+
+    def health(self, endpoint: Endpoint) -> ClusterHealth:
+        self._answer()
+        return self.state
+
+    def node_id(self, endpoint: Endpoint) -> str:
+        return self.nodes[0].node_id
+
+    def members(self, seed: Endpoint) -> tuple[ClusterNode, ...]:
+        return tuple(self.nodes)
+
+    def form(self, plan, ready) -> Topology:
+        self.formed.append(plan)
+        return Topology(
+            tuple(
+                Node(unit, f"{n:040x}", ready[unit].host, ready[unit].port, Role.MASTER) for n, unit in enumerate(ready)
+            )
+        )
+
+    def retire(self, own: Endpoint, report, leaving) -> list[object]:
+        self._answer()
+        self.retired.append((own, frozenset(leaving)))
+        return self.moves
+
+    def wait_until(self, what: str, check, timeout: float | None = None) -> None:
+        self.waited.append((what, check()))
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
+    cluster = FakeCluster()
+    monkeypatch.setattr(clustering, "executor", lambda view: cluster)
+    return cluster
+
+
+def _endpoints(count: int) -> dict[str, Endpoint]:
+    return {f"redis/{n}": Endpoint("127.0.0.1", 7000 + n) for n in range(count)}
+
+
+def _topology(units) -> Topology:
+    return Topology(tuple(Node(unit, f"{n:040x}", "127.0.0.1", 7000 + n, Role.MASTER) for n, unit in enumerate(units)))
+
+
+def test_a_member_shows_the_health_of_the_cluster(fake: FakeCluster) -> None:
+    ready = _endpoints(3)
+    view = clustering.View("redis/1", ready["redis/1"], "pw", 0, ready, _topology(ready))
+    step = clustering.member_status(view)
+    assert (step.status, step.message) == ("active", "cluster ok: 3 masters, 0 replicas, 16384 of 16384 slots served")
+    fake.state = ClusterHealth("fail", 3, 0, 10000, 1)
+    step = clustering.member_status(view)
+    assert (step.status, step.message) == (
+        "blocked",
+        "cluster fail: 3 masters, 0 replicas, 10000 of 16384 slots served, 1 failing or unreachable",
+    )
+
+
+def test_a_member_not_added_yet_waits_for_the_leader(fake: FakeCluster) -> None:
+    ready = _endpoints(4)
+    view = clustering.View("redis/3", ready["redis/3"], "pw", 0, ready, _topology(list(ready)[:3]))
+    step = clustering.member_status(view)
+    assert (step.status, step.message) == ("waiting", "waiting for the leader to add this unit to the cluster")
+
+
+def test_a_member_whose_node_does_not_answer_says_why(fake: FakeCluster) -> None:
+    ready = _endpoints(3)
+    fake.failure = Unreachable("127.0.0.1:7001 does not answer")
+    view = clustering.View("redis/1", ready["redis/1"], "pw", 0, ready, _topology(ready))
+    step = clustering.member_status(view)
+    assert (step.status, step.message, step.retry) == ("blocked", "cluster: 127.0.0.1:7001 does not answer", False)
