@@ -11,7 +11,7 @@ from cluster_helpers import FakeClock, local_cluster
 from charms.layer.redis import clustering
 from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress, MoveProgress, Unreachable
 from charms.layer.redis.cluster.nodes import SLOTS, ClusterHealth, ClusterNode, SlotRange, myself, parse_info
-from charms.layer.redis.cluster.plan import plan_formation
+from charms.layer.redis.cluster.plan import PlanError, plan_formation
 from charms.layer.redis.cluster.topology import Node, Role, Topology
 
 
@@ -197,6 +197,8 @@ class FakeCluster:
     def retire(self, own: Endpoint, report, leaving) -> list[object]:
         self._answer()
         self.retired.append((own, frozenset(leaving)))
+        for target in self.moves:
+            report(MoveProgress(target, len(self.moves), len(self.moves), 10))
         return self.moves
 
     def wait_until(self, what: str, check, timeout: float | None = None) -> None:
@@ -244,3 +246,115 @@ def test_a_member_whose_node_does_not_answer_says_why(fake: FakeCluster) -> None
     view = clustering.View("redis/1", ready["redis/1"], "pw", 0, ready, _topology(ready))
     step = clustering.member_status(view)
     assert (step.status, step.message, step.retry) == ("blocked", "cluster: 127.0.0.1:7001 does not answer", False)
+
+
+def _leaving(fake: FakeCluster, *members: ClusterNode, dying: frozenset[str] = frozenset({"redis/0"})):
+    """redis/0 (the first member) leaving a cluster of `members`, redis/N at port 7000+N."""
+    fake.answers = {"cluster_known_nodes": str(len(members)), "cluster_slots_assigned": str(SLOTS)}
+    fake.nodes = list(members)
+    ready = {f"redis/{node.port - 7000}": Endpoint("127.0.0.1", node.port) for node in members}
+    topology = Topology(
+        tuple(
+            Node(unit, node.node_id, "127.0.0.1", node.port, Role.MASTER)
+            for unit, node in zip(ready, members, strict=True)
+        )
+    )
+    return clustering.View("redis/0", ready["redis/0"], "pw", 0, ready, topology, dying)
+
+
+def test_a_leaving_master_hands_its_slots_over_and_says_how_many(fake: FakeCluster) -> None:
+    view = _leaving(fake, _member("a" * 40, 7000, slots=100), _member("b" * 40, 7001, slots=SLOTS - 100))
+    fake.moves = ["b" * 40] * 3
+    said: list[str] = []
+    step = clustering.retire(view, said.append)
+    assert (step.status, step.message) == ("maintenance", f"left the cluster after handing over 3 of {SLOTS} slots")
+    assert fake.retired == [(view.own, frozenset())]
+    assert said[0] == "moving slots: 3 of 3 to redis/1"
+
+
+def test_a_leaving_node_skips_the_others_leaving_with_it(fake: FakeCluster) -> None:
+    view = _leaving(
+        fake,
+        _member("a" * 40, 7000, slots=100),
+        _member("b" * 40, 7001, slots=SLOTS - 200),
+        _member("c" * 40, 7002, slots=100),
+        dying=frozenset({"redis/0", "redis/2"}),
+    )
+    step = clustering.retire(view, lambda _: None)
+    assert (step.status, step.message) == ("maintenance", f"left the cluster after handing over 0 of {SLOTS} slots")
+    assert fake.retired == [(view.own, frozenset({"c" * 40}))]
+
+
+def test_a_replica_whose_every_other_node_leaves_has_nothing_to_hand_over(fake: FakeCluster) -> None:
+    view = _leaving(
+        fake,
+        _member("a" * 40, 7000, role="slave"),
+        _member("b" * 40, 7001, slots=SLOTS),
+        dying=frozenset({"redis/0", "redis/1"}),
+    )
+    step = clustering.retire(view, lambda _: None)
+    assert (step.status, step.message) == ("maintenance", "every other node is leaving too: nothing to hand over")
+    assert fake.retired == []
+
+
+def test_a_replica_leaving_beside_another_replica_leaves_the_cluster(fake: FakeCluster) -> None:
+    """Its master goes too, yet a node stays: the replica leaves as any node does."""
+    view = _leaving(
+        fake,
+        _member("a" * 40, 7000, role="slave"),
+        _member("b" * 40, 7001, slots=SLOTS),
+        _member("c" * 40, 7002, role="slave"),
+        dying=frozenset({"redis/0", "redis/1"}),
+    )
+    step = clustering.retire(view, lambda _: None)
+    assert step.status == "maintenance"
+    assert fake.retired == [(view.own, frozenset({"b" * 40}))]
+
+
+def test_the_last_master_leaving_with_a_replica_staying_keeps_its_keys(fake: FakeCluster) -> None:
+    view = _leaving(fake, _member("a" * 40, 7000, slots=SLOTS), _member("b" * 40, 7001, role="slave"))
+    step = clustering.retire(view, lambda _: None)
+    assert (step.status, step.message) == (
+        "blocked",
+        f"{clustering.KEYS_GO_WITH_IT} (every other master is leaving too)",
+    )
+    assert fake.retired == []
+
+
+def test_the_last_master_leaving_that_no_plan_can_empty_keeps_its_keys_and_does_not_retry(fake: FakeCluster) -> None:
+    view = _leaving(fake, _member("a" * 40, 7000, slots=100), _member("b" * 40, 7001, slots=SLOTS - 100))
+    fake.failure = PlanError(f"{clustering.LAST_MASTER} to take its slots")
+    step = clustering.retire(view, lambda _: None)
+    assert (step.status, step.message, step.retry) == (
+        "blocked",
+        f"{clustering.KEYS_GO_WITH_IT} ({clustering.LAST_MASTER} to take its slots)",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    "failure", [PlanError("the staying masters cannot take 16384 slots"), ClusterError("redis/1 is failing")]
+)
+def test_a_failed_departure_says_why_and_tries_again(fake: FakeCluster, failure: Exception) -> None:
+    view = _leaving(fake, _member("a" * 40, 7000, slots=100), _member("b" * 40, 7001, slots=SLOTS - 100))
+    fake.failure = failure
+    step = clustering.retire(view, lambda _: None)
+    assert (step.status, step.message, step.retry) == ("blocked", f"leaving the cluster failed: {failure}", True)
+
+
+@pytest.mark.parametrize("info", [{}, {"cluster_known_nodes": "1"}])
+def test_a_node_that_knows_no_other_has_nothing_to_hand_over(fake: FakeCluster, info: dict[str, str]) -> None:
+    view = _leaving(fake, _member("a" * 40, 7000))
+    fake.answers = info
+    step = clustering.retire(view, lambda _: None)
+    assert (step.status, step.message) == ("maintenance", "not in a cluster: nothing to hand over")
+
+
+def test_a_staying_unit_waits_for_a_departing_one_to_be_forgotten(fake: FakeCluster) -> None:
+    ready = _endpoints(2)
+    view = clustering.View("redis/0", ready["redis/0"], "pw", 0, ready, _topology(ready), frozenset({"redis/1"}))
+    fake.nodes = [_member(f"{0:040x}", 7000, slots=SLOTS)]
+    said: list[str] = []
+    clustering.await_departure(view, "redis/1", said.append)
+    assert said == ["waiting for redis/1 to hand its slots over and leave the cluster"]
+    assert fake.waited == [("redis/1 to leave the cluster", True)]
