@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,14 @@ import redis
 from cluster_helpers import FakeClock, local_cluster
 
 from charms.layer.redis import clustering
-from charms.layer.redis.cluster.executor import ClusterError, Endpoint, MoveInProgress, MoveProgress, Unreachable
+from charms.layer.redis.cluster.executor import (
+    ClusterError,
+    Endpoint,
+    MoveInProgress,
+    MoveProgress,
+    Unreachable,
+    endpoint_of,
+)
 from charms.layer.redis.cluster.nodes import SLOTS, ClusterHealth, ClusterNode, SlotRange, myself, parse_info
 from charms.layer.redis.cluster.plan import PlanError, plan_formation
 from charms.layer.redis.cluster.topology import Node, Role, Topology
@@ -161,6 +169,10 @@ class FakeCluster:
         self.retired: list[tuple[Endpoint, frozenset[str]]] = []
         self.moves: list[object] = []
         self.waited: list[tuple[str, bool]] = []
+        self.added: list[tuple[Endpoint, Endpoint]] = []
+        self.replicated: list[tuple[Endpoint, str]] = []
+        self.rebalanced: list[Endpoint] = []
+        self.open: tuple[object, ...] = ()
 
     def __enter__(self) -> FakeCluster:
         return self
@@ -203,6 +215,41 @@ class FakeCluster:
 
     def wait_until(self, what: str, check, timeout: float | None = None) -> None:
         self.waited.append((what, check()))
+
+    def add_node(self, seed: Endpoint, new: Endpoint) -> str:
+        self.added.append((seed, new))
+        self.nodes.append(_member(f"{new.port:040x}", new.port))
+        return self.nodes[-1].node_id
+
+    def topology(self, seed: Endpoint, unit_of) -> Topology:
+        return Topology(
+            tuple(
+                Node(unit_of[endpoint_of(node)], node.node_id, node.host, node.port, Role.MASTER)
+                if node.is_master
+                else Node(unit_of[endpoint_of(node)], node.node_id, node.host, node.port, Role.REPLICA, node.master_id)
+                for node in self.nodes
+            )
+        )
+
+    def replicate(self, replica: Endpoint, master_id: str) -> None:
+        self.replicated.append((replica, master_id))
+        self.nodes = [
+            replace(node, flags=frozenset({"slave"}), master_id=master_id) if endpoint_of(node) == replica else node
+            for node in self.nodes
+        ]
+
+    def open_slots(self, seed: Endpoint) -> tuple[object, ...]:
+        return self.open
+
+    def ownership(self, seed: Endpoint) -> dict[str, set[int]]:
+        return {node.node_id: node.slot_set() for node in self.nodes if node.is_master}
+
+    def rebalance(self, seed: Endpoint, progress) -> tuple[object, ...]:
+        self.rebalanced.append(seed)
+        for node in self.nodes:
+            if node.is_master and not node.slot_count:
+                progress(MoveProgress(node.node_id, 1, 1, 0))
+        return ()
 
 
 @pytest.fixture
@@ -358,3 +405,109 @@ def test_a_staying_unit_waits_for_a_departing_one_to_be_forgotten(fake: FakeClus
     clustering.await_departure(view, "redis/1", said.append)
     assert said == ["waiting for redis/1 to hand its slots over and leave the cluster"]
     assert fake.waited == [("redis/1 to leave the cluster", True)]
+
+
+def _thirds() -> list[ClusterNode]:
+    """redis/0..2 as three masters sharing the slots evenly."""
+    bounds = [(0, 5460), (5461, 10922), (10923, SLOTS - 1)]
+    return [
+        replace(_member(f"{n:040x}", 7000 + n), slots=(SlotRange(start, end),)) for n, (start, end) in enumerate(bounds)
+    ]
+
+
+def test_the_leader_forms_the_cluster_once_enough_units_are_ready(fake: FakeCluster) -> None:
+    ready = _endpoints(6)
+    fake.answers = {"cluster_state": "fail"}
+    said: list[str] = []
+    step = clustering.lead(clustering.View("redis/0", ready["redis/0"], "pw", 1, ready), said.append)
+    assert said == ["forming the cluster: 3 masters, 3 replicas"]
+    assert (step.status, step.message) == ("active", "cluster ok: 3 masters, 0 replicas, 16384 of 16384 slots served")
+    assert step.topology is not None and [node.unit for node in step.topology.nodes] == list(ready)
+    assert fake.added == []
+
+
+def test_the_leader_waits_for_units_before_forming(fake: FakeCluster) -> None:
+    ready = _endpoints(5)
+    fake.answers = {"cluster_state": "fail"}
+    step = clustering.lead(clustering.View("redis/0", ready["redis/0"], "pw", 1, ready), lambda _: None)
+    assert (step.status, step.message) == ("waiting", "5 of 6 units ready for the cluster (3 masters, 1 replicas each)")
+    assert fake.formed == []
+
+
+def test_the_leader_says_what_stopped_it_and_tries_again(fake: FakeCluster) -> None:
+    ready = _endpoints(3)
+    fake.failure = Unreachable("127.0.0.1:7000 does not answer")
+    step = clustering.lead(clustering.View("redis/0", ready["redis/0"], "pw", 0, ready), lambda _: None)
+    assert (step.status, step.message, step.retry) == ("blocked", "cluster: 127.0.0.1:7000 does not answer", True)
+
+
+def test_a_leader_whose_node_serves_a_cluster_grows_it_rather_than_forming_another(fake: FakeCluster) -> None:
+    """A cluster formed before its topology was shared: the leader finds it through its own node."""
+    ready = _endpoints(3)
+    fake.answers = {"cluster_state": "ok"}
+    fake.nodes = _thirds()
+    step = clustering.lead(clustering.View("redis/0", ready["redis/0"], "pw", 0, ready), lambda _: None)
+    assert fake.formed == [] and fake.added == [] and fake.rebalanced == []
+    assert step.status == "active"
+    assert [node.unit for node in step.topology.masters] == ["redis/0", "redis/1", "redis/2"]
+
+
+def test_a_new_leader_outside_the_cluster_adds_itself_through_a_staying_member(fake: FakeCluster) -> None:
+    ready = _endpoints(4)
+    fake.answers = {"cluster_state": "fail"}
+    fake.nodes = _thirds()
+    topology = _topology(list(ready)[:3])
+    view = clustering.View("redis/3", ready["redis/3"], "pw", 0, ready, topology, frozenset({"redis/0"}))
+    said: list[str] = []
+    step = clustering.lead(view, said.append)
+    assert fake.added == [(ready["redis/1"], ready["redis/3"])]
+    assert said == ["adding redis/3 to the cluster"]
+    assert fake.rebalanced == []  # redis/0 leaves first: it drains itself
+    assert step.status == "active"
+
+
+def test_a_leader_with_no_member_of_the_topology_ready_says_so(fake: FakeCluster) -> None:
+    ready = {"redis/3": Endpoint("127.0.0.1", 7003)}
+    fake.answers = {"cluster_state": "fail"}
+    view = clustering.View("redis/3", ready["redis/3"], "pw", 0, ready, _topology(["redis/0", "redis/1", "redis/2"]))
+    step = clustering.lead(view, lambda _: None)
+    assert (step.status, step.message, step.retry) == (
+        "blocked",
+        "cluster: no unit of the shared topology is ready to be asked",
+        True,
+    )
+
+
+def test_a_new_unit_becomes_the_replica_a_master_lacks(fake: FakeCluster) -> None:
+    ready = _endpoints(4)
+    fake.answers = {"cluster_state": "ok"}
+    fake.nodes = _thirds()
+    said: list[str] = []
+    step = clustering.lead(
+        clustering.View("redis/0", ready["redis/0"], "pw", 1, ready, _topology(list(ready)[:3])), said.append
+    )
+    assert said == ["adding redis/3 to the cluster", "making redis/3 a replica of redis/0"]
+    assert fake.replicated == [(ready["redis/3"], f"{0:040x}")]
+    assert fake.rebalanced == []
+    assert [node.unit for node in step.topology.replicas_of(f"{0:040x}")] == ["redis/3"]
+
+
+def test_a_new_master_gets_its_share_of_the_slots(fake: FakeCluster) -> None:
+    ready = _endpoints(4)
+    fake.answers = {"cluster_state": "ok"}
+    fake.nodes = _thirds()
+    said: list[str] = []
+    clustering.lead(
+        clustering.View("redis/0", ready["redis/0"], "pw", 0, ready, _topology(list(ready)[:3])), said.append
+    )
+    assert fake.rebalanced == [ready["redis/0"]]
+    assert said == ["adding redis/3 to the cluster", "moving slots: 1 of 1 to redis/3"]
+
+
+def test_slots_left_open_are_repaired_even_when_the_shares_are_even(fake: FakeCluster) -> None:
+    ready = _endpoints(3)
+    fake.answers = {"cluster_state": "ok"}
+    fake.nodes = _thirds()
+    fake.open = ("slot 5 left migrating",)
+    clustering.lead(clustering.View("redis/0", ready["redis/0"], "pw", 0, ready, _topology(ready)), lambda _: None)
+    assert fake.rebalanced == [ready["redis/0"]]
