@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from charms.layer.redis.cluster.executor import (
     endpoint_of,
 )
 from charms.layer.redis.cluster.nodes import SLOTS, ClusterHealth, ClusterNode, SlotRange, myself, parse_info
-from charms.layer.redis.cluster.plan import PlanError, plan_formation
+from charms.layer.redis.cluster.plan import FormationPlan, PlanError, plan_formation
 from charms.layer.redis.cluster.topology import Node, Role, Topology
 
 
@@ -153,7 +154,9 @@ def test_when_every_master_leaves_none_is_emptied_even_with_the_others_stopping(
             assert myself(nodes.view(endpoints["redis/0"])).slot_count == 5462  # still its first share
 
 
-def _member(node_id: str, port: int, role: str = "master", slots: int = 0, flags: frozenset[str] = frozenset()):
+def _member(
+    node_id: str, port: int, role: str = "master", slots: int = 0, flags: frozenset[str] = frozenset()
+) -> ClusterNode:
     ranges = (SlotRange(0, slots - 1),) if slots else ()
     return ClusterNode(node_id, "127.0.0.1", port, port + 10000, "", flags | {role}, "-", 0, "connected", ranges)
 
@@ -199,7 +202,7 @@ class FakeCluster:
     def members(self, seed: Endpoint) -> tuple[ClusterNode, ...]:
         return tuple(self.nodes)
 
-    def form(self, plan, ready) -> Topology:
+    def form(self, plan: FormationPlan, ready: Mapping[str, Endpoint]) -> Topology:
         self.formed.append(plan)
         return Topology(
             tuple(
@@ -207,14 +210,14 @@ class FakeCluster:
             )
         )
 
-    def retire(self, own: Endpoint, report, leaving) -> list[object]:
+    def retire(self, own: Endpoint, report: Callable[[MoveProgress], None], leaving: Collection[str]) -> list[object]:
         self._answer()
         self.retired.append((own, frozenset(leaving)))
         for target in self.moves:
             report(MoveProgress(target, len(self.moves), len(self.moves), 10))
         return self.moves
 
-    def wait_until(self, what: str, check, timeout: float | None = None) -> None:
+    def wait_until(self, what: str, check: Callable[[], bool], timeout: float | None = None) -> None:
         self.waited.append((what, check()))
 
     def add_node(self, seed: Endpoint, new: Endpoint) -> str:
@@ -222,7 +225,7 @@ class FakeCluster:
         self.nodes.append(_member(f"{new.port:040x}", new.port))
         return self.nodes[-1].node_id
 
-    def topology(self, seed: Endpoint, unit_of) -> Topology:
+    def topology(self, seed: Endpoint, unit_of: Mapping[Endpoint, str]) -> Topology:
         return Topology(
             tuple(
                 Node(unit_of[endpoint_of(node)], node.node_id, node.host, node.port, Role.MASTER)
@@ -245,7 +248,7 @@ class FakeCluster:
     def ownership(self, seed: Endpoint) -> dict[str, set[int]]:
         return {node.node_id: node.slot_set() for node in self.nodes if node.is_master}
 
-    def rebalance(self, seed: Endpoint, progress) -> tuple[object, ...]:
+    def rebalance(self, seed: Endpoint, progress: Callable[[MoveProgress], None]) -> tuple[object, ...]:
         self.rebalanced.append(seed)
         for node in self.nodes:
             if node.is_master and not node.slot_count:
@@ -264,7 +267,7 @@ def _endpoints(count: int) -> dict[str, Endpoint]:
     return {f"redis/{n}": Endpoint("127.0.0.1", 7000 + n) for n in range(count)}
 
 
-def _topology(units) -> Topology:
+def _topology(units: Iterable[str]) -> Topology:
     return Topology(tuple(Node(unit, f"{n:040x}", "127.0.0.1", 7000 + n, Role.MASTER) for n, unit in enumerate(units)))
 
 
@@ -296,7 +299,9 @@ def test_a_member_whose_node_does_not_answer_says_why(fake: FakeCluster) -> None
     assert (step.status, step.message, step.retry) == ("blocked", "cluster: 127.0.0.1:7001 does not answer", False)
 
 
-def _leaving(fake: FakeCluster, *members: ClusterNode, dying: frozenset[str] = frozenset({"redis/0"})):
+def _leaving(
+    fake: FakeCluster, *members: ClusterNode, dying: frozenset[str] = frozenset({"redis/0"})
+) -> clustering.View:
     """redis/0 (the first member) leaving a cluster of `members`, redis/N at port 7000+N."""
     fake.answers = {"cluster_known_nodes": str(len(members)), "cluster_slots_assigned": str(SLOTS)}
     fake.nodes = list(members)
