@@ -143,10 +143,10 @@ def test_make_durable_takes_a_fresh_snapshot(server: Server) -> None:
 def test_make_durable_refuses_when_the_snapshot_cannot_be_written(server: Server) -> None:
     admin.connect(server.layout.unixsocket, PASSWORD).set("key", "value")
     shutil.rmtree(server.layout.data_dir)  # Redis works in a directory that is gone
-    with pytest.raises(admin.CannotSave, match="^it could not write a snapshot$"):
+    with pytest.raises(admin.CannotSave, match=r"^it could not write a snapshot$"):
         admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
     # Its last snapshot failed: with snapshots only, one more is tried before a restart is refused.
-    with pytest.raises(admin.CannotSave, match="^it could not write a snapshot$"):
+    with pytest.raises(admin.CannotSave, match=r"^it could not write a snapshot$"):
         admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
 
 
