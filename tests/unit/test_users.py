@@ -216,20 +216,29 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[real_redis.Server
         yield started
 
 
-def test_an_upgraded_unit_makes_the_admin_user_with_the_default_password_and_then_the_default_user_loses_admin(
-    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # `live` runs a redis.conf of a revision without the charm's users: the default user has every right.
-    socket, layout = live.layout.unixsocket, live.layout
+@pytest.fixture
+def on_a_unit(live: real_redis.Server, monkeypatch: pytest.MonkeyPatch) -> real_redis.Server:
+    """`live` as workload.apply sees a unit's Redis: its service active, its redis.conf written where it runs."""
     monkeypatch.setattr(service, "is_active", lambda name: True)
     monkeypatch.setattr(service, "write_config", lambda layout, text: layout.conf.write_text(text))
+    return live
+
+
+def rendered_for(live: real_redis.Server, config: dict[str, object], password: str, **options: object) -> str:
+    """The redis.conf the charm renders from `config`, on the port `live` listens on."""
+    parsed = replace(settings.parse(config), port=int(conf.directives(live.rendered)["port"]))
+    return conf.render(parsed, password, "127.0.0.1", live.layout, **options)
+
+
+def test_an_upgraded_unit_makes_the_admin_user_with_the_default_password_and_then_the_default_user_loses_admin(
+    on_a_unit: real_redis.Server,
+) -> None:
+    # The unit's Redis runs a redis.conf of a revision without the charm's users: the default user has every right.
+    live = on_a_unit
+    socket, layout = live.layout.unixsocket, live.layout
     wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES, charm=CHARM)
     replication = users.Login(users.REPLICATION_USER, "replication-password-1")
-    parsed = settings.parse(DEFAULTS)
-    rendered = conf.render(parsed, PASSWORD, "127.0.0.1", layout, users=wanted, replication=replication)
-    rendered = rendered.replace(
-        f"port {conf.directives(rendered)['port']}", f"port {conf.directives(live.rendered)['port']}"
-    )
+    rendered = rendered_for(live, DEFAULTS, PASSWORD, users=wanted, replication=replication)
     plan = conf.plan(live.rendered, rendered, (7, 0, 15))
     assert plan.users and not plan.restart
     restarted = workload.apply(
@@ -247,20 +256,15 @@ def test_an_upgraded_unit_makes_the_admin_user_with_the_default_password_and_the
 
 
 def test_an_upgraded_unit_whose_password_and_memory_limit_change_in_the_same_hook_applies_both_as_admin(
-    live: real_redis.Server, monkeypatch: pytest.MonkeyPatch
+    on_a_unit: real_redis.Server,
 ) -> None:
     # The new password gives the default user the client rules at once: the memory limit after it
     # is set as the admin user, made first with the old password (the leader made it one password).
+    live = on_a_unit
     socket, layout = live.layout.unixsocket, live.layout
-    monkeypatch.setattr(service, "is_active", lambda name: True)
-    monkeypatch.setattr(service, "write_config", lambda layout, text: layout.conf.write_text(text))
     charm = {**CHARM, users.ADMIN_USER: ("admin-password-1",)}
     wanted = users.wanted("new-password-2", {}, RULES, charm=charm)
-    parsed = settings.parse({**DEFAULTS, "maxmemory": "64mb"})
-    rendered = conf.render(parsed, "new-password-2", "127.0.0.1", layout, users=wanted)
-    rendered = rendered.replace(
-        f"port {conf.directives(rendered)['port']}", f"port {conf.directives(live.rendered)['port']}"
-    )
+    rendered = rendered_for(live, {**DEFAULTS, "maxmemory": "64mb"}, "new-password-2", users=wanted)
     plan = conf.plan(live.rendered, rendered, (7, 0, 15))
     assert plan.users and not plan.restart and {"requirepass", "maxmemory"} <= set(plan.live)
     assert not workload.apply(
