@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_short():
 
 
 def test_a_continuation_line_takes_its_statements_first_line_and_a_body_line_its_own() -> None:
-    starts = mutation_coverage.statement_starts(SOURCE)
+    starts = mutation_coverage.statement_starts(ast.parse(SOURCE))
     assert starts[7] == starts[8] == 6  # inside dict(...)
     assert starts[11] == 10  # the if's condition, on its second line
     assert 12 not in starts and 13 not in starts  # the if's body and the last return are statements

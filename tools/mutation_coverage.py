@@ -39,14 +39,14 @@ def test_of(context: str) -> str:
     return context
 
 
-def statement_starts(source: str) -> dict[int, int]:
+def statement_starts(tree: ast.Module) -> dict[int, int]:
     """Each line of a statement that spans lines, mapped to the statement's first line.
 
     For a compound statement (if, for, def, with, ...) only its header counts:
     the lines of its body are their own statements.
     """
     starts: dict[int, int] = {}
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.stmt) or node.end_lineno is None:
             continue
         bodies = [child for field in ("body", "orelse", "finalbody", "handlers") for child in getattr(node, field, [])]
@@ -56,14 +56,14 @@ def statement_starts(source: str) -> dict[int, int]:
     return starts
 
 
-def function_headers(source: str) -> dict[int, int]:
+def function_headers(tree: ast.Module) -> dict[int, int]:
     """Each line of a function's decorators and signature, mapped to the first statement of its body.
 
     They run at import, but what they decide (a default argument, a decorator)
     shows only when the function is called: in the tests that ran its body.
     """
     headers: dict[int, int] = {}
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         body = node.body[1:] if ast.get_docstring(node) is not None and len(node.body) > 1 else node.body
@@ -73,7 +73,7 @@ def function_headers(source: str) -> dict[int, int]:
     return headers
 
 
-def name_uses(source: str) -> dict[int, set[int]]:
+def name_uses(tree: ast.Module) -> dict[int, set[int]]:
     """Each line of a module constant or class attribute, mapped to the other lines that use its name.
 
     A constant is set at import, but a mutant of it shows only where it is read:
@@ -81,7 +81,6 @@ def name_uses(source: str) -> dict[int, set[int]]:
     read only on lines no test ran, it is as untested as they are. A name this
     module never reads (other modules do) keeps every test file.
     """
-    tree = ast.parse(source)
     used: dict[str, set[int]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -91,9 +90,11 @@ def name_uses(source: str) -> dict[int, set[int]]:
     bodies = [tree.body, *(node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef))]
     uses: dict[int, set[int]] = {}
     for statement in (statement for body in bodies for statement in body):
-        targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
+        if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            continue
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
         names = [target.id for target in targets if isinstance(target, ast.Name)]
-        if not names or not isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        if not names:
             continue
         own = set(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
         readers = set().union(*(used.get(name, set()) for name in names)) - own
@@ -105,14 +106,15 @@ def name_uses(source: str) -> dict[int, set[int]]:
 def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[int, list[str]]:
     """Each line's node ids (IMPORT among them when it ran outside a test), with multi-line statements
     and function headers filled in."""
+    tree = ast.parse(source)
     tests = {line: sorted(set(map(test_of, contexts))) for line, contexts in contexts_by_line.items()}
-    for line, start in statement_starts(source).items():
+    for line, start in statement_starts(tree).items():
         if line not in tests and start in tests:
             tests[line] = tests[start]
-    for line, body in function_headers(source).items():
+    for line, body in function_headers(tree).items():
         if IMPORT in tests.get(line, [IMPORT]) and tests.get(body) and IMPORT not in tests[body]:
             tests[line] = tests[body]
-    for line, readers in name_uses(source).items():
+    for line, readers in name_uses(tree).items():
         found = [tests.get(reader, []) for reader in sorted(readers)]
         if IMPORT in tests.get(line, [IMPORT]) and found and not any(IMPORT in each for each in found):
             tests[line] = sorted({test for each in found for test in each})
