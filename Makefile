@@ -15,7 +15,7 @@ APT_PACKAGES := python3 python3-venv python3-yaml python3-jinja2 redis-server re
 BUILD_ENV := CHARM_LAYERS_DIR=$(CURDIR)/layers CHARM_INTERFACES_DIR=$(CURDIR)/interfaces \
 	CHARM_HIDE_METRICS=1 LAYER_PATH=$(CURDIR)/layers INTERFACE_PATH=$(CURDIR)/interfaces
 
-.PHONY: all build charm-tree pack test test-shuffle unit lint demo clean deps mutation
+.PHONY: all build charm-tree pack test test-shuffle unit lint demo clean deps mutation mutation-report
 
 all: build
 
@@ -85,6 +85,11 @@ PATHS ?=
 FRESH ?=
 mutation: deps
 	$(BIN)/python tools/mutation_run.py --jobs $(MUTATION_JOBS) $(if $(FRESH),--fresh) $(PATHS)
+
+# The report of the results kept in .mutation-cache/, running nothing: one score for the whole code
+# after runs that each measured a part of it.
+mutation-report: deps
+	$(BIN)/python tools/mutation_run.py --report $(PATHS)
 
 lint: deps
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import mutation_coverage  # noqa: E402
+import mutation_run  # noqa: E402
 
 import mutmut_config  # noqa: E402
 
@@ -122,3 +124,32 @@ def test_a_functions_signature_and_decorators_take_the_tests_that_ran_its_body(t
     both = ["test_picker.py::test_long", "test_picker.py::test_short"]
     assert found[5] == found[6] == found[7] == both  # the decorator, the def line, the body's first line
     assert found[1] == both  # LIMIT, read only by pick's signature
+
+
+def test_the_report_of_kept_results_counts_what_was_measured_and_what_changed_since(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "tests").mkdir()
+    source = tmp_path / "lib/picker.py"
+    source.write_text('def double(x):\n    return x * 2\n\n\ndef describe(x):\n    return "big" if x > 10 else "no"\n')
+    test = 'import sys\nsys.path.insert(0, "lib")\nimport picker\n\n\ndef test_double():\n'
+    test += "    assert picker.double(3) == 6\n"
+    (tmp_path / "tests/test_picker.py").write_text(test)
+    runner = f"{sys.executable} -m pytest -x -q -p no:cacheprovider tests"
+    mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--paths-to-mutate", "lib/picker.py"]
+    subprocess.run([*mutmut, "--tests-dir", "tests", "--runner", runner, "--no-progress"], cwd=tmp_path, check=False)
+    (tmp_path / ".mutation-cache").mkdir()
+    (tmp_path / ".mutmut-cache").rename(tmp_path / ".mutation-cache/lib__picker.py.sqlite")
+
+    def kept() -> dict[str, int]:
+        counts = {"lib/picker.py": mutation_run.count_mutants("lib/picker.py", tmp_path)}
+        (tmp_path / "work").mkdir()
+        try:
+            results = mutation_run.kept_results(counts, tmp_path, tmp_path / "work")
+        finally:
+            shutil.rmtree(tmp_path / "work")
+        return {status: sum(r.status == status for r in results) for status in {r.status for r in results}}
+
+    # double's two mutants fail test_double; describe's four (>=, 11, "XXbigXX", "XXnoXX") run no test that sees them.
+    assert kept() == {"ok_killed": 2, "bad_survived": 4}
+    source.write_text(source.read_text().replace("x > 10", "x > 20"))
+    assert kept() == {"ok_killed": 2, "untested": 4}  # the changed line's mutants were never run

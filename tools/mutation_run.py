@@ -12,7 +12,12 @@ mutant killed and retests survivors whenever a unit test file changed, and a
 changed source line is a new mutant. --fresh (make mutation FRESH=1) starts
 from nothing. The results are merged and judged by tools/mutation_report.py.
 
+--report (make mutation-report) runs nothing: it judges the results kept in
+.mutation-cache/ as they are, so the whole code has one report after runs that
+each measured a part of it. A file with no kept results counts as not run.
+
     tools/mutation_run.py [--jobs N] [--fresh] [PATH ...]   # files or directories; default: pyproject's paths_to_mutate
+    tools/mutation_run.py --report [PATH ...]
 """
 
 from __future__ import annotations
@@ -69,12 +74,20 @@ def source_files(paths: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def count_mutants(name: str) -> int:
-    return len(list_mutations(Context(source=(ROOT / name).read_text(), filename=name, dict_synonyms=[])))
+def count_mutants(name: str, root: Path = ROOT) -> int:
+    return len(list_mutations(Context(source=(root / name).read_text(), filename=name, dict_synonyms=[])))
 
 
 def cache_of(name: str) -> Path:
     return CACHES / (name.replace("/", "__") + ".sqlite")
+
+
+def results_in(tree: Path, name: str) -> list[mutation_report.Result]:
+    """The results of `name` in the mutmut cache of `tree`, which must hold the sources mutmut diffs against."""
+    exported = tree / "results.json"
+    report_tool = str(ROOT / "tools/mutation_report.py")
+    subprocess.run([sys.executable, report_tool, "--export", str(exported)], cwd=tree, check=True)
+    return [mutation_report.Result(**row) for row in json.loads(exported.read_text()) if row["filename"] == name]
 
 
 @dataclass
@@ -116,11 +129,7 @@ class Worker:
             self.running = None
         if self.stopped:
             return []
-        exported = self.tree / "results.json"
-        python = str(self.tree / ".venv/bin/python")
-        subprocess.run([python, "tools/mutation_report.py", "--export", str(exported)], cwd=self.tree, check=True)
-        results = [mutation_report.Result(**row) for row in json.loads(exported.read_text())]
-        results = [result for result in results if result.filename == name]
+        results = results_in(self.tree, name)
         if results:
             CACHES.mkdir(exist_ok=True)
             shutil.copyfile(cache, kept)
@@ -140,6 +149,24 @@ class Worker:
                 CACHES.mkdir(exist_ok=True)
                 shutil.copyfile(cache, cache_of(self.current))
                 print(f"{self.current}: stopped; what it measured so far is kept", file=sys.stderr)
+
+
+def kept_results(counts: dict[str, int], root: Path, workdir: Path) -> list[mutation_report.Result]:
+    """The results kept in root's .mutation-cache/ for each file, read where mutmut can see root's sources.
+
+    A mutant the kept results lack (a file never run, or a line changed since) counts as `untested`.
+    """
+    for top in {Path(name).parts[0] for name in counts}:
+        (workdir / top).symlink_to(root / top)
+    results: list[mutation_report.Result] = []
+    for name, count in counts.items():
+        kept: list[mutation_report.Result] = []
+        cache = root / ".mutation-cache" / cache_of(name).name
+        if cache.exists():
+            shutil.copyfile(cache, workdir / ".mutmut-cache")
+            kept = results_in(workdir, name)
+        results += kept + [mutation_report.Result(name, 0, "untested", "", "")] * max(0, count - len(kept))
+    return results
 
 
 def map_lines_to_tests(names: list[str], workdir: Path) -> Path:
@@ -220,6 +247,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "4")))
     parser.add_argument("--keep", action="store_true", help="keep the workers' trees and logs")
     parser.add_argument("--fresh", action="store_true", help="ignore the results kept in .mutation-cache/")
+    parser.add_argument("--report", action="store_true", help="run nothing: judge the results kept in .mutation-cache/")
     parser.add_argument("paths", nargs="*")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped like Ctrl-C: the workers' results are kept
@@ -227,6 +255,12 @@ def main() -> int:
     counts = {name: count for name in source_files(args.paths or default_paths()) if (count := count_mutants(name))}
     jobs = max(1, args.jobs)
     workdir = Path(tempfile.mkdtemp(prefix="mutation-"))
+    if args.report:
+        try:
+            results = kept_results(counts, ROOT, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return mutation_report.report(results, mutation_report.load_equivalents(ROOT / "mutmut-equivalent.txt"))
     print(f"{sum(counts.values())} mutants in {len(counts)} files, {jobs} workers (work in {workdir})", flush=True)
     try:
         os.environ[COVERAGE_MAP] = str(map_lines_to_tests(list(counts), workdir))
