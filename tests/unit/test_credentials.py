@@ -129,9 +129,26 @@ def test_a_revision_announced_before_the_leaders_hook_ended_is_waited_for(tmp_pa
 def test_a_revision_still_unreadable_after_the_wait_is_an_error_and_not_cached(tmp_path: Path) -> None:
     tools, cache = FakeSecrets(), Cache(tmp_path / "cache.json")
     ident = tools.add({"password": "one", "revision": "1"}, "redis-passwords")
-    with pytest.raises(credentials.SecretError, match=r"revision 2 .* not readable yet"):
+    with pytest.raises(credentials.SecretError, match=r"^revision 2 of the passwords' secret is not readable yet$"):
         credentials.read(SecretRef(ident, 2), tools, cache, wait=3, sleep=lambda seconds: None)
     assert cache.read(SecretRef(ident, 2)) is None and tools.gets == 4
+
+
+def test_a_unit_waits_a_minute_asking_every_second_before_giving_up_on_a_revision(tmp_path: Path) -> None:
+    tools, cache = FakeSecrets(), Cache(tmp_path / "cache.json")
+    ident = tools.add({"password": "one", "revision": "1"}, "redis-passwords")
+    sleeps: list[float] = []
+    with pytest.raises(credentials.SecretError):
+        credentials.read(SecretRef(ident, 2), tools, cache, sleep=sleeps.append)
+    assert sleeps == [1.0] * 60
+
+
+def test_a_revision_that_is_not_a_number_is_never_taken_for_the_one_announced(tmp_path: Path) -> None:
+    tools, cache = FakeSecrets(), Cache(tmp_path / "cache.json")
+    ident = tools.add({"password": "one", "revision": "first"}, "redis-passwords")
+    with pytest.raises(credentials.SecretError):
+        credentials.read(SecretRef(ident, 1), tools, cache, wait=0)
+    assert credentials.revision_of({"password": "one"}) == 1  # the first revision predates the key
 
 
 def test_the_cache_file_is_never_readable_by_others(tmp_path: Path) -> None:
@@ -175,6 +192,25 @@ def test_only_an_earlier_revision_of_the_passwords_secret_is_removed() -> None:
     assert credentials.obsolete_revision(ref, "secret:someone-elses", "4") is None
     assert credentials.obsolete_revision(ref, "secret:d0abc123", "") is None
     assert credentials.obsolete_revision(None, "secret:d0abc123", "4") is None
+
+
+def test_secret_get_is_asked_for_json_and_its_map_of_strings_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+
+    def secret_get(command: list[str], **kwargs: object) -> str:
+        ran.append(command)
+        return '{"password": "one", "revision": "2"}'
+
+    monkeypatch.setattr(credentials.subprocess, "check_output", secret_get)
+    assert credentials.HookSecretTools().get("secret:d0abc123") == {"password": "one", "revision": "2"}
+    assert ran == [["secret-get", "secret:d0abc123", "--format", "json"]]
+
+
+@pytest.mark.parametrize("output", ['["one"]', '{"password": 1}', '"one"'])
+def test_secret_get_output_that_is_no_map_of_strings_is_an_error(monkeypatch: pytest.MonkeyPatch, output: str) -> None:
+    monkeypatch.setattr(credentials.subprocess, "check_output", lambda command, **kwargs: output)
+    with pytest.raises(credentials.SecretError, match=r"^secret-get secret:d0abc123 gave no map of strings$"):
+        credentials.HookSecretTools().get("secret:d0abc123")
 
 
 def test_a_revision_is_removed_with_secret_remove_and_its_number(monkeypatch: pytest.MonkeyPatch) -> None:
