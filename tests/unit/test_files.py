@@ -78,6 +78,21 @@ def test_a_symbolic_link_in_place_of_the_config_is_reported_and_its_target_left_
 
 
 @needs_root
+def test_a_path_whose_owner_cannot_be_changed_is_reported_with_the_reason(
+    layout: conf.Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    service.restore_ownerships(layout)
+    layout.conf.chmod(0o644)
+    monkeypatch.setattr(service.os, "chown", refused)
+    redis_gid = grp.getgrnam("redis").gr_gid
+    expected = f"{layout.conf} was 644 0:{redis_gid}, cannot be restored (Operation not permitted)"
+    assert service.restore_ownerships(layout) == [expected]
+
+
+@needs_root
 def test_a_snaps_config_is_put_back_to_root_and_the_snaps_group(layout: conf.Layout) -> None:
     snap = dataclasses.replace(layout, group="root")
     snap.conf.chmod(0o644)

@@ -33,6 +33,12 @@ def test_the_env_file_gives_the_exporter_redis_its_password_file_and_where_to_li
     assert EXPORTER.password not in metrics.env_file_text(EXPORTER)
 
 
+def test_an_exporter_with_a_user_of_its_own_logs_in_as_that_user() -> None:
+    exporter = metrics.Exporter("127.1.2.3", 6379, "s3cret-Pass_word", 9121, username="charm-monitoring")
+    assert environment(metrics.env_file_text(exporter))["REDIS_USER"] == "charm-monitoring"
+    assert "REDIS_USER" not in environment(metrics.env_file_text(EXPORTER))
+
+
 def test_the_password_file_maps_the_scraped_address_to_the_password_literally() -> None:
     exporter = metrics.Exporter("127.1.2.3", 6379, "a$HOME;b&c|d`e", 9121)
     assert json.loads(metrics.password_file_text(exporter)) == {"redis://127.1.2.3:6379": "a$HOME;b&c|d`e"}

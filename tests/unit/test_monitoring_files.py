@@ -137,3 +137,11 @@ def test_with_tls_the_checks_config_carries_the_ca_the_plugin_verifies_against(n
     monitoring.install(monitoring.make_check("juju", "", "redis/0"), "127.1.2.3", 6380, "pw", ca=pem)
     target = json.loads(monitoring.PLUGIN_CONFIG.read_text())
     assert target == {"host": "127.1.2.3", "port": 6380, "password": "pw", "ca": pem}
+
+
+def test_with_a_user_of_its_own_the_check_logs_in_as_that_user(nagios: Path) -> None:
+    monitoring.install(
+        monitoring.make_check("juju", "", "redis/0"), "127.1.2.3", 6379, "pw", username="charm-monitoring"
+    )
+    target = json.loads(monitoring.PLUGIN_CONFIG.read_text())
+    assert target == {"host": "127.1.2.3", "port": 6379, "username": "charm-monitoring", "password": "pw"}
