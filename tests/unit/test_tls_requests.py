@@ -14,6 +14,7 @@ import pytest
 from ca_helpers import UnitCa
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from interface_helpers import endpoint, interface
 
@@ -43,7 +44,10 @@ def test_the_request_names_the_unit_its_address_and_host_name_and_is_signed_by_i
     request = x509.load_pem_x509_csr(request_pem.encode())
     assert request.is_signature_valid
     assert request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "redis/0"
-    sans = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    extension = request.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    # Not critical: the subject names the unit (RFC 5280 asks for a critical SAN only without one).
+    assert not extension.critical
+    sans = extension.value
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.7"]
     assert sans.get_values_for_type(x509.DNSName) == ["unit-host"]
     private = serialization.load_pem_private_key(key.encode(), password=None)
@@ -70,6 +74,13 @@ def test_the_certificate_for_this_request_is_found_among_the_providers(request_p
     assert tls.find_issued({"certificates": json.dumps(entries[:1])}, request_pem) is None
 
 
+def test_a_revoked_or_unreadable_entry_does_not_hide_the_certificate_after_it(request_pem: str) -> None:
+    revoked = {"certificate": "OLD", "certificate_signing_request": request_pem, "ca": "CA", "revoked": True}
+    renewed = {"certificate": "NEW", "certificate_signing_request": request_pem, "ca": "CA", "chain": []}
+    for entries in ([revoked, renewed], ["not an entry", renewed]):
+        assert tls.find_issued({"certificates": json.dumps(entries)}, request_pem) == tls.Issued("NEW", "CA")
+
+
 @pytest.mark.parametrize(
     "published",
     [
@@ -79,6 +90,9 @@ def test_the_certificate_for_this_request_is_found_among_the_providers(request_p
         '{"certificate": "x"}',
         '[{"certificate": "", "certificate_signing_request": "REQ", "ca": "CA"}]',
         '[{"certificate": "C", "certificate_signing_request": "REQ", "ca": ""}]',
+        # Not signed yet: the provider lists the request without a certificate, or without its CA.
+        '[{"certificate_signing_request": "REQ", "ca": "CA"}]',
+        '[{"certificate": "C", "certificate_signing_request": "REQ"}]',
         '[{"certificate": "C", "certificate_signing_request": "REQ", "ca": "CA", "revoked": true}]',
         '["REQ"]',
     ],
@@ -89,11 +103,15 @@ def test_what_cannot_be_used_is_no_certificate(published: str | None) -> None:
 
 
 def test_the_key_is_made_once_and_only_its_owner_reads_it(tmp_path: Path) -> None:
-    directory = tmp_path / "tls"
+    # A snap's etc/ exists only once redis.conf was first written: the directory is made with its parents.
+    directory = tmp_path / "common" / "etc" / "tls"
     first = tls.ensure_key(directory, getpass.getuser())
     assert tls.ensure_key(directory, getpass.getuser()) == first
     assert stat.S_IMODE((directory / "redis.key").stat().st_mode) == 0o600
-    assert "PRIVATE KEY" in first
+    # Anyone may list the certificates, only root may put files there.
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o755
+    private = serialization.load_pem_private_key(first.encode(), password=None)
+    assert isinstance(private, rsa.RSAPrivateKey) and private.key_size == 2048
 
 
 def test_a_renewed_certificate_gets_new_file_names_and_old_ones_go(tmp_path: Path, key: str, request_pem: str) -> None:
@@ -109,6 +127,26 @@ def test_a_renewed_certificate_gets_new_file_names_and_old_ones_go(tmp_path: Pat
     installed[2].cert.unlink()
     assert tls.decode_files(tls.encode_files(installed[2])) is None
     assert tls.decode_files(None) is None
+
+
+def test_a_new_ca_gets_a_new_file_name_and_older_ones_go(tmp_path: Path, request_pem: str) -> None:
+    authorities = [UnitCa(f"CA {number}") for number in range(3)]
+    installed = [tls.install(tmp_path, ca.issue(request_pem)) for ca in authorities]
+    assert installed[2].ca.read_text() == authorities[2].pem + "\n"
+    # The one in use and the one before it stay (Redis may still run with it until the change took).
+    assert sorted(tmp_path.glob("ca-*.pem")) == sorted([installed[1].ca, installed[2].ca])
+    assert stat.S_IMODE(installed[2].ca.stat().st_mode) == 0o644
+
+
+def test_file_names_are_those_earlier_revisions_gave_the_same_certificate() -> None:
+    """Units keep these names in their state and redis.conf, and the key's fingerprint with their request.
+
+    Names made another way would make every unit rewrite its files and ask for a new certificate on upgrade.
+    """
+    files = tls.files_for(Path("/etc/redis/tls"), tls.Issued("CERT", "CA"))
+    assert files.cert == Path("/etc/redis/tls/cert-fc3c8e63b513125a.pem")
+    assert files.ca == Path("/etc/redis/tls/ca-4b650e5c4785025d.pem")
+    assert files.key == Path("/etc/redis/tls/redis.key")
 
 
 def test_the_server_presents_its_intermediates_but_not_the_ca() -> None:
