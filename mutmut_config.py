@@ -124,7 +124,7 @@ def is_own_test(test: str, filename: str) -> bool:
 
 
 @cache
-def lines_to_tests() -> dict[str, dict[int, list[str]]] | None:
+def loaded_coverage_map() -> dict[str, dict[int, list[str]]] | None:
     """The map of which tests run each line (tools/mutation_coverage.py), when `make mutation` made one."""
     path = os.environ.get(COVERAGE_MAP)
     return mutation_coverage.read(Path(path)) if path else None
@@ -146,7 +146,7 @@ def tests_for_line(filename: str, line: int) -> list[str]:
     """
     filename = filename.removeprefix("./")
     files = tests_for(filename)
-    found = lines_to_tests()
+    found = loaded_coverage_map()
     ran = (found or {}).get(filename)
     if ran is None or mutation_coverage.IMPORT in ran.get(line, []):
         return files

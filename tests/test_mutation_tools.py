@@ -79,7 +79,7 @@ def test_a_mutant_runs_the_tests_of_its_line_own_test_file_first(
     path = tmp_path / "map.json"
     mutation_coverage.write({name: lines}, path)
     monkeypatch.setenv(mutmut_config.COVERAGE_MAP, str(path))
-    mutmut_config.lines_to_tests.cache_clear()
+    mutmut_config.loaded_coverage_map.cache_clear()
     try:
         assert mutmut_config.tests_for_line(name, 10) == [own, other]
         every_file = mutmut_config.tests_for(name)
@@ -90,7 +90,7 @@ def test_a_mutant_runs_the_tests_of_its_line_own_test_file_first(
             "lib/charms/layer/redis/conf.py"
         )  # a file the map does not have
     finally:
-        mutmut_config.lines_to_tests.cache_clear()
+        mutmut_config.loaded_coverage_map.cache_clear()
 
 
 def test_a_line_no_test_runs_survives_without_running_the_whole_suite(
@@ -100,7 +100,7 @@ def test_a_line_no_test_runs_survives_without_running_the_whole_suite(
     path = tmp_path / "map.json"
     mutation_coverage.write({name: {}}, path)
     monkeypatch.setenv(mutmut_config.COVERAGE_MAP, str(path))
-    mutmut_config.lines_to_tests.cache_clear()
+    mutmut_config.loaded_coverage_map.cache_clear()
 
     class Context:
         filename, current_line_index = name, 4
@@ -111,7 +111,7 @@ def test_a_line_no_test_runs_survives_without_running_the_whole_suite(
     try:
         mutmut_config.pre_mutation(Context)
     finally:
-        mutmut_config.lines_to_tests.cache_clear()
+        mutmut_config.loaded_coverage_map.cache_clear()
     assert Context.config.test_command == "true"
     assert subprocess.run(Context.config.test_command, shell=True, check=False).returncode == 0
 
