@@ -225,6 +225,15 @@ CHARM = {
 }
 
 
+def test_a_default_user_redis_refuses_inside_the_password_transaction_is_named_by_its_error_code(
+    server: Path,
+) -> None:
+    default = AclUser("default", (users.password_hash("new-default-password-1"),), ("~*", "+@nosuchcategory"))
+    with pytest.raises(admin.Refused) as refused:
+        admin.set_password_with_users(server, PASSWORD, "new-default-password-1", default)
+    assert str(refused.value) == "password: ERR"
+
+
 def test_with_the_admin_user_the_default_user_has_only_the_client_rules() -> None:
     wanted = users.wanted("default-pw", {"app-web": "web-pw"}, RULES, charm=CHARM)
     assert [user.name for user in wanted] == ["default", "app-web", *users.CHARM_USERS]
