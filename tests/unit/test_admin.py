@@ -270,3 +270,36 @@ def test_a_new_password_redis_refuses_is_named_by_its_error_code_alone(tmp_path:
     with scripted_redis(tmp_path / "narrow.sock", without_config_rights), pytest.raises(admin.Refused) as refused:
         admin.set_password_with_users(tmp_path / "narrow.sock", "", "new-pw", default)
     assert str(refused.value) == "password: NOPERM"
+
+
+def persistence_reply(**fields: str) -> bytes:
+    return bulk("# Persistence\r\n" + "".join(f"{name}:{value}\r\n" for name, value in fields.items()))
+
+
+def test_a_snapshot_that_ends_in_the_same_second_as_the_last_one_while_clients_write_is_enough(
+    tmp_path: Path,
+) -> None:
+    # Redis counts the time of a save in whole seconds: a snapshot taken right after another (one
+    # Redis took on its own, just waited for) ends at the same second, and the writes clients made
+    # while it ran are not in it. It was taken all the same: the restart may go on.
+    snapshots = []
+
+    def busy_redis(command: list[str]) -> bytes:
+        if command[0] == "BGSAVE":
+            snapshots.append("taken")
+            return b"+Background saving started\r\n"
+        if command == ["INFO", "persistence"]:
+            changes = "3" if snapshots else "12"  # clients wrote while the snapshot ran
+            return persistence_reply(
+                rdb_bgsave_in_progress="0",
+                rdb_last_save_time="1700000000",
+                rdb_last_bgsave_status="ok",
+                rdb_changes_since_last_save=changes,
+            )
+        if command[:2] == ["CONFIG", "GET"]:
+            return b"%1\r\n" + bulk("save") + bulk("3600 1")  # a RESP3 map: redis-py says HELLO 3
+        return b"+OK\r\n"
+
+    with scripted_redis(tmp_path / "busy.sock", busy_redis):
+        admin.make_durable(tmp_path / "busy.sock", PASSWORD, wait=1)
+    assert snapshots == ["taken"]

@@ -197,6 +197,75 @@ def test_make_durable_waits_for_a_snapshot_redis_started_itself(
     assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
 
 
+def test_make_durable_takes_its_snapshot_once_an_append_only_file_rewrite_has_ended(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Redis refuses a BGSAVE while it rewrites the append-only file (an operator's BGREWRITEAOF).
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("rdb-key-save-delay", "200000")  # a fifth of a second per key
+    client.set("key", "value")
+    idle = admin.wait_idle
+
+    def rewrite_meanwhile(redis_client: object, wait: float) -> dict[str, str]:
+        found = idle(redis_client, wait)
+        client.bgrewriteaof()
+        return found
+
+    monkeypatch.setattr(admin, "wait_idle", rewrite_meanwhile)
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    persistence = client.info("persistence")
+    assert (persistence["rdb_bgsave_in_progress"], persistence["rdb_changes_since_last_save"]) == (0, 0)
+    assert persistence["rdb_last_bgsave_status"] == "ok" and (server.layout.data_dir / "dump.rdb").exists()
+
+
+def test_a_snapshot_redis_refuses_is_named_with_its_reason(server: Server) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.acl_setuser("default", enabled=True, reset=False, commands=["-bgsave"])  # narrowed outside the charm
+    with pytest.raises(admin.CannotSave) as refused:
+        admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    assert str(refused.value) == (
+        "it refused to take a snapshot (this user has no permissions to run the 'bgsave' command)"
+    )
+
+
+def test_make_durable_gives_up_on_a_snapshot_that_does_not_end(server: Server) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("rdb-key-save-delay", "1000000")  # each key takes a second to save
+    client.set("key", "value")
+    with pytest.raises(admin.StillSaving) as still:
+        admin.make_durable(server.layout.unixsocket, PASSWORD, wait=0.5)
+    assert str(still.value) == "Redis is still writing a snapshot after 0.5 s"
+    assert client.info("persistence")["rdb_bgsave_in_progress"] == 1  # it was asked for, and runs on
+
+
+def test_a_snapshot_that_failed_before_does_not_refuse_the_restart_once_its_file_can_be_written(
+    server: Server,
+) -> None:
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.set("key", "value")
+    (server.layout.data_dir / "dump.rdb").mkdir()  # in the way of the snapshot's file
+    with pytest.raises(admin.CannotSave, match=r"^it could not write a snapshot$"):
+        admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    (server.layout.data_dir / "dump.rdb").rmdir()  # the operator cleared the way
+    client.config_set("rdb-key-save-delay", "500000")  # the new snapshot takes half a second
+    admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+    persistence = client.info("persistence")
+    assert (persistence["rdb_last_bgsave_status"], persistence["rdb_changes_since_last_save"]) == ("ok", 0)
+
+
+def test_make_durable_with_the_append_only_file_on_refuses_after_a_failed_snapshot(server: Server) -> None:
+    # While `save` is set Redis also takes a snapshot as it stops, and does not stop when that fails.
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("appendonly", "yes")
+    admin.wait_for_aof(server.layout.unixsocket, PASSWORD, wait=10)
+    client.set("key", "value")
+    shutil.rmtree(server.layout.data_dir)
+    client.bgsave(schedule=False)
+    assert service.wait_until(lambda: client.info("persistence")["rdb_bgsave_in_progress"] == 0, timeout=10)
+    with pytest.raises(admin.CannotSave, match=r"^its last snapshot failed$"):
+        admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
+
+
 @pytest.mark.parametrize(
     ("persistence", "problem"),
     [

@@ -13,7 +13,7 @@ import redis as redis_py
 from fake_machine import FakeMachine
 from real_redis import PASSWORD, running, start
 
-from charms.layer.redis import admin, conf, service, settings, users, workload
+from charms.layer.redis import admin, conf, resp, service, settings, users, workload
 from charms.layer.redis.users import AclUser
 
 from test_settings import DEFAULTS
@@ -103,6 +103,48 @@ def test_rules_redis_does_not_know_are_refused_naming_the_option_and_nothing_cha
     assert sorted(admin_client.acl_users()) == ["default"]
 
 
+def test_a_long_rule_redis_does_not_know_is_named_in_a_refusal_cut_short(server: Path) -> None:
+    rule = "+@" + "k" * 200
+    wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, ("~*", rule))
+    with pytest.raises(admin.Refused) as refused:
+        admin.check_users(server, PASSWORD, wanted)
+    redis_says = f"ERR Error in ACL SETUSER modifier '{rule}': Unknown command or category name in ACL"
+    assert str(refused.value) == f"client-permissions: {redis_says[:160]}"
+
+
+class ProbedConnection:
+    """A connection that, after each command it sends, tries to log in as the user rules are checked on."""
+
+    def __init__(self, socket: Path, password: str) -> None:
+        self.connection = resp.Connection(socket, 5.0)
+        self.connection.command("AUTH", PASSWORD)
+        self.socket, self.password = socket, password
+        self.logins: list[bool] = []
+
+    def command(self, *args: str) -> object:
+        reply = self.connection.command(*args)
+        probe = resp.Connection(self.socket, 5.0)
+        try:
+            probe.command("AUTH", admin.SCRATCH_USER, self.password)
+            self.logins.append(True)
+        except resp.RedisReplyError:
+            self.logins.append(False)
+        finally:
+            probe.close()
+        return reply
+
+
+def test_no_one_logs_in_with_an_applications_password_while_its_rules_are_checked(server: Path) -> None:
+    web = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES)[1]
+    connection = ProbedConnection(server, "web-password-1")
+    try:
+        line = admin.normalised(connection, web)
+    finally:
+        connection.connection.close()
+    assert line.startswith("user app-web on ") and f"#{web.password_hashes[0]}" in line.split()
+    assert len(connection.logins) == 3 and not any(connection.logins)  # made, listed, deleted
+
+
 def test_a_user_changed_outside_the_charm_is_put_back(server: Path, admin_client) -> None:
     wanted = users.wanted(PASSWORD, {"app-web": "web-password-1"}, RULES)
     admin.sync_users(server, PASSWORD, wanted)
@@ -125,6 +167,21 @@ def test_a_removed_application_loses_its_user_password_and_connections(server: P
             connection.ping()  # its connection was closed, and reconnecting is refused
     assert client(server, "api-pw-1", "app-api").ping()
     assert admin_client.ping()  # the administrator's password still works
+
+
+def test_a_departed_application_removed_with_a_user_made_by_hand_still_loses_its_password_connections(
+    server: Path, admin_client
+) -> None:
+    admin.sync_users(server, PASSWORD, users.wanted(PASSWORD, {"app-web": "web-pw-1"}, RULES))
+    admin_client.acl_setuser("app-zz", enabled=True, passwords=["+zz-pw-1"], commands=["+get"])
+    by_password = client(server, "web-pw-1")
+    assert by_password.ping()
+    changed = admin.sync_users(server, PASSWORD, users.wanted(PASSWORD, {}, RULES))
+    assert changed == ["default user ACL", "app-web user removed", "app-zz user removed"]
+    by_password.connection_pool.connection_kwargs["retry_on_timeout"] = False
+    with pytest.raises((redis_py.exceptions.ConnectionError, redis_py.exceptions.AuthenticationError)):
+        by_password.ping()  # its connection was closed, and reconnecting is refused
+    assert admin_client.ping()
 
 
 def test_users_rendered_into_redis_conf_are_there_after_a_restart(tmp_path: Path) -> None:
@@ -166,6 +223,15 @@ CHARM = {
     users.REPLICATION_USER: ("replication-password-1",),
     users.MONITORING_USER: ("monitoring-password-1",),
 }
+
+
+def test_a_default_user_redis_refuses_inside_the_password_transaction_is_named_by_its_error_code(
+    server: Path,
+) -> None:
+    default = AclUser("default", (users.password_hash("new-default-password-1"),), ("~*", "+@nosuchcategory"))
+    with pytest.raises(admin.Refused) as refused:
+        admin.set_password_with_users(server, PASSWORD, "new-default-password-1", default)
+    assert str(refused.value) == "password: ERR"
 
 
 def test_with_the_admin_user_the_default_user_has_only_the_client_rules() -> None:

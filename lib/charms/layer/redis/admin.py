@@ -232,8 +232,6 @@ def make_durable(socket: Path, password: Credential, wait: float, timeout: float
     succeeding. With snapshots only, a fresh snapshot must succeed (Redis takes
     one more as it stops). Raises CannotSave, StillSaving or Unreachable.
     """
-    import redis
-
     with session(socket, password, timeout) as client:
         info = wait_idle(client, wait)
         aof = info.get("aof_enabled") == "1"
@@ -244,28 +242,43 @@ def make_durable(socket: Path, password: Credential, wait: float, timeout: float
             raise CannotSave(problem)
         if aof:
             return
-        started = int(info.get("rdb_last_save_time", "0"))
-        try:
-            client.bgsave()
-        except redis.ResponseError as error:
-            # One Redis started on its own since: its end tells as much.
-            if "in progress" not in str(error):
-                raise CannotSave(f"it refused to take a snapshot ({str(error)[:80]})") from None
-        info = wait_snapshot(client, started, wait)
+        info = snapshot(client, wait)
         if info.get("rdb_last_bgsave_status") != "ok":
             raise CannotSave("it could not write a snapshot")
 
 
-def wait_snapshot(client: redis.Redis, started: int, wait: float) -> dict[str, str]:
-    """INFO persistence once the snapshot asked for after `started` has ended (well or not)."""
+# How Redis refuses a BGSAVE while it writes a snapshot of its own, or rewrites the append-only file.
+BUSY_REFUSALS = ("in progress", "Another child process is active")
+
+
+def snapshot(client: redis.Redis, wait: float) -> dict[str, str]:
+    """Take a snapshot: INFO persistence once it has ended (well or not); StillSaving after `wait` seconds.
+
+    Only the end of a snapshot taken for this BGSAVE tells that the data is on disk:
+    one Redis was already writing may be streamed to a replica, never to disk, and
+    Redis times its saves in whole seconds, so which save ended cannot be told from
+    their times.
+    """
+    import redis
+
     deadline = time.monotonic() + wait
     while True:
+        try:
+            client.execute_command("BGSAVE")  # without SCHEDULE: a refusal when it cannot start now
+        except redis.ResponseError as error:
+            if not any(refusal in str(error) for refusal in BUSY_REFUSALS):
+                raise CannotSave(f"it refused to take a snapshot ({str(error)[:80]})") from None
+            wait_snapshot(client, deadline, wait)  # Redis's own first, then ours
+            continue
+        return wait_snapshot(client, deadline, wait)
+
+
+def wait_snapshot(client: redis.Redis, deadline: float, wait: float) -> dict[str, str]:
+    """INFO persistence once Redis writes nothing to disk; StillSaving at `deadline`, said as `wait` seconds."""
+    while True:
         info = persistence(client)
-        ended = info.get("rdb_bgsave_in_progress") == "0"
-        if ended and (int(info.get("rdb_last_save_time", "0")) > started or info.get("rdb_last_bgsave_status") != "ok"):
+        if not busy_saving(info):
             return info
-        if ended and info.get("rdb_changes_since_last_save") == "0":
-            return info  # saved within the same second as the previous one
         if time.monotonic() >= deadline:
             raise StillSaving(f"Redis is still writing a snapshot after {wait:g} s")
         time.sleep(0.1)
@@ -366,11 +379,9 @@ def set_password_with_users(
             connection.command("MULTI")
             connection.command("CONFIG", "SET", "requirepass", new)
             connection.command("ACL", "SETUSER", default.name, *default.modifiers())
-            replies = connection.command("EXEC")
+            connection.command("EXEC")  # a command that failed in it is raised as its error reply
         except resp.RedisReplyError as error:
             raise Refused(f"password: {str(error).split()[0]}") from None
-    if replies != ["OK", "OK"]:
-        raise Refused("password: Redis did not take the new password")
 
 
 def check_users(socket: Path, password: Credential, wanted: Sequence[AclUser], timeout: float = TIMEOUT) -> None:
