@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -126,30 +127,59 @@ def test_a_functions_signature_and_decorators_take_the_tests_that_ran_its_body(t
     assert found[1] == both  # LIMIT, read only by pick's signature
 
 
-def test_the_report_of_kept_results_counts_what_was_measured_and_what_changed_since(tmp_path: Path) -> None:
-    (tmp_path / "lib").mkdir()
-    (tmp_path / "tests").mkdir()
-    source = tmp_path / "lib/picker.py"
-    source.write_text('def double(x):\n    return x * 2\n\n\ndef describe(x):\n    return "big" if x > 10 else "no"\n')
-    test = 'import sys\nsys.path.insert(0, "lib")\nimport picker\n\n\ndef test_double():\n'
-    test += "    assert picker.double(3) == 6\n"
-    (tmp_path / "tests/test_picker.py").write_text(test)
+PICKER = 'def double(x):\n    return x * 2\n\n\ndef describe(x):\n    return "big" if x > 10 else "no"\n'
+PICKER_TEST = (
+    'import sys\nsys.path.insert(0, "lib")\nimport picker\n\n\ndef test_double():\n    assert picker.double(3) == 6\n'
+)
+
+
+def mutmut_run(project: Path) -> dict[str, int]:
+    """Run mutmut on project/lib/picker.py with project/tests; how many mutants of each status its cache holds."""
     runner = f"{sys.executable} -m pytest -x -q -p no:cacheprovider tests"
     mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--paths-to-mutate", "lib/picker.py"]
-    subprocess.run([*mutmut, "--tests-dir", "tests", "--runner", runner, "--no-progress"], cwd=tmp_path, check=False)
-    (tmp_path / ".mutation-cache").mkdir()
-    (tmp_path / ".mutmut-cache").rename(tmp_path / ".mutation-cache/lib__picker.py.sqlite")
+    subprocess.run([*mutmut, "--tests-dir", "tests", "--runner", runner, "--no-progress"], cwd=project, check=False)
+    with sqlite3.connect(project / ".mutmut-cache") as db:
+        return dict(db.execute("SELECT status, count(*) FROM mutant GROUP BY status").fetchall())
+
+
+@pytest.fixture
+def picker(tmp_path: Path) -> Path:
+    """A project of one module whose test sees double's two mutants and none of describe's four."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "lib/picker.py").write_text(PICKER)
+    (tmp_path / "tests/test_picker.py").write_text(PICKER_TEST)
+    assert mutmut_run(tmp_path) == {"ok_killed": 2, "bad_survived": 4}  # describe: >=, 11, "XXbigXX", "XXnoXX"
+    return tmp_path
+
+
+def test_the_report_of_kept_results_counts_what_was_measured_and_what_changed_since(picker: Path) -> None:
+    (picker / ".mutation-cache").mkdir()
+    (picker / ".mutmut-cache").rename(picker / ".mutation-cache/lib__picker.py.sqlite")
 
     def kept() -> dict[str, int]:
-        counts = {"lib/picker.py": mutation_run.count_mutants("lib/picker.py", tmp_path)}
-        (tmp_path / "work").mkdir()
+        counts = {"lib/picker.py": mutation_run.count_mutants("lib/picker.py", picker)}
+        (picker / "work").mkdir()
         try:
-            results = mutation_run.kept_results(counts, tmp_path, tmp_path / "work")
+            results = mutation_run.kept_results(counts, picker, picker / "work")
         finally:
-            shutil.rmtree(tmp_path / "work")
+            shutil.rmtree(picker / "work")
         return {status: sum(r.status == status for r in results) for status in {r.status for r in results}}
 
-    # double's two mutants fail test_double; describe's four (>=, 11, "XXbigXX", "XXnoXX") run no test that sees them.
     assert kept() == {"ok_killed": 2, "bad_survived": 4}
+    source = picker / "lib/picker.py"
     source.write_text(source.read_text().replace("x > 10", "x > 20"))
     assert kept() == {"ok_killed": 2, "untested": 4}  # the changed line's mutants were never run
+
+
+def test_a_survivor_listed_as_equivalent_is_not_retested_when_the_tests_change(picker: Path) -> None:
+    # A new test that kills all but `>=`; the run settles what is listed first, as make mutation does.
+    with (picker / "tests/test_picker.py").open("a") as test:
+        test.write(
+            '\n\ndef test_describe():\n    assert picker.describe(1) == "no"\n    assert picker.describe(11) == "big"\n'
+        )
+    listed = 'file: lib/picker.py\nmutant: return "big" if x > 10 else "XXnoXX"\nreason: for this test\n'
+    (picker / "equivalent.txt").write_text(listed)
+    report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "equivalent.txt"]
+    subprocess.run([*report, "--settle-equivalents", "tests"], cwd=picker, check=True)
+    assert mutmut_run(picker) == {"ok_killed": 4, "bad_survived": 2}  # the listed one was not run again

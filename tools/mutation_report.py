@@ -113,6 +113,28 @@ def results_from_cache(cache: Path) -> list[Result]:
     return results
 
 
+def settle_equivalents(cache: Path, equivalents: list[Equivalent], tests_dir: str) -> int:
+    """Mark each survivor listed as equivalent as tested against the current tests; how many were.
+
+    mutmut retests every survivor once any test file changed. A listed survivor
+    cannot be killed, and retesting one can take minutes (a constant runs every test
+    of its module): this keeps mutmut from running it again. A listed survivor that a
+    new test would kill stays a survivor until the list drops it or FRESH=1.
+    """
+    from mutmut.cache import hash_of_tests
+
+    current = hash_of_tests([tests_dir])
+    settled = []
+    for mutant in load_mutants(cache):
+        if mutant.status in SURVIVED:
+            original, mutated = mutated_line(mutant)
+            if explain(Result(mutant.filename, mutant.line_number, mutant.status, original, mutated), equivalents):
+                settled.append(mutant.pk)
+    with sqlite3.connect(cache) as db:
+        db.executemany("UPDATE mutant SET tested_against_hash = ? WHERE id = ?", [(current, pk) for pk in settled])
+    return len(settled)
+
+
 def explain(result: Result, equivalents: list[Equivalent]) -> str | None:
     for entry in equivalents:
         same_line = entry.line is None or entry.line == result.line_number
@@ -153,7 +175,14 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path(".mutmut-cache"))
     parser.add_argument("--equivalents", type=Path, default=Path("mutmut-equivalent.txt"))
     parser.add_argument("--export", type=Path, help="write the results as JSON instead of judging them")
+    parser.add_argument(
+        "--settle-equivalents", metavar="TESTS_DIR", help="keep mutmut from retesting survivors listed as equivalent"
+    )
     args = parser.parse_args()
+    if args.settle_equivalents:
+        settled = settle_equivalents(args.cache, load_equivalents(args.equivalents), args.settle_equivalents)
+        print(f"{settled} survivors listed as equivalent are not run again")
+        return 0
     results = results_from_cache(args.cache) if args.cache.exists() else []
     if args.export:
         args.export.write_text(json.dumps([asdict(result) for result in results]))

@@ -8,7 +8,8 @@ unit tests mutmut_config.py picks for it.
 
 Each file's results are kept in .mutation-cache/ (one mutmut cache per file),
 so the next run retests only what can have changed: mutmut keeps a killed
-mutant killed and retests survivors whenever a unit test file changed, and a
+mutant killed and retests survivors whenever a unit test file changed (not
+those listed as equivalent: mutation_report.settle_equivalents), and a
 changed source line is a new mutant. --fresh (make mutation FRESH=1) starts
 from nothing. The results are merged and judged by tools/mutation_report.py.
 
@@ -57,9 +58,12 @@ NOT_COPIED = shutil.ignore_patterns(
 CACHES = ROOT / ".mutation-cache"
 
 
+def mutmut_setting(name: str) -> str:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"][name]
+
+
 def default_paths() -> list[str]:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
-    return [path.strip() for path in config["paths_to_mutate"].split(",") if path.strip()]
+    return [path.strip() for path in mutmut_setting("paths_to_mutate").split(",") if path.strip()]
 
 
 def source_files(paths: list[str]) -> list[str]:
@@ -113,6 +117,9 @@ class Worker:
         cache.unlink(missing_ok=True)
         if kept.exists() and not fresh:
             shutil.copyfile(kept, cache)
+            settle = [sys.executable, "tools/mutation_report.py", "--settle-equivalents", mutmut_setting("tests_dir")]
+            with self.log.open("ab") as log:
+                subprocess.run(settle, cwd=self.tree, stdout=log, stderr=subprocess.STDOUT, check=True)
         command = [
             str(self.tree / ".venv/bin/mutmut"), "run", "--no-progress", "--simple-output",
             "--paths-to-mutate", name, "--runner", " ".join(["sh tools/mutation-pytest", *tests_for(name)]),
