@@ -1,0 +1,269 @@
+"""The cluster executor's reports, waits and refusals, driven through scripted nodes and a fake clock.
+
+Fast: no server at all, except the slot-move lock's tests, which need Redis's own
+scripting and run on one real redis-server serving every slot on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from cluster_helpers import (
+    Command,
+    FakeClock,
+    LocalCluster,
+    ScriptedConnections,
+    local_cluster,
+    node_line,
+)
+
+from charms.layer.redis.cluster.executor import (
+    ClusterError,
+    ClusterExecutor,
+    ClusterTimeout,
+    Endpoint,
+    Limits,
+    MigrateAuth,
+    MoveInProgress,
+    MoveProgress,
+    ReplyError,
+    progress_message,
+)
+from charms.layer.redis.cluster.nodes import SLOTS
+from charms.layer.redis.cluster.plan import SlotMove
+
+A, B, C, D, E = (letter * 40 for letter in "abcde")
+PORT = {A: 7001, B: 7002, C: 7003, D: 7004, E: 7005}
+SLOTS_OF = {A: "0-5460", B: "5461-10922", C: "10923-16383"}
+SERVING = b"cluster_state:ok\r\ncluster_slots_ok:16384\r\n"
+
+
+def at(node_id: str) -> Endpoint:
+    return Endpoint("127.0.0.1", PORT[node_id])
+
+
+def three_masters(asked: Endpoint, flags: dict[str, str] | None = None, link: str = "connected") -> list[str]:
+    """CLUSTER NODES lines of masters a, b, c as `asked` sees them; `flags` and `link` for b and c."""
+    lines = []
+    for node_id, slots in SLOTS_OF.items():
+        if at(node_id) == asked:
+            lines.append(node_line(node_id, PORT[node_id], "myself,master", slots))
+        else:
+            lines.append(node_line(node_id, PORT[node_id], (flags or {}).get(node_id, "master"), slots, link=link))
+    return lines
+
+
+def text(lines: list[str]) -> bytes:
+    return "\n".join(lines).encode()
+
+
+def executor_on(connections: ScriptedConnections, limits: Limits | None = None) -> tuple[ClusterExecutor, FakeClock]:
+    clock = FakeClock()
+    auth = MigrateAuth("replicator", "s3cret")
+    return ClusterExecutor(connections, auth, limits, clock=clock, sleep=clock.sleep), clock
+
+
+def test_members_and_the_shared_topology_leave_out_nodes_only_half_known():
+    # redis/3's node is still in its handshake, and a node lost its address: neither is a member yet.
+    half_known = [node_line(D, PORT[D], "handshake", link="disconnected"), node_line(E, 0, "master,noaddr")]
+
+    def answer(asked: Endpoint, command: Command) -> bytes:
+        assert command == ("CLUSTER", "NODES")
+        return text(three_masters(asked) + half_known)
+
+    executor, _ = executor_on(ScriptedConnections(answer))
+    assert [node.node_id for node in executor.members(at(A))] == [A, B, C]
+    units = {at(A): "redis/0", at(B): "redis/1", at(C): "redis/2", at(D): "redis/3", at(E): "redis/4"}
+    topology = executor.topology(at(A), units)
+    assert [(node.unit, node.node_id) for node in topology.nodes] == [("redis/0", A), ("redis/1", B), ("redis/2", C)]
+
+
+def test_slots_are_not_moved_while_masters_fail_and_the_refusal_names_each_of_them():
+    def answer(asked: Endpoint, command: Command) -> bytes:
+        return text(three_masters(asked, {B: "master,fail", C: "master,fail"}, link="disconnected"))
+
+    executor, clock = executor_on(ScriptedConnections(answer))
+    with pytest.raises(ClusterError) as refused:
+        executor.ownership(at(A))
+    assert str(refused.value) == "master bbbbbbbb, cccccccc is failing or unreachable: no slot is moved"
+    assert clock.now == 0
+
+
+def test_a_report_waits_for_a_settling_node_no_longer_than_the_settle_time():
+    def answer(asked: Endpoint, command: Command) -> bytes:
+        if command == ("CLUSTER", "INFO"):
+            return SERVING
+        return text(three_masters(asked, link="disconnected"))
+
+    connections = ScriptedConnections(answer)
+    limits = Limits(settle_timeout=0.5, poll_interval=0.25)
+    executor, clock = executor_on(connections, limits)
+    report = executor.health(at(A))
+    assert (report.ok, report.troubled) == (False, 2)
+    assert clock.now == limits.settle_timeout
+    assert connections.sent_to(at(A)).count(("CLUSTER", "NODES")) == 3
+
+
+class Serving:
+    """CLUSTER INFO of masters a, b, c, where c serves all slots only from its `c_ok_after`-th answer on."""
+
+    def __init__(self, c_ok_after: int) -> None:
+        self.c_ok_after = c_ok_after
+        self.asked_c = 0
+
+    def __call__(self, asked: Endpoint, command: Command) -> bytes:
+        if command == ("CLUSTER", "NODES"):
+            return text(three_masters(asked))
+        if asked == at(C):
+            self.asked_c += 1
+            if self.asked_c < self.c_ok_after:
+                return b"cluster_state:fail\r\ncluster_slots_ok:10923\r\n"
+        return SERVING
+
+
+def test_waiting_for_the_cluster_to_settle_lasts_until_every_node_serves_all_slots():
+    limits = Limits(wait_timeout=5.0, poll_interval=0.25)
+    executor, clock = executor_on(ScriptedConnections(Serving(c_ok_after=3)), limits)
+    executor.wait_settled(at(A))
+    assert clock.now == 0.5
+
+
+def test_a_wait_gives_up_exactly_at_its_bound_and_says_what_it_waited_for():
+    limits = Limits(wait_timeout=1.0, poll_interval=0.25)
+    executor, clock = executor_on(ScriptedConnections(Serving(c_ok_after=1000)), limits)
+    with pytest.raises(ClusterTimeout) as timeout:
+        executor.wait_settled(at(A))
+    assert str(timeout.value) == "gave up waiting for every node to know every node and cluster_state:ok"
+    assert clock.now == limits.wait_timeout
+
+
+class Forgetting:
+    """Masters a, b, c, each listing d until told to forget it; b forgot it already."""
+
+    def __init__(self, refusal: str = "") -> None:
+        self.forgot = {at(B)}
+        self.refusal = refusal
+
+    def __call__(self, asked: Endpoint, command: Command) -> bytes:
+        if command[:2] == ("CLUSTER", "FORGET"):
+            if asked in self.forgot:
+                raise ReplyError(f"ERR Unknown node {command[2]}")
+            if self.refusal and asked == at(C):
+                raise ReplyError(self.refusal)
+            self.forgot.add(asked)
+            return b"OK"
+        departing = [] if asked in self.forgot else [node_line(D, PORT[D], "master", link="disconnected")]
+        return text(three_masters(asked) + departing)
+
+
+def test_forgetting_a_node_goes_on_past_a_node_that_already_forgot_it():
+    connections = ScriptedConnections(Forgetting())
+    executor, _ = executor_on(connections)
+    executor.forget(at(A), D)
+    told = [endpoint for endpoint, command in connections.sent if command == ("CLUSTER", "FORGET", D)]
+    assert told == [at(A), at(B), at(C)]
+
+
+def test_forgetting_stops_at_any_other_refusal():
+    executor, _ = executor_on(ScriptedConnections(Forgetting(refusal="ERR Can't forget my master!")))
+    with pytest.raises(ReplyError, match="Can't forget my master"):
+        executor.forget(at(A), D)
+
+
+def test_a_move_resumed_after_the_source_became_a_replica_still_gives_the_target_the_slot():
+    # A master that gave away its last slot becomes a replica of the node that took it;
+    # a repair then finds the slot still importing on that target.
+    not_master = "ERR Please use SETSLOT only with masters."
+
+    def answer(asked: Endpoint, command: Command) -> object:
+        if command == ("CLUSTER", "NODES"):
+            lines = three_masters(asked)
+            lines[0] = node_line(A, PORT[A], "myself,slave" if asked == at(A) else "slave", master=B)
+            return text(lines)
+        if command[:2] == ("CLUSTER", "SETSLOT") and asked == at(A):
+            raise ReplyError(not_master)
+        if command[:2] == ("CLUSTER", "GETKEYSINSLOT"):
+            return []
+        return b"OK"
+
+    connections = ScriptedConnections(answer)
+    executor, _ = executor_on(connections)
+    assert executor.move(at(B), [SlotMove(7, A, B)]) == 0
+    assert ("CLUSTER", "SETSLOT", 7, "NODE", B) in connections.sent_to(at(B))
+    assert ("CLUSTER", "SETSLOT", 7, "NODE", B) in connections.sent_to(at(C))
+
+
+def test_the_migrate_password_is_sent_only_to_the_target_and_shows_in_no_repr():
+    keys = [[b"k1"], []]
+
+    def answer(asked: Endpoint, command: Command) -> object:
+        if command == ("CLUSTER", "NODES"):
+            return text(three_masters(asked))
+        if command[:2] == ("CLUSTER", "GETKEYSINSLOT"):
+            return keys.pop(0)
+        return b"OK"
+
+    connections = ScriptedConnections(answer)
+    executor, _ = executor_on(connections)
+    assert executor.move(at(A), [SlotMove(7, A, B)]) == 1
+    migrate = [command for command in connections.sent_to(at(A)) if command[0] == "MIGRATE"]
+    assert migrate == [("MIGRATE", "127.0.0.1", PORT[B], "", 0, 10_000, "AUTH2", "replicator", "s3cret", "KEYS", b"k1")]
+    assert "s3cret" not in repr(MigrateAuth("replicator", "s3cret"))
+
+
+def test_a_move_to_a_node_no_unit_claims_shows_its_short_id():
+    progress = MoveProgress(target="0123456789abcdef" * 2 + "01234567", done=64, total=5461, keys=900)
+    assert progress_message(progress, {}) == "moving slots: 64 of 5461 to 01234567"
+
+
+# The slot-move lock, on one real node serving every slot (the lock's scripts run in Redis).
+
+
+@pytest.fixture(scope="module")
+def lone_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with local_cluster(Path(tmp_path_factory.mktemp("lock"))) as cluster:
+        (node,) = cluster.start(1)
+        on_node = cluster.connections.connect(node.endpoint)
+        # As the charm does: a node alone knows no address of its own until it announces one.
+        on_node.command("CONFIG", "SET", "cluster-announce-ip", "127.0.0.1")
+        on_node.command("CLUSTER", "ADDSLOTSRANGE", 0, SLOTS - 1)
+        with cluster.executor() as executor:
+            executor.wait_until("one node serving every slot", lambda: executor.health(node.endpoint).ok)
+        yield cluster
+
+
+@pytest.fixture
+def lock_client(lone_node: LocalCluster) -> Iterator[redis.Redis]:
+    client = redis.Redis("127.0.0.1", lone_node.nodes[0].port, password=lone_node.password)
+    yield client
+    client.delete("{redis-charm}:moving-slots")
+    client.close()
+
+
+def test_the_lock_is_the_key_every_revision_of_the_charm_reads(lone_node, lock_client):
+    seed = lone_node.nodes[0].endpoint
+    # What a unit of another charm revision leaves while it moves slots.
+    lock_client.set("{redis-charm}:moving-slots", "redis/7 0123456789abcdef", px=60_000)
+    with pytest.raises(MoveInProgress) as busy, lone_node.executor(holder="redis/1").exclusive(seed):
+        pass
+    assert str(busy.value) == "redis/7 is moving slots"
+    lock_client.delete("{redis-charm}:moving-slots")
+    with lone_node.executor(holder="redis/1").exclusive(seed):
+        assert lock_client.get("{redis-charm}:moving-slots").startswith(b"redis/1 ")
+    assert lock_client.exists("{redis-charm}:moving-slots") == 0
+
+
+def test_a_mover_without_a_name_is_told_another_unit_moves_and_never_takes_the_lock_over(lone_node, lock_client):
+    seed = lone_node.nodes[0].endpoint
+
+    def unnamed() -> ClusterExecutor:
+        return ClusterExecutor(lone_node.connections, MigrateAuth("default", lone_node.password))
+
+    with unnamed().exclusive(seed):
+        with pytest.raises(MoveInProgress) as busy, unnamed().exclusive(seed):
+            pass
+        assert str(busy.value) == "another unit is moving slots"
+        assert lock_client.exists("{redis-charm}:moving-slots") == 1
