@@ -1,7 +1,7 @@
 """The cluster executor's reports, waits and refusals, driven through scripted nodes and a fake clock.
 
-Fast: no server at all, except the slot-move lock's tests, which need Redis's own
-scripting and run on one real redis-server serving every slot on 127.0.0.1.
+Fast: no server at all, except the last tests, of what the slot-move lock's
+scripts do in Redis, on one real redis-server serving every slot on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -173,45 +173,176 @@ def test_forgetting_stops_at_any_other_refusal():
         executor.forget(at(A), D)
 
 
+class Healthy:
+    """Masters a, b, c serving every slot; slot 7 (a's) holds `keys`; the slot-move lock's key is in slot 7, free."""
+
+    def __init__(self, keys: tuple[bytes, ...] = ()) -> None:
+        self.keys = list(keys)
+
+    def nodes(self, asked: Endpoint) -> list[str]:
+        return three_masters(asked)
+
+    def migrate(self, command: Command) -> bytes:
+        self.keys = [key for key in self.keys if key not in command]
+        return b"OK"
+
+    def setslot(self, asked: Endpoint, command: Command) -> bytes:
+        return b"OK"
+
+    def lock(self, asked: Endpoint, command: Command) -> object:
+        """SET NX takes the lock; of the scripts, a renewal (PEXPIRE) and a release both succeed."""
+        return b"OK" if command[0] == "SET" else 1
+
+    def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command == ("CLUSTER", "NODES"):
+            return text(self.nodes(asked))
+        if command[:2] == ("CLUSTER", "KEYSLOT"):
+            return 7
+        if command[:2] == ("CLUSTER", "GETKEYSINSLOT"):
+            return self.keys[: int(command[3])] if command[2] == 7 else []
+        if command[:2] == ("CLUSTER", "SETSLOT"):
+            return self.setslot(asked, command)
+        if command[0] == "MIGRATE":
+            return self.migrate(command)
+        if command[0] in ("SET", "GET", "EVAL"):
+            return self.lock(asked, command)
+        return b"OK"
+
+
+def setslot_node_sent(connections: ScriptedConnections) -> list[Endpoint]:
+    return [
+        endpoint
+        for endpoint, command in connections.sent
+        if command[:2] == ("CLUSTER", "SETSLOT") and command[3] == "NODE"
+    ]
+
+
 def test_a_move_resumed_after_the_source_became_a_replica_still_gives_the_target_the_slot():
     # A master that gave away its last slot becomes a replica of the node that took it;
     # a repair then finds the slot still importing on that target.
-    not_master = "ERR Please use SETSLOT only with masters."
-
-    def answer(asked: Endpoint, command: Command) -> object:
-        if command == ("CLUSTER", "NODES"):
+    class SourceNowReplica(Healthy):
+        def nodes(self, asked: Endpoint) -> list[str]:
             lines = three_masters(asked)
             lines[0] = node_line(A, PORT[A], "myself,slave" if asked == at(A) else "slave", master=B)
-            return text(lines)
-        if command[:2] == ("CLUSTER", "SETSLOT") and asked == at(A):
-            raise ReplyError(not_master)
-        if command[:2] == ("CLUSTER", "GETKEYSINSLOT"):
-            return []
-        return b"OK"
+            return lines
 
-    connections = ScriptedConnections(answer)
+        def setslot(self, asked: Endpoint, command: Command) -> bytes:
+            if asked == at(A):
+                raise ReplyError("ERR Please use SETSLOT only with masters.")
+            return b"OK"
+
+    connections = ScriptedConnections(SourceNowReplica())
     executor, _ = executor_on(connections)
     assert executor.move(at(B), [SlotMove(7, A, B)]) == 0
-    assert ("CLUSTER", "SETSLOT", 7, "NODE", B) in connections.sent_to(at(B))
-    assert ("CLUSTER", "SETSLOT", 7, "NODE", B) in connections.sent_to(at(C))
+    assert setslot_node_sent(connections) == [at(B), at(A), at(C)]
 
 
 def test_the_migrate_password_is_sent_only_to_the_target_and_shows_in_no_repr():
-    keys = [[b"k1"], []]
-
-    def answer(asked: Endpoint, command: Command) -> object:
-        if command == ("CLUSTER", "NODES"):
-            return text(three_masters(asked))
-        if command[:2] == ("CLUSTER", "GETKEYSINSLOT"):
-            return keys.pop(0)
-        return b"OK"
-
-    connections = ScriptedConnections(answer)
+    connections = ScriptedConnections(Healthy(keys=(b"k1",)))
     executor, _ = executor_on(connections)
     assert executor.move(at(A), [SlotMove(7, A, B)]) == 1
     migrate = [command for command in connections.sent_to(at(A)) if command[0] == "MIGRATE"]
     assert migrate == [("MIGRATE", "127.0.0.1", PORT[B], "", 0, 10_000, "AUTH2", "replicator", "s3cret", "KEYS", b"k1")]
     assert "s3cret" not in repr(MigrateAuth("replicator", "s3cret"))
+
+
+def test_a_failed_migrate_stops_the_move_naming_the_slot_and_leaves_it_open_for_repair():
+    class TargetDown(Healthy):
+        def migrate(self, command: Command) -> bytes:
+            raise ReplyError("IOERR error or timeout reading to target instance")
+
+    connections = ScriptedConnections(TargetDown(keys=(b"k1",)))
+    executor, _ = executor_on(connections)
+    with pytest.raises(ClusterError) as failed:
+        executor.move(at(A), [SlotMove(7, A, B)])
+    assert (
+        str(failed.value) == "MIGRATE of slot 7 to bbbbbbbb… failed: IOERR error or timeout reading to target instance"
+    )
+    assert setslot_node_sent(connections) == []
+
+
+def test_a_move_between_nodes_the_seed_does_not_know_is_refused_before_any_step():
+    connections = ScriptedConnections(Healthy())
+    executor, _ = executor_on(connections)
+    with pytest.raises(ClusterError) as refused:
+        executor.move(at(A), [SlotMove(7, A, D)])
+    assert str(refused.value) == "slot 7 moves between nodes 127.0.0.1:7001 does not know"
+    assert [command for _, command in connections.sent if command[:2] == ("CLUSTER", "SETSLOT")] == []
+
+
+def test_a_lock_that_lapsed_while_keys_moved_stops_the_move_and_leaves_the_slot_open():
+    class Lapsing(Healthy):
+        def lock(self, asked: Endpoint, command: Command) -> object:
+            renewing = command[0] == "EVAL" and "pexpire" in str(command[1])
+            return 0 if renewing else super().lock(asked, command)
+
+    connections = ScriptedConnections(Lapsing(keys=(b"k1", b"k2")))
+    executor, _ = executor_on(connections)
+    with pytest.raises(ClusterError) as stopped, executor.exclusive(at(A)):
+        executor.move(at(A), [SlotMove(7, A, B)])
+    assert str(stopped.value) == "the slot-move lock lapsed: stopping; the next repair finishes what is open"
+    assert setslot_node_sent(connections) == []
+
+
+def test_a_repair_that_leaves_a_slot_open_says_which():
+    class StuckImporting(Healthy):
+        def nodes(self, asked: Endpoint) -> list[str]:
+            lines = three_masters(asked)
+            if asked == at(B):
+                lines[1] += f" [7-<-{A}]"
+            return lines
+
+    executor, _ = executor_on(ScriptedConnections(StuckImporting()))
+    with pytest.raises(ClusterError) as stuck:
+        executor.repair(at(A))
+    assert str(stuck.value) == "slot 7 is still open after repair"
+
+
+def test_a_node_holding_slots_is_never_reset():
+    connections = ScriptedConnections(Healthy())
+    executor, _ = executor_on(connections)
+    with pytest.raises(ClusterError) as refused:
+        executor.reset(at(A))
+    assert str(refused.value) == "127.0.0.1:7001 still holds 5461 slots: drain it first"
+    assert ("CLUSTER", "RESET", "HARD") not in connections.sent_to(at(A))
+
+
+def test_the_lock_command_follows_redirections_but_not_without_end():
+    class Bouncing(Healthy):
+        def lock(self, asked: Endpoint, command: Command) -> object:
+            other = B if asked == at(A) else A
+            raise ReplyError(f"MOVED 7 127.0.0.1:{PORT[other]}")
+
+    connections = ScriptedConnections(Bouncing())
+    executor, _ = executor_on(connections)
+    with pytest.raises(ClusterError) as refused, executor.exclusive(at(A)):
+        pass
+    assert str(refused.value) == "the slot of {redis-charm}:moving-slots kept redirecting"
+    assert [endpoint for endpoint, command in connections.sent if command[0] == "SET"][:3] == [at(A), at(B), at(A)]
+
+
+def test_the_lock_is_refused_when_no_master_serves_its_slot():
+    class SlotSevenUnserved(Healthy):
+        def nodes(self, asked: Endpoint) -> list[str]:
+            lines = three_masters(asked)
+            lines[0] = lines[0].replace("0-5460", "8-5460")
+            return lines
+
+    executor, _ = executor_on(ScriptedConnections(SlotSevenUnserved()))
+    with pytest.raises(ClusterError) as refused, executor.exclusive(at(A)):
+        pass
+    assert str(refused.value) == "no master serves slot 7"
+
+
+def test_any_other_refusal_of_the_lock_command_stops_with_that_refusal():
+    class Down(Healthy):
+        def lock(self, asked: Endpoint, command: Command) -> object:
+            raise ReplyError("CLUSTERDOWN The cluster is down")
+
+    executor, _ = executor_on(ScriptedConnections(Down()))
+    with pytest.raises(ReplyError) as refused, executor.exclusive(at(A)):
+        pass
+    assert str(refused.value) == "CLUSTERDOWN The cluster is down"
 
 
 def test_a_move_to_a_node_no_unit_claims_shows_its_short_id():
