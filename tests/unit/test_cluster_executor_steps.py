@@ -32,8 +32,8 @@ from charms.layer.redis.cluster.executor import (
     ReplyError,
     progress_message,
 )
-from charms.layer.redis.cluster.nodes import SLOTS
-from charms.layer.redis.cluster.plan import SlotMove
+from charms.layer.redis.cluster.nodes import SLOTS, SlotRange
+from charms.layer.redis.cluster.plan import SlotMove, plan_formation
 
 A, B, C, D, E = (letter * 40 for letter in "abcde")
 PORT = {A: 7001, B: 7002, C: 7003, D: 7004, E: 7005}
@@ -343,6 +343,111 @@ def test_any_other_refusal_of_the_lock_command_stops_with_that_refusal():
     with pytest.raises(ReplyError) as refused, executor.exclusive(at(A)):
         pass
     assert str(refused.value) == "CLUSTERDOWN The cluster is down"
+
+
+class NewNodes:
+    """Nodes a, b, c started empty: each knows only itself until met, and then (by gossip) everyone it is met with.
+
+    As Redis does, a node refuses a config epoch once it knows another node.
+    """
+
+    def __init__(self) -> None:
+        self.ids = {at(node_id): node_id for node_id in (A, B, C)}
+        self.knows = {endpoint: {endpoint} for endpoint in self.ids}
+        self.slots: dict[Endpoint, list[str]] = {endpoint: [] for endpoint in self.ids}
+        self.epoch = dict.fromkeys(self.ids, 0)
+
+    def meet(self, one: Endpoint, other: Endpoint) -> None:
+        group = self.knows[one] | self.knows[other]
+        for endpoint in group:
+            self.knows[endpoint] = group
+
+    def nodes(self, asked: Endpoint) -> bytes:
+        return text(
+            [
+                node_line(
+                    self.ids[known],
+                    known.port,
+                    "myself,master" if known == asked else "master",
+                    " ".join(self.slots[known]),
+                )
+                for known in sorted(self.knows[asked], key=lambda endpoint: endpoint.port)
+            ]
+        )
+
+    def info(self, asked: Endpoint) -> bytes:
+        served = sum(
+            len(SlotRange(*map(int, r.split("-"))).slots()) for known in self.knows[asked] for r in self.slots[known]
+        )
+        state = "ok" if served == SLOTS else "fail"
+        epoch = max(self.epoch[known] for known in self.knows[asked])
+        known = len(self.knows[asked])
+        fields = {
+            "cluster_state": state,
+            "cluster_slots_ok": served,
+            "cluster_current_epoch": epoch,
+            "cluster_known_nodes": known,
+        }
+        return "".join(f"{name}:{value}\r\n" for name, value in fields.items()).encode()
+
+    def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command[0] != "CLUSTER":
+            raise ReplyError(f"ERR unknown command '{command[0]}'")
+        what, *arguments = command[1:]
+        if what == "MYID":
+            return self.ids[asked].encode()
+        if what == "NODES":
+            return self.nodes(asked)
+        if what == "INFO":
+            return self.info(asked)
+        if what == "SET-CONFIG-EPOCH":
+            if len(self.knows[asked]) > 1:
+                raise ReplyError(
+                    "ERR The user can assign a config epoch only when the node does not know any other node."
+                )
+            self.epoch[asked] = int(arguments[0])
+            return b"OK"
+        if what == "ADDSLOTSRANGE":
+            self.slots[asked].append(f"{arguments[0]}-{arguments[1]}")
+            return b"OK"
+        if what == "MEET":
+            self.meet(asked, Endpoint(str(arguments[0]), int(arguments[1])))
+            return b"OK"
+        raise ReplyError(f"ERR unknown subcommand '{what}'")
+
+
+UNITS = {"redis/0": at(A), "redis/1": at(B), "redis/2": at(C)}
+
+
+def test_forming_gives_every_new_node_its_own_config_epoch_before_they_meet():
+    connections = ScriptedConnections(NewNodes())
+    executor, _ = executor_on(connections)
+    topology = executor.form(plan_formation(list(UNITS), 0), UNITS)
+    assert [(node.unit, node.node_id) for node in topology.masters] == [("redis/0", A), ("redis/1", B), ("redis/2", C)]
+    commands = [(endpoint, command[1]) for endpoint, command in connections.sent]
+    epochs = {endpoint: command[2] for endpoint, command in connections.sent if command[1] == "SET-CONFIG-EPOCH"}
+    assert set(epochs) == {at(A), at(B), at(C)} and len(set(epochs.values())) == 3
+    first_meet = commands.index((at(A), "MEET"))
+    assert all(commands.index((endpoint, "SET-CONFIG-EPOCH")) < first_meet for endpoint in epochs)
+    # Formed again (a hook run twice, a new leader): nothing is assigned or met again.
+    sent = len(connections.sent)
+    assert executor.form(plan_formation(list(UNITS), 0), UNITS) == topology
+    assert {command[1] for _, command in connections.sent[sent:]} <= {"MYID", "INFO", "NODES"}
+
+
+def test_a_formation_resumed_after_two_nodes_met_gives_an_epoch_only_to_the_one_alone():
+    nodes = NewNodes()
+    # As a leader's hook killed mid-formation may leave it: a has some of its slots and has met b.
+    nodes.slots[at(A)].append("0-1000")
+    nodes.meet(at(A), at(B))
+    connections = ScriptedConnections(nodes)
+    executor, _ = executor_on(connections)
+    executor.form(plan_formation(list(UNITS), 0), UNITS)
+    assert [endpoint for endpoint, command in connections.sent if command[1] == "SET-CONFIG-EPOCH"] == [at(C)]
+    assert ("CLUSTER", "ADDSLOTSRANGE", 1001, 5461) in connections.sent_to(at(A))
+    assert [command for _, command in connections.sent if command[1] == "MEET"] == [
+        ("CLUSTER", "MEET", "127.0.0.1", PORT[C])
+    ]
 
 
 def test_a_move_to_a_node_no_unit_claims_shows_its_short_id():
