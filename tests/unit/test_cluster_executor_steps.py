@@ -30,10 +30,11 @@ from charms.layer.redis.cluster.executor import (
     MoveInProgress,
     MoveProgress,
     ReplyError,
+    Unreachable,
     progress_message,
 )
 from charms.layer.redis.cluster.nodes import SLOTS, SlotRange
-from charms.layer.redis.cluster.plan import SlotMove, plan_formation
+from charms.layer.redis.cluster.plan import PlanError, SlotMove, plan_formation
 
 A, B, C, D, E = (letter * 40 for letter in "abcde")
 PORT = {A: 7001, B: 7002, C: 7003, D: 7004, E: 7005}
@@ -174,16 +175,16 @@ def test_forgetting_stops_at_any_other_refusal():
 
 
 class Healthy:
-    """Masters a, b, c serving every slot; slot 7 (a's) holds `keys`; the slot-move lock's key is in slot 7, free."""
+    """Masters a, b, c serving every slot, holding `keys` by slot; the slot-move lock's key is in a's slot 7, free."""
 
-    def __init__(self, keys: tuple[bytes, ...] = ()) -> None:
-        self.keys = list(keys)
+    def __init__(self, keys: dict[int, list[bytes]] | None = None) -> None:
+        self.keys = keys or {}
 
     def nodes(self, asked: Endpoint) -> list[str]:
         return three_masters(asked)
 
     def migrate(self, command: Command) -> bytes:
-        self.keys = [key for key in self.keys if key not in command]
+        self.keys = {slot: [key for key in keys if key not in command] for slot, keys in self.keys.items()}
         return b"OK"
 
     def setslot(self, asked: Endpoint, command: Command) -> bytes:
@@ -199,7 +200,7 @@ class Healthy:
         if command[:2] == ("CLUSTER", "KEYSLOT"):
             return 7
         if command[:2] == ("CLUSTER", "GETKEYSINSLOT"):
-            return self.keys[: int(command[3])] if command[2] == 7 else []
+            return self.keys.get(int(command[2]), [])[: int(command[3])]
         if command[:2] == ("CLUSTER", "SETSLOT"):
             return self.setslot(asked, command)
         if command[0] == "MIGRATE":
@@ -238,7 +239,7 @@ def test_a_move_resumed_after_the_source_became_a_replica_still_gives_the_target
 
 
 def test_the_migrate_password_is_sent_only_to_the_target_and_shows_in_no_repr():
-    connections = ScriptedConnections(Healthy(keys=(b"k1",)))
+    connections = ScriptedConnections(Healthy(keys={7: [b"k1"]}))
     executor, _ = executor_on(connections)
     assert executor.move(at(A), [SlotMove(7, A, B)]) == 1
     migrate = [command for command in connections.sent_to(at(A)) if command[0] == "MIGRATE"]
@@ -251,7 +252,7 @@ def test_a_failed_migrate_stops_the_move_naming_the_slot_and_leaves_it_open_for_
         def migrate(self, command: Command) -> bytes:
             raise ReplyError("IOERR error or timeout reading to target instance")
 
-    connections = ScriptedConnections(TargetDown(keys=(b"k1",)))
+    connections = ScriptedConnections(TargetDown(keys={7: [b"k1"]}))
     executor, _ = executor_on(connections)
     with pytest.raises(ClusterError) as failed:
         executor.move(at(A), [SlotMove(7, A, B)])
@@ -276,7 +277,7 @@ def test_a_lock_that_lapsed_while_keys_moved_stops_the_move_and_leaves_the_slot_
             renewing = command[0] == "EVAL" and "pexpire" in str(command[1])
             return 0 if renewing else super().lock(asked, command)
 
-    connections = ScriptedConnections(Lapsing(keys=(b"k1", b"k2")))
+    connections = ScriptedConnections(Lapsing(keys={7: [b"k1", b"k2"]}))
     executor, _ = executor_on(connections)
     with pytest.raises(ClusterError) as stopped, executor.exclusive(at(A)):
         executor.move(at(A), [SlotMove(7, A, B)])
@@ -453,6 +454,169 @@ def test_a_formation_resumed_after_two_nodes_met_gives_an_epoch_only_to_the_one_
 def test_a_move_to_a_node_no_unit_claims_shows_its_short_id():
     progress = MoveProgress(target="0123456789abcdef" * 2 + "01234567", done=64, total=5461, keys=900)
     assert progress_message(progress, {}) == "moving slots: 64 of 5461 to 01234567"
+
+
+def test_a_move_reports_as_it_starts_after_each_batch_of_keys_and_after_each_round():
+    connections = ScriptedConnections(Healthy(keys={7: [b"k1", b"k2"], 8: [b"k3"]}))
+    executor, _ = executor_on(connections, Limits(slots_per_round=1))
+    progress: list[MoveProgress] = []
+    assert executor.move(at(A), [SlotMove(7, A, B), SlotMove(8, A, B)], progress.append) == 3
+    assert [(report.done, report.total, report.keys) for report in progress] == [
+        (0, 2, 0),
+        (0, 2, 2),
+        (1, 2, 2),
+        (1, 2, 3),
+        (2, 2, 3),
+    ]
+    assert {report.target for report in progress} == {B}
+
+
+def test_a_failing_master_is_not_told_of_a_slot_move():
+    class CFailed(Healthy):
+        def nodes(self, asked: Endpoint) -> list[str]:
+            return three_masters(asked, {C: "master,fail"}, link="disconnected")
+
+        def __call__(self, asked: Endpoint, command: Command) -> object:
+            if asked == at(C):
+                raise Unreachable(f"{asked}: ConnectionError")
+            return super().__call__(asked, command)
+
+    connections = ScriptedConnections(CFailed())
+    executor, _ = executor_on(connections)
+    executor.move(at(A), [SlotMove(7, A, B)])
+    assert setslot_node_sent(connections) == [at(B), at(A)]
+    assert connections.sent_to(at(C)) == []
+
+
+class MovingToFailedC(Healthy):
+    """Slot 7 was left migrating from a to c, and c has failed since."""
+
+    def nodes(self, asked: Endpoint) -> list[str]:
+        lines = three_masters(asked, {C: "master,fail"}, link="disconnected")
+        if asked == at(A):
+            lines[0] += f" [7->-{C}]"
+        return lines
+
+    def __call__(self, asked: Endpoint, command: Command) -> object:
+        if asked == at(C):
+            raise Unreachable(f"{asked}: ConnectionError")
+        return super().__call__(asked, command)
+
+
+def test_a_repair_towards_a_failed_master_is_left_to_an_operator():
+    connections = ScriptedConnections(MovingToFailedC())
+    executor, _ = executor_on(connections)
+    with pytest.raises(PlanError) as refused:
+        executor.repair(at(A))
+    assert str(refused.value) == (
+        "slot 7 was moving to cccccccc…, which is not a healthy master: it needs an operator (redis-cli --cluster fix)"
+    )
+    assert connections.sent_to(at(C)) == []
+
+
+def test_each_use_of_the_lock_takes_it_anew():
+    connections = ScriptedConnections(Healthy())
+    executor, _ = executor_on(connections)
+    for _ in range(2):
+        with executor.exclusive(at(A)):
+            pass
+    assert [command[0] for _, command in connections.sent if command[0] in ("SET", "EVAL")] == ["SET", "EVAL"] * 2
+
+
+def test_a_lock_released_while_it_was_asked_for_is_said_to_be_held_by_another_unit():
+    # SET NX failed, then its holder released it before the GET naming the holder.
+    class JustReleased(Healthy):
+        def lock(self, asked: Endpoint, command: Command) -> object:
+            return None
+
+    executor, _ = executor_on(ScriptedConnections(JustReleased()))
+    with pytest.raises(MoveInProgress) as busy, executor.exclusive(at(A)):
+        pass
+    assert str(busy.value) == "another unit is moving slots"
+
+
+def test_the_lock_command_follows_an_ask_to_the_node_importing_its_slot():
+    class LockSlotMigrating(Healthy):
+        """The lock's slot 7 is migrating from a to b, and the lock's key has already moved."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.asking: set[Endpoint] = set()
+
+        def __call__(self, asked: Endpoint, command: Command) -> object:
+            if command == ("ASKING",):
+                self.asking.add(asked)
+                return b"OK"
+            return super().__call__(asked, command)
+
+        def lock(self, asked: Endpoint, command: Command) -> object:
+            if asked == at(A):
+                raise ReplyError("ASK 7 127.0.0.1:7002")
+            if asked not in self.asking:
+                raise ReplyError("MOVED 7 127.0.0.1:7001")
+            self.asking.discard(asked)  # ASKING holds for the next command only
+            return super().lock(asked, command)
+
+    connections = ScriptedConnections(LockSlotMigrating())
+    executor, _ = executor_on(connections)
+    with executor.exclusive(at(A)):
+        pass
+    assert [command[0] for command in connections.sent_to(at(B))] == ["ASKING", "SET", "ASKING", "EVAL"]
+
+
+def test_a_replica_that_never_links_gives_up_naming_it_and_its_master():
+    class DNeverLinks(Healthy):
+        def nodes(self, asked: Endpoint) -> list[str]:
+            return [
+                *three_masters(asked),
+                node_line(D, PORT[D], "myself,slave" if asked == at(D) else "slave", master=A),
+            ]
+
+        def __call__(self, asked: Endpoint, command: Command) -> object:
+            if command == ("INFO", "replication"):
+                return b"role:slave\r\nmaster_link_status:down\r\n"
+            return super().__call__(asked, command)
+
+    executor, _ = executor_on(ScriptedConnections(DNeverLinks()), Limits(wait_timeout=1.0))
+    with pytest.raises(ClusterTimeout) as timeout:
+        executor.replicate(at(D), A)
+    assert str(timeout.value) == "gave up waiting for 127.0.0.1:7004 to replicate aaaaaaaa…"
+
+
+def test_a_node_that_never_forgets_gives_up_naming_the_node_forgotten():
+    class CRemembers(Forgetting):
+        def __call__(self, asked: Endpoint, command: Command) -> bytes:
+            reply = super().__call__(asked, command)
+            self.forgot.discard(at(C))
+            return reply
+
+    executor, _ = executor_on(ScriptedConnections(CRemembers()), Limits(wait_timeout=1.0))
+    with pytest.raises(ClusterTimeout) as timeout:
+        executor.forget(at(A), D)
+    assert str(timeout.value) == "gave up waiting for every node to forget dddddddd…"
+
+
+class NeverMeetsC(NewNodes):
+    def meet(self, one: Endpoint, other: Endpoint) -> None:
+        if at(C) not in (one, other):
+            super().meet(one, other)
+
+
+class CNeverServes(NewNodes):
+    def info(self, asked: Endpoint) -> bytes:
+        reply = super().info(asked)
+        return reply.replace(b"cluster_state:ok", b"cluster_state:fail") if asked == at(C) else reply
+
+
+@pytest.mark.parametrize(
+    ("nodes", "waited_for"),
+    [(NeverMeetsC, "every node to know every node"), (CNeverServes, "cluster_state:ok on every node")],
+)
+def test_a_formation_that_does_not_come_together_gives_up_saying_what_it_waited_for(nodes, waited_for):
+    executor, _ = executor_on(ScriptedConnections(nodes()), Limits(wait_timeout=1.0))
+    with pytest.raises(ClusterTimeout) as timeout:
+        executor.form(plan_formation(list(UNITS), 0), UNITS)
+    assert str(timeout.value) == f"gave up waiting for {waited_for}"
 
 
 # The slot-move lock, on one real node serving every slot (the lock's scripts run in Redis).
