@@ -308,6 +308,14 @@ def test_a_node_holding_slots_is_never_reset():
     assert ("CLUSTER", "RESET", "HARD") not in connections.sent_to(at(A))
 
 
+def lock_refusal(cluster: Healthy) -> BaseException:
+    """What asking for the slot-move lock on this scripted cluster raises."""
+    executor, _ = executor_on(ScriptedConnections(cluster))
+    with pytest.raises(Exception) as refused, executor.exclusive(at(A)):
+        pass
+    return refused.value
+
+
 def test_the_lock_command_follows_redirections_but_not_without_end():
     class Bouncing(Healthy):
         def lock(self, asked: Endpoint, command: Command) -> object:
@@ -329,10 +337,8 @@ def test_the_lock_is_refused_when_no_master_serves_its_slot():
             lines[0] = lines[0].replace("0-5460", "8-5460")
             return lines
 
-    executor, _ = executor_on(ScriptedConnections(SlotSevenUnserved()))
-    with pytest.raises(ClusterError) as refused, executor.exclusive(at(A)):
-        pass
-    assert str(refused.value) == "no master serves slot 7"
+    refused = lock_refusal(SlotSevenUnserved())
+    assert isinstance(refused, ClusterError) and str(refused) == "no master serves slot 7"
 
 
 def test_any_other_refusal_of_the_lock_command_stops_with_that_refusal():
@@ -340,10 +346,8 @@ def test_any_other_refusal_of_the_lock_command_stops_with_that_refusal():
         def lock(self, asked: Endpoint, command: Command) -> object:
             raise ReplyError("CLUSTERDOWN The cluster is down")
 
-    executor, _ = executor_on(ScriptedConnections(Down()))
-    with pytest.raises(ReplyError) as refused, executor.exclusive(at(A)):
-        pass
-    assert str(refused.value) == "CLUSTERDOWN The cluster is down"
+    refused = lock_refusal(Down())
+    assert isinstance(refused, ReplyError) and str(refused) == "CLUSTERDOWN The cluster is down"
 
 
 class NewNodes:
@@ -529,10 +533,8 @@ def test_a_lock_released_while_it_was_asked_for_is_said_to_be_held_by_another_un
         def lock(self, asked: Endpoint, command: Command) -> object:
             return None
 
-    executor, _ = executor_on(ScriptedConnections(JustReleased()))
-    with pytest.raises(MoveInProgress) as busy, executor.exclusive(at(A)):
-        pass
-    assert str(busy.value) == "another unit is moving slots"
+    busy = lock_refusal(JustReleased())
+    assert isinstance(busy, MoveInProgress) and str(busy) == "another unit is moving slots"
 
 
 def test_the_lock_command_follows_an_ask_to_the_node_importing_its_slot():
