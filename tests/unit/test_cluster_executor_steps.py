@@ -669,3 +669,14 @@ def test_a_mover_without_a_name_is_told_another_unit_moves_and_never_takes_the_l
             pass
         assert str(busy.value) == "another unit is moving slots"
         assert lock_client.exists("{redis-charm}:moving-slots") == 1
+
+
+def test_a_lock_left_by_a_killed_hook_of_the_same_unit_is_taken_over(lone_node, lock_client):
+    seed = lone_node.nodes[0].endpoint
+    # What a hook of redis/4 killed while moving leaves behind.
+    lock_client.set("{redis-charm}:moving-slots", "redis/4 0123456789abcdef", px=60_000)
+    with pytest.raises(MoveInProgress) as busy:
+        lone_node.executor(holder="redis/40").rebalance(seed)
+    assert str(busy.value) == "redis/4 is moving slots"
+    assert lone_node.executor(holder="redis/4").rebalance(seed) == ()
+    assert lock_client.exists("{redis-charm}:moving-slots") == 0
