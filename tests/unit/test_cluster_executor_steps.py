@@ -36,8 +36,8 @@ from charms.layer.redis.cluster.executor import (
 from charms.layer.redis.cluster.nodes import SLOTS, SlotRange
 from charms.layer.redis.cluster.plan import PlanError, SlotMove, plan_formation
 
-A, B, C, D, E = (letter * 40 for letter in "abcde")
-PORT = {A: 7001, B: 7002, C: 7003, D: 7004, E: 7005}
+A, B, C, D, E, F = (letter * 40 for letter in "abcdef")
+PORT = {A: 7001, B: 7002, C: 7003, D: 7004, E: 7005, F: 7006}
 SLOTS_OF = {A: "0-5460", B: "5461-10922", C: "10923-16383"}
 SERVING = b"cluster_state:ok\r\ncluster_slots_ok:16384\r\n"
 
@@ -619,6 +619,47 @@ def test_a_formation_that_does_not_come_together_gives_up_saying_what_it_waited_
     with pytest.raises(ClusterTimeout) as timeout:
         executor.form(plan_formation(list(UNITS), 0), UNITS)
     assert str(timeout.value) == f"gave up waiting for {waited_for}"
+
+
+class Replicated(Healthy):
+    """Healthy masters a, b, c, and replicas of them (`master_of`: replica → master) that CLUSTER REPLICATE moves."""
+
+    def __init__(self, master_of: dict[str, str]) -> None:
+        super().__init__()
+        self.master_of = master_of
+
+    def nodes(self, asked: Endpoint) -> list[str]:
+        return three_masters(asked) + [
+            node_line(replica, PORT[replica], "myself,slave" if at(replica) == asked else "slave", master=master)
+            for replica, master in self.master_of.items()
+        ]
+
+    def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command[:2] == ("CLUSTER", "REPLICATE"):
+            self.master_of[next(node for node, port in PORT.items() if port == asked.port)] = str(command[2])
+            return b"OK"
+        if command == ("INFO", "replication"):
+            return b"role:slave\r\nmaster_link_status:up\r\n"
+        return super().__call__(asked, command)
+
+
+@pytest.mark.parametrize(
+    ("master_of", "rehomed"),
+    [
+        # One replica each: a's goes to the earlier of b and c.
+        ({D: A, E: B, F: C}, {D: B}),
+        # a's two replicas: the first to c, which has none, then the second to b, tied with c.
+        ({D: A, F: A, E: B}, {D: C, F: B}),
+    ],
+)
+def test_draining_a_master_gives_its_replicas_the_masters_with_fewest_replicas(master_of, rehomed):
+    connections = ScriptedConnections(Replicated(master_of))
+    executor, _ = executor_on(connections)
+    moves = executor.drain(at(A), A)
+    assert {move.source for move in moves} == {A} and {move.target for move in moves} == {B, C}
+    assert len(moves) == 5461
+    told = {endpoint: command[2] for endpoint, command in connections.sent if command[:2] == ("CLUSTER", "REPLICATE")}
+    assert told == {at(replica): master for replica, master in rehomed.items()}
 
 
 # The slot-move lock, on one real node serving every slot (the lock's scripts run in Redis).
