@@ -662,6 +662,28 @@ def test_draining_a_master_gives_its_replicas_the_masters_with_fewest_replicas(m
     assert told == {at(replica): master for replica, master in rehomed.items()}
 
 
+def test_a_new_replica_is_waited_for_until_its_master_lists_it():
+    class BLearnsLate(Replicated):
+        """b's own view still shows d as a's replica for its first two reads after d moved to it."""
+
+        def __init__(self) -> None:
+            super().__init__({D: A})
+            self.stale_reads = 2
+
+        def nodes(self, asked: Endpoint) -> list[str]:
+            lines = super().nodes(asked)
+            if asked == at(B) and self.master_of[D] == B and self.stale_reads:
+                self.stale_reads -= 1
+                lines[-1] = node_line(D, PORT[D], "slave", master=A)
+            return lines
+
+    cluster = BLearnsLate()
+    executor, clock = executor_on(ScriptedConnections(cluster), Limits(poll_interval=0.25))
+    executor.replicate(at(D), B)
+    assert cluster.stale_reads == 0
+    assert clock.now == 0.5
+
+
 # The slot-move lock, on one real node serving every slot (the lock's scripts run in Redis).
 
 
