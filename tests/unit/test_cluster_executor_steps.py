@@ -662,6 +662,24 @@ def test_draining_a_master_gives_its_replicas_the_masters_with_fewest_replicas(m
     assert told == {at(replica): master for replica, master in rehomed.items()}
 
 
+def test_a_drain_seen_from_a_replica_that_has_not_caught_up_leaves_the_replicas_where_they_are():
+    # a held every slot and b, c were added empty; d, a's replica, learns of the moves only by gossip.
+    class LaggingReplica(Replicated):
+        def nodes(self, asked: Endpoint) -> list[str]:
+            lines = super().nodes(asked)
+            return [
+                line.replace(" 0-5460", " 0-16383").replace(" 5461-10922", "").replace(" 10923-16383", "")
+                for line in lines
+            ]
+
+    connections = ScriptedConnections(LaggingReplica({D: A}))
+    executor, _ = executor_on(connections)
+    with pytest.raises(PlanError) as refused:
+        executor.drain(at(D), A)
+    assert str(refused.value) == "no other master left to replicate"
+    assert [command for _, command in connections.sent if command[:2] == ("CLUSTER", "REPLICATE")] == []
+
+
 def test_a_new_replica_is_waited_for_until_its_master_lists_it():
     class BLearnsLate(Replicated):
         """b's own view still shows d as a's replica for its first two reads after d moved to it."""
