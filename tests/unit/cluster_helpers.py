@@ -13,12 +13,20 @@ import random
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from charms.layer.redis.cluster.executor import ClusterExecutor, Endpoint, Limits, MigrateAuth
+from charms.layer.redis.cluster.executor import (
+    ClusterExecutor,
+    CommandArg,
+    Endpoint,
+    Limits,
+    MigrateAuth,
+    ReplyError,
+)
 from charms.layer.redis.cluster.redis_client import RedisConnections
 
 LOOPBACK = "127.0.0.1"
@@ -216,3 +224,54 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+
+Command = tuple[CommandArg, ...]
+# Each reply of a scripted node: what it answers `command` at `endpoint`; a ReplyError raised is the reply.
+Answer = Callable[[Endpoint, Command], Any]
+
+
+class ScriptedConnections:
+    """A connection factory whose nodes answer as `answer` says, recording every command sent, in order."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.sent: list[tuple[Endpoint, Command]] = []
+
+    def connect(self, endpoint: Endpoint) -> ScriptedConnection:
+        return ScriptedConnection(self, endpoint)
+
+    def sent_to(self, endpoint: Endpoint) -> list[Command]:
+        return [command for to, command in self.sent if to == endpoint]
+
+
+@dataclass
+class ScriptedConnection:
+    connections: ScriptedConnections
+    endpoint: Endpoint
+
+    def command(self, *args: CommandArg) -> Any:
+        (reply,) = self.pipeline([args])
+        if isinstance(reply, ReplyError):
+            raise reply
+        return reply
+
+    def pipeline(self, commands: Sequence[Sequence[CommandArg]]) -> list[Any]:
+        return [self._reply(tuple(command)) for command in commands]
+
+    def _reply(self, command: Command) -> Any:
+        self.connections.sent.append((self.endpoint, command))
+        try:
+            return self.connections.answer(self.endpoint, command)
+        except ReplyError as error:
+            return error
+
+    def close(self) -> None:
+        pass
+
+
+def node_line(
+    node_id: str, port: int, flags: str = "master", slots: str = "", master: str = "-", link: str = "connected"
+) -> str:
+    """One line of CLUSTER NODES for a node on 127.0.0.1."""
+    return f"{node_id} {LOOPBACK}:{port}@{port + BUS_OFFSET} {flags} {master} 0 0 1 {link} {slots}".rstrip()

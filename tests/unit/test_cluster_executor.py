@@ -234,18 +234,6 @@ def test_one_mover_at_a_time_and_the_waiting_one_is_told_who_moves(local):
     assert other.rebalance(seed) == ()
 
 
-def test_a_lock_left_by_a_killed_hook_of_the_same_unit_is_taken_over(local):
-    formed(local, 3).close()
-    seed = local.nodes[0].endpoint
-    client = local.client()
-    # What a hook of redis/4 killed while moving leaves behind.
-    client.set(LOCK_KEY, "redis/4 0123456789abcdef", px=60_000)
-    with pytest.raises(MoveInProgress, match="redis/4 is moving slots"):
-        local.executor(holder="redis/40").rebalance(seed)
-    assert local.executor(holder="redis/4").rebalance(seed) == ()
-    assert client.exists(LOCK_KEY) == 0
-
-
 def retire_when_free(local: LocalCluster, node: LocalNode, leaving: list[str]) -> None:
     """What a departing unit's hook does, retried as later hooks would while another unit moves slots."""
     with local.executor(holder=node.unit) as executor:

@@ -71,7 +71,6 @@ class MoveInProgress(Exception):
     """Another unit holds the cluster's slot-move lock; try again in a later hook."""
 
     def __init__(self, holder: str) -> None:
-        self.holder = holder
         super().__init__(f"{holder or 'another unit'} is moving slots")
 
 
