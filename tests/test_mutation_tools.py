@@ -181,5 +181,15 @@ def test_a_survivor_listed_as_equivalent_is_not_retested_when_the_tests_change(p
     listed = 'file: lib/picker.py\nmutant: return "big" if x > 10 else "XXnoXX"\nreason: for this test\n'
     (picker / "equivalent.txt").write_text(listed)
     report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "equivalent.txt"]
-    subprocess.run([*report, "--settle-equivalents", "tests"], cwd=picker, check=True)
+    subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
     assert mutmut_run(picker) == {"ok_killed": 4, "bad_survived": 2}  # the listed one was not run again
+
+
+def test_a_line_repeating_an_earlier_lines_text_is_tested_when_added_after_it(picker: Path) -> None:
+    source = picker / "lib/picker.py"
+    source.write_text(source.read_text() + "\n\ndef also_double(x):\n    return x * 2\n")
+    # mutmut alone takes the new line's results from double's: its two mutants get no entry and never run.
+    assert mutmut_run(picker) == {"ok_killed": 2, "bad_survived": 4}
+    report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "/dev/null"]
+    subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
+    assert mutmut_run(picker) == {"ok_killed": 2, "bad_survived": 6}  # no test calls also_double

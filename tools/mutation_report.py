@@ -135,6 +135,39 @@ def settle_equivalents(cache: Path, equivalents: list[Equivalent], tests_dir: st
     return len(settled)
 
 
+def unshadow_repeated_lines(cache: Path) -> int:
+    """Have mutmut test the mutants of a line whose text an earlier line repeats; how many it will.
+
+    mutmut 2 looks a mutant's status up by its line's text alone, in the first
+    line with that text: a second `return False` added after the first was
+    tested is never run (it gets no entry of its own), nor is one whose first
+    twin was killed. This gives the later line's mutants entries of their own,
+    untested, and marks its twin's untested again so that mutmut runs both.
+    """
+    with sqlite3.connect(cache) as db:
+        lines = db.execute("SELECT id, sourcefile, line FROM line ORDER BY sourcefile, line_number").fetchall()
+        tested: dict[int, dict[int, str]] = {}
+        for index, line, status in db.execute('SELECT "index", line, status FROM mutant'):
+            tested.setdefault(line, {})[index] = status
+        first: dict[tuple[int, str], int] = {}
+        shadowed = 0
+        for line_id, sourcefile, text in lines:
+            twin = first.setdefault((sourcefile, text), line_id)
+            if twin == line_id:
+                continue
+            for index in tested.get(twin, {}):
+                if tested.get(line_id, {}).get(index, "untested") != "untested":
+                    continue
+                if index not in tested.get(line_id, {}):
+                    db.execute(
+                        'INSERT INTO mutant (line, "index", tested_against_hash, status) VALUES (?, ?, ?, ?)',
+                        (line_id, index, "", "untested"),
+                    )
+                db.execute('UPDATE mutant SET status = ? WHERE line = ? AND "index" = ?', ("untested", twin, index))
+                shadowed += 1
+    return shadowed
+
+
 def explain(result: Result, equivalents: list[Equivalent]) -> str | None:
     for entry in equivalents:
         same_line = entry.line is None or entry.line == result.line_number
@@ -176,12 +209,15 @@ def main() -> int:
     parser.add_argument("--equivalents", type=Path, default=Path("mutmut-equivalent.txt"))
     parser.add_argument("--export", type=Path, help="write the results as JSON instead of judging them")
     parser.add_argument(
-        "--settle-equivalents", metavar="TESTS_DIR", help="keep mutmut from retesting survivors listed as equivalent"
+        "--prepare-rerun",
+        metavar="TESTS_DIR",
+        help="before mutmut runs on the cache again: skip survivors listed as equivalent, run repeated lines",
     )
     args = parser.parse_args()
-    if args.settle_equivalents:
-        settled = settle_equivalents(args.cache, load_equivalents(args.equivalents), args.settle_equivalents)
-        print(f"{settled} survivors listed as equivalent are not run again")
+    if args.prepare_rerun:
+        settled = settle_equivalents(args.cache, load_equivalents(args.equivalents), args.prepare_rerun)
+        unshadowed = unshadow_repeated_lines(args.cache)
+        print(f"{settled} survivors listed as equivalent are not run again; {unshadowed} mutants of repeated lines are")
         return 0
     results = results_from_cache(args.cache) if args.cache.exists() else []
     if args.export:

@@ -10,7 +10,8 @@ Each file's results are kept in .mutation-cache/ (one mutmut cache per file),
 so the next run retests only what can have changed: mutmut keeps a killed
 mutant killed and retests survivors whenever a unit test file changed (not
 those listed as equivalent: mutation_report.settle_equivalents), and a
-changed source line is a new mutant. --fresh (make mutation FRESH=1) starts
+changed source line is a new mutant. A line that repeats an earlier line's
+text is tested too (mutation_report.unshadow_repeated_lines). --fresh (make mutation FRESH=1) starts
 from nothing. The results are merged and judged by tools/mutation_report.py.
 
 --report (make mutation-report) runs nothing: it judges the results kept in
@@ -117,9 +118,9 @@ class Worker:
         cache.unlink(missing_ok=True)
         if kept.exists() and not fresh:
             shutil.copyfile(kept, cache)
-            settle = [sys.executable, "tools/mutation_report.py", "--settle-equivalents", mutmut_setting("tests_dir")]
+            prepare = [sys.executable, "tools/mutation_report.py", "--prepare-rerun", mutmut_setting("tests_dir")]
             with self.log.open("ab") as log:
-                subprocess.run(settle, cwd=self.tree, stdout=log, stderr=subprocess.STDOUT, check=True)
+                subprocess.run(prepare, cwd=self.tree, stdout=log, stderr=subprocess.STDOUT, check=True)
         command = [
             str(self.tree / ".venv/bin/mutmut"), "run", "--no-progress", "--simple-output",
             "--paths-to-mutate", name, "--runner", " ".join(["sh tools/mutation-pytest", *tests_for(name)]),
@@ -172,8 +173,13 @@ def kept_results(counts: dict[str, int], root: Path, workdir: Path) -> list[muta
         if cache.exists():
             shutil.copyfile(cache, workdir / ".mutmut-cache")
             kept = results_in(workdir, name)
-        results += kept + [mutation_report.Result(name, 0, "untested", "", "")] * max(0, count - len(kept))
+        results += with_unrun(kept, name, count)
     return results
+
+
+def with_unrun(results: list[mutation_report.Result], name: str, count: int) -> list[mutation_report.Result]:
+    """`results` of `name`, and one `untested` for each of its `count` mutants they lack."""
+    return results + [mutation_report.Result(name, 0, "untested", "", "")] * max(0, count - len(results))
 
 
 def map_lines_to_tests(names: list[str], workdir: Path) -> Path:
@@ -229,7 +235,7 @@ def run_all(
                 name = pending.get_nowait()
             except queue.Empty:
                 return
-            done = worker.mutate(name, fresh)
+            done = with_unrun(worker.mutate(name, fresh), name, counts[name])
             if worker.stopped:
                 return
             results.extend(done)
