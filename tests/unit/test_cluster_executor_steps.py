@@ -316,6 +316,50 @@ def lock_refusal(cluster: Healthy) -> BaseException:
     return refused.value
 
 
+class Joining(Healthy):
+    """Empty master d, just met from a; before the first poll's time, `late` (d itself, or c) has not learnt of it."""
+
+    def __init__(self, late: str) -> None:
+        super().__init__()
+        self.late = late
+        self.clock = FakeClock()
+
+    def nodes(self, asked: Endpoint) -> list[str]:
+        early = self.clock() < 0.25
+        new = node_line(D, PORT[D], "myself,master" if asked == at(D) else "master")
+        if asked == at(D) and early and self.late == D:
+            return [new]
+        if asked == at(self.late) and early and self.late != D:
+            return three_masters(asked)
+        return [*three_masters(asked), new]
+
+    def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command == ("CLUSTER", "MYID"):
+            return D.encode() if asked == at(D) else b"?"
+        if command == ("CLUSTER", "INFO"):
+            return SERVING
+        return super().__call__(asked, command)
+
+
+@pytest.mark.parametrize("late", [D, C], ids=["the new node learns of the others late", "a member learns late"])
+def test_a_new_node_is_waited_for_until_it_knows_every_node_and_every_node_knows_it(late):
+    cluster = Joining(late)
+    executor, cluster.clock = executor_on(ScriptedConnections(cluster), Limits(poll_interval=0.25))
+    assert executor.add_node(at(A), at(D)) == D
+    assert cluster.clock.now == 0.25
+
+
+def test_a_drained_node_is_reset_hard():
+    class DDrained(Healthy):
+        def nodes(self, asked: Endpoint) -> list[str]:
+            return [*three_masters(asked), node_line(D, PORT[D], "myself,master" if asked == at(D) else "master")]
+
+    connections = ScriptedConnections(DDrained())
+    executor, _ = executor_on(connections)
+    executor.reset(at(D))
+    assert connections.sent_to(at(D))[-1] == ("CLUSTER", "RESET", "HARD")
+
+
 def test_the_lock_command_follows_redirections_but_not_without_end():
     class Bouncing(Healthy):
         def lock(self, asked: Endpoint, command: Command) -> object:
