@@ -395,34 +395,33 @@ def test_any_other_refusal_of_the_lock_command_stops_with_that_refusal():
 
 
 class NewNodes:
-    """Nodes a, b, c started empty: each knows only itself until met, and then (by gossip) everyone it is met with.
+    """Nodes a, b, c (and more) started empty: each knows only itself until met, then (by gossip) all it is met with.
 
-    As Redis does, a node refuses a config epoch once it knows another node.
+    As Redis does, a node refuses a config epoch once it knows another node; one told
+    to replicate a master is its replica at once, its link up.
     """
 
-    def __init__(self) -> None:
-        self.ids = {at(node_id): node_id for node_id in (A, B, C)}
+    def __init__(self, count: int = 3) -> None:
+        self.ids = {at(node_id): node_id for node_id in (A, B, C, D, E, F)[:count]}
         self.knows = {endpoint: {endpoint} for endpoint in self.ids}
         self.slots: dict[Endpoint, list[str]] = {endpoint: [] for endpoint in self.ids}
         self.epoch = dict.fromkeys(self.ids, 0)
+        self.master_of: dict[Endpoint, str] = {}
 
     def meet(self, one: Endpoint, other: Endpoint) -> None:
         group = self.knows[one] | self.knows[other]
         for endpoint in group:
             self.knows[endpoint] = group
 
-    def nodes(self, asked: Endpoint) -> bytes:
-        return text(
-            [
-                node_line(
-                    self.ids[known],
-                    known.port,
-                    "myself,master" if known == asked else "master",
-                    " ".join(self.slots[known]),
-                )
-                for known in sorted(self.knows[asked], key=lambda endpoint: endpoint.port)
-            ]
+    def line(self, asked: Endpoint, known: Endpoint) -> str:
+        role = "slave" if known in self.master_of else "master"
+        flags = f"myself,{role}" if known == asked else role
+        return node_line(
+            self.ids[known], known.port, flags, " ".join(self.slots[known]), self.master_of.get(known, "-")
         )
+
+    def nodes(self, asked: Endpoint) -> bytes:
+        return text([self.line(asked, known) for known in sorted(self.knows[asked], key=lambda node: node.port)])
 
     def info(self, asked: Endpoint) -> bytes:
         served = sum(
@@ -440,6 +439,8 @@ class NewNodes:
         return "".join(f"{name}:{value}\r\n" for name, value in fields.items()).encode()
 
     def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command == ("INFO", "replication") and asked in self.master_of:
+            return b"role:slave\r\nmaster_link_status:up\r\n"
         if command[0] != "CLUSTER":
             raise ReplyError(f"ERR unknown command '{command[0]}'")
         what, *arguments = command[1:]
@@ -458,6 +459,9 @@ class NewNodes:
             return b"OK"
         if what == "ADDSLOTSRANGE":
             self.slots[asked].append(f"{arguments[0]}-{arguments[1]}")
+            return b"OK"
+        if what == "REPLICATE":
+            self.master_of[asked] = str(arguments[0])
             return b"OK"
         if what == "MEET":
             self.meet(asked, Endpoint(str(arguments[0]), int(arguments[1])))
@@ -497,6 +501,36 @@ def test_a_formation_resumed_after_two_nodes_met_gives_an_epoch_only_to_the_one_
     assert [command for _, command in connections.sent if command[1] == "MEET"] == [
         ("CLUSTER", "MEET", "127.0.0.1", PORT[C])
     ]
+
+
+SIX_UNITS = {f"redis/{index}": at(node_id) for index, node_id in enumerate((A, B, C, D, E, F))}
+
+
+def test_forming_six_new_nodes_with_one_replica_each_attaches_each_replica_to_another_units_master():
+    connections = ScriptedConnections(NewNodes(count=6))
+    executor, _ = executor_on(connections)
+    topology = executor.form(plan_formation(list(SIX_UNITS), 1), SIX_UNITS)
+    assert [(node.unit, node.role.name, node.master_id) for node in topology.nodes] == [
+        ("redis/0", "MASTER", ""),
+        ("redis/1", "MASTER", ""),
+        ("redis/2", "MASTER", ""),
+        ("redis/3", "REPLICA", A),
+        ("redis/4", "REPLICA", B),
+        ("redis/5", "REPLICA", C),
+    ]
+
+
+def test_forming_with_replicas_gives_up_when_a_node_never_sees_a_replica_as_one():
+    class DSeesEAsMaster(NewNodes):
+        def line(self, asked: Endpoint, known: Endpoint) -> str:
+            if asked == at(D) and known == at(E):
+                return node_line(E, PORT[E], "master")
+            return super().line(asked, known)
+
+    executor, _ = executor_on(ScriptedConnections(DSeesEAsMaster(count=6)), Limits(wait_timeout=1.0))
+    with pytest.raises(ClusterTimeout) as timeout:
+        executor.form(plan_formation(list(SIX_UNITS), 1), SIX_UNITS)
+    assert str(timeout.value) == "gave up waiting for every node to see every replica"
 
 
 def test_a_move_to_a_node_no_unit_claims_shows_its_short_id():
