@@ -179,6 +179,7 @@ class Healthy:
 
     def __init__(self, keys: dict[int, list[bytes]] | None = None) -> None:
         self.keys = keys or {}
+        self.lock_value = ""
 
     def nodes(self, asked: Endpoint) -> list[str]:
         return three_masters(asked)
@@ -191,8 +192,16 @@ class Healthy:
         return b"OK"
 
     def lock(self, asked: Endpoint, command: Command) -> object:
-        """SET NX takes the lock; of the scripts, a renewal (PEXPIRE) and a release both succeed."""
-        return b"OK" if command[0] == "SET" else 1
+        """SET NX takes the lock; a script (renewal, release) succeeds when given the lock's key and its value.
+
+        As EVAL reads its arguments: the first `numkeys` are KEYS, the rest ARGV.
+        """
+        if command[0] == "SET":
+            self.lock_value = str(command[2])
+            return b"OK"
+        keys = int(command[2])
+        given_keys, given_arguments = command[3 : 3 + keys], command[3 + keys :]
+        return int(given_keys == ("{redis-charm}:moving-slots",) and given_arguments[:1] == (self.lock_value,))
 
     def __call__(self, asked: Endpoint, command: Command) -> object:
         if command == ("CLUSTER", "NODES"):
@@ -269,6 +278,16 @@ def test_a_move_between_nodes_the_seed_does_not_know_is_refused_before_any_step(
         executor.move(at(A), [SlotMove(7, A, D)])
     assert str(refused.value) == "slot 7 moves between nodes 127.0.0.1:7001 does not know"
     assert [command for _, command in connections.sent if command[:2] == ("CLUSTER", "SETSLOT")] == []
+
+
+def test_a_move_under_the_lock_renews_it_after_each_batch_of_keys():
+    connections = ScriptedConnections(Healthy(keys={7: [b"k1", b"k2", b"k3"]}))
+    executor, _ = executor_on(connections, Limits(keys_per_migrate=2))
+    with executor.exclusive(at(A)):
+        assert executor.move(at(A), [SlotMove(7, A, B)]) == 3
+    steps = [command[0] for _, command in connections.sent if command[0] in ("MIGRATE", "EVAL")]
+    assert steps == ["MIGRATE", "EVAL", "MIGRATE", "EVAL", "EVAL"]  # the last one releases it
+    assert setslot_node_sent(connections) == [at(B), at(A), at(C)]
 
 
 def test_a_lock_that_lapsed_while_keys_moved_stops_the_move_and_leaves_the_slot_open():
