@@ -227,37 +227,34 @@ def setslot_node_sent(connections: ScriptedConnections) -> list[Endpoint]:
     ]
 
 
-def test_a_move_resumed_after_the_slot_reached_its_target_finishes_it():
-    # A hook killed after SETSLOT NODE reached b and a: b owns slot 7 and a no longer does.
-    class SlotAlreadyMoved(Healthy):
-        def setslot(self, asked: Endpoint, command: Command) -> bytes:
-            if command[3] == "IMPORTING":
-                raise ReplyError("ERR I'm already the owner of hash slot 7")
-            if command[3] == "MIGRATING":
-                raise ReplyError("ERR I'm not the owner of hash slot 7")
-            return b"OK"
+class SlotAlreadyMoved(Healthy):
+    """A hook killed after SETSLOT NODE reached b and a: b owns slot 7 and a no longer does."""
 
-    connections = ScriptedConnections(SlotAlreadyMoved())
-    executor, _ = executor_on(connections)
-    assert executor.move(at(A), [SlotMove(7, A, B)]) == 0
-    assert setslot_node_sent(connections) == [at(B), at(A), at(C)]
+    def setslot(self, asked: Endpoint, command: Command) -> bytes:
+        if command[3] == "IMPORTING":
+            raise ReplyError("ERR I'm already the owner of hash slot 7")
+        if command[3] == "MIGRATING":
+            raise ReplyError("ERR I'm not the owner of hash slot 7")
+        return b"OK"
 
 
-def test_a_move_resumed_after_the_source_became_a_replica_still_gives_the_target_the_slot():
-    # A master that gave away its last slot becomes a replica of the node that took it;
-    # a repair then finds the slot still importing on that target.
-    class SourceNowReplica(Healthy):
-        def nodes(self, asked: Endpoint) -> list[str]:
-            lines = three_masters(asked)
-            lines[0] = node_line(A, PORT[A], "myself,slave" if asked == at(A) else "slave", master=B)
-            return lines
+class SourceNowReplica(Healthy):
+    """a gave away its last slot and so became a replica of b, which took it; b still shows slot 7 importing."""
 
-        def setslot(self, asked: Endpoint, command: Command) -> bytes:
-            if asked == at(A):
-                raise ReplyError("ERR Please use SETSLOT only with masters.")
-            return b"OK"
+    def nodes(self, asked: Endpoint) -> list[str]:
+        lines = three_masters(asked)
+        lines[0] = node_line(A, PORT[A], "myself,slave" if asked == at(A) else "slave", master=B)
+        return lines
 
-    connections = ScriptedConnections(SourceNowReplica())
+    def setslot(self, asked: Endpoint, command: Command) -> bytes:
+        if asked == at(A):
+            raise ReplyError("ERR Please use SETSLOT only with masters.")
+        return b"OK"
+
+
+@pytest.mark.parametrize("cluster", [SlotAlreadyMoved, SourceNowReplica])
+def test_a_move_resumed_after_part_of_it_was_done_still_gives_the_target_the_slot(cluster):
+    connections = ScriptedConnections(cluster())
     executor, _ = executor_on(connections)
     assert executor.move(at(B), [SlotMove(7, A, B)]) == 0
     assert setslot_node_sent(connections) == [at(B), at(A), at(C)]
