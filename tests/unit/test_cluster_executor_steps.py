@@ -179,6 +179,7 @@ class Healthy:
 
     def __init__(self, keys: dict[int, list[bytes]] | None = None) -> None:
         self.keys = keys or {}
+        self.lock_value = ""
 
     def nodes(self, asked: Endpoint) -> list[str]:
         return three_masters(asked)
@@ -191,8 +192,16 @@ class Healthy:
         return b"OK"
 
     def lock(self, asked: Endpoint, command: Command) -> object:
-        """SET NX takes the lock; of the scripts, a renewal (PEXPIRE) and a release both succeed."""
-        return b"OK" if command[0] == "SET" else 1
+        """SET NX takes the lock; a script (renewal, release) succeeds when given the lock's key and its value.
+
+        As EVAL reads its arguments: the first `numkeys` are KEYS, the rest ARGV.
+        """
+        if command[0] == "SET":
+            self.lock_value = str(command[2])
+            return b"OK"
+        keys = int(command[2])
+        given_keys, given_arguments = command[3 : 3 + keys], command[3 + keys :]
+        return int(given_keys == ("{redis-charm}:moving-slots",) and given_arguments[:1] == (self.lock_value,))
 
     def __call__(self, asked: Endpoint, command: Command) -> object:
         if command == ("CLUSTER", "NODES"):
@@ -218,21 +227,34 @@ def setslot_node_sent(connections: ScriptedConnections) -> list[Endpoint]:
     ]
 
 
-def test_a_move_resumed_after_the_source_became_a_replica_still_gives_the_target_the_slot():
-    # A master that gave away its last slot becomes a replica of the node that took it;
-    # a repair then finds the slot still importing on that target.
-    class SourceNowReplica(Healthy):
-        def nodes(self, asked: Endpoint) -> list[str]:
-            lines = three_masters(asked)
-            lines[0] = node_line(A, PORT[A], "myself,slave" if asked == at(A) else "slave", master=B)
-            return lines
+class SlotAlreadyMoved(Healthy):
+    """A hook killed after SETSLOT NODE reached b and a: b owns slot 7 and a no longer does."""
 
-        def setslot(self, asked: Endpoint, command: Command) -> bytes:
-            if asked == at(A):
-                raise ReplyError("ERR Please use SETSLOT only with masters.")
-            return b"OK"
+    def setslot(self, asked: Endpoint, command: Command) -> bytes:
+        if command[3] == "IMPORTING":
+            raise ReplyError("ERR I'm already the owner of hash slot 7")
+        if command[3] == "MIGRATING":
+            raise ReplyError("ERR I'm not the owner of hash slot 7")
+        return b"OK"
 
-    connections = ScriptedConnections(SourceNowReplica())
+
+class SourceNowReplica(Healthy):
+    """a gave away its last slot and so became a replica of b, which took it; b still shows slot 7 importing."""
+
+    def nodes(self, asked: Endpoint) -> list[str]:
+        lines = three_masters(asked)
+        lines[0] = node_line(A, PORT[A], "myself,slave" if asked == at(A) else "slave", master=B)
+        return lines
+
+    def setslot(self, asked: Endpoint, command: Command) -> bytes:
+        if asked == at(A):
+            raise ReplyError("ERR Please use SETSLOT only with masters.")
+        return b"OK"
+
+
+@pytest.mark.parametrize("cluster", [SlotAlreadyMoved, SourceNowReplica])
+def test_a_move_resumed_after_part_of_it_was_done_still_gives_the_target_the_slot(cluster):
+    connections = ScriptedConnections(cluster())
     executor, _ = executor_on(connections)
     assert executor.move(at(B), [SlotMove(7, A, B)]) == 0
     assert setslot_node_sent(connections) == [at(B), at(A), at(C)]
@@ -269,6 +291,16 @@ def test_a_move_between_nodes_the_seed_does_not_know_is_refused_before_any_step(
         executor.move(at(A), [SlotMove(7, A, D)])
     assert str(refused.value) == "slot 7 moves between nodes 127.0.0.1:7001 does not know"
     assert [command for _, command in connections.sent if command[:2] == ("CLUSTER", "SETSLOT")] == []
+
+
+def test_a_move_under_the_lock_renews_it_after_each_batch_of_keys():
+    connections = ScriptedConnections(Healthy(keys={7: [b"k1", b"k2", b"k3"]}))
+    executor, _ = executor_on(connections, Limits(keys_per_migrate=2))
+    with executor.exclusive(at(A)):
+        assert executor.move(at(A), [SlotMove(7, A, B)]) == 3
+    steps = [command[0] for _, command in connections.sent if command[0] in ("MIGRATE", "EVAL")]
+    assert steps == ["MIGRATE", "EVAL", "MIGRATE", "EVAL", "EVAL"]  # the last one releases it
+    assert setslot_node_sent(connections) == [at(B), at(A), at(C)]
 
 
 def test_a_lock_that_lapsed_while_keys_moved_stops_the_move_and_leaves_the_slot_open():
@@ -316,6 +348,50 @@ def lock_refusal(cluster: Healthy) -> BaseException:
     return refused.value
 
 
+class Joining(Healthy):
+    """Empty master d, just met from a; before the first poll's time, `late` (d itself, or c) has not learnt of it."""
+
+    def __init__(self, late: str) -> None:
+        super().__init__()
+        self.late = late
+        self.clock = FakeClock()
+
+    def nodes(self, asked: Endpoint) -> list[str]:
+        early = self.clock() < 0.25
+        new = node_line(D, PORT[D], "myself,master" if asked == at(D) else "master")
+        if asked == at(D) and early and self.late == D:
+            return [new]
+        if asked == at(self.late) and early and self.late != D:
+            return three_masters(asked)
+        return [*three_masters(asked), new]
+
+    def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command == ("CLUSTER", "MYID"):
+            return D.encode() if asked == at(D) else b"?"
+        if command == ("CLUSTER", "INFO"):
+            return SERVING
+        return super().__call__(asked, command)
+
+
+@pytest.mark.parametrize("late", [D, C], ids=["the new node learns of the others late", "a member learns late"])
+def test_a_new_node_is_waited_for_until_it_knows_every_node_and_every_node_knows_it(late):
+    cluster = Joining(late)
+    executor, cluster.clock = executor_on(ScriptedConnections(cluster), Limits(poll_interval=0.25))
+    assert executor.add_node(at(A), at(D)) == D
+    assert cluster.clock.now == 0.25
+
+
+def test_a_drained_node_is_reset_hard():
+    class DDrained(Healthy):
+        def nodes(self, asked: Endpoint) -> list[str]:
+            return [*three_masters(asked), node_line(D, PORT[D], "myself,master" if asked == at(D) else "master")]
+
+    connections = ScriptedConnections(DDrained())
+    executor, _ = executor_on(connections)
+    executor.reset(at(D))
+    assert connections.sent_to(at(D))[-1] == ("CLUSTER", "RESET", "HARD")
+
+
 def test_the_lock_command_follows_redirections_but_not_without_end():
     class Bouncing(Healthy):
         def lock(self, asked: Endpoint, command: Command) -> object:
@@ -351,34 +427,33 @@ def test_any_other_refusal_of_the_lock_command_stops_with_that_refusal():
 
 
 class NewNodes:
-    """Nodes a, b, c started empty: each knows only itself until met, and then (by gossip) everyone it is met with.
+    """Nodes a, b, c (and more) started empty: each knows only itself until met, then (by gossip) all it is met with.
 
-    As Redis does, a node refuses a config epoch once it knows another node.
+    As Redis does, a node refuses a config epoch once it knows another node; one told
+    to replicate a master is its replica at once, its link up.
     """
 
-    def __init__(self) -> None:
-        self.ids = {at(node_id): node_id for node_id in (A, B, C)}
+    def __init__(self, count: int = 3) -> None:
+        self.ids = {at(node_id): node_id for node_id in (A, B, C, D, E, F)[:count]}
         self.knows = {endpoint: {endpoint} for endpoint in self.ids}
         self.slots: dict[Endpoint, list[str]] = {endpoint: [] for endpoint in self.ids}
         self.epoch = dict.fromkeys(self.ids, 0)
+        self.master_of: dict[Endpoint, str] = {}
 
     def meet(self, one: Endpoint, other: Endpoint) -> None:
         group = self.knows[one] | self.knows[other]
         for endpoint in group:
             self.knows[endpoint] = group
 
-    def nodes(self, asked: Endpoint) -> bytes:
-        return text(
-            [
-                node_line(
-                    self.ids[known],
-                    known.port,
-                    "myself,master" if known == asked else "master",
-                    " ".join(self.slots[known]),
-                )
-                for known in sorted(self.knows[asked], key=lambda endpoint: endpoint.port)
-            ]
+    def line(self, asked: Endpoint, known: Endpoint) -> str:
+        role = "slave" if known in self.master_of else "master"
+        flags = f"myself,{role}" if known == asked else role
+        return node_line(
+            self.ids[known], known.port, flags, " ".join(self.slots[known]), self.master_of.get(known, "-")
         )
+
+    def nodes(self, asked: Endpoint) -> bytes:
+        return text([self.line(asked, known) for known in sorted(self.knows[asked], key=lambda node: node.port)])
 
     def info(self, asked: Endpoint) -> bytes:
         served = sum(
@@ -396,6 +471,8 @@ class NewNodes:
         return "".join(f"{name}:{value}\r\n" for name, value in fields.items()).encode()
 
     def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command == ("INFO", "replication") and asked in self.master_of:
+            return b"role:slave\r\nmaster_link_status:up\r\n"
         if command[0] != "CLUSTER":
             raise ReplyError(f"ERR unknown command '{command[0]}'")
         what, *arguments = command[1:]
@@ -415,6 +492,9 @@ class NewNodes:
         if what == "ADDSLOTSRANGE":
             self.slots[asked].append(f"{arguments[0]}-{arguments[1]}")
             return b"OK"
+        if what == "REPLICATE":
+            self.master_of[asked] = str(arguments[0])
+            return b"OK"
         if what == "MEET":
             self.meet(asked, Endpoint(str(arguments[0]), int(arguments[1])))
             return b"OK"
@@ -432,7 +512,7 @@ def test_forming_gives_every_new_node_its_own_config_epoch_before_they_meet():
     commands = [(endpoint, command[1]) for endpoint, command in connections.sent]
     epochs = {endpoint: command[2] for endpoint, command in connections.sent if command[1] == "SET-CONFIG-EPOCH"}
     assert set(epochs) == {at(A), at(B), at(C)} and len(set(epochs.values())) == 3
-    first_meet = commands.index((at(A), "MEET"))
+    first_meet = next(index for index, (_, what) in enumerate(commands) if what == "MEET")
     assert all(commands.index((endpoint, "SET-CONFIG-EPOCH")) < first_meet for endpoint in epochs)
     # Formed again (a hook run twice, a new leader): nothing is assigned or met again.
     sent = len(connections.sent)
@@ -453,6 +533,36 @@ def test_a_formation_resumed_after_two_nodes_met_gives_an_epoch_only_to_the_one_
     assert [command for _, command in connections.sent if command[1] == "MEET"] == [
         ("CLUSTER", "MEET", "127.0.0.1", PORT[C])
     ]
+
+
+SIX_UNITS = {f"redis/{index}": at(node_id) for index, node_id in enumerate((A, B, C, D, E, F))}
+
+
+def test_forming_six_new_nodes_with_one_replica_each_attaches_each_replica_to_another_units_master():
+    connections = ScriptedConnections(NewNodes(count=6))
+    executor, _ = executor_on(connections)
+    topology = executor.form(plan_formation(list(SIX_UNITS), 1), SIX_UNITS)
+    assert [(node.unit, node.role.name, node.master_id) for node in topology.nodes] == [
+        ("redis/0", "MASTER", ""),
+        ("redis/1", "MASTER", ""),
+        ("redis/2", "MASTER", ""),
+        ("redis/3", "REPLICA", A),
+        ("redis/4", "REPLICA", B),
+        ("redis/5", "REPLICA", C),
+    ]
+
+
+def test_forming_with_replicas_gives_up_when_a_node_never_sees_a_replica_as_one():
+    class DSeesEAsMaster(NewNodes):
+        def line(self, asked: Endpoint, known: Endpoint) -> str:
+            if asked == at(D) and known == at(E):
+                return node_line(E, PORT[E], "master")
+            return super().line(asked, known)
+
+    executor, _ = executor_on(ScriptedConnections(DSeesEAsMaster(count=6)), Limits(wait_timeout=1.0))
+    with pytest.raises(ClusterTimeout) as timeout:
+        executor.form(plan_formation(list(SIX_UNITS), 1), SIX_UNITS)
+    assert str(timeout.value) == "gave up waiting for every node to see every replica"
 
 
 def test_a_move_to_a_node_no_unit_claims_shows_its_short_id():
