@@ -193,3 +193,15 @@ def test_a_line_repeating_an_earlier_lines_text_is_tested_when_added_after_it(pi
     report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "/dev/null"]
     subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
     assert mutmut_run(picker) == {"ok_killed": 2, "bad_survived": 6}  # no test calls also_double
+
+
+def test_a_repeated_line_whose_result_is_out_of_date_is_tested_again_not_given_its_twins(picker: Path) -> None:
+    source = picker / "lib/picker.py"
+    source.write_text(source.read_text() + "\n\ndef also_double(x):\n    return x * 2\n")
+    report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "/dev/null"]
+    subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
+    assert mutmut_run(picker) == {"ok_killed": 2, "bad_survived": 6}
+    with (picker / "tests/test_picker.py").open("a") as test:
+        test.write("\n\ndef test_also_double():\n    assert picker.also_double(3) == 6\n")
+    subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
+    assert mutmut_run(picker) == {"ok_killed": 4, "bad_survived": 4}  # also_double's two are killed now

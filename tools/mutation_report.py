@@ -113,6 +113,20 @@ def results_from_cache(cache: Path) -> list[Result]:
     return results
 
 
+def follow_moved_lines(cache: Path) -> None:
+    """What mutmut does first when it runs: move the cache's lines to where the sources now have them.
+
+    Done before the other steps of --prepare-rerun, so that they see the lines mutmut will test.
+    """
+    from mutmut.cache import update_line_numbers
+
+    with sqlite3.connect(cache) as db:
+        names = [name for (name,) in db.execute("SELECT filename FROM sourcefile")]
+    for name in names:
+        if Path(name).exists():
+            update_line_numbers(name)
+
+
 def settle_equivalents(cache: Path, equivalents: list[Equivalent], tests_dir: str) -> int:
     """Mark each survivor listed as equivalent as tested against the current tests; how many were.
 
@@ -135,30 +149,37 @@ def settle_equivalents(cache: Path, equivalents: list[Equivalent], tests_dir: st
     return len(settled)
 
 
-def unshadow_repeated_lines(cache: Path) -> int:
+def unshadow_repeated_lines(cache: Path, tests_dir: str) -> int:
     """Have mutmut test the mutants of a line whose text an earlier line repeats; how many it will.
 
     mutmut 2 looks a mutant's status up by its line's text alone, in the first
     line with that text: a second `return False` added after the first was
     tested is never run (it gets no entry of its own), nor is one whose first
-    twin was killed. This gives the later line's mutants entries of their own,
-    untested, and marks its twin's untested again so that mutmut runs both.
+    twin was killed or is up to date. This gives the later line's mutants
+    entries of their own, and wherever one is not killed and not tested against
+    the current tests, marks its twin's untested so that mutmut runs both.
     """
+    from mutmut.cache import hash_of_tests
+
+    current = hash_of_tests([tests_dir])
     with sqlite3.connect(cache) as db:
         lines = db.execute("SELECT id, sourcefile, line FROM line ORDER BY sourcefile, line_number").fetchall()
-        tested: dict[int, dict[int, str]] = {}
-        for index, line, status in db.execute('SELECT "index", line, status FROM mutant'):
-            tested.setdefault(line, {})[index] = status
+        kept: dict[int, dict[int, tuple[str, str]]] = {}
+        for index, line, status, tested_against in db.execute(
+            'SELECT "index", line, status, tested_against_hash FROM mutant'
+        ):
+            kept.setdefault(line, {})[index] = (status, tested_against)
         first: dict[tuple[int, str], int] = {}
         shadowed = 0
         for line_id, sourcefile, text in lines:
             twin = first.setdefault((sourcefile, text), line_id)
             if twin == line_id:
                 continue
-            for index in tested.get(twin, {}):
-                if tested.get(line_id, {}).get(index, "untested") != "untested":
+            for index in kept.get(twin, {}):
+                status, tested_against = kept.get(line_id, {}).get(index, ("untested", ""))
+                if status == "ok_killed" or (status != "untested" and tested_against == current):
                     continue
-                if index not in tested.get(line_id, {}):
+                if index not in kept.get(line_id, {}):
                     db.execute(
                         'INSERT INTO mutant (line, "index", tested_against_hash, status) VALUES (?, ?, ?, ?)',
                         (line_id, index, "", "untested"),
@@ -215,8 +236,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.prepare_rerun:
+        if args.cache.resolve() != Path(".mutmut-cache").resolve():
+            parser.error("--prepare-rerun works on the .mutmut-cache of the current directory, which mutmut reads")
+        follow_moved_lines(args.cache)
         settled = settle_equivalents(args.cache, load_equivalents(args.equivalents), args.prepare_rerun)
-        unshadowed = unshadow_repeated_lines(args.cache)
+        unshadowed = unshadow_repeated_lines(args.cache, args.prepare_rerun)
         print(f"{settled} survivors listed as equivalent are not run again; {unshadowed} mutants of repeated lines are")
         return 0
     results = results_from_cache(args.cache) if args.cache.exists() else []
