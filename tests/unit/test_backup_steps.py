@@ -818,6 +818,24 @@ def test_a_restore_whose_roll_back_cannot_start_redis_says_the_previous_data_is_
     assert keys_now(server) == 10
 
 
+def test_a_roll_back_that_cannot_put_the_files_back_says_where_the_previous_data_is_kept(
+    redis_server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, control, unit, made = backed_up(redis_server, tmp_path, 10)
+    control.fail_start = True
+
+    def disk_fails(path: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(backup, "remove", disk_fails)
+    with pytest.raises(BackupError) as failed:
+        backup.restore(unit, made, control, QUIET)
+    assert str(failed.value) == (
+        f"restore of {made.name} failed: systemctl start redis-server failed: start refused; putting the previous "
+        f"data back failed too ([Errno 5] Input/output error); it is kept in {server.layout.data_dir / '.pre-restore'}"
+    )
+
+
 def test_a_restore_onto_a_redis_conf_the_charm_did_not_write_is_refused(redis_server: Running, tmp_path: Path) -> None:
     server, control, unit, made = backed_up(redis_server, tmp_path, 10)
     server.layout.conf.write_text("port 6379\n")
@@ -858,6 +876,17 @@ def test_the_data_files_of_a_stopped_redis_come_from_its_redis_conf(tmp_path: Pa
     assert files == backup.DataFiles(
         tmp_path / "dump.rdb", (tmp_path / "appendonly.aof", tmp_path / "appendonlydir"), False
     )
+    # Only the quotes are taken off a name, whatever it starts or ends with.
+    files, _ = backup.inspect_stopped(f'dir {tmp_path}\ndbfilename "X-dump.rdbX"\nappendfilename "X-log.aofX"\n')
+    assert (files.snapshot, files.append_only[0]) == (tmp_path / "X-dump.rdbX", tmp_path / "X-log.aofX")
+    # Without `dir`, the data directory of Redis's package.
+    files, _ = backup.inspect_stopped("appendonly no\n")
+    assert files.snapshot == Path("/var/lib/redis/dump.rdb")
+
+
+def test_the_units_password_never_shows_in_its_repr() -> None:
+    unit = backup.Unit("redis/0", service.APT_LAYOUT, PASSWORD, Path("/var/backups/redis"))
+    assert PASSWORD not in repr(unit)
 
 
 def test_files_that_did_not_exist_before_the_restore_are_removed_whether_it_made_them_or_not(tmp_path: Path) -> None:

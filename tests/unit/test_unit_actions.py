@@ -155,6 +155,14 @@ def test_the_dir_parameter_overrides_the_backup_dir_option(unit: OnUnit, tmp_pat
     assert not unit.backup_dir.exists()
 
 
+def test_a_restore_takes_the_backup_from_the_dir_parameter(unit: OnUnit, tmp_path: Path) -> None:
+    fill(unit.server, 30)
+    name = backup.backup_action({"dir": str(tmp_path / "elsewhere")})["backup"]["name"]
+    fill(unit.server, 60)
+    assert backup.restore_action({"dir": str(tmp_path / "elsewhere"), "name": name})["restored"] == name
+    assert keys_now(unit.server) == 30
+
+
 def test_a_backup_dir_that_cannot_be_made_is_one_readable_line(unit: OnUnit, tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     with pytest.raises(BackupError, match=rf"^Not a directory: {tmp_path / 'a-file'}/backups$"):
