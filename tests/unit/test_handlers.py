@@ -1117,6 +1117,24 @@ def test_scrape_targets_wait_for_the_exporter(unit: Unit, redis: FakeRedis, monk
     assert unit.juju.relations[rid].local == {"hostname": "127.1.2.3", "port": "9121"}
 
 
+def test_a_scraper_joining_before_the_exporter_took_a_new_port_is_told_the_new_one_once_it_has(
+    unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(unit)
+
+    def failing(exporter: metrics.Exporter) -> bool:
+        raise service.ServiceError("systemctl restart prometheus-redis-exporter failed: timeout")
+
+    monkeypatch.setattr(metrics, "configure", failing)
+    unit.juju.config["metrics-port"] = 9200
+    unit.run_hook("config-changed")
+    rid = relate_scraper(unit, "prometheus", "prometheus2/0")
+    assert unit.juju.relations[rid].local == {}  # not the port the exporter is leaving
+    monkeypatch.setattr(metrics, "configure", redis.configure_exporter)
+    unit.run_hook("update-status")
+    assert unit.juju.relations[rid].local == {"hostname": "127.1.2.3", "port": "9200"}
+
+
 def test_stop_survives_an_exporter_that_does_not_stop(unit: Unit, redis: FakeRedis) -> None:
     def failing() -> None:
         raise service.ServiceError("systemctl stop prometheus-redis-exporter failed: timeout")

@@ -233,3 +233,35 @@ def test_a_follower_moves_its_bus_to_tls_and_back_as_the_leader_records_it(
     assert not cluster.converged[-1].tls.bus  # type: ignore[union-attr]
     assert "Cluster bus and replication over TLS: no" in logged
     assert unit.juju.status == ("blocked", FORMED_PLAIN)
+
+
+def test_no_cluster_step_while_the_units_redis_is_not_converged(unit: Unit, cluster: FakeCluster) -> None:
+    deploy(unit)
+    led = len(cluster.led)
+
+    def not_applied(facts: workload.Facts, progress: Callable[[str], None]) -> workload.Outcome:
+        desired = workload.resolve(facts)
+        assert isinstance(desired, workload.Desired)
+        key = workload.installation_key(desired.settings)
+        return workload.Outcome("blocked", "maxmemory not applied: disk full", desired, "", key, retry=True)
+
+    unit.monkeypatch.setattr(workload, "converge", not_applied)
+    unit.juju.config["loglevel"] = "verbose"
+    unit.run_hook("config-changed")
+    peers(unit, PLAIN_PEER)
+    assert len(cluster.led) == led  # the peer's node waits until this unit runs its wanted settings
+    unit.monkeypatch.setattr(workload, "converge", cluster.converge)
+    unit.run_hook("update-status")
+    assert cluster.led[-1].ready.keys() == {"redis/0", "redis/1"}
+
+
+def test_no_cluster_step_while_the_units_redis_does_not_answer(unit: Unit, cluster: FakeCluster) -> None:
+    deploy(unit)
+    led = len(cluster.led)
+
+    def not_answering(facts: workload.Facts, problem: str | None, timeout: float = 2.0) -> workload.Outcome:
+        return workload.Outcome("blocked", "Redis does not answer on 127.1.2.3:6379", None)
+
+    unit.monkeypatch.setattr(workload, "report", not_answering)
+    peers(unit, PLAIN_PEER)
+    assert len(cluster.led) == led and unit.juju.status[0] == "blocked"
