@@ -117,6 +117,19 @@ def test_a_line_no_test_runs_survives_without_running_the_whole_suite(
     assert subprocess.run(Context.config.test_command, shell=True, check=False).returncode == 0
 
 
+def test_a_dataclass_field_made_with_field_runs_every_test_file_of_its_module(tmp_path: Path) -> None:
+    source = "from dataclasses import dataclass, field\n\n\n@dataclass\nclass Login:\n"
+    source += "    name: str\n    password: str = field(repr=False)\n    port: int = 6379\n\n\n"
+    source += "def address(login):\n    return login.port, login.password\n"
+    (tmp_path / "login.py").write_text(source)
+    test = "import login\n\n\ndef test_repr():\n    assert 'pw' not in repr(login.Login('a', 'pw'))\n\n\n"
+    test += "def test_port():\n    assert login.address(login.Login('a', 'pw')) == (6379, 'pw')\n"
+    (tmp_path / "test_login.py").write_text(test)
+    found = mutation_coverage.measure(["test_login.py"], ["login.py"], tmp_path, tmp_path / ".coverage")["login.py"]
+    assert found[7] == [mutation_coverage.IMPORT]  # not test_port's: repr= shows only in the generated __repr__
+    assert found[8] == ["test_login.py::test_port"]  # a plain default: the tests that read it
+
+
 def test_a_functions_signature_and_decorators_take_the_tests_that_ran_its_body(tmp_path: Path) -> None:
     # `at_least=LIMIT` is evaluated at import, but only a call of pick() shows a mutant of it.
     (tmp_path / "picker.py").write_text(SOURCE.replace("def pick", "@staticmethod\ndef pick"))

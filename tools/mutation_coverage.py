@@ -79,7 +79,9 @@ def name_uses(tree: ast.Module) -> dict[int, set[int]]:
     A constant is set at import, but a mutant of it shows only where it is read:
     in the tests that ran those lines (a name read as `NAME` or as `x.NAME`);
     read only on lines no test ran, it is as untested as they are. A name this
-    module never reads (other modules do) keeps every test file.
+    module never reads (other modules do) keeps every test file, and so does a
+    dataclass field made with `field(...)`, whose options act in the methods the
+    dataclass generates, where coverage sees no line (repr=False shows in repr()).
     """
     used: dict[str, set[int]] = {}
     for node in ast.walk(tree):
@@ -92,6 +94,8 @@ def name_uses(tree: ast.Module) -> dict[int, set[int]]:
     for statement in (statement for body in bodies for statement in body):
         if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
             continue
+        if is_field_call(statement.value):
+            continue  # its options (repr=, compare=) act in generated methods: every test file of the module
         targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
         names = [target.id for target in targets if isinstance(target, ast.Name)]
         if not names:
@@ -101,6 +105,16 @@ def name_uses(tree: ast.Module) -> dict[int, set[int]]:
         for line in own:
             uses[line] = readers
     return uses
+
+
+def is_field_call(value: ast.expr | None) -> bool:
+    """A dataclass field's `field(...)` (or `dataclasses.field(...)`)."""
+    if not isinstance(value, ast.Call):
+        return False
+    called = value.func
+    return (isinstance(called, ast.Name) and called.id == "field") or (
+        isinstance(called, ast.Attribute) and called.attr == "field"
+    )
 
 
 def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[int, list[str]]:
