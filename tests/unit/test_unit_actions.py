@@ -13,6 +13,7 @@ import os
 import pwd
 import re
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -302,6 +303,16 @@ def test_a_restore_on_a_cluster_node_reports_the_cluster_state_once_it_sees_the_
     assert results == {"restored": name, "keys": 20, "backup-keys": 20, "cluster-state": "ok"}
     assert "waiting for the cluster to see this node again" in cluster_unit.progress
     assert keys_now(cluster_unit.server) == 20
+
+
+def test_a_cluster_node_that_answers_only_after_a_while_is_waited_for(cluster_unit: OnUnit) -> None:
+    cluster_unit.control.stop()
+    starting = threading.Timer(0.5, cluster_unit.control.start)
+    starting.start()
+    try:
+        assert backup.wait_cluster_ok(backup.this_unit(), 30, cluster_unit.progress.append) == "ok"
+    finally:
+        starting.join()
 
 
 def test_a_backup_from_before_the_node_s_slots_moved_is_refused_and_redis_is_left_running(
