@@ -218,3 +218,12 @@ def test_a_repeated_line_whose_result_is_out_of_date_is_tested_again_not_given_i
         test.write("\n\ndef test_also_double():\n    assert picker.also_double(3) == 6\n")
     subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
     assert mutmut_run(picker) == {"ok_killed": 4, "bad_survived": 4}  # also_double's two are killed now
+
+
+def test_a_test_run_that_aborts_counts_as_failing(tmp_path: Path) -> None:
+    # mutmut counts every exit status but 1 as the tests passing: a crash must not be a survivor.
+    (tmp_path / "test_crash.py").write_text("import os\n\n\ndef test_crash():\n    os.abort()\n")
+    (tmp_path / "test_fine.py").write_text("def test_fine():\n    assert True\n")
+    runner = ["sh", "tools/mutation-pytest"]
+    assert subprocess.run([*runner, str(tmp_path / "test_crash.py")], cwd=ROOT, check=False).returncode == 1
+    assert subprocess.run([*runner, str(tmp_path / "test_fine.py")], cwd=ROOT, check=False).returncode == 0
