@@ -90,6 +90,8 @@ def load_equivalents(path: Path) -> list[Equivalent]:
             block = {}
             continue
         key, _, value = line.partition(":")
+        if key.strip() in block:
+            raise ValueError(f"{path}: a block has two {key.strip()}: lines (a blank line missing before {line!r})")
         block[key.strip()] = value.strip()
     return entries
 
