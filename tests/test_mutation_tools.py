@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import mutation_coverage  # noqa: E402
+import mutation_report  # noqa: E402
 import mutation_run  # noqa: E402
 
 import mutmut_config  # noqa: E402
@@ -227,3 +228,13 @@ def test_a_test_run_that_aborts_counts_as_failing(tmp_path: Path) -> None:
     runner = ["sh", "tools/mutation-pytest"]
     assert subprocess.run([*runner, str(tmp_path / "test_crash.py")], cwd=ROOT, check=False).returncode == 1
     assert subprocess.run([*runner, str(tmp_path / "test_fine.py")], cwd=ROOT, check=False).returncode == 0
+
+
+def test_two_equivalents_without_a_blank_line_between_them_are_an_error(tmp_path: Path) -> None:
+    listed = tmp_path / "equivalent.txt"
+    one = "file: lib/a.py\nmutant: x = 2\nreason: r\n"
+    listed.write_text(one + "\n" + one.replace("a.py", "b.py"))
+    assert [entry.filename for entry in mutation_report.load_equivalents(listed)] == ["lib/a.py", "lib/b.py"]
+    listed.write_text(one + one.replace("a.py", "b.py"))  # as a union merge can leave them
+    with pytest.raises(ValueError, match="a block has two file: lines"):
+        mutation_report.load_equivalents(listed)
