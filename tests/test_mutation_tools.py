@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,8 @@ def test_a_functions_signature_and_decorators_take_the_tests_that_ran_its_body(t
     (tmp_path / "test_picker.py").write_text(TESTS.replace("picker.pick(", "picker.pick.__func__("))
     found = mutation_coverage.measure(["test_picker.py"], ["picker.py"], tmp_path, tmp_path / ".coverage")["picker.py"]
     both = ["test_picker.py::test_long", "test_picker.py::test_short"]
-    assert found[5] == found[6] == found[7] == both  # the decorator, the def line, the body's first line
+    assert found[6] == found[7] == both  # the def line, the body's first line
+    assert found[5] == [*both, mutation_coverage.IMPORT]  # the decorator: every test file, those first
     assert found[1] == both  # LIMIT, read only by pick's signature
 
 
@@ -153,7 +155,9 @@ def mutmut_run(project: Path) -> dict[str, int]:
     mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--paths-to-mutate", "lib/picker.py"]
     subprocess.run([*mutmut, "--tests-dir", "tests", "--runner", runner, "--no-progress"], cwd=project, check=False)
     with sqlite3.connect(project / ".mutmut-cache") as db:
-        return dict(db.execute("SELECT status, count(*) FROM mutant GROUP BY status").fetchall())
+        statuses = [status for (status,) in db.execute("SELECT status FROM mutant")]
+    # Killed but slowly (a loaded machine) is killed.
+    return dict(Counter("ok_killed" if status == "ok_suspicious" else status for status in statuses))
 
 
 @pytest.fixture

@@ -73,6 +73,22 @@ def function_headers(tree: ast.Module) -> dict[int, int]:
     return headers
 
 
+def decorator_lines(tree: ast.Module) -> set[int]:
+    """The lines of functions' decorators.
+
+    A decorator can decide when its function runs at all (a reactive handler's
+    @when): a mutant of it shows in the tests in which the function must not
+    run, which never ran its body. So a decorator takes the tests of its body
+    first, then every test file of its module.
+    """
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                found.update(range(decorator.lineno, (decorator.end_lineno or decorator.lineno) + 1))
+    return found
+
+
 def name_uses(tree: ast.Module) -> dict[int, set[int]]:
     """Each line of a module constant or class attribute, mapped to the other lines that use its name.
 
@@ -125,9 +141,10 @@ def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[
     for line, start in statement_starts(tree).items():
         if line not in tests and start in tests:
             tests[line] = tests[start]
+    decorators = decorator_lines(tree)
     for line, body in function_headers(tree).items():
         if IMPORT in tests.get(line, [IMPORT]) and tests.get(body) and IMPORT not in tests[body]:
-            tests[line] = tests[body]
+            tests[line] = tests[body] + ([IMPORT] if line in decorators else [])
     for line, readers in name_uses(tree).items():
         found = [tests.get(reader, []) for reader in sorted(readers)]
         if IMPORT in tests.get(line, [IMPORT]) and found and not any(IMPORT in each for each in found):
