@@ -242,3 +242,16 @@ def test_two_equivalents_without_a_blank_line_between_them_are_an_error(tmp_path
     listed.write_text(one + one.replace("a.py", "b.py"))  # as a union merge can leave them
     with pytest.raises(ValueError, match="a block has two file: lines"):
         mutation_report.load_equivalents(listed)
+
+
+def test_a_survivor_whose_equivalent_entry_is_removed_is_run_again(picker: Path) -> None:
+    with (picker / "tests/test_picker.py").open("a") as test:
+        test.write('\n\ndef test_describe():\n    assert picker.describe(1) == "no"\n')
+    listed = 'file: lib/picker.py\nmutant: return "big" if x > 10 else "XXnoXX"\nreason: for this test\n'
+    (picker / "equivalent.txt").write_text(listed)
+    report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "equivalent.txt"]
+    subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
+    assert mutmut_run(picker) == {"ok_killed": 2, "bad_survived": 4}  # listed: not run
+    (picker / "equivalent.txt").write_text("")  # the entry goes; the tests stay as they were
+    subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
+    assert mutmut_run(picker) == {"ok_killed": 3, "bad_survived": 3}

@@ -130,25 +130,28 @@ def follow_moved_lines(cache: Path) -> None:
 
 
 def settle_equivalents(cache: Path, equivalents: list[Equivalent], tests_dir: str) -> int:
-    """Mark each survivor listed as equivalent as tested against the current tests; how many were.
+    """Mark each survivor listed as equivalent as tested against the current tests, and each other
+    survivor as not; how many are listed.
 
     mutmut retests every survivor once any test file changed. A listed survivor
     cannot be killed, and retesting one can take minutes (a constant runs every test
-    of its module): this keeps mutmut from running it again. A listed survivor that a
-    new test would kill stays a survivor until the list drops it or FRESH=1.
+    of its module): this keeps mutmut from running it again. A survivor not listed
+    is run again at every run (also one whose entry was just removed, with the
+    tests unchanged since it was settled), until a test kills it or the list
+    explains it.
     """
     from mutmut.cache import hash_of_tests
 
     current = hash_of_tests([tests_dir])
-    settled = []
+    marks = []
     for mutant in load_mutants(cache):
         if mutant.status in SURVIVED:
             original, mutated = mutated_line(mutant)
-            if explain(Result(mutant.filename, mutant.line_number, mutant.status, original, mutated), equivalents):
-                settled.append(mutant.pk)
+            listed = explain(Result(mutant.filename, mutant.line_number, mutant.status, original, mutated), equivalents)
+            marks.append((current if listed else "", mutant.pk))
     with sqlite3.connect(cache) as db:
-        db.executemany("UPDATE mutant SET tested_against_hash = ? WHERE id = ?", [(current, pk) for pk in settled])
-    return len(settled)
+        db.executemany("UPDATE mutant SET tested_against_hash = ? WHERE id = ?", marks)
+    return sum(1 for mark, _ in marks if mark)
 
 
 def unshadow_repeated_lines(cache: Path, tests_dir: str) -> int:
