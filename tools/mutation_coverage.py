@@ -143,8 +143,11 @@ def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[
             tests[line] = tests[start]
     decorators = decorator_lines(tree)
     for line, body in function_headers(tree).items():
-        if IMPORT in tests.get(line, [IMPORT]) and tests.get(body) and IMPORT not in tests[body]:
-            tests[line] = tests[body] + ([IMPORT] if line in decorators else [])
+        if line in decorators:
+            # Whichever tests ran it (the module's first import in a test), it shows in every test file.
+            tests[line] = [test for test in tests.get(body, []) if test != IMPORT] + [IMPORT]
+        elif IMPORT in tests.get(line, [IMPORT]) and tests.get(body) and IMPORT not in tests[body]:
+            tests[line] = tests[body]
     for line, readers in name_uses(tree).items():
         found = [tests.get(reader, []) for reader in sorted(readers)]
         if IMPORT in tests.get(line, [IMPORT]) and found and not any(IMPORT in each for each in found):
