@@ -59,7 +59,7 @@ ONLY_FOR: dict[str, set[str]] = {
 }
 # Tests that cover a file without importing it as a module.
 EXTRA_TESTS: dict[str, list[str]] = {
-    "reactive/redis.py": [HANDLERS],
+    "reactive/redis.py": [HANDLERS, f"{UNIT}/test_tls_cluster_handlers.py"],
     "layers/leadership/reactive/leadership.py": [HANDLERS],
     "interfaces/redis/provides.py": [f"{UNIT}/test_interfaces.py", HANDLERS],
     "interfaces/redis/requires.py": [f"{UNIT}/test_interfaces.py", f"{UNIT}/test_redis_requires.py"],
