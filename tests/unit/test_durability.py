@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 import real_redis
+import redis
 from fake_machine import FakeMachine
 from real_redis import PASSWORD, Server
 
@@ -178,20 +179,31 @@ def test_the_hook_reports_a_stopped_redis_and_keeps_its_time(server: Server) -> 
     assert outcome.message.endswith("Redis did not answer within 0.3 s")
 
 
+def slow_saving_with_a_key(server: Server) -> redis.Redis:
+    """A client of `server`, which now holds one key and takes a fifth of a second per key to save it."""
+    client = admin.connect(server.layout.unixsocket, PASSWORD)
+    client.config_set("rdb-key-save-delay", "200000")
+    client.set("key", "value")
+    return client
+
+
+def once_idle(start: Callable[[], object]) -> Callable[[object, float], dict[str, str]]:
+    """admin.wait_idle that calls `start` (a save Redis begins on its own) once Redis was found idle."""
+    idle = admin.wait_idle
+
+    def then_start(redis_client: object, wait: float) -> dict[str, str]:
+        found = idle(redis_client, wait)
+        start()
+        return found
+
+    return then_start
+
+
 def test_make_durable_waits_for_a_snapshot_redis_started_itself(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = admin.connect(server.layout.unixsocket, PASSWORD)
-    client.config_set("rdb-key-save-delay", "200000")  # a fifth of a second per key
-    client.set("key", "value")
-    idle = admin.wait_idle
-
-    def start_a_snapshot_meanwhile(redis_client: object, wait: float) -> dict[str, str]:
-        found = idle(redis_client, wait)
-        client.bgsave()
-        return found
-
-    monkeypatch.setattr(admin, "wait_idle", start_a_snapshot_meanwhile)
+    client = slow_saving_with_a_key(server)
+    monkeypatch.setattr(admin, "wait_idle", once_idle(client.bgsave))
     admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
     assert client.info("persistence")["rdb_bgsave_in_progress"] == 0
     assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
@@ -201,17 +213,8 @@ def test_make_durable_takes_its_snapshot_once_an_append_only_file_rewrite_has_en
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Redis refuses a BGSAVE while it rewrites the append-only file (an operator's BGREWRITEAOF).
-    client = admin.connect(server.layout.unixsocket, PASSWORD)
-    client.config_set("rdb-key-save-delay", "200000")  # a fifth of a second per key
-    client.set("key", "value")
-    idle = admin.wait_idle
-
-    def rewrite_meanwhile(redis_client: object, wait: float) -> dict[str, str]:
-        found = idle(redis_client, wait)
-        client.bgrewriteaof()
-        return found
-
-    monkeypatch.setattr(admin, "wait_idle", rewrite_meanwhile)
+    client = slow_saving_with_a_key(server)
+    monkeypatch.setattr(admin, "wait_idle", once_idle(client.bgrewriteaof))
     admin.make_durable(server.layout.unixsocket, PASSWORD, wait=10)
     persistence = client.info("persistence")
     assert (persistence["rdb_bgsave_in_progress"], persistence["rdb_changes_since_last_save"]) == (0, 0)
