@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -232,6 +233,16 @@ def test_a_test_run_that_aborts_counts_as_failing(tmp_path: Path) -> None:
     runner = ["sh", "tools/mutation-pytest"]
     assert subprocess.run([*runner, str(tmp_path / "test_crash.py")], cwd=ROOT, check=False).returncode == 1
     assert subprocess.run([*runner, str(tmp_path / "test_fine.py")], cwd=ROOT, check=False).returncode == 0
+
+
+def test_a_test_that_outlives_its_time_limit_counts_as_failing(tmp_path: Path) -> None:
+    # A mutant that makes a test wait forever is killed by its test's time limit, not mutmut's (minutes).
+    (tmp_path / "test_waits.py").write_text("import time\n\n\ndef test_waits():\n    time.sleep(30)\n")
+    limited = {**os.environ, "MUTATION_TEST_TIMEOUT": "1"}
+    ran = subprocess.run(["sh", "tools/mutation-pytest", str(tmp_path / "test_waits.py")], cwd=ROOT,
+                         env=limited, capture_output=True, text=True, check=False)  # fmt: skip
+    assert ran.returncode == 1
+    assert "test_waits" in ran.stderr  # where it was stuck
 
 
 def test_two_equivalents_without_a_blank_line_between_them_are_an_error(tmp_path: Path) -> None:

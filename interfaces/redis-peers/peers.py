@@ -22,7 +22,7 @@ class PeerUnit:
     port: int
     node_id: str
     # Its node speaks TLS on the cluster bus and at `port` (the cluster formed, or will form, with TLS).
-    tls: bool = False
+    tls: bool
 
 
 class RedisPeers(Endpoint):

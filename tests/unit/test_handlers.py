@@ -1348,6 +1348,27 @@ def test_a_hook_with_nothing_to_do_sets_no_status_logs_nothing_and_asks_no_addre
     assert unit.juju.status == ("active", READY)
 
 
+def test_a_hook_that_changes_flags_writes_its_whole_trace_in_one_log_entry(unit: Unit, redis: FakeRedis) -> None:
+    deploy(unit)
+    unit.juju.config["port"] = 6400
+    unit.juju.calls.clear()
+    unit.run_hook("config-changed")
+    written = [call[-1] for call in unit.juju.calls if call[:3] == ["juju-log", "-l", "DEBUG"]]
+    assert len(written) == 1
+    lines = written[0].splitlines()
+    assert lines[0] == "Reactive main running for hook config-changed"
+    assert "tracer: set flag redis.pending" in lines
+    assert [line for line in lines if line.startswith("Invoking reactive handler: ") and line.endswith(":converge")]
+
+
+def test_charms_reactives_own_start_steps_still_run_a_series_upgrade_is_flagged_while_it_lasts(unit: Unit) -> None:
+    deploy(unit)
+    unit.run_hook("pre-series-upgrade")
+    assert "upgrade.series.in-progress" in unit.flags()
+    unit.run_hook("post-series-upgrade")
+    assert "upgrade.series.in-progress" not in unit.flags()
+
+
 def test_a_failed_hook_writes_its_trace_with_the_error_at_error_level(
     unit: Unit, redis: FakeRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

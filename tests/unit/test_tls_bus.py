@@ -206,11 +206,16 @@ def bus_ready_port() -> int:
             return port
 
 
-def start_node(root: Path, ca: UnitCa, key: str) -> Node:
+# What the nodes' certificates name: the address they listen on.
+LISTENING = tls.Identity("127.0.0.1", "localhost")
+
+
+def start_node(root: Path, ca: UnitCa, key: str, identity: tls.Identity = LISTENING) -> Node:
+    """A redis-server rendered by the charm on 127.0.0.1 with a TLS bus, its certificate naming `identity`."""
     root.mkdir()
     (root / "tls").mkdir()
     (root / "tls" / "redis.key").write_text(key)
-    request = tls.make_request(key, "redis/0", tls.Identity("127.0.0.1", "localhost"))
+    request = tls.make_request(key, "redis/0", identity)
     files = replace(tls.install(root / "tls", tls.Issued(ca.sign(request), ca.pem)), bus=True)
     (root / "data").mkdir()
     layout = conf.Layout("redis-server", "redis-server", root / "redis.conf", root / "data", root / "redis.log",
@@ -288,6 +293,28 @@ def test_the_cluster_steps_refuse_a_node_the_ca_did_not_sign(tls_nodes: list[Nod
     with pytest.raises(Unreachable):
         clustering.node_id(own, PASSWORD, ca_file=str(other))
     assert len(clustering.node_id(own, PASSWORD, ca_file=ca_path(tls_nodes))) == 40
+
+
+def test_the_cluster_steps_refuse_a_node_whose_certificate_names_another_address(
+    tmp_path: Path, ca_and_key: tuple[UnitCa, str]
+) -> None:
+    import redis
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed")
+    ca, key = ca_and_key
+    node = start_node(tmp_path / "n0", ca, key, tls.Identity("127.0.0.9", "elsewhere"))
+    try:
+        assert service.wait_until(lambda: admin.health(node.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
+        with pytest.raises(Unreachable):
+            clustering.node_id(node.endpoint, PASSWORD, ca_file=ca_path([node]))
+        # The CA signed it: only the name is wrong.
+        unchecked = redis.Redis("127.0.0.1", node.endpoint.port, password=PASSWORD, ssl=True,
+                                ssl_ca_certs=ca_path([node]), ssl_check_hostname=False)  # fmt: skip
+        assert unchecked.ping()
+    finally:
+        node.process.kill()
+        node.process.wait()
 
 
 def facts(files: tls.Files | None, cluster_port: int, **options: object) -> workload.Facts:

@@ -267,6 +267,11 @@ def test_the_charm_logs_in_as_the_admin_user_with_a_password_its_running_line_ac
     assert "admin-password" not in repr(login)
 
 
+def test_the_charms_users_keep_the_names_upgraded_units_and_the_leaders_secret_know_them_by() -> None:
+    made = users.charm_users({name: ["pw"] for name in users.CHARM_USERS})
+    assert [user.config_line().split()[1] for user in made] == ["charm-admin", "charm-replication", "charm-monitoring"]
+
+
 def test_replicas_authenticate_as_the_replication_user_or_with_the_default_password_before_it_exists() -> None:
     parsed = settings.parse(DEFAULTS)
     login = users.Login(users.REPLICATION_USER, "replication-password-1")
