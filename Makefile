@@ -56,10 +56,11 @@ charm-tree:
 pack: build
 	$(BIN)/python tools/pack.py $(CHARM) build/redis.charm
 
-# The unit tests on the Pythons of Ubuntu 22.04 and 24.04 (3.10, 3.12), then everything.
+# The unit tests on the Pythons of Ubuntu 22.04 and 24.04 (3.10, 3.12; on .venv's where one is
+# missing), then every other test on .venv's Python.
 test: build lint
 	tools/test-unit-pythons
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests --ignore=tests/unit
 
 # The integration tests with every model's hooks in an order drawn from SEED (LOCALJUJU_SHUFFLE):
 # `make test-shuffle SEED=3`.
