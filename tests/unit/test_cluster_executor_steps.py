@@ -772,6 +772,44 @@ def test_draining_a_master_gives_its_replicas_the_masters_with_fewest_replicas(m
     assert told == {at(replica): master for replica, master in rehomed.items()}
 
 
+class SlowLinksExpiringLock(Replicated):
+    """Replicas whose link comes up 50 s after CLUSTER REPLICATE, and a lock key that expires as Redis's would."""
+
+    def __init__(self, master_of: dict[str, str], clock: FakeClock) -> None:
+        super().__init__(master_of)
+        self.clock = clock
+        self.linked_at: dict[Endpoint, float] = {}
+        self.expires = 0.0
+        self.lapsed = False
+
+    def __call__(self, asked: Endpoint, command: Command) -> object:
+        if command[:2] == ("CLUSTER", "REPLICATE"):
+            self.linked_at[asked] = self.clock.now + 50
+        if command == ("INFO", "replication"):
+            up = self.clock.now >= self.linked_at.get(asked, 0.0)
+            return b"role:slave\r\nmaster_link_status:" + (b"up" if up else b"down") + b"\r\n"
+        return super().__call__(asked, command)
+
+    def lock(self, asked: Endpoint, command: Command) -> object:
+        if command[0] == "EVAL" and self.clock.now >= self.expires:
+            self.lapsed = True  # the key is gone: neither a renewal nor the release finds it
+            return 0
+        held = super().lock(asked, command)
+        if command[0] == "SET" or (command[0] == "EVAL" and "pexpire" in str(command[1]) and held):
+            self.expires = self.clock.now + 60
+        return held
+
+
+def test_a_drain_keeps_its_lock_while_its_replicas_take_longer_than_the_locks_lifetime_to_link():
+    clock = FakeClock()
+    cluster = SlowLinksExpiringLock({D: A, F: A, E: B}, clock)
+    executor = ClusterExecutor(ScriptedConnections(cluster), MigrateAuth("replicator", "s3cret"), clock=clock,
+                               sleep=clock.sleep)  # fmt: skip
+    executor.drain(at(A), A)
+    assert clock.now > 100  # two replicas re-homed, 50 s each
+    assert not cluster.lapsed
+
+
 def test_a_drain_seen_from_a_replica_that_has_not_caught_up_leaves_the_replicas_where_they_are():
     # a held every slot and b, c were added empty; d, a's replica, learns of the moves only by gossip.
     class LaggingReplica(Replicated):

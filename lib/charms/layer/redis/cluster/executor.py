@@ -48,9 +48,13 @@ NOT_MASTER = "Please use SETSLOT only with masters"
 UNKNOWN_NODE = "Unknown node"
 # One mover at a time across the cluster, whichever unit runs it: a key in the
 # cluster itself (so it moves with its slot), set NX with a TTL that a killed
-# hook lets lapse, renewed while slots move, deleted only by its holder.
+# hook lets lapse, renewed while slots move and while a step under it waits, deleted
+# only by its holder.
 LOCK_KEY = "{redis-charm}:moving-slots"
 LOCK_TTL_MS = 60_000
+# While a step waits (a replica linking, every node forgetting a node) the held lock is renewed
+# once this many seconds have passed since it was last taken or renewed: well inside its TTL.
+LOCK_RENEW_EVERY = 20.0
 RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 # Hooks of one unit run one at a time: a lock held under this unit's own name was left by
 # a hook that was killed, and the next hook of the unit takes it over at once.
@@ -205,6 +209,7 @@ class ClusterExecutor:
         """`holder` names who moves slots (the unit), for others to read while they wait."""
         self.holder = holder
         self._lock: tuple[Endpoint, str] | None = None
+        self._lock_renewed = 0.0
         self._lock_owner: Endpoint | None = None
         self._connections = connections
         self._auth = auth
@@ -252,7 +257,7 @@ class ClusterExecutor:
             nodes = self.view(endpoint)
             if not any(node.is_settling for node in nodes) or self._clock() >= deadline:
                 return nodes
-            self._sleep(self.limits.poll_interval)
+            self._pause()
 
     def health(self, endpoint: Endpoint) -> ClusterHealth:
         """The cluster as this node sees it once settled, for the unit's status."""
@@ -293,7 +298,13 @@ class ClusterExecutor:
                 last_error = f" (last error: {error})"
             if self._clock() >= deadline:
                 raise ClusterTimeout(f"gave up waiting for {what}{last_error}")
-            self._sleep(self.limits.poll_interval)
+            self._pause()
+
+    def _pause(self) -> None:
+        """Wait one poll interval, keeping the slot-move lock (if held) from lapsing meanwhile."""
+        if self._lock is not None and self._clock() - self._lock_renewed >= LOCK_RENEW_EVERY:
+            self._renew_lock()
+        self._sleep(self.limits.poll_interval)
 
     def wait_until(self, what: str, check: Callable[[], bool], timeout: float | None = None) -> None:
         """Poll `check` until it holds; ClusterTimeout naming `what` after `timeout` (default: the limits')."""
@@ -418,7 +429,7 @@ class ClusterExecutor:
         ):
             held_by = _text(self._keyed(seed, "GET", LOCK_KEY) or b"")
             raise MoveInProgress(held_by.split(" ")[0].strip("-"))
-        self._lock = (seed, value)
+        self._lock, self._lock_renewed = (seed, value), self._clock()
         try:
             yield
         finally:
@@ -438,6 +449,7 @@ class ClusterExecutor:
             seed, value = self._lock
             if not self._keyed(seed, "EVAL", RENEW_LOCK, 1, LOCK_KEY, value, LOCK_TTL_MS):
                 raise ClusterError("the slot-move lock lapsed: stopping; the next repair finishes what is open")
+            self._lock_renewed = self._clock()
 
     def _keyed(self, seed: Endpoint, *command: CommandArg) -> Any:
         """A command on the lock's key, sent to the master serving it, following MOVED and ASK."""
