@@ -191,6 +191,33 @@ def test_the_report_of_kept_results_counts_what_was_measured_and_what_changed_si
     assert kept() == {"ok_killed": 2, "untested": 4}  # the changed line's mutants were never run
 
 
+def test_the_report_names_each_file_with_mutants_not_run(capsys: pytest.CaptureFixture[str]) -> None:
+    results = [
+        mutation_report.Result("lib/a.py", 1, "ok_killed", "x", "y"),
+        *[mutation_report.Result("lib/b.py", 0, "untested", "", "")] * 2,
+        mutation_report.Result("lib/c.py", 3, "untested", "x", "y"),
+    ]
+    assert mutation_report.report(results, []) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert "lib/b.py: 2 mutants not run (changed since its last run, or never run)" in printed
+    assert "lib/c.py: 1 mutants not run (changed since its last run, or never run)" in printed
+    assert not [line for line in printed if line.startswith("lib/a.py")]
+
+
+def test_an_entry_for_a_mutant_mutmut_no_longer_makes_is_not_counted(
+    picker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a kept cache can hold after lines moved: an entry on a line that has no mutant (now).
+    with sqlite3.connect(picker / ".mutmut-cache") as db:
+        (line,) = db.execute("SELECT id FROM line WHERE line = 'def double(x):'").fetchone()
+        db.execute(
+            "INSERT INTO mutant (line, \"index\", tested_against_hash, status) VALUES (?, 0, '', 'untested')", (line,)
+        )
+    monkeypatch.chdir(picker)
+    found = Counter(mutant.status for mutant in mutation_report.load_mutants(picker / ".mutmut-cache"))
+    assert found == {"ok_killed": 2, "bad_survived": 4}
+
+
 def test_a_survivor_listed_as_equivalent_is_not_retested_when_the_tests_change(picker: Path) -> None:
     # A new test that kills all but `>=`; the run settles what is listed first, as make mutation does.
     with (picker / "tests/test_picker.py").open("a") as test:
@@ -212,6 +239,18 @@ def test_a_line_repeating_an_earlier_lines_text_is_tested_when_added_after_it(pi
     report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "/dev/null"]
     subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
     assert mutmut_run(picker) == {"ok_killed": 2, "bad_survived": 6}  # no test calls also_double
+
+
+def test_a_repeated_line_is_tested_when_an_earlier_line_with_its_text_has_no_mutant(picker: Path) -> None:
+    # mutmut's twin is the first line with the text that has a mutant (double's), not the string's line.
+    source = picker / "lib/picker.py"
+    example = 'EXAMPLE = """\n    return x * 2\n"""\n\n\n'
+    source.write_text(example + source.read_text() + "\n\ndef also_double(x):\n    return x * 2\n")
+    report = [sys.executable, str(ROOT / "tools/mutation_report.py"), "--equivalents", "/dev/null"]
+    subprocess.run([*report, "--prepare-rerun", "tests"], cwd=picker, check=True)
+    statuses = mutmut_run(picker)
+    assert "untested" not in statuses
+    assert sum(statuses.values()) == len(mutation_report.mutations_of(str(source)))
 
 
 def test_a_repeated_line_whose_result_is_out_of_date_is_tested_again_not_given_its_twins(picker: Path) -> None:

@@ -13,8 +13,10 @@ import argparse
 import json
 import sqlite3
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 TARGET = 0.90
 # A mutant whose tests never finish (mutmut's timeout, ten times the baseline) is
@@ -51,28 +53,37 @@ class Equivalent:
     line: int | None = None
 
 
+def mutations_of(filename: str) -> list[Any]:
+    """mutmut's mutants of a source file as it runs them: each names its line's text, 0-based number and index."""
+    from mutmut import Context, list_mutations
+
+    path = Path(filename)
+    if not path.exists():
+        return []
+    return list_mutations(Context(source=path.read_text(), filename=filename, dict_synonyms=[]))
+
+
 def load_mutants(cache: Path) -> list[Mutant]:
     """The cache's mutants of lines the source still has where the cache says.
 
     A cache kept from an earlier run can hold entries for a line that has since
     moved or gone, or two entries for one line (mutmut matches repeated lines
-    such as `@property` loosely): a mutant not in the code any more is left out,
-    and of two for the same line and mutation the one tested counts.
+    such as `@property` loosely): a mutant mutmut would not make from the code
+    any more is left out, and of two for the same line and mutation the one
+    tested counts.
     """
     with sqlite3.connect(cache) as db:
         rows = db.execute(
             'SELECT m.id, s.filename, l.line_number, l.line, m."index", m.status FROM mutant m '
             "JOIN line l ON m.line = l.id JOIN sourcefile s ON l.sourcefile = s.id ORDER BY s.filename, l.line_number"
         ).fetchall()
-    sources: dict[str, list[str]] = {}
+    made: dict[str, set[tuple[str, int, int]]] = {}
     mutants: dict[tuple[str, int, int], Mutant] = {}
     for pk, filename, number, text, index, status in rows:
-        if filename not in sources:
-            path = Path(filename)
-            sources[filename] = path.read_text().splitlines() if path.exists() else []
-        lines = sources[filename]
+        if filename not in made:
+            made[filename] = {(m.line, m.line_number, m.index) for m in mutations_of(filename)}
         key = (filename, number, index)
-        if number < len(lines) and lines[number] == text and (key not in mutants or status != "untested"):
+        if (text, number, index) in made[filename] and (key not in mutants or status != "untested"):
             mutants[key] = Mutant(pk, filename, number + 1, status)
     return list(mutants.values())
 
@@ -158,38 +169,44 @@ def unshadow_repeated_lines(cache: Path, tests_dir: str) -> int:
     """Have mutmut test the mutants of a line whose text an earlier line repeats; how many it will.
 
     mutmut 2 looks a mutant's status up by its line's text alone, in the first
-    line with that text: a second `return False` added after the first was
-    tested is never run (it gets no entry of its own), nor is one whose first
-    twin was killed or is up to date. This gives the later line's mutants
-    entries of their own, and wherever one is not killed and not tested against
-    the current tests, marks its twin's untested so that mutmut runs both.
+    line with that text that has a mutant (its "twin"): a second `return False`
+    added after the first was tested is never run (it gets no entry of its own),
+    nor is one whose twin was killed or is up to date. This gives the later
+    line's mutants entries of their own, and wherever one is not killed and not
+    tested against the current tests, marks its twin's untested so that mutmut
+    runs both.
     """
     from mutmut.cache import hash_of_tests
 
     current = hash_of_tests([tests_dir])
     with sqlite3.connect(cache) as db:
-        lines = db.execute("SELECT id, sourcefile, line FROM line ORDER BY sourcefile, line_number").fetchall()
+        files = db.execute("SELECT id, filename FROM sourcefile").fetchall()
+        rows = db.execute("SELECT id, sourcefile, line_number FROM line")
+        line_ids = {(file, number): line for line, file, number in rows}
         kept: dict[int, dict[int, tuple[str, str]]] = {}
         for index, line, status, tested_against in db.execute(
             'SELECT "index", line, status, tested_against_hash FROM mutant'
         ):
             kept.setdefault(line, {})[index] = (status, tested_against)
-        first: dict[tuple[int, str], int] = {}
         shadowed = 0
-        for line_id, sourcefile, text in lines:
-            twin = first.setdefault((sourcefile, text), line_id)
-            if twin == line_id:
-                continue
-            for index in kept.get(twin, {}):
-                status, tested_against = kept.get(line_id, {}).get(index, ("untested", ""))
+        for file, filename in files:
+            first: dict[str, int] = {}
+            for mutation in mutations_of(filename):
+                line_id = line_ids.get((file, mutation.line_number))
+                twin = line_ids.get((file, first.setdefault(mutation.line, mutation.line_number)))
+                if line_id is None or twin is None or twin == line_id:
+                    continue
+                status, tested_against = kept.get(line_id, {}).get(mutation.index, ("untested", ""))
                 if status == "ok_killed" or (status != "untested" and tested_against == current):
                     continue
-                if index not in kept.get(line_id, {}):
+                if mutation.index not in kept.get(line_id, {}):
                     db.execute(
                         'INSERT INTO mutant (line, "index", tested_against_hash, status) VALUES (?, ?, ?, ?)',
-                        (line_id, index, "", "untested"),
+                        (line_id, mutation.index, "", "untested"),
                     )
-                db.execute('UPDATE mutant SET status = ? WHERE line = ? AND "index" = ?', ("untested", twin, index))
+                db.execute(
+                    'UPDATE mutant SET status = ? WHERE line = ? AND "index" = ?', ("untested", twin, mutation.index)
+                )
                 shadowed += 1
     return shadowed
 
@@ -217,6 +234,8 @@ def report(results: list[Result], equivalents: list[Equivalent]) -> int:
         print(f"{result.filename}:{result.line_number} [{result.status}] {label}")
         print(f"    - {result.original}\n    + {result.mutated}")
     untested = len(results) - len(tested)
+    for filename, count in Counter(r.filename for r in results if r.status not in KILLED + SURVIVED).items():
+        print(f"{filename}: {count} mutants not run (changed since its last run, or never run)")
     score = len(killed) / len(tested) if tested else 0.0
     explained = len(tested) - len(killed) - unexplained
     print(
