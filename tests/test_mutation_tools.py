@@ -133,6 +133,19 @@ def test_a_dataclass_field_made_with_field_runs_every_test_file_of_its_module(tm
     assert found[8] == ["test_login.py::test_port"]  # a plain default: the tests that read it
 
 
+def test_a_constant_of_a_module_a_test_imports_first_takes_the_tests_that_read_it(tmp_path: Path) -> None:
+    # Imported inside test_first, whose run alone coverage credits with the module's import-time lines.
+    (tmp_path / "lazy.py").write_text(
+        'PREFIX = "Invoking "\n\n\ndef held(message):\n    return message.startswith(PREFIX)\n'
+    )
+    test = "def test_first():\n    import lazy  # noqa\n\n\n"
+    test += "def test_held():\n    import lazy\n\n    assert lazy.held('Invoking x') and not lazy.held('x')\n"
+    (tmp_path / "test_lazy.py").write_text(test)
+    found = mutation_coverage.measure(["test_lazy.py"], ["lazy.py"], tmp_path, tmp_path / ".coverage")["lazy.py"]
+    assert found[1] == ["test_lazy.py::test_held"]  # where PREFIX is read
+    assert found[4] == ["test_lazy.py::test_held"]  # the signature: its body's tests
+
+
 def test_a_functions_signature_and_decorators_take_the_tests_that_ran_its_body(tmp_path: Path) -> None:
     # `at_least=LIMIT` is evaluated at import, but only a call of pick() shows a mutant of it.
     (tmp_path / "picker.py").write_text(SOURCE.replace("def pick", "@staticmethod\ndef pick"))

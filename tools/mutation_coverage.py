@@ -7,7 +7,8 @@ for each source file, each line's tests as pytest node ids:
 mutmut_config.pre_mutation runs only those for a mutant of the line.
 
 A line that runs outside any test (a constant, a class body, or a function a
-test module calls while pytest collects it) is marked IMPORT: its mutants run
+test module calls while pytest collects it), or at the import of a module a
+test imported first, is marked IMPORT: its mutants run
 every test file of the module, as they would without the map. A function's
 decorators and signature take the tests that ran its body, and a constant or
 class attribute the tests that ran the lines reading it, unless one of those
@@ -71,6 +72,22 @@ def function_headers(tree: ast.Module) -> dict[int, int]:
         for line in range(first, node.body[0].lineno):
             headers[line] = body[0].lineno
     return headers
+
+
+def import_time_lines(tree: ast.Module) -> set[int]:
+    """The lines a module runs when imported: all but its functions' bodies.
+
+    A module is imported once per process, by whichever test needs it first
+    (a layer module imported by the first hook a test runs): coverage gives its
+    import-time lines that one test, though what they set shows in every test
+    that uses it. So they count as run at import, like the lines of a module
+    pytest imports while collecting.
+    """
+    lines = set(range(1, max((node.end_lineno or 0 for node in tree.body), default=0) + 1))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines -= set(range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
 
 
 def decorator_lines(tree: ast.Module) -> set[int]:
@@ -138,6 +155,8 @@ def lines_to_tests(contexts_by_line: dict[int, list[str]], source: str) -> dict[
     and function headers filled in."""
     tree = ast.parse(source)
     tests = {line: sorted(set(map(test_of, contexts))) for line, contexts in contexts_by_line.items()}
+    for line in import_time_lines(tree) & tests.keys():
+        tests[line] = [IMPORT]
     for line, start in statement_starts(tree).items():
         if line not in tests and start in tests:
             tests[line] = tests[start]
