@@ -30,8 +30,9 @@ def interface(name: str, role: str) -> ModuleType:
     return module
 
 
-def endpoint(cls: type, *relations: object) -> Any:
-    """An endpoint with these relations, without charms.reactive's start-up."""
+def endpoint(cls: type, *relations: object, name: str = "") -> Any:
+    """An endpoint with these relations (named `name` in metadata.yaml), without charms.reactive's start-up."""
     instance = cls.__new__(cls)
     instance._relations = list(relations)
+    instance._endpoint_name = name
     return instance

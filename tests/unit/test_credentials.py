@@ -192,6 +192,8 @@ def test_only_an_earlier_revision_of_the_passwords_secret_is_removed() -> None:
     assert credentials.obsolete_revision(ref, "secret:someone-elses", "4") is None
     assert credentials.obsolete_revision(ref, "secret:d0abc123", "") is None
     assert credentials.obsolete_revision(None, "secret:d0abc123", "4") is None
+    # Either side may name it with the model's uuid.
+    assert credentials.obsolete_revision(SecretRef("secret://model-uuid/d0abc123", 5), "secret:d0abc123", "4") == 4
 
 
 def test_secret_get_is_asked_for_json_and_its_map_of_strings_returned(monkeypatch: pytest.MonkeyPatch) -> None:

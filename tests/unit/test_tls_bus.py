@@ -7,6 +7,7 @@ executor over TLS (verifying each node against the CA).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -172,6 +173,17 @@ def test_a_created_certificates_relation_is_not_read_before_a_provider_joins() -
     certificates = endpoint(requires.TlsCertificatesRequires, CreatedRelation())
     certificates.manage_flags()
     assert certificates.issued("REQUEST") is None
+
+
+def test_a_provider_related_after_a_relation_nobody_joined_yet_is_read(reactive) -> None:
+    requires = interface("tls-certificates", "requires")
+    entries = [{"certificate": "C", "certificate_signing_request": "REQUEST", "ca": "CA", "chain": []}]
+    joined = type("Relation", (), {"relation_id": "certificates:2", "units": ["ca/0"], "to_publish_raw": {},
+                                   "received_app_raw": {tls.CERTIFICATES_FIELD: json.dumps(entries)}})  # fmt: skip
+    certificates = endpoint(requires.TlsCertificatesRequires, CreatedRelation(), joined, name="certificates")
+    certificates.manage_flags()
+    assert reactive.is_flag_set("endpoint.certificates.changed.certificates")
+    assert certificates.issued("REQUEST") == tls.Issued("C", "CA")
 
 
 @dataclass
