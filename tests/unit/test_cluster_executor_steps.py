@@ -21,6 +21,7 @@ from cluster_helpers import (
 )
 
 from charms.layer.redis.cluster.executor import (
+    LOCK_RENEW_EVERY,
     ClusterError,
     ClusterExecutor,
     ClusterTimeout,
@@ -803,11 +804,14 @@ class SlowLinksExpiringLock(Replicated):
 def test_a_drain_keeps_its_lock_while_its_replicas_take_longer_than_the_locks_lifetime_to_link():
     clock = FakeClock()
     cluster = SlowLinksExpiringLock({D: A, F: A, E: B}, clock)
-    executor = ClusterExecutor(ScriptedConnections(cluster), MigrateAuth("replicator", "s3cret"), clock=clock,
-                               sleep=clock.sleep)  # fmt: skip
+    connections = ScriptedConnections(cluster)
+    executor = ClusterExecutor(connections, MigrateAuth("replicator", "s3cret"), clock=clock, sleep=clock.sleep)
     executor.drain(at(A), A)
     assert clock.now > 100  # two replicas re-homed, 50 s each
     assert not cluster.lapsed
+    # Renewed now and then, not at every poll: each renewal is a round trip to the lock's master.
+    renewals = [command for _, command in connections.sent if command[0] == "EVAL" and "pexpire" in str(command[1])]
+    assert 0 < len(renewals) <= clock.now / LOCK_RENEW_EVERY
 
 
 def test_a_drain_seen_from_a_replica_that_has_not_caught_up_leaves_the_replicas_where_they_are():
