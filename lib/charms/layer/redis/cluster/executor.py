@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -111,6 +111,15 @@ class Connection(Protocol):
 
 class Connections(Protocol):
     def connect(self, endpoint: Endpoint) -> Connection: ...
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """The slot-move lock as its holder keeps it: the node it was asked through, its value, when last set."""
+
+    seed: Endpoint
+    value: str
+    renewed_at: float
 
 
 @dataclass(frozen=True)
@@ -208,8 +217,7 @@ class ClusterExecutor:
     ) -> None:
         """`holder` names who moves slots (the unit), for others to read while they wait."""
         self.holder = holder
-        self._lock: tuple[Endpoint, str] | None = None
-        self._lock_renewed = 0.0
+        self._lock: HeldLock | None = None
         self._lock_owner: Endpoint | None = None
         self._connections = connections
         self._auth = auth
@@ -302,7 +310,7 @@ class ClusterExecutor:
 
     def _pause(self) -> None:
         """Wait one poll interval, keeping the slot-move lock (if held) from lapsing meanwhile."""
-        if self._lock is not None and self._clock() - self._lock_renewed >= LOCK_RENEW_EVERY:
+        if self._lock is not None and self._clock() - self._lock.renewed_at >= LOCK_RENEW_EVERY:
             self._renew_lock()
         self._sleep(self.limits.poll_interval)
 
@@ -429,7 +437,7 @@ class ClusterExecutor:
         ):
             held_by = _text(self._keyed(seed, "GET", LOCK_KEY) or b"")
             raise MoveInProgress(held_by.split(" ")[0].strip("-"))
-        self._lock, self._lock_renewed = (seed, value), self._clock()
+        self._lock = HeldLock(seed, value, self._clock())
         try:
             yield
         finally:
@@ -446,10 +454,10 @@ class ClusterExecutor:
 
     def _renew_lock(self) -> None:
         if self._lock is not None:
-            seed, value = self._lock
-            if not self._keyed(seed, "EVAL", RENEW_LOCK, 1, LOCK_KEY, value, LOCK_TTL_MS):
+            held = self._lock
+            if not self._keyed(held.seed, "EVAL", RENEW_LOCK, 1, LOCK_KEY, held.value, LOCK_TTL_MS):
                 raise ClusterError("the slot-move lock lapsed: stopping; the next repair finishes what is open")
-            self._lock_renewed = self._clock()
+            self._lock = replace(held, renewed_at=self._clock())
 
     def _keyed(self, seed: Endpoint, *command: CommandArg) -> Any:
         """A command on the lock's key, sent to the master serving it, following MOVED and ASK."""
