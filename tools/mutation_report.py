@@ -53,11 +53,11 @@ class Equivalent:
     line: int | None = None
 
 
-def mutations_of(filename: str) -> list[Any]:
-    """mutmut's mutants of a source file as it runs them: each names its line's text, 0-based number and index."""
+def mutations_of(filename: str, root: Path = Path()) -> list[Any]:
+    """mutmut's mutants of root/filename as it runs them: each names its line's text, 0-based number and index."""
     from mutmut import Context, list_mutations
 
-    path = Path(filename)
+    path = root / filename
     if not path.exists():
         return []
     return list_mutations(Context(source=path.read_text(), filename=filename, dict_synonyms=[]))

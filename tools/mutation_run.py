@@ -47,7 +47,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import mutation_coverage  # noqa: E402
 import mutation_report  # noqa: E402
-from mutmut import Context, list_mutations  # noqa: E402
 
 from mutmut_config import COVERAGE_MAP, tests_for  # noqa: E402
 
@@ -80,7 +79,7 @@ def source_files(paths: list[str]) -> list[str]:
 
 
 def count_mutants(name: str, root: Path = ROOT) -> int:
-    return len(list_mutations(Context(source=(root / name).read_text(), filename=name, dict_synonyms=[])))
+    return len(mutation_report.mutations_of(name, root))
 
 
 def cache_of(name: str) -> Path:
