@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -243,16 +244,15 @@ def ca_and_key() -> tuple[UnitCa, str]:
     return UnitCa(), tls.make_key()
 
 
-@pytest.fixture
-def tls_nodes(tmp_path: Path, ca_and_key: tuple[UnitCa, str]) -> Iterator[list[Node]]:
-    """Four redis-servers in cluster mode with a TLS bus and no plain port, not met yet."""
+@contextmanager
+def running_nodes(root: Path, ca: UnitCa, key: str, identities: Sequence[tls.Identity]) -> Iterator[list[Node]]:
+    """A node per identity (see start_node), each answering, all killed on the way out."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server not installed")
-    ca, key = ca_and_key
     nodes: list[Node] = []
     try:
-        for number in range(4):
-            nodes.append(start_node(tmp_path / f"n{number}", ca, key))
+        for number, identity in enumerate(identities):
+            nodes.append(start_node(root / f"n{number}", ca, key, identity))
         for node in nodes:
             assert service.wait_until(lambda n=node: admin.health(n.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
         yield nodes
@@ -260,6 +260,13 @@ def tls_nodes(tmp_path: Path, ca_and_key: tuple[UnitCa, str]) -> Iterator[list[N
         for node in nodes:
             node.process.kill()
             node.process.wait()
+
+
+@pytest.fixture
+def tls_nodes(tmp_path: Path, ca_and_key: tuple[UnitCa, str]) -> Iterator[list[Node]]:
+    """Four redis-servers in cluster mode with a TLS bus and no plain port, not met yet."""
+    with running_nodes(tmp_path, *ca_and_key, [LISTENING] * 4) as nodes:
+        yield nodes
 
 
 def ca_path(nodes: list[Node]) -> str:
@@ -312,21 +319,13 @@ def test_the_cluster_steps_refuse_a_node_whose_certificate_names_another_address
 ) -> None:
     import redis
 
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed")
-    ca, key = ca_and_key
-    node = start_node(tmp_path / "n0", ca, key, tls.Identity("127.0.0.9", "elsewhere"))
-    try:
-        assert service.wait_until(lambda: admin.health(node.layout.unixsocket, PASSWORD, 1.0).ok, timeout=10)
+    with running_nodes(tmp_path, *ca_and_key, [tls.Identity("127.0.0.9", "elsewhere")]) as nodes:
         with pytest.raises(Unreachable):
-            clustering.node_id(node.endpoint, PASSWORD, ca_file=ca_path([node]))
+            clustering.node_id(nodes[0].endpoint, PASSWORD, ca_file=ca_path(nodes))
         # The CA signed it: only the name is wrong.
-        unchecked = redis.Redis("127.0.0.1", node.endpoint.port, password=PASSWORD, ssl=True,
-                                ssl_ca_certs=ca_path([node]), ssl_check_hostname=False)  # fmt: skip
+        unchecked = redis.Redis("127.0.0.1", nodes[0].endpoint.port, password=PASSWORD, ssl=True,
+                                ssl_ca_certs=ca_path(nodes), ssl_check_hostname=False)  # fmt: skip
         assert unchecked.ping()
-    finally:
-        node.process.kill()
-        node.process.wait()
 
 
 def facts(files: tls.Files | None, cluster_port: int, **options: object) -> workload.Facts:
